@@ -1,0 +1,3 @@
+"""snr_models."""
+
+__version__ = "0.1.0"
