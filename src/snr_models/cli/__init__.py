@@ -1,0 +1,61 @@
+"""The ``snr`` command line: thin wrappers that parse arguments and call the library and jobs.
+
+Bad input (a broken data contract, an invalid configuration, a missing file) is reported on
+stderr without a traceback and exits with code 2. Set ``SNR_DEBUG=1`` to see tracebacks of
+unexpected errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+from pydantic import ValidationError
+
+from snr_models.cli import netrate, run, simulate, validate
+from snr_models.cli.console import err_console
+from snr_models.errors import SnrInputError
+
+app = typer.Typer(
+    name="snr",
+    help="Client service net rate: measure, explain, predict, attribute and forecast it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("simulate")(simulate.simulate_command)
+app.command("validate")(validate.validate_command)
+app.command("netrate")(netrate.netrate_command)
+app.command("run")(run.run_command)
+
+EXIT_BAD_INPUT = 2
+
+
+def main() -> None:
+    """Entry point of the ``snr`` console script."""
+    logging.basicConfig(
+        level=os.environ.get("SNR_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        app()
+    except SnrInputError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except ValidationError as exc:
+        err_console.print(f"[bold red]error: invalid configuration[/]\n{exc}", highlight=False)
+        sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence of a CLI
+        if os.environ.get("SNR_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]error:[/] {type(exc).__name__}: {exc}\n(set SNR_DEBUG=1 for a traceback)",
+            highlight=False,
+        )
+        sys.exit(1)

@@ -1,0 +1,50 @@
+"""``snr netrate``: the net rate and its components with intervals, for any period and group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from snr_models.cli.console import console, err_console
+
+
+def netrate_command(
+    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    output: Annotated[Path, typer.Option("--output", help="Output table, .csv or .parquet.")],
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="Group by a clients column (repeatable), e.g. branch_id, segment."),
+    ] = None,
+    freq: Annotated[
+        Literal["M", "Q", "Y"], typer.Option("--freq", help="Period: M(onth), Q(uarter) or Y(ear).")
+    ] = "M",
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="Metric specification YAML (default: DESIGN.md's).")
+    ] = None,
+    n_boot: Annotated[
+        int, typer.Option("--n-boot", help="Bootstrap replicates for the composite (0 = none).", min=0)
+    ] = 1000,
+    alpha: Annotated[float, typer.Option("--alpha", help="1 - confidence level.", min=0.0001, max=0.5)] = 0.05,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap random seed.")] = 0,
+    track: Annotated[bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")] = False,
+) -> None:
+    """Compute the net rate, S, R and E with confidence intervals and write them to a table."""
+    from snr_models.jobs.netrate import run_netrate
+
+    with err_console.status("computing the net rate"):
+        result = run_netrate(
+            data=data,
+            output=output,
+            by=by or None,
+            freq=freq,
+            spec=spec,
+            n_boot=n_boot,
+            alpha=alpha,
+            random_state=seed,
+            track=track,
+        )
+    console.print(f"wrote {result.output} ({len(result.frame)} rows)")
+    if result.run_id:
+        console.print(f"MLflow run {result.run_id}")

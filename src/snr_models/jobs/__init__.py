@@ -1,0 +1,1 @@
+"""Jobs: orchestration of the analytical layers, tracking and outputs."""

@@ -1,0 +1,71 @@
+"""The main job's configuration (``experiments/default.yaml``), validated with pydantic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from snr_models.errors import SnrInputError
+
+
+class NetRateStage(BaseModel):
+    """What the net-rate stage computes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: str | None = Field(None, description="metric specification YAML; None = DESIGN.md's")
+    freq: Literal["M", "Q", "Y"] = "M"
+    by: list[str] = Field(default_factory=lambda: ["branch_id", "segment"])
+    n_boot: int = Field(1000, ge=0)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    compare: tuple[str, str] | None = Field(
+        None, description="two period labels to decompose the change between; None = first and last"
+    )
+
+
+class RunConfig(BaseModel):
+    """Configuration of ``snr run``.
+
+    Relative paths in ``simulation`` and ``netrate.spec`` are resolved against the
+    configuration file's folder; ``data``, ``data_dir`` and ``output_dir`` against the
+    working directory.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "default"
+    experiment: str = "snr-main"
+    data: str | None = Field(None, description="Parquet folder or DuckDB file; None = simulate")
+    simulation: str | None = Field(
+        "sim_default.yaml", description="simulator YAML used when no data is given"
+    )
+    data_dir: str = Field("data", description="where a simulated world is written")
+    output_dir: str = Field("reports", description="outputs go to <output_dir>/<run id>/")
+    seed: int = 0
+    netrate: NetRateStage = Field(default_factory=NetRateStage)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> RunConfig:
+        """Read and validate a YAML configuration; relative paths are made absolute."""
+        path = Path(path)
+        if not path.is_file():
+            raise SnrInputError(f"configuration file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise SnrInputError(f"configuration {path} is not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise SnrInputError(f"configuration {path} must be a mapping of settings")
+        config = cls.model_validate(raw)
+        base = path.resolve().parent
+        updates: dict = {}
+        if config.simulation is not None and not Path(config.simulation).is_absolute():
+            updates["simulation"] = str(base / config.simulation)
+        if config.netrate.spec is not None and not Path(config.netrate.spec).is_absolute():
+            updates["netrate"] = config.netrate.model_copy(
+                update={"spec": str(base / config.netrate.spec)}
+            )
+        return config.model_copy(update=updates)

@@ -1,0 +1,212 @@
+"""The main job behind ``snr run``: data → net rate with intervals and its change → outputs.
+
+One MLflow parent run, with a child run per stage. Outputs (tables, figures and a summary)
+go to ``<output_dir>/<parent run id>/``, written atomically as one folder, and are logged to
+the parent run as well. Later capabilities (drivers, churn, attribution, forecast, report)
+add their stages here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from snr_models import __version__, tracking
+from snr_models.data import Tables, load
+from snr_models.data.atomic import atomic_path
+from snr_models.data.simulate import SimulationConfig, simulate, write_simulation
+from snr_models.jobs.config import RunConfig
+from snr_models.metrics import MetricSpec, decompose, net_rate, plot_net_rate
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("data", "netrate", "outputs")
+
+
+def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
+    """Run the main job and return its summary (also written as ``summary.json``).
+
+    Parameters
+    ----------
+    config : RunConfig
+        The job's configuration.
+    progress : bool, default False
+        Show a progress bar per stage on stderr.
+    """
+    with (
+        _Stages(STAGES, enabled=progress) as stages,
+        tracking.start_run(config.experiment, run_name=config.name, tags={"job": "run"}) as parent,
+    ):
+        parent.log_params({"config": config.model_dump()})
+        artifacts: dict[str, Any] = {}
+
+        with stages.stage("data"), _child(config, "data") as run:
+            tables, source = _obtain_data(config)
+            run.log_params(source)
+            run.log_data(tables)
+            parent.log_data(tables)
+
+        with stages.stage("netrate"), _child(config, "netrate") as run:
+            summary, artifacts = _netrate_stage(config, tables, run)
+            parent.log_metrics({k: v for k, v in summary.items() if isinstance(v, float)})
+
+        with stages.stage("outputs"):
+            summary.update(
+                run_id=parent.run_id,
+                experiment=config.experiment,
+                package_version=__version__,
+                data_source=source["data.source"],
+                data_hash=tables.content_hash(),
+            )
+            out_dir = Path(config.output_dir) / parent.run_id
+            _write_outputs(out_dir, artifacts, summary)
+            parent.log_artifact(out_dir, artifact_path="outputs")
+            summary["output_dir"] = str(out_dir)
+    return summary
+
+
+def _obtain_data(config: RunConfig) -> tuple[Tables, dict[str, Any]]:
+    """Load the configured data, or simulate a world into ``data_dir`` (reused if unchanged)."""
+    if config.data is not None:
+        return load(config.data), {"data.source": "given", "data.format": Path(config.data).suffix}
+    sim = (
+        SimulationConfig.from_yaml(config.simulation) if config.simulation else SimulationConfig()
+    )
+    data_dir = Path(config.data_dir)
+    truth_file = data_dir / "truth.json"
+    wanted = json.loads(sim.model_dump_json())
+    if truth_file.is_file():
+        try:
+            stored = json.loads(truth_file.read_text()).get("config")
+        except json.JSONDecodeError:
+            stored = None
+        if stored == wanted:
+            logger.info("reusing the simulated world in %s", data_dir)
+            return load(data_dir), {"data.source": "simulated", "data.reused": True}
+    write_simulation(simulate(sim), data_dir)
+    return load(data_dir), {"data.source": "simulated", "data.reused": False}
+
+
+def _netrate_stage(
+    config: RunConfig, tables: Tables, run: tracking.TrackedRun
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    stage = config.netrate
+    spec = MetricSpec.from_yaml(stage.spec) if stage.spec else MetricSpec.default()
+    run.log_params({"netrate": stage.model_dump(), "spec": spec.model_dump()})
+    common = dict(freq=stage.freq, alpha=stage.alpha, n_boot=stage.n_boot, random_state=config.seed)
+    firm = net_rate(tables, spec, **common)
+    periods = firm["period"]
+    if stage.compare is None:
+        start, end = periods.iloc[0], periods.iloc[-1]
+    else:
+        start, end = (pd.Timestamp(p) for p in stage.compare)
+    artifacts: dict[str, Any] = {"netrate_firm.csv": firm}
+    trend = plot_net_rate(firm)
+    artifacts["netrate_trend.png"] = trend
+    run.log_figure(trend, "netrate_trend.png")
+    run.log_frame(firm, "netrate_firm.csv")
+
+    change = decompose(firm, start, end, spec=spec)
+    artifacts["change_by_component.csv"] = change.to_frame()
+    for column in stage.by:
+        grouped = net_rate(tables, spec, by=column, **common)
+        by_change = decompose(grouped, start, end, by=column, spec=spec)
+        artifacts[f"netrate_by_{column}.csv"] = grouped
+        artifacts[f"change_by_{column}.csv"] = by_change.to_frame()
+        artifacts[f"change_by_{column}.png"] = by_change.plot()
+        run.log_frame(grouped, f"netrate_by_{column}.csv")
+        run.log_frame(by_change.to_frame(), f"change_by_{column}.csv")
+    waterfall = change.plot()
+    artifacts["change_by_component.png"] = waterfall
+    run.log_figure(waterfall, "change_by_component.png")
+
+    latest = firm.iloc[-1]
+    metrics = {
+        "net_rate_latest": float(latest["net_rate"]),
+        "net_rate_latest_lo": float(latest["net_rate_lo"]),
+        "net_rate_latest_hi": float(latest["net_rate_hi"]),
+        "S_latest": float(latest["S"]),
+        "R_latest": float(latest["R"]),
+        "E_latest": float(latest["E"]),
+        "net_rate_change": float(change.total),
+    }
+    run.log_metrics(metrics)
+    summary = {
+        **metrics,
+        "latest_period": f"{pd.Timestamp(end):%Y-%m}",
+        "compare": [f"{pd.Timestamp(start):%Y-%m}", f"{pd.Timestamp(end):%Y-%m}"],
+        "change_by_component": {
+            str(k): float(v) for k, v in change.by_component["contribution"].items()
+        }
+        if "contribution" in change.by_component
+        else {},
+    }
+    return summary, artifacts
+
+
+def _write_outputs(out_dir: Path, artifacts: dict[str, Any], summary: dict[str, Any]) -> None:
+    with atomic_path(out_dir, directory=True) as tmp:
+        for name, item in artifacts.items():
+            if isinstance(item, pd.DataFrame):
+                item.to_csv(tmp / name, index=False)
+            else:
+                item.savefig(tmp / name, dpi=110, bbox_inches="tight")
+                plt.close(item)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+
+
+@contextmanager
+def _child(config: RunConfig, stage: str) -> Iterator[tracking.TrackedRun]:
+    with tracking.start_run(
+        config.experiment, run_name=stage, nested=True, tags={"stage": stage}
+    ) as run:
+        yield run
+
+
+class _Stages:
+    """A progress bar that advances one step per stage (no-op when disabled)."""
+
+    def __init__(self, names: tuple[str, ...], *, enabled: bool) -> None:
+        self._names = names
+        self._progress = (
+            Progress(
+                TextColumn("[bold]{task.description:<10}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} stages"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            if enabled
+            else None
+        )
+        self._task = None
+
+    def __enter__(self) -> _Stages:
+        if self._progress is not None:
+            self._progress.start()
+            self._task = self._progress.add_task(self._names[0], total=len(self._names))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self._progress is not None:
+            self._progress.update(self._task, description=name)
+        yield
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+

@@ -1,0 +1,236 @@
+"""MLflow tracking: the only module of the package that imports mlflow.
+
+One way to open a run in a named experiment, and helpers that log what is safe to log:
+parameters, metrics, figures, aggregate tables, the data's schema and content hash, and the
+package version. Client rows and identifiers are never logged: :meth:`TrackedRun.log_frame`
+refuses a frame that carries an identifier column.
+
+The tracking store defaults to ``sqlite:///mlflow.db`` in the working directory, with
+artifacts under ``./mlruns``; ``MLFLOW_TRACKING_URI`` overrides the store and
+``SNR_ARTIFACT_ROOT`` the artifact root (both are read when a run starts, not at import).
+
+Examples
+--------
+>>> from snr_models import tracking
+>>> with tracking.start_run("snr-example", run_name="demo") as run:  # doctest: +SKIP
+...     run.log_params({"freq": "M"})
+...     run.log_metrics({"net_rate": 0.81})
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import pandas as pd
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
+
+from snr_models import __version__
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from snr_models.data import Tables
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_ARTIFACT_ROOT = "mlruns"
+
+#: Columns that identify a client or an event; a frame holding one is never logged.
+IDENTIFIER_COLUMNS = frozenset({"client_id", "ticket_id", "response_id"})
+
+
+def tracking_uri() -> str:
+    """The tracking store in force: ``MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def artifact_root() -> str:
+    """Where new experiments keep their artifacts, as a URI (``SNR_ARTIFACT_ROOT`` or ./mlruns)."""
+    root = os.environ.get("SNR_ARTIFACT_ROOT") or DEFAULT_ARTIFACT_ROOT
+    if "://" in root:
+        return root
+    return Path(root).resolve().as_uri()
+
+
+def _client() -> MlflowClient:
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    return MlflowClient(tracking_uri=uri)
+
+
+def ensure_experiment(name: str) -> str:
+    """Return the id of experiment ``name``, creating it (artifacts under the root) if needed."""
+    client = _client()
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = f"{artifact_root().rstrip('/')}/{name}"
+    return client.create_experiment(name, artifact_location=location)
+
+
+class TrackedRun:
+    """A thin, safe view of one active MLflow run.
+
+    Parameters
+    ----------
+    run : mlflow.ActiveRun
+        The run this object logs into.
+    """
+
+    def __init__(self, run: mlflow.ActiveRun) -> None:
+        self._run = run
+        self._client = _client()
+
+    @property
+    def run_id(self) -> str:
+        """The MLflow run id."""
+        return self._run.info.run_id
+
+    @property
+    def experiment_id(self) -> str:
+        """The MLflow experiment id."""
+        return self._run.info.experiment_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log parameters; nested values are flattened to ``a.b`` keys and stringified."""
+        flat = _flatten(params)
+        if flat:
+            self._client.log_batch(
+                self.run_id, params=[Param(k, _short(v)) for k, v in flat.items()]
+            )
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log numeric metrics; NaN and None are skipped (MLflow cannot chart them)."""
+        clean = {
+            _metric_key(k): float(v)
+            for k, v in metrics.items()
+            if v is not None and pd.notna(v)
+        }
+        if clean:
+            now = int(time.time() * 1000)
+            self._client.log_batch(
+                self.run_id, metrics=[Metric(k, v, now, step or 0) for k, v in clean.items()]
+            )
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set run tags."""
+        for key, value in tags.items():
+            self._client.set_tag(self.run_id, key, str(value))
+
+    def log_dict(self, data: Mapping[str, Any], artifact_file: str) -> None:
+        """Log a JSON-serialisable mapping as an artifact file."""
+        self._client.log_dict(
+            self.run_id, json.loads(json.dumps(data, default=str)), artifact_file
+        )
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        """Log text (a summary table, a report) as an artifact file."""
+        self._client.log_text(self.run_id, text, artifact_file)
+
+    def log_figure(self, figure: Figure, artifact_file: str) -> None:
+        """Log a matplotlib figure as an image artifact."""
+        self._client.log_figure(self.run_id, figure, artifact_file)
+
+    def log_frame(self, frame: pd.DataFrame, artifact_file: str) -> None:
+        """Log an aggregate table (CSV or Parquet by the file's suffix).
+
+        Raises
+        ------
+        ValueError
+            If the frame holds an identifier column (``client_id``, ``ticket_id``,
+            ``response_id``): client rows are never logged.
+        """
+        leaked = IDENTIFIER_COLUMNS.intersection(map(str, frame.columns))
+        leaked |= IDENTIFIER_COLUMNS.intersection(map(str, frame.index.names))
+        if leaked:
+            raise ValueError(
+                f"refusing to log {artifact_file!r}: it holds identifier column(s) "
+                f"{sorted(leaked)}; log aggregates only"
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(artifact_file).name
+            if path.suffix == ".parquet":
+                frame.to_parquet(path)
+            else:
+                frame.to_csv(path, index=False)
+            subdir = str(Path(artifact_file).parent)
+            self._client.log_artifact(
+                self.run_id, str(path), artifact_path=None if subdir == "." else subdir
+            )
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        """Log a local file or directory that the caller knows holds no client rows."""
+        path = Path(path)
+        if path.is_dir():
+            self._client.log_artifacts(self.run_id, str(path), artifact_path=artifact_path)
+        else:
+            self._client.log_artifact(self.run_id, str(path), artifact_path=artifact_path)
+
+    def log_data(self, tables: Tables, name: str = "data") -> None:
+        """Log the data's profile: content hash, row counts and schema; never rows."""
+        self.set_tags({f"{name}.content_hash": tables.content_hash()})
+        self.log_metrics({f"{name}.rows.{t}": n for t, n in tables.row_counts().items()})
+        self.log_dict({"schema": tables.schema()}, f"{name}/schema.json")
+
+
+@contextmanager
+def start_run(
+    experiment: str,
+    run_name: str | None = None,
+    *,
+    tags: Mapping[str, Any] | None = None,
+    nested: bool = False,
+) -> Iterator[TrackedRun]:
+    """Open a run in the named experiment (created if needed) and yield a :class:`TrackedRun`.
+
+    Every run is tagged with the package version. A run that raises is ended as FAILED.
+
+    Parameters
+    ----------
+    experiment : str
+        Experiment name, e.g. ``"snr-netrate"``.
+    run_name : str, optional
+        A readable name for the run.
+    tags : mapping, optional
+        Extra tags.
+    nested : bool, default False
+        Open the run as a child of the currently active run.
+    """
+    experiment_id = ensure_experiment(experiment)
+    all_tags = {"snr_models.version": __version__, **{k: str(v) for k, v in (tags or {}).items()}}
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=run_name, tags=all_tags, nested=nested
+    ) as active:
+        yield TrackedRun(active)
+
+
+def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, prefix=f"{full}."))
+        else:
+            flat[full] = value
+    return flat
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+def _metric_key(key: str) -> str:
+    # MLflow metric names allow letters, digits and _ - . / and spaces only.
+    return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in str(key))
