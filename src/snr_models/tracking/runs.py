@@ -1,4 +1,4 @@
-"""MLflow tracking: the only module of the package that imports mlflow.
+"""MLflow runs: open a run in a named experiment and log what is safe to log.
 
 One way to open a run in a named experiment, and helpers that log what is safe to log:
 parameters, metrics, figures, aggregate tables, the data's schema and content hash, and the
