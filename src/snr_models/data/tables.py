@@ -1,0 +1,77 @@
+"""The container of the contract's six tables."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+
+import pandas as pd
+
+TABLE_NAMES: tuple[str, ...] = (
+    "clients",
+    "client_months",
+    "tickets",
+    "surveys",
+    "interventions",
+    "market",
+)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The validated tables of the data contract (see ``DESIGN.md``).
+
+    Column types after loading: identifiers and categories are pandas ``str``; dates and
+    timestamps are ``datetime64[us]`` (naive, exchange local time; a date is midnight);
+    non-null integers are ``int64``; nullable integers (``birth_year``, ``ces``, the
+    attribute ratings) are ``float64`` with ``NaN`` for null; booleans are ``bool``.
+
+    Examples
+    --------
+    >>> import snr_models as snr
+    >>> tables = snr.simulate(n_clients=2_000, n_branches=4, n_months=6, seed=1).tables
+    >>> sorted(tables.names())[:2]
+    ['client_months', 'clients']
+    """
+
+    clients: pd.DataFrame
+    client_months: pd.DataFrame
+    tickets: pd.DataFrame
+    surveys: pd.DataFrame
+    interventions: pd.DataFrame
+    market: pd.DataFrame
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        """The table names, in contract order."""
+        return TABLE_NAMES
+
+    def items(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        """Iterate over ``(name, frame)`` pairs in contract order."""
+        for f in fields(self):
+            yield f.name, getattr(self, f.name)
+
+    def content_hash(self) -> str:
+        """SHA-256 over every table's rows, in a stable order; identical data, identical hash.
+
+        Safe to log: it reveals nothing about the rows.
+        """
+        digest = hashlib.sha256()
+        for name, frame in self.items():
+            digest.update(name.encode())
+            digest.update(",".join(map(str, frame.columns)).encode())
+            row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+            digest.update(row_hashes.tobytes())
+        return digest.hexdigest()
+
+    def schema(self) -> dict[str, dict[str, str]]:
+        """Column names and dtypes per table (no values): safe to log."""
+        return {
+            name: {col: str(dtype) for col, dtype in frame.dtypes.items()}
+            for name, frame in self.items()
+        }
+
+    def row_counts(self) -> dict[str, int]:
+        """Number of rows per table."""
+        return {name: len(frame) for name, frame in self.items()}
