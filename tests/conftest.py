@@ -23,9 +23,7 @@ def _migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def mlflow_store(
-    _migrated_mlflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> str:
+def mlflow_store(_migrated_mlflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point tracking at a fresh copy of the migrated store under ``tmp_path``; return its URI."""
     import mlflow
 

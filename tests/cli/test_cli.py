@@ -32,8 +32,17 @@ def snr(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
 def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("world") / "data"
     done = snr(
-        "simulate", "--clients", "3000", "--branches", "6", "--months", "12", "--seed", "3",
-        "--out", str(out),
+        "simulate",
+        "--clients",
+        "3000",
+        "--branches",
+        "6",
+        "--months",
+        "12",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
     )
     assert done.returncode == 0, done.stderr
     return out
@@ -49,8 +58,13 @@ def test_every_command_has_help(command: str) -> None:
 def test_simulate_writes_every_table_and_truth(world_dir: Path) -> None:
     names = {p.name for p in world_dir.iterdir()}
     assert names == {
-        "clients.parquet", "client_months.parquet", "tickets.parquet", "surveys.parquet",
-        "interventions.parquet", "market.parquet", "truth.json",
+        "clients.parquet",
+        "client_months.parquet",
+        "tickets.parquet",
+        "surveys.parquet",
+        "interventions.parquet",
+        "market.parquet",
+        "truth.json",
     }
 
 
@@ -62,12 +76,37 @@ def test_validate_accepts_simulated_data(world_dir: Path) -> None:
 
 def test_netrate_by_branch_writes_the_documented_columns(world_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "nr.parquet"
-    done = snr("netrate", "--data", str(world_dir), "--by", "branch_id", "--freq", "Q",
-               "--n-boot", "50", "--output", str(out))
+    done = snr(
+        "netrate",
+        "--data",
+        str(world_dir),
+        "--by",
+        "branch_id",
+        "--freq",
+        "Q",
+        "--n-boot",
+        "50",
+        "--output",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     frame = pd.read_parquet(out)
-    for column in ["period", "branch_id", "S", "S_se", "S_lo", "S_hi", "R", "E", "net_rate",
-                   "net_rate_lo", "net_rate_hi", "n_responses", "n_open", "n_tickets"]:
+    for column in [
+        "period",
+        "branch_id",
+        "S",
+        "S_se",
+        "S_lo",
+        "S_hi",
+        "R",
+        "E",
+        "net_rate",
+        "net_rate_lo",
+        "net_rate_hi",
+        "n_responses",
+        "n_open",
+        "n_tickets",
+    ]:
         assert column in frame.columns
     assert frame["branch_id"].nunique() == 6
     assert len(frame) == 6 * 4  # 12 months = 4 quarters, for each of 6 branches

@@ -15,20 +15,28 @@ def netrate_command(
     output: Annotated[Path, typer.Option("--output", help="Output table, .csv or .parquet.")],
     by: Annotated[
         list[str] | None,
-        typer.Option("--by", help="Group by a clients column (repeatable), e.g. branch_id, segment."),
+        typer.Option(
+            "--by", help="Group by a clients column (repeatable), e.g. branch_id, segment."
+        ),
     ] = None,
     freq: Annotated[
         Literal["M", "Q", "Y"], typer.Option("--freq", help="Period: M(onth), Q(uarter) or Y(ear).")
     ] = "M",
     spec: Annotated[
-        Path | None, typer.Option("--spec", help="Metric specification YAML (default: DESIGN.md's).")
+        Path | None,
+        typer.Option("--spec", help="Metric specification YAML (default: DESIGN.md's)."),
     ] = None,
     n_boot: Annotated[
-        int, typer.Option("--n-boot", help="Bootstrap replicates for the composite (0 = none).", min=0)
+        int,
+        typer.Option("--n-boot", help="Bootstrap replicates for the composite (0 = none).", min=0),
     ] = 1000,
-    alpha: Annotated[float, typer.Option("--alpha", help="1 - confidence level.", min=0.0001, max=0.5)] = 0.05,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="1 - confidence level.", min=0.0001, max=0.5)
+    ] = 0.05,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap random seed.")] = 0,
-    track: Annotated[bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")] = False,
+    track: Annotated[
+        bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
+    ] = False,
 ) -> None:
     """Compute the net rate, S, R and E with confidence intervals and write them to a table."""
     from snr_models.jobs.netrate import run_netrate

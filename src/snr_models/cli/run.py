@@ -12,14 +12,17 @@ from snr_models.cli.console import console
 
 def run_command(
     config: Annotated[
-        Path, typer.Option("--config", help="Job configuration YAML, e.g. experiments/default.yaml.")
+        Path,
+        typer.Option("--config", help="Job configuration YAML, e.g. experiments/default.yaml."),
     ] = Path("experiments/default.yaml"),
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="Parquet folder or DuckDB file; overrides the config (no simulation)."),
+        typer.Option(
+            "--data", help="Parquet folder or DuckDB file; overrides the config (no simulation)."
+        ),
     ] = None,
 ) -> None:
-    """Run the main job: validate, net rate with intervals and its change, outputs and MLflow runs."""
+    """Run the main job: validate, net rate with intervals and its change, MLflow runs."""
     from snr_models.jobs.config import RunConfig
     from snr_models.jobs.main import run_main
 
@@ -27,7 +30,9 @@ def run_command(
     if data is not None:
         cfg = cfg.model_copy(update={"data": str(data)})
     summary = run_main(cfg, progress=True)
-    console.print(f"net rate {summary['latest_period']}: {summary['net_rate_latest']:.3f} "
-                  f"(change since {summary['compare'][0]}: {summary['net_rate_change']:+.3f})")
+    console.print(
+        f"net rate {summary['latest_period']}: {summary['net_rate_latest']:.3f} "
+        f"(change since {summary['compare'][0]}: {summary['net_rate_change']:+.3f})"
+    )
     console.print(f"outputs: {summary['output_dir']}")
     console.print(f"MLflow run {summary['run_id']} in experiment '{cfg.experiment}'")

@@ -11,14 +11,25 @@ from snr_models.cli.console import console, err_console
 
 
 def simulate_command(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the Parquet tables and truth.json into.")],
-    clients: Annotated[int | None, typer.Option("--clients", help="Number of clients.", min=1)] = None,
-    branches: Annotated[int | None, typer.Option("--branches", help="Number of branches.", min=1)] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write the Parquet tables and truth.json into.")
+    ],
+    clients: Annotated[
+        int | None, typer.Option("--clients", help="Number of clients.", min=1)
+    ] = None,
+    branches: Annotated[
+        int | None, typer.Option("--branches", help="Number of branches.", min=1)
+    ] = None,
     months: Annotated[int | None, typer.Option("--months", help="Number of months.", min=2)] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (same seed, same world).")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (same seed, same world).")
+    ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="Simulator YAML (e.g. experiments/sim_default.yaml); flags override it."),
+        typer.Option(
+            "--config",
+            help="Simulator YAML (e.g. experiments/sim_default.yaml); flags override it.",
+        ),
     ] = None,
 ) -> None:
     """Simulate a margin-financing client world with known ground truth."""

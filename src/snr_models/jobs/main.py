@@ -78,9 +78,7 @@ def _obtain_data(config: RunConfig) -> tuple[Tables, dict[str, Any]]:
     """Load the configured data, or simulate a world into ``data_dir`` (reused if unchanged)."""
     if config.data is not None:
         return load(config.data), {"data.source": "given", "data.format": Path(config.data).suffix}
-    sim = (
-        SimulationConfig.from_yaml(config.simulation) if config.simulation else SimulationConfig()
-    )
+    sim = SimulationConfig.from_yaml(config.simulation) if config.simulation else SimulationConfig()
     data_dir = Path(config.data_dir)
     truth_file = data_dir / "truth.json"
     wanted = json.loads(sim.model_dump_json())
@@ -208,5 +206,3 @@ class _Stages:
         yield
         if self._progress is not None:
             self._progress.advance(self._task)
-
-

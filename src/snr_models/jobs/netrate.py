@@ -52,8 +52,13 @@ def run_netrate(
 
         with tracking.start_run("snr-netrate", run_name=f"netrate-{freq}") as run:
             run.log_params(
-                {"freq": freq, "by": by or [], "n_boot": n_boot, "alpha": alpha,
-                 "spec": metric_spec.model_dump()}
+                {
+                    "freq": freq,
+                    "by": by or [],
+                    "n_boot": n_boot,
+                    "alpha": alpha,
+                    "spec": metric_spec.model_dump(),
+                }
             )
             run.log_data(tables)
             run.log_frame(frame, f"netrate/{output.with_suffix('.csv').name}")

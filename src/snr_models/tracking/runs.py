@@ -113,9 +113,7 @@ class TrackedRun:
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Log numeric metrics; NaN and None are skipped (MLflow cannot chart them)."""
         clean = {
-            _metric_key(k): float(v)
-            for k, v in metrics.items()
-            if v is not None and pd.notna(v)
+            _metric_key(k): float(v) for k, v in metrics.items() if v is not None and pd.notna(v)
         }
         if clean:
             now = int(time.time() * 1000)
@@ -130,9 +128,7 @@ class TrackedRun:
 
     def log_dict(self, data: Mapping[str, Any], artifact_file: str) -> None:
         """Log a JSON-serialisable mapping as an artifact file."""
-        self._client.log_dict(
-            self.run_id, json.loads(json.dumps(data, default=str)), artifact_file
-        )
+        self._client.log_dict(self.run_id, json.loads(json.dumps(data, default=str)), artifact_file)
 
     def log_text(self, text: str, artifact_file: str) -> None:
         """Log text (a summary table, a report) as an artifact file."""
