@@ -1,0 +1,74 @@
+"""Churn: calibrated and time-to-exit models, profit-aware evaluation, reasons per client.
+
+Public API
+----------
+Estimators (scikit-learn compatible, take the feature frame of :mod:`snr_models.features`):
+:class:`ChurnLogit`, :class:`ChurnBoost`, :class:`HazardModel`.
+Backtest: :func:`rolling_origin_backtest`, :class:`BacktestResult`.
+Evaluation (free functions): :mod:`snr_models.churn.evaluation`.
+Reasons: :func:`explain`, :func:`top_reasons`, :func:`permutation_importance_frame`,
+:func:`partial_dependence`.
+"""
+
+from snr_models.churn.backtest import BacktestResult, backtest_origins, rolling_origin_backtest
+from snr_models.churn.boost import AdditivityError, ChurnBoost
+from snr_models.churn.design import UnseenCategoryWarning
+from snr_models.churn.evaluation import (
+    EMPC,
+    bootstrap_interval,
+    brier,
+    calibration_intercept_slope,
+    empc,
+    evaluate,
+    expected_retained_value,
+    lift_table,
+    plot_lift,
+    plot_reliability,
+    plot_roc,
+    pr_auc,
+    reliability_curve,
+    roc_auc,
+)
+from snr_models.churn.hazard import HazardModel
+from snr_models.churn.logit import ChurnLogit
+from snr_models.churn.reasons import (
+    describe,
+    explain,
+    partial_dependence,
+    permutation_importance_frame,
+    plot_importance,
+    plot_partial_dependence,
+    top_reasons,
+)
+
+__all__ = [
+    "EMPC",
+    "AdditivityError",
+    "BacktestResult",
+    "ChurnBoost",
+    "ChurnLogit",
+    "HazardModel",
+    "UnseenCategoryWarning",
+    "backtest_origins",
+    "bootstrap_interval",
+    "brier",
+    "calibration_intercept_slope",
+    "describe",
+    "empc",
+    "evaluate",
+    "expected_retained_value",
+    "explain",
+    "lift_table",
+    "partial_dependence",
+    "permutation_importance_frame",
+    "plot_importance",
+    "plot_partial_dependence",
+    "plot_lift",
+    "plot_reliability",
+    "plot_roc",
+    "pr_auc",
+    "reliability_curve",
+    "roc_auc",
+    "rolling_origin_backtest",
+    "top_reasons",
+]

@@ -1,0 +1,347 @@
+"""Why a client is at risk: global drivers and per-client reasons in the team's language.
+
+- Global: :func:`permutation_importance_frame` (drop in ROC-AUC when a feature is shuffled,
+  with an interval over repeats and backtest origins) and :func:`partial_dependence`.
+- Per client: :func:`explain` gives additive log-odds contributions per input feature, exact
+  for the logistic and hazard models and exact TreeSHAP (additivity checked) for boosting;
+  :func:`top_reasons` turns the three largest risk-raising ones into sentences such as
+  "2 forced liquidations in the last 3 months" or "rate 1.4 points above market".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+__all__ = [
+    "describe",
+    "explain",
+    "partial_dependence",
+    "permutation_importance_frame",
+    "plot_importance",
+    "plot_partial_dependence",
+    "summarise_importance",
+    "top_reasons",
+]
+
+
+def permutation_importance_frame(
+    estimator,
+    X: pd.DataFrame,
+    y: object,
+    *,
+    features: Sequence[str] | None = None,
+    n_repeats: int = 5,
+    random_state: int | None = 0,
+    raw: bool = False,
+) -> pd.DataFrame:
+    """Permutation importance: the drop in ROC-AUC when one input column is shuffled.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with ``predict_proba``
+    X : DataFrame
+    y : array-like
+    features : sequence of str, optional
+        Columns to permute (default: every column of ``X`` except ``client_id``/``as_of``).
+    n_repeats : int, default 5
+    raw : bool, default False
+        Return one row per (feature, repeat) instead of the summary.
+
+    Returns
+    -------
+    DataFrame
+        ``feature``, ``importance``, ``lo``, ``hi`` (2.5% and 97.5% of repeats), sorted by
+        importance; with ``raw``, ``feature``, ``repeat``, ``importance``.
+
+    Examples
+    --------
+    >>> from snr_models.churn import ChurnLogit
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"a": rng.normal(size=800), "b": rng.normal(size=800)})
+    >>> y = (rng.random(800) < 1 / (1 + np.exp(-2 * X["a"]))).astype(int)
+    >>> imp = permutation_importance_frame(ChurnLogit().fit(X, y), X, y, n_repeats=3)
+    >>> imp["feature"].iloc[0]
+    'a'
+    """
+    y = np.asarray(y, dtype=float)
+    cols = (
+        list(features)
+        if features is not None
+        else [c for c in X.columns if c not in ("client_id", "branch_id", "as_of")]
+    )
+    rng = np.random.default_rng(random_state)
+    baseline = roc_auc_score(y, estimator.predict_proba(X)[:, 1])
+    rows = []
+    for col in cols:
+        for r in range(n_repeats):
+            shuffled = X.assign(**{col: X[col].to_numpy()[rng.permutation(len(X))]})
+            score = roc_auc_score(y, estimator.predict_proba(shuffled)[:, 1])
+            rows.append({"feature": col, "repeat": r, "importance": baseline - score})
+    frame = pd.DataFrame(rows)
+    return frame if raw else summarise_importance(frame)
+
+
+def summarise_importance(raw: pd.DataFrame) -> pd.DataFrame:
+    """Mean importance per feature with the 2.5%-97.5% range of its repeats (and origins)."""
+    g = raw.groupby("feature")["importance"]
+    out = pd.DataFrame(
+        {"importance": g.mean(), "lo": g.quantile(0.025), "hi": g.quantile(0.975)}
+    ).reset_index()
+    return out.sort_values("importance", ascending=False, ignore_index=True)
+
+
+def plot_importance(importance: pd.DataFrame, top: int = 15):
+    """Horizontal bar chart of the ``top`` importances with their intervals (a Figure)."""
+    import matplotlib.pyplot as plt
+
+    data = importance.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(data) + 1.2))
+    err = np.vstack([data["importance"] - data["lo"], data["hi"] - data["importance"]])
+    ax.barh(data["feature"], data["importance"], xerr=np.clip(err, 0, None), color="#4c72b0")
+    ax.set_xlabel("drop in ROC-AUC when shuffled")
+    ax.set_title("Permutation importance")
+    fig.tight_layout()
+    return fig
+
+
+def partial_dependence(
+    estimator,
+    X: pd.DataFrame,
+    feature: str,
+    *,
+    grid_size: int = 20,
+    max_rows: int = 2000,
+    random_state: int | None = 0,
+) -> pd.DataFrame:
+    """Mean predicted churn probability with ``feature`` set to each grid value.
+
+    The grid is the feature's quantiles (numeric) or its levels (categorical).
+
+    Returns
+    -------
+    DataFrame
+        ``value``, ``mean_probability``.
+
+    Examples
+    --------
+    >>> from snr_models.churn import ChurnLogit
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"a": rng.normal(size=500)})
+    >>> y = (rng.random(500) < 1 / (1 + np.exp(-2 * X["a"]))).astype(int)
+    >>> pd_ = partial_dependence(ChurnLogit().fit(X, y), X, "a", grid_size=5)
+    >>> bool(pd_["mean_probability"].is_monotonic_increasing)
+    True
+    """
+    sample = X if len(X) <= max_rows else X.sample(max_rows, random_state=random_state)
+    col = sample[feature]
+    if pd.api.types.is_numeric_dtype(col):
+        grid = np.unique(np.nanquantile(col.to_numpy(dtype=float), np.linspace(0, 1, grid_size)))
+    else:
+        grid = np.array(sorted(col.dropna().unique()), dtype=object)
+    means = [
+        float(estimator.predict_proba(sample.assign(**{feature: v}))[:, 1].mean()) for v in grid
+    ]
+    return pd.DataFrame({"value": grid, "mean_probability": means})
+
+
+def plot_partial_dependence(estimator, X: pd.DataFrame, features: Sequence[str], **kwargs):
+    """Partial dependence plots of several features side by side (a Figure)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(features), figsize=(3.2 * len(features), 3), squeeze=False)
+    for ax, feat in zip(axes[0], features, strict=True):
+        pdp = partial_dependence(estimator, X, feat, **kwargs)
+        if pd.api.types.is_numeric_dtype(pdp["value"]):
+            ax.plot(pdp["value"], pdp["mean_probability"], marker=".")
+        else:
+            ax.bar(pdp["value"].astype(str), pdp["mean_probability"])
+        ax.set_title(feat, fontsize=9)
+        ax.set_ylabel("mean churn probability")
+    fig.tight_layout()
+    return fig
+
+
+def explain(estimator, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """Additive log-odds contributions of each input feature, per row of ``X``.
+
+    Exact for :class:`ChurnLogit` and :class:`HazardModel` (of the monthly hazard's
+    log-odds); exact TreeSHAP for :class:`ChurnBoost` (of its raw, uncalibrated log-odds; the
+    calibration is monotone, so the reasons rank the same). ``base + contributions.sum(axis=1)``
+    equals the explained log-odds.
+
+    Returns
+    -------
+    (DataFrame, float)
+        Contributions (index of ``X``, one column per input feature) and the base value.
+    """
+    from snr_models.churn.boost import ChurnBoost
+    from snr_models.churn.hazard import HazardModel
+    from snr_models.churn.logit import ChurnLogit
+
+    model = estimator
+    if hasattr(model, "steps"):  # a Pipeline ending in one of ours
+        *pre, (_, model) = model.steps
+        for _, step in pre:
+            X = step.transform(X)
+    if isinstance(model, ChurnLogit):
+        return model.contributions(X)
+    if isinstance(model, HazardModel):
+        return model.hazard_model_.contributions(X)
+    if isinstance(model, ChurnBoost):
+        return model.shap_values(X)
+    raise TypeError(f"no exact explanation for {type(model).__name__}")
+
+
+_WINDOW = re.compile(r"^(?P<stem>.+)_(?P<w>\d+)m$")
+
+
+def _n(v: float) -> str:
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
+
+
+def _plural(v: float, word: str, plural: str | None = None) -> str:
+    return f"{_n(v)} {word if v == 1 else (plural or word + 's')}"
+
+
+def describe(feature: str, value: object) -> str:
+    """One feature's value in the team's words.
+
+    Examples
+    --------
+    >>> describe("forced_liquidations_3m", 2.0)
+    '2 forced liquidations in the last 3 months'
+    >>> describe("rate_gap_market_pts", 1.4)
+    'rate 1.4 points above market'
+    >>> describe("latest_csat", float("nan"))
+    'no survey response yet'
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        if feature in ("latest_csat", "latest_nps", "months_since_survey"):
+            return "no survey response yet"
+        if feature == "months_since_forced_liquidation":
+            return "never force-liquidated"
+        return f"{feature.replace('_', ' ')} unknown (history too short)"
+    if isinstance(value, str):
+        return f"{feature.replace('_', ' ')}: {value.replace('_', ' ')}"
+    v = float(value)
+    m = _WINDOW.match(feature)
+    if m:
+        stem, w = m["stem"], int(m["w"])
+        span = "in the last month" if w == 1 else f"in the last {w} months"
+        if stem == "forced_liquidations":
+            return f"{_plural(v, 'forced liquidation')} {span}"
+        if stem == "margin_calls":
+            return f"{_plural(v, 'margin call')} {span}"
+        if stem == "sla_misses":
+            return f"{_plural(v, 'ticket')} past SLA {span}"
+        if stem == "failed_tickets":
+            return f"{_plural(v, 'ticket')} escalated or reopened {span}"
+        if stem == "tickets":
+            return f"{_plural(v, 'ticket')} {span}"
+        if stem.startswith("tickets_"):
+            cat = stem[len("tickets_") :].replace("_", " ")
+            return f"{_plural(v, cat + ' ticket')} {span}"
+        if stem == "median_resolution_hours":
+            return f"tickets took {_n(v)} hours to resolve (median, {span[3:]})"
+        if stem in ("logins", "trades"):
+            return f"{_n(v)} {stem} a month {span}"
+        if stem == "surveys":
+            return f"{_plural(v, 'survey response')} {span}"
+    if feature in ("rate_gap_market_pts", "rate_gap_branch_pts"):
+        ref = "market" if feature.endswith("market_pts") else "the branch average"
+        side = "above" if v >= 0 else "below"
+        return f"rate {abs(v):.1f} points {side} {ref}"
+    if feature == "financing_rate":
+        return f"financing rate {v:.2%}"
+    if feature == "latest_csat":
+        return f"last CSAT {_n(v)}/5"
+    if feature == "latest_nps":
+        return f"last NPS score {_n(v)}/10"
+    if feature == "months_since_survey":
+        return f"last survey response {_plural(v, 'month')} ago"
+    if feature == "months_since_forced_liquidation":
+        return f"forced liquidation {_plural(v, 'month')} ago"
+    if feature == "dormant":
+        return "dormant account" if v >= 0.5 else "active account"
+    if feature == "tenure_months":
+        return f"client for {_plural(v, 'month')}"
+    if feature == "open_tickets":
+        return f"{_plural(v, 'open ticket')}"
+    if feature in ("maintenance_ratio_min", "maintenance_ratio_min_3m"):
+        span = "this month" if feature.endswith("min") else "in 3 months"
+        return f"maintenance ratio down to {v:.0%} {span}"
+    if feature == "financing_balance_trend":
+        return f"financing balance {'down' if v < 0 else 'up'} {abs(np.expm1(v)):.0%} on 3 months"
+    if feature in ("logins_trend", "trades_trend"):
+        what = feature.split("_")[0]
+        return f"{what} {'down' if v < 0 else 'up'} by {abs(v):.1f} a month"
+    if feature.startswith("exposure_"):
+        name = feature[len("exposure_") :].replace("_", " ")
+        return f"{name} in place at the branch" if v > 0 else f"no {name} at the branch yet"
+    if feature in ("financing_balance", "collateral_value", "short_balance"):
+        return f"{feature.replace('_', ' ')} {v:,.0f} RMB"
+    if feature == "log_financing_balance":
+        return f"financing balance {np.expm1(v):,.0f} RMB"
+    if feature == "age":
+        return f"age {_n(v)}"
+    return f"{feature.replace('_', ' ')} {_n(v)}"
+
+
+def top_reasons(
+    estimator,
+    X: pd.DataFrame,
+    n: int = 3,
+    *,
+    contributions: tuple[pd.DataFrame, float] | None = None,
+) -> pd.DataFrame:
+    """The ``n`` features that raise each client's risk most, in words.
+
+    Only risk-raising (positive) contributions count; a client with fewer gets empty cells.
+
+    Returns
+    -------
+    DataFrame
+        Index of ``X`` (with ``client_id`` if ``X`` has it), ``reason_1..n``,
+        ``feature_1..n``, ``contribution_1..n`` (log-odds).
+
+    Examples
+    --------
+    >>> from snr_models.churn import ChurnLogit
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"forced_liquidations_3m": rng.poisson(0.3, 800).astype(float),
+    ...                   "tenure_months": rng.integers(1, 60, 800).astype(float)})
+    >>> y = (rng.random(800) < 0.1 * (1 + 3 * X["forced_liquidations_3m"])).astype(int)
+    >>> model = ChurnLogit().fit(X, y)
+    >>> x = X[X["forced_liquidations_3m"] == 2].head(1)
+    >>> top_reasons(model, x, n=1)["reason_1"].iloc[0]
+    '2 forced liquidations in the last 3 months'
+    """
+    contrib, _ = contributions if contributions is not None else explain(estimator, X)
+    values = contrib.to_numpy()
+    names = np.asarray(contrib.columns)
+    order = np.argsort(-values, axis=1, kind="stable")[:, :n]
+    out: dict[str, list] = {}
+    if "client_id" in X.columns:
+        out["client_id"] = X["client_id"].tolist()
+    for j in range(n):
+        reasons, feats, vals = [], [], []
+        for i in range(len(values)):
+            k = order[i, j] if j < values.shape[1] else None
+            if k is None or values[i, k] <= 0:
+                reasons.append(None)
+                feats.append(None)
+                vals.append(np.nan)
+                continue
+            feat = names[k]
+            reasons.append(describe(feat, X.iloc[i][feat]))
+            feats.append(feat)
+            vals.append(float(values[i, k]))
+        out[f"reason_{j + 1}"] = reasons
+        out[f"feature_{j + 1}"] = feats
+        out[f"contribution_{j + 1}"] = vals
+    return pd.DataFrame(out, index=X.index)

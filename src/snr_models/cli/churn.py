@@ -1,0 +1,79 @@
+"""``snr churn train|evaluate`` and ``snr score``: churn models from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from snr_models.cli.console import console, err_console
+
+churn_app = typer.Typer(
+    name="churn",
+    help="Churn models: train (backtest, track, register) and evaluate.",
+    no_args_is_help=True,
+)
+
+
+@churn_app.command("train")
+def train_command(
+    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Churn YAML (e.g. experiments/churn.yaml)."),
+    ] = None,
+) -> None:
+    """Build features, backtest, fit, log to MLflow and register a version of snr-churn."""
+    from snr_models.jobs.churn import ChurnConfig, train_churn
+
+    cfg = ChurnConfig.from_yaml(config) if config else ChurnConfig()
+    with err_console.status(f"training churn model ({cfg.model})"):
+        result = train_churn(data, cfg)
+    m = result.metrics["value"]
+    console.print(
+        f"backtest ROC-AUC {m['roc_auc']:.3f}  PR-AUC {m['pr_auc']:.3f}  "
+        f"Brier {m['brier']:.4f}  EMPC {m['empc']:.2f}"
+    )
+    console.print(f"MLflow run {result.run_id}")
+    if result.registered_uri:
+        console.print(f"registered {result.registered_uri}")
+
+
+@churn_app.command("evaluate")
+def evaluate_command(
+    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    model: Annotated[
+        str, typer.Option("--model", help="Model URI, e.g. models:/snr-churn@champion.")
+    ] = "models:/snr-churn@champion",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="YYYY-MM (default: latest labelled month).")
+    ] = None,
+    horizon: Annotated[int, typer.Option("--horizon", help="Label horizon, months.", min=1)] = 3,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates.", min=0)] = 200,
+) -> None:
+    """Evaluate a churn model on the labelled clients of one month and log the result."""
+    from snr_models.jobs.churn import evaluate_churn
+
+    with err_console.status("evaluating churn model"):
+        result = evaluate_churn(data, model, as_of=as_of, horizon=horizon, n_boot=n_boot)
+    console.print(f"as of {result.as_of:%Y-%m}")
+    console.print(result.metrics.to_string(float_format=lambda v: f"{v:.4f}"))
+    if result.run_id:
+        console.print(f"MLflow run {result.run_id}")
+
+
+def score_command(
+    model: Annotated[
+        str, typer.Option("--model", help="Model URI, e.g. models:/snr-churn@champion.")
+    ],
+    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="As-of month, YYYY-MM.")],
+    output: Annotated[Path, typer.Option("--output", help="Output .parquet file.")],
+) -> None:
+    """Score every client open at the end of the as-of month: client_id, churn_probability."""
+    from snr_models.jobs.score import score
+
+    with err_console.status(f"scoring clients as of {as_of}"):
+        result = score(model, data, as_of, output)
+    console.print(f"wrote {result.output} ({result.n_clients} clients)")

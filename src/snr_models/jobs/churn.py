@@ -1,0 +1,328 @@
+"""Churn jobs: train (features, backtest, final fit, tracking, registry) and evaluate.
+
+Configuration: ``experiments/churn.yaml`` (:class:`ChurnConfig`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from snr_models.churn import (
+    ChurnBoost,
+    ChurnLogit,
+    HazardModel,
+    evaluate,
+    plot_importance,
+    plot_lift,
+    plot_partial_dependence,
+    plot_reliability,
+    plot_roc,
+    rolling_origin_backtest,
+)
+from snr_models.data.tables import Tables
+from snr_models.errors import SnrInputError
+from snr_models.features import build_features, feature_columns, parse_month
+
+__all__ = [
+    "ChurnConfig",
+    "ChurnEvaluateResult",
+    "ChurnTrainResult",
+    "evaluate_churn",
+    "make_estimator",
+    "train_churn",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BacktestSettings(_Strict):
+    """Rolling-origin backtest settings."""
+
+    n_origins: int = Field(3, ge=1)
+    min_train_months: int = Field(6, ge=1)
+    importance: bool = True
+    n_repeats: int = Field(3, ge=1)
+
+
+class LogitSettings(_Strict):
+    """:class:`~snr_models.churn.ChurnLogit` parameters."""
+
+    C: float = Field(1.0, gt=0)
+
+
+class BoostSettings(_Strict):
+    """:class:`~snr_models.churn.ChurnBoost` parameters."""
+
+    max_iter: int = Field(200, ge=1)
+    learning_rate: float = Field(0.05, gt=0)
+    max_leaf_nodes: int = Field(15, ge=2)
+    min_samples_leaf: int = Field(100, ge=1)
+    l2_regularization: float = Field(0.0, ge=0)
+    calibration: Literal["sigmoid", "isotonic"] | None = "sigmoid"
+    calibration_fraction: float = Field(0.25, gt=0, lt=1)
+
+
+class HazardSettings(_Strict):
+    """:class:`~snr_models.churn.HazardModel` parameters."""
+
+    C: float = Field(1.0, gt=0)
+
+
+class ChurnConfig(_Strict):
+    """Configuration of ``snr churn train`` (``experiments/churn.yaml``)."""
+
+    name: str = "churn"
+    experiment: str = "snr-churn"
+    model: Literal["boost", "logit", "hazard"] = "boost"
+    horizon: int = Field(3, ge=1, le=24)
+    train_months: int | None = Field(
+        None, ge=1, description="use only the last N labelled as-of months (None: all)"
+    )
+    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
+    logit: LogitSettings = Field(default_factory=LogitSettings)
+    boost: BoostSettings = Field(default_factory=BoostSettings)
+    hazard: HazardSettings = Field(default_factory=HazardSettings)
+    n_boot: int = Field(200, ge=0)
+    register: bool = True
+    seed: int = 0
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> ChurnConfig:
+        """Read and validate a YAML configuration."""
+        path = Path(path)
+        if not path.is_file():
+            raise SnrInputError(f"configuration file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise SnrInputError(f"configuration {path} is not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise SnrInputError(f"configuration {path} must be a mapping of settings")
+        return cls.model_validate(raw)
+
+
+def make_estimator(config: ChurnConfig):
+    """The (unfitted) estimator the configuration names."""
+    if config.model == "logit":
+        return ChurnLogit(C=config.logit.C)
+    if config.model == "hazard":
+        return HazardModel(C=config.hazard.C, horizon=config.horizon)
+    return ChurnBoost(**config.boost.model_dump(), random_state=config.seed)
+
+
+def _tables(data: str | Path | Tables) -> Tables:
+    if isinstance(data, Tables):
+        return data
+    from snr_models.data.io import load
+
+    return load(data)
+
+
+@dataclass(frozen=True)
+class ChurnTrainResult:
+    """What :func:`train_churn` produced (no client rows)."""
+
+    run_id: str
+    model_uri: str
+    registered_uri: str | None
+    version: str | None
+    metrics: pd.DataFrame
+    per_origin: pd.DataFrame
+    importance: pd.DataFrame | None
+
+
+def _log_figures(run, y, p, prefix: str) -> None:
+    for name, fig in (
+        ("roc", plot_roc(y, p)),
+        ("calibration", plot_reliability(y, p)),
+        ("lift", plot_lift(y, p)),
+    ):
+        run.log_figure(fig, f"{prefix}/{name}.png")
+        plt.close(fig)
+
+
+def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) -> ChurnTrainResult:
+    """Build features, backtest, fit the final model, log everything and register it.
+
+    Parameters
+    ----------
+    data : str, Path or Tables
+        A Parquet folder or DuckDB file (loaded and validated), or tables.
+    config : ChurnConfig, optional
+        Default: ``ChurnConfig()``.
+
+    Returns
+    -------
+    ChurnTrainResult
+    """
+    from snr_models import tracking
+    from snr_models.tracking.models import log_churn_model
+
+    config = config or ChurnConfig()
+    tables = _tables(data)
+    label = "exit_next_month" if config.model == "hazard" else "churn"
+    frame = build_features(tables, horizon=config.horizon)
+    labelled = frame[frame[label].notna() & frame["churn"].notna()]
+    if config.train_months:
+        months = sorted(labelled["as_of"].unique())[-config.train_months :]
+        labelled = labelled[labelled["as_of"].isin(months)]
+    if labelled.empty or labelled[label].nunique() < 2:
+        raise SnrInputError(
+            f"churn train: no labelled client-months with both churners and stayers "
+            f"(horizon {config.horizon} months); use more months of data"
+        )
+    estimator = make_estimator(config)
+    bt = rolling_origin_backtest(
+        labelled,
+        estimator,
+        horizon=config.horizon,
+        label="churn",
+        train_label=label,
+        min_train_months=config.backtest.min_train_months,
+        n_origins=config.backtest.n_origins,
+        importance=config.backtest.importance,
+        n_repeats=config.backtest.n_repeats,
+        n_boot=config.n_boot,
+        random_state=config.seed,
+    )
+    inputs = [*feature_columns(labelled), "as_of"]
+    final = make_estimator(config).fit(labelled[inputs], labelled[label].to_numpy())
+    with tracking.start_run(config.experiment, run_name=f"train-{config.name}") as run:
+        run.log_params(
+            {
+                "config": config.model_dump(),
+                "estimator": type(final).__name__,
+                "n_features": len(inputs) - 1,
+                "n_train_rows": len(labelled),
+            }
+        )
+        run.log_data(tables)
+        run.log_metrics(
+            {f"backtest.{m}": v for m, v in bt.metrics["value"].items()}
+            | {f"backtest.{m}_lo": v for m, v in bt.metrics["lo"].items()}
+            | {f"backtest.{m}_hi": v for m, v in bt.metrics["hi"].items()}
+        )
+        for i, row in bt.per_origin.iterrows():
+            run.log_metrics(
+                {f"origin.{k}": row[k] for k in ("roc_auc", "pr_auc", "brier", "base_rate")},
+                step=int(i),
+            )
+        run.log_frame(bt.metrics.reset_index(), "backtest/metrics.csv")
+        run.log_frame(bt.per_origin, "backtest/per_origin.csv")
+        _log_figures(run, bt.predictions["y"], bt.predictions["p"], "backtest")
+        fig = bt.plot()
+        run.log_figure(fig, "backtest/by_origin.png")
+        plt.close(fig)
+        if bt.importance is not None:
+            run.log_frame(bt.importance, "backtest/importance.csv")
+            fig = plot_importance(bt.importance)
+            run.log_figure(fig, "backtest/importance.png")
+            plt.close(fig)
+            top = [f for f in bt.importance["feature"].head(3)]
+            sample = labelled[labelled["as_of"] == labelled["as_of"].max()]
+            fig = plot_partial_dependence(final, sample[inputs], top, grid_size=10, max_rows=1000)
+            run.log_figure(fig, "model/partial_dependence.png")
+            plt.close(fig)
+        inner = getattr(final, "hazard_model_", final)
+        if hasattr(inner, "inference_table"):
+            run.log_frame(inner.inference_table().reset_index(), "model/inference_table.csv")
+            run.log_text(inner.summary(), "model/summary.txt")
+        logged = log_churn_model(
+            run,
+            final,
+            labelled[inputs],
+            registered_model_name="snr-churn" if config.register else None,
+        )
+    return ChurnTrainResult(
+        run_id=logged.run_id,
+        model_uri=logged.model_uri,
+        registered_uri=logged.registered_uri,
+        version=logged.version,
+        metrics=bt.metrics,
+        per_origin=bt.per_origin,
+        importance=bt.importance,
+    )
+
+
+@dataclass(frozen=True)
+class ChurnEvaluateResult:
+    """What :func:`evaluate_churn` produced (no client rows)."""
+
+    run_id: str | None
+    as_of: pd.Timestamp
+    metrics: pd.DataFrame
+
+
+def evaluate_churn(
+    data: str | Path | Tables,
+    model_uri: str,
+    *,
+    as_of: str | None = None,
+    horizon: int = 3,
+    n_boot: int = 200,
+    experiment: str = "snr-churn",
+    track: bool = True,
+) -> ChurnEvaluateResult:
+    """Evaluate a registered churn model on the labelled clients of one as-of month.
+
+    Parameters
+    ----------
+    data : str, Path or Tables
+    model_uri : str
+        E.g. ``models:/snr-churn@champion``.
+    as_of : str, optional
+        ``YYYY-MM``; default: the latest month whose ``horizon``-month labels are observed.
+    """
+    from snr_models.tracking.models import load_churn_model
+
+    tables = _tables(data)
+    model = load_churn_model(model_uri)
+    frame = build_features(tables, as_of=as_of, horizon=horizon)
+    labelled = frame[frame["churn"].notna()]
+    if as_of is None:
+        if labelled.empty:
+            raise SnrInputError(f"evaluate: no as-of month has {horizon}-month labels yet")
+        month = labelled["as_of"].max()
+        labelled = labelled[labelled["as_of"] == month]
+    else:
+        month = parse_month(as_of)
+        if labelled.empty:
+            raise SnrInputError(
+                f"evaluate: the {horizon}-month outcome of {month:%Y-%m} is not observed yet"
+            )
+    from snr_models.jobs.score import align_columns
+
+    X = align_columns(labelled, model)
+    p = model.predict_proba(X)[:, 1]
+    metrics = evaluate(labelled["churn"], p, n_boot=n_boot)
+    run_id = None
+    if track:
+        from snr_models import tracking
+
+        with tracking.start_run(experiment, run_name=f"evaluate-{month:%Y-%m}") as run:
+            run.log_params(
+                {
+                    "model_uri": model_uri,
+                    "as_of": f"{month:%Y-%m}",
+                    "horizon": horizon,
+                    "n_boot": n_boot,
+                }
+            )
+            run.log_data(tables)
+            run.log_metrics({f"eval.{m}": v for m, v in metrics["value"].items()})
+            run.log_frame(metrics.reset_index(), "evaluation/metrics.csv")
+            _log_figures(run, labelled["churn"], p, "evaluation")
+            run_id = run.run_id
+    return ChurnEvaluateResult(run_id=run_id, as_of=month, metrics=metrics)

@@ -1,0 +1,202 @@
+"""The churn estimators: sklearn contract, statsmodels reference, exact reasons, survival maths."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from snr_models.churn import (
+    ChurnBoost,
+    ChurnLogit,
+    HazardModel,
+    UnseenCategoryWarning,
+    explain,
+    top_reasons,
+)
+from snr_models.churn.treeshap import tree_shap
+
+
+# Every check applies and passes: arrays are accepted beside frames (all columns numeric),
+# so no check is skipped. Small boosting settings keep the checks fast.
+@parametrize_with_checks(
+    [ChurnLogit(), ChurnBoost(max_iter=5, max_leaf_nodes=4, min_samples_leaf=2), HazardModel()],
+)
+def test_sklearn_estimator_checks(estimator, check):
+    """scikit-learn's own contract checks (estimator_checks), skips listed in _SKIP."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(estimator)
+
+
+def _frame(n=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "z": rng.normal(size=n),
+            "segment": pd.Series(rng.choice(["retail", "high_net_worth"], n), dtype="str"),
+            "as_of": np.repeat(pd.date_range("2024-01-01", periods=5, freq="MS"), n // 5),
+        }
+    )
+    X.loc[::9, "z"] = np.nan
+    eta = -1 + 1.2 * X["x"] + 0.6 * (X["segment"] == "retail") + 0.4 * X["z"].fillna(0)
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    return X, y
+
+
+def test_logit_matches_statsmodels_without_penalty():
+    """With C = inf the fit is maximum likelihood: statsmodels Logit on the same design gives
+    the same coefficients and standard errors (independent implementation)."""
+    X, y = _frame()
+    model = ChurnLogit(C=np.inf).fit(X, y)
+    design = model.design_.transform(X)
+    ref = sm.Logit(y, sm.add_constant(np.asarray(design, dtype=float))).fit(disp=0)
+    table = model.inference_table()
+    np.testing.assert_allclose(table["coef"], ref.params, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(table["std_err"], ref.bse, rtol=1e-3)
+    ci = np.asarray(ref.conf_int(0.05))
+    np.testing.assert_allclose(table["ci_lo"], ci[:, 0], rtol=1e-3, atol=1e-4)
+    assert "odds_ratio" in model.summary() or "coef" in model.summary()
+
+
+def test_logit_and_boost_in_pipeline_and_grid_search():
+    """They compose: a Pipeline step before them and GridSearchCV over their parameters."""
+    X, y = _frame()
+    X = X.drop(columns="as_of")
+    pipe = Pipeline([("id", FunctionTransformer(lambda d: d)), ("model", ChurnLogit())])
+    search = GridSearchCV(pipe, {"model__C": [0.01, 1.0]}, cv=3, scoring="roc_auc").fit(X, y)
+    assert search.best_params_["model__C"] in (0.01, 1.0)
+    assert search.predict_proba(X).shape == (len(X), 2)
+    boost = GridSearchCV(ChurnBoost(max_iter=10), {"learning_rate": [0.1, 0.3]}, cv=2).fit(X, y)
+    assert boost.best_estimator_.max_iter == 10
+
+
+def test_unseen_category_warns_with_a_clear_message():
+    X, y = _frame()
+    for model in (ChurnLogit().fit(X, y), ChurnBoost(max_iter=10).fit(X, y)):
+        new = X.head(3).assign(segment=pd.Series(["vip", "retail", "vip"], dtype="str"))
+        with pytest.warns(UnseenCategoryWarning, match=r"segment: 1 category unseen.*'vip'.*2 row"):
+            p = model.predict_proba(new)[:, 1]
+        assert np.isfinite(p).all()
+
+
+def test_logit_contributions_are_exact():
+    """base + sum of contributions reproduces the log-odds exactly (linear model algebra)."""
+    X, y = _frame()
+    model = ChurnLogit().fit(X, y)
+    contrib, base = explain(model, X.head(50))
+    np.testing.assert_allclose(
+        base + contrib.sum(axis=1), model.decision_function(X.head(50)), atol=1e-10
+    )
+    assert list(contrib.columns) == ["x", "z", "segment"]
+
+
+def _brute_force_shap(nodes, x, n_features):
+    """Shapley values by enumerating feature subsets, with the path-dependent value function
+    v(S) = E[f(x) | x_S] where unknown features follow both children weighted by the node
+    counts (Lundberg et al. 2018, Algorithm 1): an independent computation of TreeSHAP."""
+
+    def value(node, S):
+        if nodes["is_leaf"][node]:
+            return nodes["value"][node]
+        f = nodes["feature_idx"][node]
+        left, right = nodes["left"][node], nodes["right"][node]
+        if f in S:
+            v = x[f]
+            go_left = (
+                nodes["missing_go_to_left"][node]
+                if np.isnan(v)
+                else v <= nodes["num_threshold"][node]
+            )
+            return value(left if go_left else right, S)
+        c = nodes["count"].astype(float)
+        return (c[left] * value(left, S) + c[right] * value(right, S)) / c[node]
+
+    phi = np.zeros(n_features)
+    features = list(range(n_features))
+    for i in features:
+        others = [j for j in features if j != i]
+        for size in range(len(others) + 1):
+            for S in itertools.combinations(others, size):
+                w = (
+                    math.factorial(size)
+                    * math.factorial(n_features - size - 1)
+                    / math.factorial(n_features)
+                )
+                phi[i] += w * (value(0, set(S) | {i}) - value(0, set(S)))
+    return phi
+
+
+def test_treeshap_equals_brute_force_shapley_values():
+    """Our TreeSHAP on real HGB trees equals exhaustive Shapley values (4 features)."""
+    X, y = _frame(800)
+    model = ChurnBoost(max_iter=5, max_leaf_nodes=8, calibration=None).fit(X, y)
+    Z = model._design(X.head(5))
+    for nodes in (p[0].nodes for p in model.model_._predictors[:3]):
+        for row in Z:
+            phi = np.zeros(Z.shape[1])
+            tree_shap(nodes, row, phi)
+            np.testing.assert_allclose(phi, _brute_force_shap(nodes, row, Z.shape[1]), atol=1e-10)
+
+
+def test_boost_shap_values_add_up_and_reasons_read_well():
+    """Additivity is checked inside shap_values; reasons name the driving feature."""
+    X, y = _frame()
+    model = ChurnBoost(max_iter=30).fit(X, y)
+    values, base = model.shap_values(X.head(20))
+    np.testing.assert_allclose(base + values.sum(axis=1), model.raw_log_odds(X.head(20)), atol=1e-6)
+    risky = X.assign(x=3.0).head(5)
+    reasons = top_reasons(model, risky, n=3)
+    assert (reasons["feature_1"] == "x").all()
+    assert reasons["reason_1"].iloc[0] == "x 3"
+
+
+def test_boost_calibration_is_fitted_on_the_latest_months():
+    """With 5 as-of months and calibration_fraction 0.25, the last 2 months calibrate
+    (ceil(0.25 * 5) = 2): 600 of 1500 rows."""
+    X, y = _frame()
+    model = ChurnBoost(max_iter=10).fit(X, y)
+    assert (model.n_train_, model.n_calibration_) == (900, 600)
+
+
+def test_hazard_survival_maths():
+    """Without a duration feature the hazard h is constant: S(k) = (1 - h)^k, and the
+    restricted mean months to exit is sum_{k<K} (1-h)^k = (1 - (1-h)^K) / h (geometric sum);
+    conditioning on survived months changes nothing (memoryless)."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=3000)})
+    y = (rng.random(3000) < 0.05 * np.exp(0.7 * X["x"])).astype(int)
+    model = HazardModel(max_months=24, horizon=3).fit(X, y)
+    h = model.hazard(X.head(4))
+    surv = model.survival_function(X.head(4), months=6)
+    np.testing.assert_allclose(surv[6], (1 - h) ** 6)
+    np.testing.assert_allclose(model.expected_months_to_exit(X.head(4)), (1 - (1 - h) ** 24) / h)
+    np.testing.assert_allclose(model.predict_proba(X.head(4))[:, 1], 1 - (1 - h) ** 3)
+    assert model.inference_table().loc["x", "coef"] > 0
+
+
+def test_hazard_conditional_on_months_survived():
+    """With tenure in the model, S(k | survived c) = S(c + k) / S(c) (definition)."""
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"x": rng.normal(size=4000), "tenure_months": rng.integers(1, 60, 4000)})
+    y = (rng.random(4000) < 0.08 * np.exp(0.5 * X["x"] - 0.02 * X["tenure_months"])).astype(int)
+    model = HazardModel().fit(X, y)
+    full = model.survival_function(X.head(3), months=10).to_numpy()
+    cond = model.survival_function(X.head(3), months=7, conditional_after=3).to_numpy()
+    np.testing.assert_allclose(cond, full[:, 3:] / full[:, [2]], rtol=1e-10)
+    # survival curves decrease; surviving longer (lower hazard with tenure) means a longer wait
+    assert (np.diff(full, axis=1) <= 0).all()
+    assert (
+        model.expected_months_to_exit(X.head(3), conditional_after=12)
+        > model.expected_months_to_exit(X.head(3))
+    ).all()
