@@ -1,0 +1,46 @@
+"""Attribution of net-rate changes to service interventions.
+
+Public API:
+
+- :func:`build_panel` / :class:`BranchPanel`: branch x month panel of S, R, E, net rate and
+  intervention timing.
+- :func:`att_gt` (Callaway & Sant'Anna group-time ATTs; ``.aggregate("simple" | "group" |
+  "calendar" | "event")``).
+- :func:`twfe` (static TWFE with negative-weight diagnostic), :func:`event_study` (dynamic
+  TWFE with pre-trend test).
+- :func:`estimate_joint`: every intervention on every component, jointly.
+- :func:`attribute_change`: the waterfall of the change of the firm-wide net rate.
+- :func:`synthetic_control`, :func:`structural_impact`: one treated unit; firm-wide roll-outs.
+- :func:`fe_ols`: least squares with absorbed fixed effects and clustered errors.
+"""
+
+from snr_models.attribution.joint import JointEffects, estimate_joint
+from snr_models.attribution.panel import BranchPanel, build_panel
+from snr_models.attribution.regression import OLSFit, fe_ols
+from snr_models.attribution.staggered import AggregatedATT, GroupTimeATT, att_gt
+from snr_models.attribution.structural import StructuralImpactResult, structural_impact
+from snr_models.attribution.synthetic import SyntheticControlResult, synthetic_control
+from snr_models.attribution.twfe import EventStudyResult, TWFEResult, event_study, twfe
+from snr_models.attribution.waterfall import Waterfall, attribute_change
+
+__all__ = [
+    "AggregatedATT",
+    "BranchPanel",
+    "EventStudyResult",
+    "GroupTimeATT",
+    "JointEffects",
+    "OLSFit",
+    "StructuralImpactResult",
+    "SyntheticControlResult",
+    "TWFEResult",
+    "Waterfall",
+    "att_gt",
+    "attribute_change",
+    "build_panel",
+    "estimate_joint",
+    "event_study",
+    "fe_ols",
+    "structural_impact",
+    "synthetic_control",
+    "twfe",
+]

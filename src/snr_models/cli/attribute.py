@@ -1,0 +1,45 @@
+"""``snr attribute``: what each intervention did to the net rate; the waterfall of its change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from snr_models.cli.console import console, err_console
+
+
+def attribute_command(
+    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", help="Output directory (effects.csv, waterfall.csv, figures/)."),
+    ],
+    start: Annotated[
+        str | None, typer.Option("--start", help="First month of the start window, YYYY-MM.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Last month of the end window, YYYY-MM.")
+    ] = None,
+    window: Annotated[int, typer.Option("--window", help="Months per window.", min=1)] = 3,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="1 - confidence level.", min=0.0001, max=0.5)
+    ] = 0.05,
+    track: Annotated[
+        bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
+    ] = False,
+) -> None:
+    """Estimate each intervention's effect on S, R, E and the net rate, and split the change."""
+    from snr_models.jobs.attribution import run_attribution
+
+    with err_console.status("attributing the change of the net rate"):
+        result = run_attribution(
+            data=data, output=output, start=start, end=end, window=window, alpha=alpha, track=track
+        )
+    nr = result.waterfall[result.waterfall["component"] == "net_rate"]
+    for row in nr.itertuples():
+        console.print(f"{row.step:>24} {row.value:+.4f}")
+    console.print(f"wrote {result.output} in {result.seconds:.1f}s")
+    if result.run_id:
+        console.print(f"MLflow run {result.run_id}")
