@@ -51,7 +51,48 @@ def test_main_job_writes_outputs_and_tracks_parent_and_child_runs(
         [parent.info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{summary['run_id']}'",
     )
-    assert {c.data.tags["stage"] for c in children} == {"data", "netrate"}
+    assert {c.data.tags["stage"] for c in children} == {"data", "netrate", "attribution"}
+    attribution = next(c for c in children if c.data.tags["stage"] == "attribution")
+    assert any(k.startswith("effect.process_reengineering.") for k in attribution.data.metrics)
+
+
+def test_report_renders_offline_in_a_real_browser_and_names_no_client(
+    small_config: RunConfig, mlflow_store: str, chromium: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    summary = run_main(small_config)
+    page = Path(summary["report"]).read_text(encoding="utf-8")
+    for section in ("headline", "components", "attribution", "provenance"):
+        assert f'<section id="{section}">' in page
+    assert page.count("data:image/png;base64,") >= 5
+    # Nothing is loaded from elsewhere: no http(s) source, stylesheet or script.
+    assert "src='http" not in page and 'src="http' not in page and "<script" not in page
+    assert summary["data_hash"] in page
+    clients = pd.read_parquet(Path(small_config.data_dir) / "clients.parquet")
+    assert not any(cid in page for cid in clients["client_id"].head(500))
+    # The waterfall's steps add up to the change the headline reports (same windows).
+    waterfall = pd.read_csv(Path(summary["output_dir"]) / "attribution_waterfall.csv")
+    assert not waterfall.empty
+
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    flags += ["--disable-component-update", "--disable-sync", "--no-first-run"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=flags)
+        try:
+            page = browser.new_page()
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(Path(summary["report"]).resolve().as_uri(), wait_until="load")
+            for section in ("headline", "components", "attribution", "provenance"):
+                assert page.locator(f"section#{section} h2").is_visible()
+            widths = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth)")
+            assert len(widths) >= 5 and all(w > 0 for w in widths), widths
+            assert page.locator("section#headline .kpi").count() == 3
+        finally:
+            browser.close()
+    # The only request is the page itself; figures are data: URIs, nothing else is fetched.
+    assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
 
 
 def test_second_run_reuses_the_simulated_world(small_config: RunConfig, mlflow_store: str) -> None:

@@ -118,6 +118,74 @@ def diagnose(panel: Any, alpha: float = 0.05) -> tuple[pd.DataFrame, dict[str, A
     return pd.DataFrame(rows), figures
 
 
+@dataclass(frozen=True)
+class AttributionEstimates:
+    """Effects, waterfall, diagnostics and figures of one attribution, before any output."""
+
+    effects: pd.DataFrame
+    waterfall: pd.DataFrame
+    diagnostics: pd.DataFrame
+    figures: dict[str, Any]
+    design: dict[str, Any]
+
+
+def estimate_attribution(
+    tables: Tables,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    window: int = 3,
+    alpha: float = 0.05,
+) -> AttributionEstimates:
+    """Estimate every intervention's effects jointly, the waterfall and the diagnostics."""
+    panel = build_panel(tables)
+    effects = estimate_joint(panel, alpha=alpha)
+    wf = attribute_change(panel, start, end, window=window, effects=effects, alpha=alpha)
+    diagnostics, figures = diagnose(panel, alpha=alpha)
+    figures = {"waterfall.png": wf.plot(), "effects.png": effects.plot(), **figures}
+    design = {
+        "estimator": "joint saturated DiD (cohort x event-time cells), "
+        "branch and month fixed effects",
+        "controls": "not-yet- and never-treated branch-months",
+        "cluster": "branch_id",
+        "interventions": list(panel.interventions),
+        "start_window": [f"{m:%Y-%m}" for m in wf.start_window],
+        "end_window": [f"{m:%Y-%m}" for m in wf.end_window],
+        "alpha": alpha,
+        "n_branches": int(panel.frame["branch_id"].nunique()),
+        "n_months": len(panel.periods),
+    }
+    return AttributionEstimates(
+        effects=effects.to_frame()[EFFECT_COLUMNS],
+        waterfall=wf.to_frame(),
+        diagnostics=diagnostics,
+        figures=figures,
+        design=design,
+    )
+
+
+def log_attribution(run: Any, tables: Tables, est: AttributionEstimates, seconds: float) -> None:
+    """Log an attribution's design, estimates, diagnostics and figures (aggregates only)."""
+    run.log_params(est.design)
+    run.log_data(tables)
+    run.log_frame(est.effects, "attribution/effects.csv")
+    run.log_frame(est.waterfall, "attribution/waterfall.csv")
+    run.log_frame(est.diagnostics, "attribution/diagnostics.csv")
+    metrics = {
+        f"effect.{r.intervention}.{r.component}": r.estimate
+        for r in est.effects.itertuples()
+        if np.isfinite(r.estimate)
+    }
+    nr = est.waterfall[est.waterfall["component"] == "net_rate"]
+    metrics.update(
+        {f"waterfall.{r.step}": r.value for r in nr.itertuples() if np.isfinite(r.value)}
+    )
+    metrics["seconds"] = seconds
+    run.log_metrics(metrics)
+    for name, fig in est.figures.items():
+        run.log_figure(fig, f"attribution/{name}")
+
+
 def run_attribution(
     data: str | Path | Tables,
     output: str | Path,
@@ -148,20 +216,14 @@ def run_attribution(
     """
     t0 = time.perf_counter()
     tables = data if isinstance(data, Tables) else load(data)
-    panel = build_panel(tables)
-    effects = estimate_joint(panel, alpha=alpha)
-    wf = attribute_change(panel, start, end, window=window, effects=effects, alpha=alpha)
-    diagnostics, figures = diagnose(panel, alpha=alpha)
-    figures = {"waterfall.png": wf.plot(), "effects.png": effects.plot(), **figures}
-    effects_frame = effects.to_frame()[EFFECT_COLUMNS]
-    waterfall_frame = wf.to_frame()
+    est = estimate_attribution(tables, start=start, end=end, window=window, alpha=alpha)
     output = Path(output)
     with atomic_path(output, directory=True) as tmp:
-        effects_frame.to_csv(tmp / "effects.csv", index=False)
-        waterfall_frame.to_csv(tmp / "waterfall.csv", index=False)
-        diagnostics.to_csv(tmp / "diagnostics.csv", index=False)
+        est.effects.to_csv(tmp / "effects.csv", index=False)
+        est.waterfall.to_csv(tmp / "waterfall.csv", index=False)
+        est.diagnostics.to_csv(tmp / "diagnostics.csv", index=False)
         (tmp / "figures").mkdir()
-        for name, fig in figures.items():
+        for name, fig in est.figures.items():
             fig.savefig(tmp / "figures" / name, dpi=110)
     seconds = time.perf_counter() - t0
     run_id = None
@@ -169,44 +231,14 @@ def run_attribution(
         from snr_models import tracking
 
         with tracking.start_run("snr-attribution", run_name="attribute") as run:
-            run.log_params(
-                {
-                    "estimator": "joint saturated DiD (cohort x event-time cells), "
-                    "branch and month fixed effects",
-                    "controls": "not-yet- and never-treated branch-months",
-                    "cluster": "branch_id",
-                    "interventions": list(panel.interventions),
-                    "start_window": [f"{m:%Y-%m}" for m in wf.start_window],
-                    "end_window": [f"{m:%Y-%m}" for m in wf.end_window],
-                    "alpha": alpha,
-                    "n_branches": int(panel.frame["branch_id"].nunique()),
-                    "n_months": len(panel.periods),
-                }
-            )
-            run.log_data(tables)
-            run.log_frame(effects_frame, "attribution/effects.csv")
-            run.log_frame(waterfall_frame, "attribution/waterfall.csv")
-            run.log_frame(diagnostics, "attribution/diagnostics.csv")
-            metrics = {
-                f"effect.{r.intervention}.{r.component}": r.estimate
-                for r in effects_frame.itertuples()
-                if np.isfinite(r.estimate)
-            }
-            nr = waterfall_frame[waterfall_frame["component"] == "net_rate"]
-            metrics.update(
-                {f"waterfall.{r.step}": r.value for r in nr.itertuples() if np.isfinite(r.value)}
-            )
-            metrics["seconds"] = seconds
-            run.log_metrics(metrics)
-            for name, fig in figures.items():
-                run.log_figure(fig, f"attribution/{name}")
+            log_attribution(run, tables, est, seconds)
             run_id = run.run_id
     return AttributionJobResult(
-        effects=effects_frame,
-        waterfall=waterfall_frame,
-        diagnostics=diagnostics,
+        effects=est.effects,
+        waterfall=est.waterfall,
+        diagnostics=est.diagnostics,
         output=output,
         run_id=run_id,
         seconds=seconds,
-        figures=figures,
+        figures=est.figures,
     )

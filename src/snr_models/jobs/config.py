@@ -26,6 +26,16 @@ class NetRateStage(BaseModel):
     )
 
 
+class AttributionStage(BaseModel):
+    """The attribution stage: each intervention's effect and the waterfall of the change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    window: int = Field(3, ge=1, description="months averaged at each end of the change")
+    alpha: float = Field(0.05, gt=0, lt=1)
+
+
 class RunConfig(BaseModel):
     """Configuration of ``snr run``.
 
@@ -46,6 +56,7 @@ class RunConfig(BaseModel):
     output_dir: str = Field("reports", description="outputs go to <output_dir>/<run id>/")
     seed: int = 0
     netrate: NetRateStage = Field(default_factory=NetRateStage)
+    attribution: AttributionStage = Field(default_factory=AttributionStage)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:

@@ -1,15 +1,15 @@
-"""The main job behind ``snr run``: data → net rate with intervals and its change → outputs.
+"""The main job behind ``snr run``: data → net rate → attribution → report.
 
-One MLflow parent run, with a child run per stage. Outputs (tables, figures and a summary)
-go to ``<output_dir>/<parent run id>/``, written atomically as one folder, and are logged to
-the parent run as well. Later capabilities (drivers, churn, attribution, forecast, report)
-add their stages here.
+One MLflow parent run, with a child run per stage. Outputs (tables, figures, a summary and
+the HTML report ``index.html``) go to ``<output_dir>/<parent run id>/``, written atomically as
+one folder, and are logged to the parent run as well. Each stage adds a section to the report.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,12 +24,18 @@ from snr_models import __version__, tracking
 from snr_models.data import Tables, load
 from snr_models.data.atomic import atomic_path
 from snr_models.data.simulate import SimulationConfig, simulate, write_simulation
+from snr_models.jobs import report
+from snr_models.jobs.attribution import (
+    AttributionEstimates,
+    estimate_attribution,
+    log_attribution,
+)
 from snr_models.jobs.config import RunConfig
 from snr_models.metrics import MetricSpec, decompose, net_rate, plot_net_rate
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("data", "netrate", "outputs")
+STAGES = ("data", "netrate", "attribution", "report")
 
 
 def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
@@ -42,12 +48,14 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
     progress : bool, default False
         Show a progress bar per stage on stderr.
     """
+    stages_run = tuple(n for n in STAGES if n != "attribution" or config.attribution.enabled)
     with (
-        _Stages(STAGES, enabled=progress) as stages,
+        _Stages(stages_run, enabled=progress) as stages,
         tracking.start_run(config.experiment, run_name=config.name, tags={"job": "run"}) as parent,
     ):
         parent.log_params({"config": config.model_dump()})
         artifacts: dict[str, Any] = {}
+        sections: list[report.Section] = []
 
         with stages.stage("data"), _child(config, "data") as run:
             tables, source = _obtain_data(config)
@@ -56,10 +64,23 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
             parent.log_data(tables)
 
         with stages.stage("netrate"), _child(config, "netrate") as run:
-            summary, artifacts = _netrate_stage(config, tables, run)
+            summary, netrate_artifacts = _netrate_stage(config, tables, run)
+            artifacts.update(netrate_artifacts)
             parent.log_metrics({k: v for k, v in summary.items() if isinstance(v, float)})
 
-        with stages.stage("outputs"):
+        attribution = None
+        if config.attribution.enabled:
+            with stages.stage("attribution"), _child(config, "attribution") as run:
+                attribution = _attribution_stage(config, tables, run, summary)
+                artifacts.update(
+                    {
+                        "attribution_effects.csv": attribution.effects,
+                        "attribution_waterfall.csv": attribution.waterfall,
+                        "attribution_diagnostics.csv": attribution.diagnostics,
+                    }
+                )
+
+        with stages.stage("report"):
             summary.update(
                 run_id=parent.run_id,
                 experiment=config.experiment,
@@ -67,10 +88,17 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
                 data_source=source["data.source"],
                 data_hash=tables.content_hash(),
             )
+            sections = _report_sections(config, tables, summary, artifacts, attribution)
+            page = report.render(
+                "Client service net rate",
+                f"Run {parent.run_id} of experiment {config.experiment}, snr_models {__version__}",
+                sections,
+            )
             out_dir = Path(config.output_dir) / parent.run_id
-            _write_outputs(out_dir, artifacts, summary)
+            _write_outputs(out_dir, artifacts, summary, page)
             parent.log_artifact(out_dir, artifact_path="outputs")
             summary["output_dir"] = str(out_dir)
+            summary["report"] = str(out_dir / "index.html")
     return summary
 
 
@@ -151,8 +179,95 @@ def _netrate_stage(
     return summary, artifacts
 
 
-def _write_outputs(out_dir: Path, artifacts: dict[str, Any], summary: dict[str, Any]) -> None:
+def _attribution_stage(
+    config: RunConfig, tables: Tables, run: tracking.TrackedRun, summary: dict[str, Any]
+) -> AttributionEstimates:
+    stage = config.attribution
+    start, end = summary["compare"]
+    # The waterfall's windows close at ``end`` and open at ``start``: the same change as above.
+    end_month = pd.Timestamp(end)
+    window_end = f"{end_month:%Y-%m}"
+    t0 = time.perf_counter()
+    est = estimate_attribution(
+        tables, start=start, end=window_end, window=stage.window, alpha=stage.alpha
+    )
+    log_attribution(run, tables, est, time.perf_counter() - t0)
+    return est
+
+
+def _report_sections(
+    config: RunConfig,
+    tables: Tables,
+    summary: dict[str, Any],
+    artifacts: dict[str, Any],
+    attribution: AttributionEstimates | None,
+) -> list[report.Section]:
+    firm = artifacts["netrate_firm.csv"]
+    latest = firm.iloc[-1]
+    start, end = summary["compare"]
+    headline = report.Section("headline", "Headline").kpis(
+        {
+            f"net rate, {summary['latest_period']}": f"{latest['net_rate']:.1%}",
+            "95% interval": f"{latest['net_rate_lo']:.1%} – {latest['net_rate_hi']:.1%}",
+            f"change since {start}": f"{summary['net_rate_change']:+.1%}",
+        }
+    )
+    if attribution is not None:
+        wf = attribution.waterfall
+        nr = wf[wf["component"] == "net_rate"][["step", "value", "lo", "hi", "kind"]]
+        headline.text(
+            "What explains the change: each intervention's contribution, estimated jointly "
+            "by staggered difference-in-differences across branches, and the remainder "
+            "(market, trend and mix)."
+        )
+        headline.figure(attribution.figures["waterfall.png"], "Waterfall of the change")
+        headline.table(nr, "Contributions to the change of the net rate, with 95% intervals")
+    else:
+        headline.figure(artifacts["change_by_component.png"], "Change by component")
+
+    components = report.Section("components", "Components and branches")
+    components.text(
+        "Net rate = 0.4 × net satisfaction (S) + 0.3 × retention (R) + 0.3 × service "
+        "efficiency (E) by default; each with its 95% confidence interval."
+    )
+    components.figure(artifacts["netrate_trend.png"], "Net rate and components by month")
+    components.table(artifacts["change_by_component.csv"], "Change by component")
+    for column in config.netrate.by:
+        grouped = artifacts[f"netrate_by_{column}.csv"]
+        last = grouped[grouped["period"] == grouped["period"].max()]
+        cols = [column, "net_rate", "net_rate_lo", "net_rate_hi", "S", "R", "E", "n_open"]
+        components.table(last[cols], f"Latest period by {column}")
+        components.figure(artifacts[f"change_by_{column}.png"], f"Change by {column}: rate and mix")
+
+    sections = [headline, components]
+    if attribution is not None:
+        attr = report.Section("attribution", "Interventions: effects and event studies")
+        attr.table(attribution.effects, "Effects on each component, estimated jointly")
+        attr.figure(attribution.figures["effects.png"], "Effects with 95% intervals")
+        for name, fig in attribution.figures.items():
+            if name.startswith("event_"):
+                label = name.removeprefix("event_").removesuffix(".png")
+                attr.figure(fig, f"Event study of {label} on the net rate")
+        attr.table(attribution.diagnostics, "Pre-trend tests and the TWFE weights diagnostic")
+        sections.append(attr)
+
+    provenance = report.Section("provenance", "Data, models and versions")
+    counts = pd.DataFrame([{"table": k, "rows": v} for k, v in tables.row_counts().items()])
+    provenance.text(
+        f"Data: {summary['data_source']}; content hash {summary['data_hash']}. "
+        f"Package snr_models {summary['package_version']}. MLflow run {summary['run_id']} "
+        f"in experiment {summary['experiment']}."
+    )
+    provenance.table(counts, "Rows per table")
+    sections.append(provenance)
+    return sections
+
+
+def _write_outputs(
+    out_dir: Path, artifacts: dict[str, Any], summary: dict[str, Any], page: str
+) -> None:
     with atomic_path(out_dir, directory=True) as tmp:
+        (tmp / "index.html").write_text(page, encoding="utf-8")
         for name, item in artifacts.items():
             if isinstance(item, pd.DataFrame):
                 item.to_csv(tmp / name, index=False)
