@@ -1,0 +1,60 @@
+"""``snr drivers``: what moves CSAT or NPS, how surely, and where to act first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from snr_models.cli.console import console, err_console
+
+
+def drivers_command(
+    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", help="Output directory (CSV tables, summary.txt, figures/)."),
+    ],
+    target: Annotated[
+        Literal["csat", "nps"], typer.Option("--target", help="The outcome: csat or nps.")
+    ] = "csat",
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Compare the drivers between groups, e.g. segment, branch_id."),
+    ] = None,
+    n_boot: Annotated[
+        int, typer.Option("--n-boot", help="Bootstrap replicates of the importances.", min=0)
+    ] = 500,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="1 - confidence level.", min=0.0001, max=0.5)
+    ] = 0.05,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap random seed.")] = 0,
+    track: Annotated[
+        bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
+    ] = False,
+) -> None:
+    """Key drivers of CSAT or NPS: Shapley importance with intervals, the importance-performance
+    map and actions, asymmetric drivers, the ordinal logit (CSAT) and group differences."""
+    from snr_models.jobs.drivers import run_drivers
+
+    with err_console.status(f"analysing the drivers of {target}"):
+        result = run_drivers(
+            data=data,
+            output=output,
+            target=target,
+            by=by,
+            n_boot=n_boot,
+            alpha=alpha,
+            random_state=seed,
+            track=track,
+        )
+    imp = result.tables["importance.csv"]
+    for row in imp.itertuples():
+        console.print(
+            f"{row.rank:>2} {row.driver:<20} share {row.share:6.1%} "
+            f"[{row.share_lo:6.1%}, {row.share_hi:6.1%}]"
+        )
+    console.print(f"wrote {result.output} in {result.seconds:.1f}s")
+    if result.run_id:
+        console.print(f"MLflow run {result.run_id}")
