@@ -7,7 +7,6 @@ subset; Shapley values by enumerating permutations), or follow from the axioms.
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pandas as pd
@@ -123,26 +122,23 @@ def test_bootstrap_correlation_equals_resampled_rows() -> None:
         assert_allclose(corr[b], np.corrcoef(rows, rowvar=False), atol=1e-12)
 
 
-def test_shapley_p15_n50000_under_one_second() -> None:
-    # issue 4: p up to 15 drivers on 50,000 responses in under one second (rows to result)
-    X, y = _data(50_000, 15, seed=5)
+def test_shapley_p15_adds_up_to_r2() -> None:
+    # p = 15 (the issue's largest case; its speed is measured in benchmarks/bench_drivers.py):
+    # the 32,768-subset decomposition adds up to the full model's R^2 (efficiency axiom)
+    X, y = _data(5_000, 15, seed=5)
     frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(15)]).assign(y=y)
-    key_drivers(frame, "y", [f"x{j}" for j in range(15)], n_boot=0)  # warm the caches
-    t0 = time.perf_counter()
     res = key_drivers(frame, "y", [f"x{j}" for j in range(15)], n_boot=0)
-    seconds = time.perf_counter() - t0
-    assert seconds < 1.0, seconds
     assert res.table["importance"].sum() == pytest.approx(res.r2)
+    full = np.linalg.lstsq(np.column_stack([np.ones(len(y)), X]), y, rcond=None)[0]
+    fitted = np.column_stack([np.ones(len(y)), X]) @ full
+    assert res.r2 == pytest.approx(1 - np.var(y - fitted) / np.var(y), abs=1e-10)
 
 
-def test_bootstrap_500_p12_n50000_under_30_seconds() -> None:
-    # issue 4: 500 replicates, p = 12, n = 50,000 in under 30 s
-    X, y = _data(50_000, 12, seed=6)
+def test_bootstrap_500_replicates_give_ordered_intervals() -> None:
+    # 500 replicates at p = 12 (speed at n = 50,000 is in benchmarks/bench_drivers.py)
+    X, y = _data(5_000, 12, seed=6)
     frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(12)]).assign(y=y)
-    t0 = time.perf_counter()
     res = key_drivers(frame, "y", [f"x{j}" for j in range(12)], n_boot=500)
-    seconds = time.perf_counter() - t0
-    assert seconds < 30.0, seconds
     assert res.replicates.shape == (500, 12)
     assert res.r2_lo < res.r2 < res.r2_hi
     assert (res.table["hi"] > res.table["lo"]).all()

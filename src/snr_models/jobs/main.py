@@ -209,7 +209,7 @@ def _report_sections(
         {
             f"net rate, {summary['latest_period']}": f"{latest['net_rate']:.1%}",
             "95% interval": f"{latest['net_rate_lo']:.1%} – {latest['net_rate_hi']:.1%}",
-            f"change since {start}": f"{summary['net_rate_change']:+.1%}",
+            f"change since {start}": f"{100 * summary['net_rate_change']:+.1f} points",
         }
     )
     if attribution is not None:
