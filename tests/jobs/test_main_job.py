@@ -51,7 +51,7 @@ def test_main_job_writes_outputs_and_tracks_parent_and_child_runs(
         [parent.info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{summary['run_id']}'",
     )
-    assert {c.data.tags["stage"] for c in children} == {"data", "netrate", "attribution"}
+    assert {c.data.tags["stage"] for c in children} == {"data", "netrate", "drivers", "attribution"}
     attribution = next(c for c in children if c.data.tags["stage"] == "attribution")
     assert any(k.startswith("effect.process_reengineering.") for k in attribution.data.metrics)
 
@@ -63,7 +63,7 @@ def test_report_renders_offline_in_a_real_browser_and_names_no_client(
 
     summary = run_main(small_config)
     page = Path(summary["report"]).read_text(encoding="utf-8")
-    for section in ("headline", "components", "attribution", "provenance"):
+    for section in ("headline", "components", "drivers", "attribution", "provenance"):
         assert f'<section id="{section}">' in page
     assert page.count("data:image/png;base64,") >= 5
     # Nothing is loaded from elsewhere: no http(s) source, stylesheet or script.
@@ -84,7 +84,7 @@ def test_report_renders_offline_in_a_real_browser_and_names_no_client(
             requests: list[str] = []
             page.on("request", lambda r: requests.append(r.url))
             page.goto(Path(summary["report"]).resolve().as_uri(), wait_until="load")
-            for section in ("headline", "components", "attribution", "provenance"):
+            for section in ("headline", "components", "drivers", "attribution", "provenance"):
                 assert page.locator(f"section#{section} h2").is_visible()
             widths = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth)")
             assert len(widths) >= 5 and all(w > 0 for w in widths), widths

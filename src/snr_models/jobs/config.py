@@ -26,6 +26,17 @@ class NetRateStage(BaseModel):
     )
 
 
+class DriversStage(BaseModel):
+    """The drivers stage: what moves satisfaction, and where to act first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    target: Literal["csat", "nps"] = "csat"
+    n_boot: int = Field(200, ge=0, description="bootstrap replicates of the importances")
+    alpha: float = Field(0.05, gt=0, lt=1)
+
+
 class AttributionStage(BaseModel):
     """The attribution stage: each intervention's effect and the waterfall of the change."""
 
@@ -56,6 +67,7 @@ class RunConfig(BaseModel):
     output_dir: str = Field("reports", description="outputs go to <output_dir>/<run id>/")
     seed: int = 0
     netrate: NetRateStage = Field(default_factory=NetRateStage)
+    drivers: DriversStage = Field(default_factory=DriversStage)
     attribution: AttributionStage = Field(default_factory=AttributionStage)
 
     @classmethod

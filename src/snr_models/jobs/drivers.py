@@ -66,42 +66,28 @@ class DriversJobResult:
     summary: str
 
 
-def run_drivers(
-    data: str | Path | Tables,
-    output: str | Path,
+@dataclass(frozen=True)
+class DriverAnalyses:
+    """The driver analyses of one target, before any output is written."""
+
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, Any]
+    summaries: list[str]
+    analyses: dict[str, tuple[Any, list[str], list[str]]]
+
+
+def analyse_drivers(
+    tables: Tables,
     *,
     target: Literal["csat", "nps"] = "csat",
     by: str | None = None,
     n_boot: int = 500,
     alpha: float = 0.05,
     random_state: int = 0,
-    track: bool = False,
-) -> DriversJobResult:
-    """Run the driver analyses of ``target`` and write their tables and figures.
-
-    Parameters
-    ----------
-    data : path or Tables
-        Parquet folder / DuckDB file, or loaded tables.
-    output : path
-        Output directory (replaced atomically when it exists).
-    target : {"csat", "nps"}
-        The outcome.
-    by : str, optional
-        A column of the survey frame to compare groups by (``segment``, ``branch_id``).
-    n_boot : int
-        Bootstrap replicates of the importances.
-    alpha : float
-        ``1 - alpha`` intervals.
-    random_state : int
-        Seed of the bootstraps.
-    track : bool
-        Log parameters, importances, tables and figures to MLflow.
-    """
+) -> DriverAnalyses:
+    """Run the driver analyses of ``target`` (see the module docstring) on loaded tables."""
     if target not in RANGES:
         raise SnrInputError(f"target must be one of {sorted(RANGES)}, got {target!r}")
-    t0 = time.perf_counter()
-    tables = data if isinstance(data, Tables) else load(data)
     frame = survey_frame(tables)
     if by is not None and by not in frame.columns:
         raise SnrInputError(
@@ -147,6 +133,58 @@ def run_drivers(
         out_tables["group_tests.csv"] = groups.tests
         figures["by_group.png"] = groups.plot()
         summaries.append(groups.summary())
+    return DriverAnalyses(
+        tables=out_tables,
+        figures=figures,
+        summaries=summaries,
+        analyses={
+            "importance": (importance, ["importance.csv"], ["importance.png"]),
+            "ipa": (ipa, ["actions.csv"], ["ipa.png"]),
+            "asymmetric": (asym, ["asymmetric.csv"], ["asymmetric.png"]),
+            "ordinal": (ordinal, ["ordinal.csv"], ["ordinal.png"]),
+            "by_group": (groups, ["by_group.csv", "group_tests.csv"], ["by_group.png"]),
+        },
+    )
+
+
+def run_drivers(
+    data: str | Path | Tables,
+    output: str | Path,
+    *,
+    target: Literal["csat", "nps"] = "csat",
+    by: str | None = None,
+    n_boot: int = 500,
+    alpha: float = 0.05,
+    random_state: int = 0,
+    track: bool = False,
+) -> DriversJobResult:
+    """Run the driver analyses of ``target`` and write their tables and figures.
+
+    Parameters
+    ----------
+    data : path or Tables
+        Parquet folder / DuckDB file, or loaded tables.
+    output : path
+        Output directory (replaced atomically when it exists).
+    target : {"csat", "nps"}
+        The outcome.
+    by : str, optional
+        A column of the survey frame to compare groups by (``segment``, ``branch_id``).
+    n_boot : int
+        Bootstrap replicates of the importances.
+    alpha : float
+        ``1 - alpha`` intervals.
+    random_state : int
+        Seed of the bootstraps.
+    track : bool
+        Log parameters, importances, tables and figures to MLflow.
+    """
+    t0 = time.perf_counter()
+    tables = data if isinstance(data, Tables) else load(data)
+    result = analyse_drivers(
+        tables, target=target, by=by, n_boot=n_boot, alpha=alpha, random_state=random_state
+    )
+    out_tables, figures, summaries = result.tables, result.figures, result.summaries
     output = Path(output)
     with atomic_path(output, directory=True) as tmp:
         for name, table in out_tables.items():
@@ -161,18 +199,12 @@ def run_drivers(
         run_id = _track(
             tables=tables,
             target=target,
-            drivers=drivers,
+            drivers=list(RATING_COLUMNS),
             by=by,
             n_boot=n_boot,
             alpha=alpha,
-            ranges=(low, high),
-            analyses={
-                "importance": (importance, ["importance.csv"], ["importance.png"]),
-                "ipa": (ipa, ["actions.csv"], ["ipa.png"]),
-                "asymmetric": (asym, ["asymmetric.csv"], ["asymmetric.png"]),
-                "ordinal": (ordinal, ["ordinal.csv"], ["ordinal.png"]),
-                "by_group": (groups, ["by_group.csv", "group_tests.csv"], ["by_group.png"]),
-            },
+            ranges=RANGES[target],
+            analyses=result.analyses,
             out_tables=out_tables,
             figures=figures,
             summary="\n\n".join(summaries),
@@ -188,7 +220,7 @@ def run_drivers(
     )
 
 
-def _metrics_of(name: str, result: Any) -> dict[str, float]:
+def analysis_metrics(name: str, result: Any) -> dict[str, float]:
     """The headline numbers of one analysis, as MLflow metrics (aggregates only)."""
     metrics: dict[str, float] = {}
     if name == "importance":
@@ -267,7 +299,7 @@ def _track(
         )
         parent.log_data(tables)
         parent.log_metrics(
-            {"seconds": seconds, **_metrics_of("importance", analyses["importance"][0])}
+            {"seconds": seconds, **analysis_metrics("importance", analyses["importance"][0])}
         )
         for name, table in out_tables.items():
             parent.log_frame(table, f"drivers/{name}")
@@ -291,7 +323,7 @@ def _track(
                 "snr-drivers", run_name=name, nested=True, tags={"analysis": name}
             ) as child:
                 child.log_params({"analysis": name, "target": target, "method": methods[name]})
-                child.log_metrics(_metrics_of(name, result))
+                child.log_metrics(analysis_metrics(name, result))
                 for table_name in table_names:
                     child.log_frame(out_tables[table_name], f"drivers/{table_name}")
                 for figure_name in figure_names:

@@ -31,11 +31,12 @@ from snr_models.jobs.attribution import (
     log_attribution,
 )
 from snr_models.jobs.config import RunConfig
+from snr_models.jobs.drivers import DriverAnalyses, analyse_drivers, analysis_metrics
 from snr_models.metrics import MetricSpec, decompose, net_rate, plot_net_rate
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("data", "netrate", "attribution", "report")
+STAGES = ("data", "netrate", "drivers", "attribution", "report")
 
 
 def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
@@ -48,7 +49,8 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
     progress : bool, default False
         Show a progress bar per stage on stderr.
     """
-    stages_run = tuple(n for n in STAGES if n != "attribution" or config.attribution.enabled)
+    optional = {"drivers": config.drivers.enabled, "attribution": config.attribution.enabled}
+    stages_run = tuple(n for n in STAGES if optional.get(n, True))
     with (
         _Stages(stages_run, enabled=progress) as stages,
         tracking.start_run(config.experiment, run_name=config.name, tags={"job": "run"}) as parent,
@@ -67,6 +69,12 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
             summary, netrate_artifacts = _netrate_stage(config, tables, run)
             artifacts.update(netrate_artifacts)
             parent.log_metrics({k: v for k, v in summary.items() if isinstance(v, float)})
+
+        drivers = None
+        if config.drivers.enabled:
+            with stages.stage("drivers"), _child(config, "drivers") as run:
+                drivers = _drivers_stage(config, tables, run)
+                artifacts.update({f"drivers_{k}": v for k, v in drivers.tables.items()})
 
         attribution = None
         if config.attribution.enabled:
@@ -88,7 +96,7 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
                 data_source=source["data.source"],
                 data_hash=tables.content_hash(),
             )
-            sections = _report_sections(config, tables, summary, artifacts, attribution)
+            sections = _report_sections(config, tables, summary, artifacts, drivers, attribution)
             page = report.render(
                 "Client service net rate",
                 f"Run {parent.run_id} of experiment {config.experiment}, snr_models {__version__}",
@@ -179,6 +187,26 @@ def _netrate_stage(
     return summary, artifacts
 
 
+def _drivers_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) -> DriverAnalyses:
+    stage = config.drivers
+    result = analyse_drivers(
+        tables,
+        target=stage.target,
+        n_boot=stage.n_boot,
+        alpha=stage.alpha,
+        random_state=config.seed,
+    )
+    run.log_params(stage.model_dump())
+    for name, (analysis, _, _) in result.analyses.items():
+        if analysis is not None:
+            run.log_metrics({f"{name}.{k}": v for k, v in analysis_metrics(name, analysis).items()})
+    for name, table in result.tables.items():
+        run.log_frame(table, f"drivers/{name}")
+    for name, fig in result.figures.items():
+        run.log_figure(fig, f"drivers/{name}")
+    return result
+
+
 def _attribution_stage(
     config: RunConfig, tables: Tables, run: tracking.TrackedRun, summary: dict[str, Any]
 ) -> AttributionEstimates:
@@ -200,6 +228,7 @@ def _report_sections(
     tables: Tables,
     summary: dict[str, Any],
     artifacts: dict[str, Any],
+    drivers: DriverAnalyses | None,
     attribution: AttributionEstimates | None,
 ) -> list[report.Section]:
     firm = artifacts["netrate_firm.csv"]
@@ -240,6 +269,18 @@ def _report_sections(
         components.figure(artifacts[f"change_by_{column}.png"], f"Change by {column}: rate and mix")
 
     sections = [headline, components]
+    if drivers is not None:
+        target = config.drivers.target.upper()
+        section = report.Section("drivers", f"What drives satisfaction ({target})")
+        section.text(
+            "Importance is each attribute's exact Shapley share of the explained variance "
+            "(LMG), with bootstrap intervals; the map sets it against the mean rating. Fix "
+            "first: important and rated low."
+        )
+        section.figure(drivers.figures["ipa.png"], "Importance-performance map")
+        section.table(drivers.tables["actions.csv"], "Ranked actions")
+        section.figure(drivers.figures["importance.png"], "Importance with 95% intervals")
+        sections.append(section)
     if attribution is not None:
         attr = report.Section("attribution", "Interventions: effects and event studies")
         attr.table(attribution.effects, "Effects on each component, estimated jointly")
