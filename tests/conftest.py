@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+# pytest -n 2 runs two workers on two cores: one thread each. Without this, OpenMP
+# (HistGradientBoosting) and BLAS start a thread per core in every worker and notebook kernel,
+# and oversubscribed OpenMP spin-waits make fits tens of times slower.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import shutil
 from pathlib import Path
 
