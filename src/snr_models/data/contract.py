@@ -86,7 +86,8 @@ def _rating(name: str) -> _Col:
 _SEGMENTS = ("retail", "high_net_worth", "institutional")
 _RISK_LEVELS = ("C1", "C2", "C3", "C4", "C5")
 _CLOSE_REASONS = ("closed", "transferred")
-_CATEGORIES = (
+#: Ticket categories of the data contract, in a fixed order.
+TICKET_CATEGORIES: tuple[str, ...] = (
     "fund_transfer",
     "account_opening",
     "contract_rollover",
@@ -143,7 +144,7 @@ _COLUMNS: dict[str, tuple[_Col, ...]] = {
         _Col("created_at", "timestamp"),
         _Col("first_response_at", "timestamp", nullable=True),
         _Col("resolved_at", "timestamp", nullable=True),
-        _Col("category", "text", values=_CATEGORIES),
+        _Col("category", "text", values=TICKET_CATEGORIES),
         _Col("channel", "text", values=_CHANNELS),
         _Col("sla_hours", "float", low=0, low_inclusive=False),
         _Col("escalated", "bool"),

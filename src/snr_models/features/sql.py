@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from snr_models.data.contract import TICKET_CATEGORIES
 from snr_models.features.labels import label_sql
 
 __all__ = [
@@ -50,17 +51,6 @@ __all__ = [
 
 #: Window lengths in months.
 WINDOWS: tuple[int, ...] = (1, 3, 6, 12)
-#: Ticket categories of the data contract (fixed, so that every build has the same columns).
-TICKET_CATEGORIES: tuple[str, ...] = (
-    "fund_transfer",
-    "account_opening",
-    "contract_rollover",
-    "credit_line_change",
-    "margin_call",
-    "complaint",
-    "app_issue",
-    "other",
-)
 #: Identifier columns of a feature frame (never model inputs).
 ID_COLUMNS: tuple[str, ...] = ("client_id", "branch_id", "as_of")
 #: Categorical feature columns (strings); every other feature is numeric (float).

@@ -21,24 +21,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from snr_models.data.contract import TICKET_CATEGORIES
 from snr_models.errors import SnrInputError
 
 #: The component symbols, in the order they appear everywhere (columns, tables, figures).
 COMPONENTS: tuple[str, ...] = ("S", "R", "E")
-
-#: Ticket categories of the data contract (DESIGN.md, ``tickets.category``).
-TICKET_CATEGORIES: frozenset[str] = frozenset(
-    {
-        "fund_transfer",
-        "account_opening",
-        "contract_rollover",
-        "credit_line_change",
-        "margin_call",
-        "complaint",
-        "app_issue",
-        "other",
-    }
-)
 
 _WEIGHT_TOLERANCE = 1e-9
 
@@ -82,7 +69,7 @@ class EfficiencyComponent(_Strict):
     def _check_targets(cls, value: dict[str, float] | None) -> dict[str, float] | None:
         if value is None:
             return value
-        unknown = sorted(set(value) - TICKET_CATEGORIES)
+        unknown = sorted(set(value) - set(TICKET_CATEGORIES))
         if unknown:
             raise ValueError(
                 f"unknown ticket categories {unknown}; expected some of {sorted(TICKET_CATEGORIES)}"

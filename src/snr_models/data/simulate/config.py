@@ -13,6 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from snr_models.data.contract import TICKET_CATEGORIES
+
 __all__ = [
     "AiAssistantConfig",
     "ClientConfig",
@@ -34,16 +36,7 @@ __all__ = [
 
 SEGMENTS: tuple[str, ...] = ("retail", "high_net_worth", "institutional")
 REGIMES: tuple[str, ...] = ("calm", "volatile", "crash")
-CATEGORIES: tuple[str, ...] = (
-    "fund_transfer",
-    "account_opening",
-    "contract_rollover",
-    "credit_line_change",
-    "margin_call",
-    "complaint",
-    "app_issue",
-    "other",
-)
+CATEGORIES: tuple[str, ...] = TICKET_CATEGORIES
 APPROVALS: tuple[str, ...] = ("account_opening", "contract_rollover", "credit_line_change")
 COMPLEX: tuple[str, ...] = ("complaint", "margin_call")
 CHANNELS: tuple[str, ...] = ("app", "phone", "branch", "chat", "ai_assistant")
