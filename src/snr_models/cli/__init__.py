@@ -14,7 +14,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from snr_models.cli import attribute, churn, drivers, netrate, run, simulate, validate
+from snr_models.cli import attribute, churn, drivers, forecast, netrate, run, simulate, validate
 from snr_models.cli.console import err_console
 from snr_models.errors import SnrInputError
 
@@ -33,6 +33,7 @@ app.command("run")(run.run_command)
 app.add_typer(churn.churn_app, name="churn")
 app.command("score")(churn.score_command)
 app.command("attribute")(attribute.attribute_command)
+app.command("forecast")(forecast.forecast_command)
 app.command("drivers")(drivers.drivers_command)
 
 EXIT_BAD_INPUT = 2

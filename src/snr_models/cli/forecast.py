@@ -1,0 +1,72 @@
+"""``snr forecast``: the net rate months ahead, per branch and firm-wide, under scenarios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from snr_models.cli.console import console, err_console
+
+
+def forecast_command(
+    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    output: Annotated[Path, typer.Option("--output", help="Output table, .csv or .parquet.")],
+    horizon: Annotated[
+        int, typer.Option("--horizon", help="Months ahead (1-12).", min=1, max=12)
+    ] = 6,
+    scenario: Annotated[
+        Path | None,
+        typer.Option("--scenario", help="Scenario YAML, e.g. experiments/scenario_training.yaml."),
+    ] = None,
+    branches: Annotated[
+        bool, typer.Option("--branches/--firm-only", help="Forecast and reconcile branches too.")
+    ] = True,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", help="Candidate model (repeatable): snaive, ets, sarimax, uc. Default: all."
+        ),
+    ] = None,
+    origins: Annotated[
+        int, typer.Option("--origins", help="Backtest origins per series (model choice).", min=0)
+    ] = 6,
+    paths: Annotated[
+        int, typer.Option("--paths", help="Simulated paths for the intervals.", min=200)
+    ] = 2000,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Last month of history to use, YYYY-MM.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the simulation.")] = 0,
+    track: Annotated[
+        bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
+    ] = False,
+) -> None:
+    """Forecast the net rate, S, R and E with 80% and 95% intervals; compare scenarios."""
+    from snr_models.jobs.forecast import run_forecast
+
+    with err_console.status("forecasting the net rate"):
+        job = run_forecast(
+            data=data,
+            output=output,
+            horizon=horizon,
+            scenario=scenario,
+            branches=branches,
+            models=tuple(model) if model else None,
+            n_origins=origins,
+            n_paths=paths,
+            end=end,
+            seed=seed,
+            track=track,
+        )
+    cmp = job.result.compare()
+    last = cmp.iloc[-1]
+    for name in job.result.scenario_names:
+        console.print(
+            f"{name:>28} {last['period']:%Y-%m} net rate {last[name]:.4f} "
+            f"[{last[f'{name}_lo95']:.4f}, {last[f'{name}_hi95']:.4f}]"
+        )
+    console.print(f"wrote {job.output} ({len(job.result.table)} rows)")
+    if job.run_id:
+        console.print(f"MLflow run {job.run_id}")

@@ -1,0 +1,540 @@
+"""``forecast()``: the net rate and its components, firm-wide and per branch, under scenarios.
+
+Steps (see the package docstring for the why):
+
+1. History: S, R, E per branch and month (:func:`snr_models.metrics.net_rate`, no bootstrap),
+   with their volumes (responses, clients at risk, tickets). The firm-wide component is the
+   volume-weighted mean of the branches' (exactly the firm-wide figure of DESIGN.md).
+2. Exposure regressors per branch and firm-wide (:mod:`snr_models.forecast.exposure`).
+3. Per series (firm and each branch, each component): a rolling-origin backtest picks the model
+   (:mod:`snr_models.forecast.backtest`), which is refitted on the whole history; its predictive
+   standard deviation is widened to match its standardised backtest errors (root mean square,
+   or 90% quantile / 1.645 if larger) when they exceed 1 (the model's own intervals ignore
+   parameter uncertainty).
+4. Joint simulation of ``n_paths`` futures: firm components with the correlation of their
+   backtest forecast errors (in-sample residuals when the backtest is too short),
+   each branch's shock correlated with the firm's (one-factor: ``z_b = rho_b z_firm +
+   sqrt(1 - rho_b^2) e_b``), plus the scenario's effect with ``beta ~ N(estimate, se^2)``.
+5. Reconciliation per path (weighted least squares, MinT with diagonal variances; Wickramasuriya
+   et al. 2019): the branch paths move towards the firm path in proportion to their variance
+   until the firm-wide value is exactly their volume-weighted mean.
+6. Net rate = sum of weight x component per path; intervals are path quantiles (80% and 95%).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from snr_models.data import Tables
+from snr_models.errors import SnrInputError
+from snr_models.forecast.backtest import backtest_series
+from snr_models.forecast.exposure import Shape, branch_exposure, firm_exposure
+from snr_models.forecast.models import MODELS, make_model
+from snr_models.forecast.result import ForecastResult
+from snr_models.forecast.scenario import (
+    Scenario,
+    ScenarioFile,
+    added_exposure,
+    effects_table,
+    load_scenarios,
+)
+from snr_models.metrics import MetricSpec, net_rate
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["COMPONENTS", "OUTPUT_COLUMNS", "forecast"]
+
+COMPONENTS: tuple[str, ...] = ("S", "R", "E")
+VOLUME: dict[str, str] = {"S": "n_responses", "R": "n_open", "E": "n_tickets"}
+#: The columns of the forecast table (``ForecastResult.to_frame()``, ``snr forecast``).
+OUTPUT_COLUMNS: list[str] = [
+    "period",
+    "series",
+    "component",
+    "scenario",
+    "forecast",
+    "lo80",
+    "hi80",
+    "lo95",
+    "hi95",
+]
+_LEVELS = (0.025, 0.1, 0.9, 0.975)
+
+
+def _history(
+    data: Tables, spec: Any, end: Any
+) -> tuple[np.ndarray, pd.DatetimeIndex, dict, dict, dict[str, float], dict]:
+    nr = net_rate(data, spec, freq="M", by="branch_id", n_boot=0, end=end)
+    nr = nr.loc[nr["branch_id"].notna()]
+    if nr.empty:
+        raise SnrInputError("forecast: no branch-months with data")
+    raw = nr.attrs.get("spec") or {}
+    weights = {c: float(v["weight"]) for c, v in raw.get("components", {}).items()}
+    if set(weights) != set(COMPONENTS):
+        raise SnrInputError(f"forecast: the metric must have components {COMPONENTS}")
+    branches = np.sort(nr["branch_id"].astype(str).unique())
+    periods = pd.DatetimeIndex(np.sort(nr["period"].unique()))
+    nr = nr.assign(branch_id=nr["branch_id"].astype(str)).set_index(["branch_id", "period"])
+    full = pd.MultiIndex.from_product([branches, periods])
+    nr = nr.reindex(full)
+    values, volumes = {}, {}
+    for c in COMPONENTS:
+        v = nr[VOLUME[c]].fillna(0).to_numpy(dtype=float).reshape(len(branches), len(periods))
+        y = nr[c].to_numpy(dtype=float).reshape(len(branches), len(periods))
+        y = np.where(v > 0, y, np.nan)
+        volumes[c], values[c] = v, y
+    firm = {}
+    for c in COMPONENTS:
+        v, y = volumes[c], values[c]
+        tot = v.sum(axis=0)
+        firm[c] = np.where(tot > 0, np.nansum(np.where(v > 0, y, 0) * v, axis=0) / tot, np.nan)
+        if np.isnan(firm[c]).any():
+            firm[c] = pd.Series(firm[c]).interpolate(limit_direction="both").to_numpy()
+        if np.isnan(firm[c]).all():
+            raise SnrInputError(f"forecast: component {c} has no data in any month")
+    return branches, periods, values, volumes, weights, firm
+
+
+def _fill(y: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """A branch series with its empty months interpolated (the firm's when all are empty)."""
+    if np.isnan(y).all():
+        return fallback.copy()
+    return pd.Series(y).interpolate(limit_direction="both").to_numpy()
+
+
+def _fit_one(
+    y: pd.Series,
+    exog: np.ndarray,
+    horizon: int,
+    models: Sequence[str],
+    n_origins: int,
+    season_length: int,
+) -> tuple[str, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, float, pd.DataFrame]:  # noqa: E501
+    t = len(y)
+    if len(models) > 1 and n_origins > 0:
+        bt = backtest_series(
+            y,
+            exog[:t],
+            models=models,
+            horizon=horizon,
+            n_origins=n_origins,
+            season_length=season_length,
+        )
+        chosen, scores, warm = bt.chosen, bt.scores, bt.params
+        points = bt.points[bt.points["model"] == chosen]
+        inflation = _inflation(points)
+    else:
+        chosen, scores, inflation, warm = models[0], pd.DataFrame(), 1.0, {}
+        points = pd.DataFrame(columns=["origin", "step", "actual", "mean", "sd"])
+    for name in dict.fromkeys([chosen, "ets", "snaive"]):
+        try:
+            model = make_model(name, season_length).fit(y, exog[:t], start_params=warm.get(name))
+            mean, sd = model.predict(horizon, exog[t:])
+            if np.all(np.isfinite(mean)) and np.all(np.isfinite(sd)):
+                if name != chosen:
+                    points = points.iloc[:0]
+                return name, scores, mean, sd * inflation, model.residuals(), inflation, points
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            logger.info("forecast: %s failed (%s); falling back", name, exc)
+    raise SnrInputError("forecast: no model could be fitted to a series")  # pragma: no cover
+
+
+def _inflation(points: pd.DataFrame, min_points: int = 6) -> float:
+    """How much wider the chosen model's intervals must be to match its backtest errors.
+
+    With ``z = (actual - mean) / sd`` over the held-out points: the larger of their root mean
+    square and ``q90(|z|) / 1.645`` (so that the 90% central interval would have covered 90% of
+    them; regime shocks give heavier tails than the RMS sees), at least 1 and at most 3 (1 with
+    fewer than ``min_points`` points). The model's own predictive standard deviation ignores
+    parameter uncertainty and misspecification; its backtest does not.
+    """
+    z = ((points["actual"] - points["mean"]) / points["sd"]).to_numpy(dtype=float)
+    z = z[np.isfinite(z)]
+    if z.size < min_points:
+        return 1.0
+    rms = np.sqrt(np.mean(z**2))
+    tail = np.quantile(np.abs(z), 0.9) / 1.6448536269514722
+    return float(np.clip(max(rms, tail), 1.0, 3.0))
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 6 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return 0.0
+    return float(np.clip(np.corrcoef(a[ok], b[ok])[0, 1], -0.99, 0.99))
+
+
+def _component_correlation(
+    resid: dict[str, np.ndarray], backtest_z: dict[str, pd.Series], min_points: int = 12
+) -> np.ndarray:
+    """Correlation of the firm-wide components' forecast errors.
+
+    From the standardised backtest errors of the chosen models, aligned by origin and step,
+    when at least ``min_points`` align: they hold what moves the components together over the
+    horizon (a volatile market slows service and sours surveys at once), which one-step
+    in-sample residuals understate. Otherwise from the in-sample residuals.
+    """
+    r = np.eye(3)
+    frame = pd.concat(backtest_z, axis=1) if backtest_z else pd.DataFrame()
+    for a in range(3):
+        for b in range(a + 1, 3):
+            ca, cb = COMPONENTS[a], COMPONENTS[b]
+            if ca in frame and cb in frame and frame[[ca, cb]].dropna().shape[0] >= min_points:
+                pair = frame[[ca, cb]].dropna().to_numpy()
+                r[a, b] = r[b, a] = _corr(pair[:, 0], pair[:, 1])
+            else:
+                r[a, b] = r[b, a] = _corr(resid[ca], resid[cb])
+    return r
+
+
+def _psd_cholesky(r: np.ndarray) -> np.ndarray:
+    vals, vecs = np.linalg.eigh((r + r.T) / 2)
+    vals = np.clip(vals, 1e-6, None)
+    fixed = vecs @ np.diag(vals) @ vecs.T
+    d = np.sqrt(np.diag(fixed))
+    return np.linalg.cholesky(fixed / np.outer(d, d))
+
+
+def _resolve_scenarios(
+    scenario: Any, effects: Any, data: Tables, end: Any
+) -> tuple[list[Scenario], pd.DataFrame | None, str]:
+    if scenario is None:
+        return [], None, "none"
+    if isinstance(scenario, str | Path):
+        scenario = load_scenarios(scenario)
+    if isinstance(scenario, ScenarioFile):
+        scenarios = list(scenario.scenarios)
+        if effects is None and scenario.effects != "attribution":
+            effects = scenario.effects
+    elif isinstance(scenario, Scenario):
+        scenarios = [scenario]
+    elif isinstance(scenario, Sequence):
+        scenarios = [s if isinstance(s, Scenario) else Scenario.model_validate(s) for s in scenario]
+    elif isinstance(scenario, Mapping):
+        scenarios = [Scenario.model_validate(scenario)]
+    else:
+        raise SnrInputError(f"scenario: unsupported type {type(scenario).__name__}")
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise SnrInputError(f"scenario names must be unique, got {names}")
+    if effects is None:
+        from snr_models.attribution import build_panel, estimate_joint
+
+        logger.info("forecast: estimating intervention effects (attribution) for the scenarios")
+        wanted = tuple(sorted({r.intervention for s in scenarios for r in s.rollouts}))
+        panel = build_panel(data, end=end)
+        missing = [w for w in wanted if w not in panel.interventions]
+        if missing:
+            raise SnrInputError(
+                f"scenario: no past roll-out of {missing} to estimate effects from; give effects"
+            )
+        # every intervention in the design (each estimated holding the others fixed)
+        effects = estimate_joint(panel, components=COMPONENTS)
+        source = "attribution (joint DiD on the history)"
+    else:
+        source = "supplied"
+    return scenarios, effects_table(effects), source
+
+
+def forecast(
+    data: Tables,
+    horizon: int = 6,
+    scenario: Any = None,
+    *,
+    effects: Any = None,
+    models: Sequence[str] = ("snaive", "ets", "sarimax", "uc"),
+    branches: bool = True,
+    n_origins: int = 6,
+    end: Any = None,
+    n_paths: int = 2000,
+    shapes: Mapping[str, Shape | str] | None = None,
+    season_length: int = 12,
+    volume_months: int = 6,
+    spec: MetricSpec | str | Path | None = None,
+    random_state: int | None = 0,
+) -> ForecastResult:
+    """Forecast the net rate and S, R, E, firm-wide and per branch, for a baseline and scenarios.
+
+    Parameters
+    ----------
+    data : Tables
+        The contract's tables.
+    horizon : int
+        Months ahead, 1 to 12.
+    scenario : optional
+        ``None`` (baseline only); a :class:`~snr_models.forecast.scenario.Scenario`, a list of
+        them, a :class:`~snr_models.forecast.scenario.ScenarioFile` or the path of a scenario
+        YAML. The baseline (every roll-out as in the ``interventions`` table, planned rows
+        included) is always forecast as scenario ``"baseline"``.
+    effects : optional
+        Intervention effects on S, R, E per treated branch-month with standard errors: an
+        attribution result (:func:`snr_models.attribution.estimate_joint`), a table
+        ``intervention, component, estimate, se``, or a mapping as in the YAML. By default the
+        YAML's effects, else estimated on ``data`` (up to ``end``) with
+        :func:`~snr_models.attribution.estimate_joint`.
+    models : sequence of str
+        Candidate models (``snaive``, ``ets``, ``sarimax``, ``uc``); one name skips the choice.
+    branches : bool
+        Forecast each branch too and reconcile (``False``: firm-wide only, faster).
+    n_origins : int
+        Backtest origins per series for the model choice.
+    end : optional
+        Last month of history used (default: the last month with data), e.g. ``"2025-06"``.
+    n_paths : int
+        Simulated paths for the intervals.
+    shapes : mapping, optional
+        Exposure shape per intervention for the regressors (``"step"``, ``"ramp"`` or a
+        :class:`~snr_models.forecast.exposure.Shape`); default the scenario file's
+        ``exposures``, else ``step``.
+    season_length : int
+        Months per season.
+    volume_months : int
+        Future branch volumes (the reconciliation weights) are their mean over this many last
+        months.
+    spec : optional
+        Metric specification (default: DESIGN.md's).
+    random_state : int, optional
+        Seed of the simulation.
+
+    Returns
+    -------
+    ForecastResult
+
+    Examples
+    --------
+    >>> from snr_models.data.simulate import simulate
+    >>> tables = simulate(n_clients=2_000, n_branches=4, n_months=24, seed=1, truth=False).tables
+    >>> res = forecast(tables, horizon=3, models=("snaive", "ets"), n_origins=2, n_paths=500)
+    >>> sorted(res.to_frame()["series"].unique())[:2]
+    ['B001', 'B002']
+    >>> res.to_frame().shape[0] == 3 * 4 * (4 + 1)
+    True
+    """
+    t0 = time.perf_counter()
+    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer):
+        raise SnrInputError(f"horizon must be an integer from 1 to 12, got {horizon!r}")
+    if not 1 <= horizon <= 12:
+        raise SnrInputError(f"horizon must be from 1 to 12, got {horizon}")
+    models = tuple(models)
+    if not models or any(m not in MODELS for m in models):
+        raise SnrInputError(f"models must be some of {list(MODELS)}, got {list(models)}")
+    if n_paths < 200:
+        raise SnrInputError(f"n_paths must be >= 200, got {n_paths}")
+    if isinstance(scenario, str | Path):
+        scenario = load_scenarios(scenario)
+    if shapes is None and isinstance(scenario, ScenarioFile):
+        shapes = dict(scenario.exposures)
+    shapes_ = {k: (Shape(v) if isinstance(v, str) else v) for k, v in (shapes or {}).items()}
+
+    ids, periods, values, volumes, weights, firm = _history(data, spec, end)
+    t = len(periods)
+    if t < 12:
+        raise SnrInputError(f"forecast: need at least 12 months of history, got {t}")
+    future = pd.date_range(periods[-1] + pd.offsets.MonthBegin(1), periods=horizon, freq="MS")
+    all_periods = periods.append(future)
+    scenarios, eff, eff_source = _resolve_scenarios(scenario, effects, data, end)
+
+    names, x_branch = branch_exposure(data.interventions, ids, all_periods, shapes_)
+    k = len(names)
+    recent = slice(max(0, t - volume_months), t)
+    vol_future = {
+        c: np.repeat(volumes[c][:, recent].mean(axis=1)[:, None], horizon, 1) for c in COMPONENTS
+    }
+    vol_all = {c: np.concatenate([volumes[c], vol_future[c]], axis=1) for c in COMPONENTS}
+    x_firm = {c: firm_exposure(x_branch, vol_all[c]) for c in COMPONENTS}
+    if k == 0:
+        x_firm = {c: np.zeros((t + horizon, 0)) for c in COMPONENTS}
+
+    index = pd.DatetimeIndex(periods, freq="MS")
+    choice_rows, score_frames = [], []
+    n_b = len(ids) if branches else 0
+    mu_f, sd_f = np.zeros((horizon, 3)), np.zeros((horizon, 3))
+    mu_b, sd_b = np.zeros((n_b, horizon, 3)), np.zeros((n_b, horizon, 3))
+    res_f: dict[str, np.ndarray] = {}
+    bt_z: dict[str, pd.Series] = {}
+    rho = np.zeros((n_b, 3))
+
+    def record(series: str, c: str, name: str, scores: pd.DataFrame, inflation: float) -> None:
+        choice_rows.append(
+            {"series": series, "component": c, "model": name, "sd_inflation": inflation}
+        )
+        if len(scores):
+            score_frames.append(scores.assign(series=series, component=c))
+
+    for j, c in enumerate(COMPONENTS):
+        y = pd.Series(firm[c], index=index)
+        name, scores, mean, sd, resid, infl, points = _fit_one(
+            y, x_firm[c], horizon, models, n_origins, season_length
+        )
+        record("firm", c, name, scores, infl)
+        mu_f[:, j], sd_f[:, j], res_f[c] = mean, sd, resid
+        z = (points["actual"] - points["mean"]) / points["sd"]
+        bt_z[c] = pd.Series(z.to_numpy(dtype=float), index=[points["origin"], points["step"]])
+        for i in range(n_b):
+            yb = pd.Series(_fill(values[c][i], firm[c]), index=index)
+            name, scores, mean, sd, resid, infl, _ = _fit_one(
+                yb, x_branch[i], horizon, models, n_origins, season_length
+            )
+            record(str(ids[i]), c, name, scores, infl)
+            mu_b[i, :, j], sd_b[i, :, j] = mean, sd
+            rho[i, j] = _corr(resid, res_f[c])
+    t_models = time.perf_counter() - t0
+
+    # --- joint simulation -------------------------------------------------------------------
+    rng = np.random.default_rng(random_state)
+    r = _component_correlation(res_f, bt_z)
+    chol = _psd_cholesky(r)
+    z_f = rng.standard_normal((n_paths, horizon, 3)) @ chol.T
+    if n_b:
+        e = rng.standard_normal((n_paths, n_b, horizon, 3))
+        z_b = rho[None, :, None, :] * z_f[:, None, :, :] + np.sqrt(1 - rho**2)[None, :, None, :] * e
+        del e
+    # reconciliation weights: each branch's share of the component's future volume (B, H, 3)
+    v = np.stack([vol_future[c] for c in COMPONENTS], axis=-1)
+    v = v / np.where(v.sum(axis=0) > 0, v.sum(axis=0), 1.0)[None]
+    w = np.array([weights[c] for c in COMPONENTS])
+    ref_intensity = data.interventions.groupby("intervention")["intensity"].mean().to_dict()
+    tables, summaries = [], {}
+    for scen in [None, *scenarios]:
+        label = "baseline" if scen is None else scen.name
+        d_mean_b = np.zeros((len(ids), horizon, 3))
+        d_path_b = None
+        if scen is not None:
+            added = added_exposure(scen, names, ids, future, x_branch, ref_intensity)
+            d_path_b = np.zeros((n_paths, len(ids), horizon, 3))
+            d_mean_b = np.zeros((len(ids), horizon, 3))
+            for name, dx in added.items():
+                for j, c in enumerate(COMPONENTS):
+                    row = eff[(eff["intervention"] == name) & (eff["component"] == c)]
+                    if row.empty or not np.isfinite(row["estimate"].iloc[0]):
+                        raise SnrInputError(
+                            f"scenario {label!r}: no effect of {name!r} on {c} (give effects)"
+                        )
+                    est, se = float(row["estimate"].iloc[0]), float(row["se"].iloc[0])
+                    beta = est + (se if np.isfinite(se) else 0.0) * rng.standard_normal(n_paths)
+                    d_path_b[:, :, :, j] += beta[:, None, None] * dx[None, :, :]
+                    d_mean_b[:, :, j] += est * dx
+        # the firm-wide effect is the volume-weighted mean of the branches'
+        d_mean_f = (v * d_mean_b).sum(axis=0)
+        d_path_f = np.einsum("bhc,nbhc->nhc", v, d_path_b) if d_path_b is not None else 0.0
+        f_mean = mu_f + d_mean_f
+        f_path = mu_f + sd_f * z_f + d_path_f
+        if n_b:
+            b_mean = mu_b + d_mean_b
+            b_path = mu_b + sd_b * z_b + (d_path_b if d_path_b is not None else 0.0)
+            var_b = sd_b**2
+            denom = (v**2 * var_b).sum(axis=0) + sd_f**2  # (H, 3)
+            lam_m = (f_mean - (v * b_mean).sum(axis=0)) / denom
+            b_mean = b_mean + var_b * v * lam_m[None]
+            lam_p = (f_path - np.einsum("bhc,nbhc->nhc", v, b_path)) / denom
+            b_path = b_path + var_b[None] * v[None] * lam_p[:, None]
+            f_mean = (v * b_mean).sum(axis=0)
+            f_path = np.einsum("bhc,nbhc->nhc", v, b_path)
+        tables.append(_table(label, "firm", future, f_mean, f_path, w))
+        for i in range(n_b):
+            tables.append(_table(label, str(ids[i]), future, b_mean[i], b_path[:, i], w))
+        summaries[label] = f_path @ w
+    table = pd.concat(tables, ignore_index=True)[OUTPUT_COLUMNS]
+
+    history = _history_frame(ids if branches else np.array([]), periods, values, firm, weights)
+    backtest = (
+        pd.concat(score_frames, ignore_index=True)
+        if score_frames
+        else pd.DataFrame(columns=["series", "component", "model"])
+    )
+    if len(backtest):
+        front = ["series", "component", "model"]
+        backtest = backtest[front + [c for c in backtest.columns if c not in front]]
+    seconds = time.perf_counter() - t0
+    logger.info(
+        "forecast: %d series, %d scenario(s), models %.1fs, total %.1fs",
+        len(choice_rows),
+        len(scenarios),
+        t_models,
+        seconds,
+    )
+    return ForecastResult(
+        table=table,
+        history=history,
+        choice=pd.DataFrame(choice_rows),
+        backtest=backtest,
+        effects=eff,
+        scenarios=tuple(scenarios),
+        params={
+            "horizon": horizon,
+            "models": list(models),
+            "branches": bool(branches),
+            "n_branches": len(ids),
+            "n_origins": n_origins,
+            "n_paths": n_paths,
+            "history_start": f"{periods[0]:%Y-%m}",
+            "history_end": f"{periods[-1]:%Y-%m}",
+            "weights": weights,
+            "exposures": {n: (shapes_.get(n) or Shape()).kind for n in names},
+            "effects_source": eff_source,
+            "reconciliation": "wls_var (MinT, diagonal)" if branches else "none (firm only)",
+            "seconds_models": round(t_models, 2),
+            "seconds": round(seconds, 2),
+        },
+    )
+
+
+def _table(
+    label: str,
+    series: str,
+    future: pd.DatetimeIndex,
+    mean: np.ndarray,
+    paths: np.ndarray,
+    w: np.ndarray,
+) -> pd.DataFrame:
+    """Rows ``period x component`` (S, R, E, net_rate) of one series and scenario."""
+    means = np.column_stack([mean, mean @ w])  # (H, 4)
+    allp = np.concatenate([paths, (paths @ w)[..., None]], axis=-1)  # (n, H, 4)
+    q = np.quantile(allp, _LEVELS, axis=0)  # (4, H, 4)
+    comps = [*COMPONENTS, "net_rate"]
+    h = len(future)
+    return pd.DataFrame(
+        {
+            "period": np.repeat(future.to_numpy().astype("datetime64[us]"), 4),
+            "series": series,
+            "component": np.tile(comps, h),
+            "scenario": label,
+            "forecast": means.reshape(-1),
+            "lo80": q[1].reshape(-1),
+            "hi80": q[2].reshape(-1),
+            "lo95": q[0].reshape(-1),
+            "hi95": q[3].reshape(-1),
+        }
+    )
+
+
+def _history_frame(
+    ids: np.ndarray,
+    periods: pd.DatetimeIndex,
+    values: dict[str, np.ndarray],
+    firm: dict[str, np.ndarray],
+    weights: dict[str, float],
+) -> pd.DataFrame:
+    """Long history: ``period, series, component, value`` (firm and the branches modelled)."""
+    frames = []
+    stamp = periods.to_numpy().astype("datetime64[us]")
+    net = sum(weights[c] * firm[c] for c in COMPONENTS)
+    for c, arr in [*firm.items(), ("net_rate", net)]:
+        frames.append(
+            pd.DataFrame({"period": stamp, "series": "firm", "component": c, "value": arr})
+        )
+    for i, b in enumerate(ids):
+        net_b = sum(weights[c] * values[c][i] for c in COMPONENTS)
+        for c in [*COMPONENTS, "net_rate"]:
+            arr = net_b if c == "net_rate" else values[c][i]
+            frames.append(
+                pd.DataFrame({"period": stamp, "series": str(b), "component": c, "value": arr})
+            )
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,162 @@
+"""Backtest of the whole forecast: the firm-wide net rate, forecast from each origin.
+
+Each origin reruns :func:`~snr_models.forecast.forecast` on the history up to it (model choice
+included, so nothing is learnt from the held-out months) and compares the firm-wide net rate's
+forecast and intervals with what the data then showed. The seasonal naive forecast of the
+firm-wide net rate itself is scored on the same points, in the same run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from snr_models.data import Tables
+from snr_models.errors import SnrInputError
+from snr_models.forecast.core import forecast
+from snr_models.forecast.models import SeasonalNaive
+from snr_models.forecast.scores import mase_scale, z_of
+from snr_models.metrics import net_rate
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["NetRateBacktest", "backtest_net_rate"]
+
+
+@dataclass(frozen=True)
+class NetRateBacktest:
+    """Held-out firm-wide net rate against its forecasts.
+
+    Attributes
+    ----------
+    points : DataFrame
+        ``origin, period, step, actual, forecast, lo80, hi80, lo95, hi95, snaive, snaive_lo95,
+        snaive_hi95, scale`` (``scale``: the in-sample seasonal-naive MAE at the origin).
+    """
+
+    points: pd.DataFrame
+
+    def scores(self) -> dict[str, float]:
+        """MASE of the forecast and of the seasonal naive, their ratio, and coverages."""
+        p = self.points
+        err = (p["actual"] - p["forecast"]).abs()
+        n_err = (p["actual"] - p["snaive"]).abs()
+        return {
+            "mase": float((err / p["scale"]).mean()),
+            "mase_snaive": float((n_err / p["scale"]).mean()),
+            "rel_mae": float(err.mean() / n_err.mean()),
+            "coverage80": float(((p["actual"] >= p["lo80"]) & (p["actual"] <= p["hi80"])).mean()),
+            "coverage95": float(((p["actual"] >= p["lo95"]) & (p["actual"] <= p["hi95"])).mean()),
+            "coverage95_snaive": float(
+                ((p["actual"] >= p["snaive_lo95"]) & (p["actual"] <= p["snaive_hi95"])).mean()
+            ),
+            "n_points": len(p),
+            "n_origins": int(p["origin"].nunique()),
+        }
+
+    def summary(self) -> str:
+        """The scores as text."""
+        return "Firm-wide net rate, rolling origins\n" + "\n".join(
+            f"  {k:>18}: {v:.3f}" if isinstance(v, float) else f"  {k:>18}: {v}"
+            for k, v in self.scores().items()
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The point table."""
+        return self.points.copy()
+
+    def plot(self) -> Figure:
+        """Actual against forecast with 95% intervals, one line per origin."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(7, 3.6))
+        ax = fig.subplots()
+        for _, g in self.points.groupby("origin"):
+            ax.fill_between(g["period"], g["lo95"], g["hi95"], alpha=0.08, color="C0")
+            ax.plot(g["period"], g["forecast"], color="C0", lw=0.8)
+        act = self.points.drop_duplicates("period").sort_values("period")
+        ax.plot(act["period"], act["actual"], "k.-", lw=1, label="actual")
+        ax.set_ylabel("firm-wide net rate")
+        ax.legend()
+        fig.tight_layout()
+        return fig
+
+
+def backtest_net_rate(
+    data: Tables,
+    horizon: int = 6,
+    n_origins: int = 6,
+    *,
+    origins: Sequence[Any] | None = None,
+    forecast_kwargs: dict[str, Any] | None = None,
+) -> NetRateBacktest:
+    """Forecast the firm-wide net rate from several origins and score it (see module doc).
+
+    Parameters
+    ----------
+    data : Tables
+        The contract's tables (the whole period; each origin sees only its past).
+    horizon : int
+        Months ahead.
+    n_origins : int
+        The latest origins leaving a full horizon (ignored when ``origins`` is given).
+    origins : sequence, optional
+        Last history months (``"2025-03"`` ...).
+    forecast_kwargs : dict, optional
+        Passed to :func:`~snr_models.forecast.forecast` (default ``branches=False``), e.g.
+        ``{"n_origins": 4, "models": ("snaive", "ets")}`` for the model choice at each origin.
+    """
+    actual = net_rate(data, freq="M", n_boot=0)[["period", "net_rate"]]
+    actual = actual.set_index("period")["net_rate"]
+    periods = pd.DatetimeIndex(actual.index)
+    if origins is None:
+        last = len(periods) - horizon - 1
+        idx = list(range(max(11, last - n_origins + 1), last + 1))
+    else:
+        idx = [int(periods.get_loc(pd.Timestamp(pd.Period(o, "M").start_time))) for o in origins]
+    if not idx:
+        raise SnrInputError("backtest_net_rate: the data are too short for any origin")
+    forecast_kwargs = {"branches": False, **(forecast_kwargs or {})}
+    rows = []
+    for i in idx:
+        res = forecast(data, horizon=horizon, end=periods[i], **forecast_kwargs)
+        tab = res.table
+        tab = tab[
+            (tab["series"] == "firm")
+            & (tab["component"] == "net_rate")
+            & (tab["scenario"] == "baseline")
+        ]
+        hist = actual.iloc[: i + 1].to_numpy()
+        naive = SeasonalNaive(12).fit(hist)
+        n_mean, n_sd = naive.predict(horizon)
+        scale = mase_scale(hist, 12)
+        for s, row in enumerate(tab.itertuples()):
+            period = pd.Timestamp(row.period)
+            if period not in actual.index:
+                continue
+            z = z_of(0.95)
+            rows.append(
+                {
+                    "origin": periods[i],
+                    "period": period,
+                    "step": s + 1,
+                    "actual": float(actual.loc[period]),
+                    "forecast": row.forecast,
+                    "lo80": row.lo80,
+                    "hi80": row.hi80,
+                    "lo95": row.lo95,
+                    "hi95": row.hi95,
+                    "snaive": n_mean[s],
+                    "snaive_lo95": n_mean[s] - z * n_sd[s],
+                    "snaive_hi95": n_mean[s] + z * n_sd[s],
+                    "scale": scale,
+                }
+            )
+    points = pd.DataFrame(rows)
+    points = points[np.isfinite(points["actual"])].reset_index(drop=True)
+    return NetRateBacktest(points=points)

@@ -1,0 +1,166 @@
+"""The result of :func:`snr_models.forecast.forecast`: tables, a summary and fan charts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["ForecastResult"]
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """Forecasts of the net rate and its components, per series and scenario.
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``period, series, component, scenario, forecast, lo80, hi80, lo95, hi95``; ``series``
+        is ``"firm"`` or a branch id, ``component`` one of S, R, E, net_rate.
+    history : DataFrame
+        ``period, series, component, value``: the observed months.
+    choice : DataFrame
+        ``series, component, model``: the model chosen for each series.
+    backtest : DataFrame
+        ``series, component, model, mase, rel_mae, coverage80, coverage95, pinball, crps,
+        n_points, n_origins``: every candidate's rolling-origin scores.
+    effects : DataFrame or None
+        ``intervention, component, estimate, se``: the effects the scenarios used.
+    scenarios : tuple
+        The scenarios (besides ``"baseline"``).
+    params : dict
+        Settings and timings (logged to MLflow).
+    """
+
+    table: pd.DataFrame
+    history: pd.DataFrame
+    choice: pd.DataFrame
+    backtest: pd.DataFrame
+    effects: pd.DataFrame | None
+    scenarios: tuple = ()
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scenario_names(self) -> list[str]:
+        """``"baseline"`` then the scenarios, in order."""
+        return list(dict.fromkeys(self.table["scenario"]))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The forecast table (a copy)."""
+        return self.table.copy()
+
+    def firm_backtest(self) -> pd.DataFrame:
+        """Backtest scores of the firm-wide series, one row per component and model."""
+        if self.backtest.empty:
+            return self.backtest.copy()
+        return self.backtest[self.backtest["series"] == "firm"].reset_index(drop=True)
+
+    def compare(self, component: str = "net_rate", series: str = "firm") -> pd.DataFrame:
+        """Scenarios side by side: per period, each scenario's forecast and 95% interval, and
+        its difference from the baseline."""
+        sub = self.table[(self.table["component"] == component) & (self.table["series"] == series)]
+        if sub.empty:
+            raise KeyError(f"no forecast of {component!r} for series {series!r}")
+        wide = sub.pivot(index="period", columns="scenario", values=["forecast", "lo95", "hi95"])
+        out = pd.DataFrame(index=wide.index)
+        base = wide[("forecast", "baseline")]
+        for name in self.scenario_names:
+            out[f"{name}"] = wide[("forecast", name)]
+            out[f"{name}_lo95"] = wide[("lo95", name)]
+            out[f"{name}_hi95"] = wide[("hi95", name)]
+            if name != "baseline":
+                out[f"{name}_minus_baseline"] = wide[("forecast", name)] - base
+        return out.reset_index()
+
+    def summary(self) -> str:
+        """Model choice, firm-wide backtest scores and the scenarios at the horizon's end."""
+        lines = [
+            f"Net-rate forecast: history {self.params.get('history_start')} to "
+            f"{self.params.get('history_end')}, horizon {self.params.get('horizon')} months, "
+            f"{self.params.get('n_branches')} branches "
+            f"({'reconciled' if self.params.get('branches') else 'firm only'})",
+            "",
+            "Model chosen (count of series):",
+        ]
+        counts = self.choice.groupby(["component", "model"]).size().unstack(fill_value=0)
+        lines.append(counts.to_string())
+        fb = self.firm_backtest()
+        if len(fb):
+            lines += ["", "Firm-wide rolling-origin backtest (MASE vs in-sample seasonal naive):"]
+            cols = ["component", "model", "mase", "rel_mae", "coverage80", "coverage95", "crps"]
+            lines.append(fb[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        last = self.table[
+            (self.table["series"] == "firm")
+            & (self.table["component"] == "net_rate")
+            & (self.table["period"] == self.table["period"].max())
+        ]
+        lines += ["", f"Firm-wide net rate in {last['period'].iloc[0]:%Y-%m}:"]
+        lines.append(
+            last[["scenario", "forecast", "lo80", "hi80", "lo95", "hi95"]].to_string(
+                index=False, float_format=lambda v: f"{v:.4f}"
+            )
+        )
+        if self.effects is not None and len(self.effects):
+            lines += ["", f"Effects used ({self.params.get('effects_source')}):"]
+            lines.append(self.effects.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        return "\n".join(lines)
+
+    def plot(self, component: str = "net_rate", series: str = "firm", history: int = 24) -> Figure:
+        """A fan chart per scenario (80% and 95% bands) on one figure, with the last
+        ``history`` months observed."""
+        from matplotlib.figure import Figure
+
+        names = self.scenario_names
+        fig = Figure(figsize=(4.2 * len(names), 3.6))
+        axes = fig.subplots(1, len(names), sharey=True, squeeze=False)[0]
+        hist = self.history[
+            (self.history["series"] == series) & (self.history["component"] == component)
+        ].tail(history)
+        for ax, name in zip(axes, names, strict=True):
+            sub = self.table[
+                (self.table["scenario"] == name)
+                & (self.table["series"] == series)
+                & (self.table["component"] == component)
+            ]
+            ax.plot(hist["period"], hist["value"], color="black", lw=1.2, label="observed")
+            ax.fill_between(sub["period"], sub["lo95"], sub["hi95"], alpha=0.2, color="C0")
+            ax.fill_between(sub["period"], sub["lo80"], sub["hi80"], alpha=0.35, color="C0")
+            ax.plot(sub["period"], sub["forecast"], color="C0", lw=1.6, label="forecast")
+            ax.set_title(name)
+            ax.tick_params(axis="x", labelrotation=45)
+        axes[0].set_ylabel(f"{component} ({series})")
+        axes[0].legend(loc="lower left", fontsize=8)
+        fig.tight_layout()
+        return fig
+
+    def plot_backtest(self) -> Figure:
+        """Firm-wide backtest: MASE and 95% coverage by component and model."""
+        from matplotlib.figure import Figure
+
+        fb = self.firm_backtest()
+        fig = Figure(figsize=(8, 3.4))
+        ax1, ax2 = fig.subplots(1, 2)
+        if len(fb):
+            comps = list(dict.fromkeys(fb["component"]))
+            models = list(dict.fromkeys(fb["model"]))
+            width = 0.8 / len(models)
+            for i, m in enumerate(models):
+                sub = fb[fb["model"] == m].set_index("component").reindex(comps)
+                x = np.arange(len(comps)) + i * width
+                ax1.bar(x, sub["mase"], width, label=m)
+                ax2.bar(x, sub["coverage95"], width, label=m)
+            for ax in (ax1, ax2):
+                ax.set_xticks(np.arange(len(comps)) + 0.4 - width / 2, comps)
+            ax1.axhline(1.0, color="grey", lw=0.8)
+            ax2.axhline(0.95, color="grey", lw=0.8)
+        ax1.set_title("MASE (firm)")
+        ax2.set_title("95% interval coverage (firm)")
+        ax1.legend(fontsize=8)
+        fig.tight_layout()
+        return fig

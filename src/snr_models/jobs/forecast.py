@@ -1,0 +1,142 @@
+"""The forecast job behind ``snr forecast``: load, forecast under scenarios, write, track.
+
+Writes one table (CSV or Parquet, atomically, after everything succeeded) with the columns
+``period, series, component, scenario, forecast, lo80, hi80, lo95, hi95``. With ``track=True``
+the run logs to MLflow (experiment ``snr-forecast``): the settings, the model chosen per
+series, every candidate's backtest scores, the effects the scenarios used, the forecast table
+and the figures (fan charts per scenario, the backtest). Only aggregates are logged: series are
+the firm and branch ids, never clients.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from snr_models.data.atomic import write_frame
+from snr_models.data.io import load
+from snr_models.data.tables import Tables
+from snr_models.errors import SnrInputError
+from snr_models.forecast import MODELS, ForecastResult, forecast, load_scenarios
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ForecastJobResult", "log_forecast", "run_forecast"]
+
+
+@dataclass(frozen=True)
+class ForecastJobResult:
+    """What :func:`run_forecast` produced."""
+
+    result: ForecastResult
+    output: Path
+    run_id: str | None
+
+
+def log_forecast(result: ForecastResult, run: Any, tables: Tables | None = None) -> None:
+    """Log a forecast into an open :class:`~snr_models.tracking.TrackedRun`."""
+    params = dict(result.params)
+    params["scenarios"] = [s.name for s in result.scenarios]
+    params["scenario_definitions"] = [s.model_dump() for s in result.scenarios]
+    run.log_params(params)
+    if tables is not None:
+        run.log_data(tables)
+    choice = result.choice
+    run.log_frame(choice, "forecast/model_choice.csv")
+    counts = choice.groupby("model").size()
+    run.log_metrics({f"choice.n_{m}": int(n) for m, n in counts.items()})
+    for row in choice[choice["series"] == "firm"].itertuples():
+        run.set_tags({f"model.firm.{row.component}": row.model})
+    if len(result.backtest):
+        run.log_frame(result.backtest, "forecast/backtest.csv")
+        fb = result.firm_backtest()
+        metrics = {}
+        for row in fb.itertuples():
+            for m in ("mase", "rel_mae", "coverage80", "coverage95", "pinball", "crps"):
+                metrics[f"backtest.firm.{row.component}.{row.model}.{m}"] = getattr(row, m)
+        chosen = choice[choice["series"] != "firm"].merge(
+            result.backtest, on=["series", "component", "model"]
+        )
+        if len(chosen):
+            for m in ("mase", "rel_mae", "coverage80", "coverage95"):
+                metrics[f"backtest.branches.chosen.{m}"] = float(chosen[m].mean())
+        run.log_metrics(metrics)
+    if result.effects is not None:
+        run.log_frame(result.effects, "forecast/effects.csv")
+    table = result.to_frame()
+    run.log_frame(table, "forecast/forecast.csv")
+    last = table[
+        (table["series"] == "firm")
+        & (table["component"] == "net_rate")
+        & (table["period"] == table["period"].max())
+    ]
+    run.log_metrics(
+        {
+            f"forecast.firm.net_rate.{r.scenario}.{k}": getattr(r, k)
+            for r in last.itertuples()
+            for k in ("forecast", "lo95", "hi95")
+        }
+    )
+    run.log_figure(result.plot(), "forecast/fan_net_rate.png")
+    run.log_figure(result.plot_backtest(), "forecast/backtest.png")
+    run.log_text(result.summary(), "forecast/summary.txt")
+
+
+def run_forecast(
+    data: str | Path | Tables,
+    output: str | Path,
+    *,
+    horizon: int = 6,
+    scenario: str | Path | None = None,
+    branches: bool = True,
+    models: tuple[str, ...] | None = None,
+    n_origins: int = 6,
+    n_paths: int = 2000,
+    end: str | None = None,
+    seed: int = 0,
+    track: bool = False,
+) -> ForecastJobResult:
+    """Forecast a dataset's net rate (and scenarios) and write the table to ``output``.
+
+    Parameters
+    ----------
+    data : path or Tables
+        Parquet folder / DuckDB file, or loaded tables.
+    output : path
+        ``.csv`` or ``.parquet``; written atomically once everything succeeded.
+    horizon : int
+        Months ahead (1 to 12).
+    scenario : path, optional
+        Scenario YAML (see :mod:`snr_models.forecast.scenario`).
+    branches, models, n_origins, n_paths, end, seed
+        See :func:`snr_models.forecast.forecast` (``models=None``: every candidate).
+    track : bool
+        Log to MLflow (experiment ``snr-forecast``).
+    """
+    output = Path(output)
+    if output.suffix.lower() not in {".csv", ".parquet"}:
+        raise SnrInputError(f"--output {output}: expected a .csv or .parquet file name")
+    scenarios = load_scenarios(scenario) if scenario is not None else None
+    tables = data if isinstance(data, Tables) else load(data)
+    result = forecast(
+        tables,
+        horizon=horizon,
+        scenario=scenarios,
+        branches=branches,
+        models=models or tuple(MODELS),
+        n_origins=n_origins,
+        n_paths=n_paths,
+        end=end,
+        random_state=seed,
+    )
+    run_id = None
+    if track:
+        from snr_models import tracking
+
+        with tracking.start_run("snr-forecast", run_name=f"forecast-h{horizon}") as run:
+            log_forecast(result, run, tables)
+            run_id = run.run_id
+    write_frame(result.to_frame(), output)
+    return ForecastJobResult(result=result, output=output, run_id=run_id)
