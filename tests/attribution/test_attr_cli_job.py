@@ -91,3 +91,28 @@ def test_job_logs_design_estimates_and_figures(
     assert "attribution/waterfall.png" in names and "attribution/effects.csv" in names
     # no identifiers logged: the effects table has none of the contract's id columns
     assert not {"client_id", "branch_id"} & set(result.effects.columns)
+
+
+def test_cli_client_weighting_is_client_level_estimation(world_dir: Path, tmp_path: Path) -> None:
+    from snr_models.attribution import build_panel, estimate_joint
+    from snr_models.data.io import load
+
+    out = tmp_path / "attr"
+    args = ["attribute", "--data", str(world_dir), "--output", str(out)]
+    res = CliRunner().invoke(_app(), [*args, "--weighting", "client"])
+    assert res.exit_code == 0, res.output
+    effects = pd.read_csv(out / "effects.csv")
+    assert list(effects.columns) == EFFECT_COLUMNS
+    # the CLI's numbers are estimate_joint(..., weighting="client") on the same data
+    direct = estimate_joint(build_panel(load(world_dir)), weighting="client").to_frame()
+    pd.testing.assert_frame_equal(
+        effects[["estimate", "se"]], direct[["estimate", "se"]], check_exact=False, rtol=1e-9
+    )
+    # with client weighting the net rate's effect is exactly the weighted sum of S, R and E's
+    # (DESIGN.md: net rate = .4 S + .3 R + .3 E, linear in the components)
+    tab = effects.dropna(subset=["estimate"]).set_index(["intervention", "component"])["estimate"]
+    for name in tab.index.get_level_values("intervention").unique():
+        combo = 0.4 * tab[(name, "S")] + 0.3 * tab[(name, "R")] + 0.3 * tab[(name, "E")]
+        assert tab[(name, "net_rate")] == pytest.approx(combo, rel=1e-9, abs=1e-12)
+    bad = CliRunner().invoke(_app(), [*args, "--weighting", "cells"])
+    assert bad.exit_code == 2  # typer rejects a weighting that is not one of the two

@@ -10,6 +10,7 @@ parameters not nested in the clusters.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,37 +53,79 @@ def demean(
     >>> demean(np.array([1.0, 2.0, 3.0, 5.0]), [unit, time]).round(2)
     array([ 0.25, -0.25, -0.25,  0.25])
     """
-    x = np.array(arrays, dtype=float, copy=True)
-    squeeze = x.ndim == 1
-    if squeeze:
-        x = x[:, None]
-    w = np.ones(x.shape[0]) if weights is None else np.asarray(weights, dtype=float)
-    if not fixed_effects:
-        return x[:, 0] if squeeze else x
+    return demeaner(
+        fixed_effects, weights, tol=tol, max_iter=max_iter, direct_max_levels=direct_max_levels
+    )(arrays)
+
+
+def demeaner(
+    fixed_effects: list[np.ndarray],
+    weights: np.ndarray | None = None,
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 10_000,
+    direct_max_levels: int = 400,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """:func:`demean` with the fixed effects (and, with few levels, the pseudo-inverse of the
+    dummies' cross-product) prepared once, for demeaning many arrays on the same rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> unit = np.array([0, 0, 1, 1]); time = np.array([0, 1, 0, 1])
+    >>> sweep = demeaner([unit, time])
+    >>> sweep(np.array([1.0, 2.0, 3.0, 5.0])).round(2)
+    array([ 0.25, -0.25, -0.25,  0.25])
+    """
+    n = len(fixed_effects[0]) if fixed_effects else None
     sizes = [int(fe.max()) + 1 for fe in fixed_effects]
-    if len(fixed_effects) > 1 and sum(sizes) <= direct_max_levels:
+    direct = len(fixed_effects) > 1 and sum(sizes) <= direct_max_levels
+    state: dict[str, np.ndarray] = {}
+
+    def _weights(rows: int) -> np.ndarray:
+        return np.ones(rows) if weights is None else np.asarray(weights, dtype=float)
+
+    if direct:
         # few levels: one exact projection on the dummies (faster than many sweeps)
+        w = _weights(n)
         dummies = np.concatenate(
             [np.eye(size)[fe] for fe, size in zip(fixed_effects, sizes, strict=True)], axis=1
         )
         dtw = dummies.T * w[None, :]
-        coef = np.linalg.pinv(dtw @ dummies, hermitian=True) @ (dtw @ x)
-        x = x - dummies @ coef
+        state = {
+            "dummies": dummies,
+            "dtw": dtw,
+            "inverse": np.linalg.pinv(dtw @ dummies, hermitian=True),
+        }
+
+    def sweep(arrays: np.ndarray) -> np.ndarray:
+        x = np.array(arrays, dtype=float, copy=True)
+        squeeze = x.ndim == 1
+        if squeeze:
+            x = x[:, None]
+        if not fixed_effects:
+            return x[:, 0] if squeeze else x
+        if direct:
+            coef = state["inverse"] @ (state["dtw"] @ x)
+            x = x - state["dummies"] @ coef
+            return x[:, 0] if squeeze else x
+        w = _weights(x.shape[0])
+        sums = [np.bincount(fe, weights=w) for fe in fixed_effects]
+        for _ in range(max_iter):
+            delta = 0.0
+            for fe, s in zip(fixed_effects, sums, strict=True):
+                means = np.zeros((len(s), x.shape[1]))
+                for j in range(x.shape[1]):
+                    means[:, j] = np.bincount(fe, weights=w * x[:, j], minlength=len(s))
+                means /= np.where(s > 0, s, 1)[:, None]
+                step = means[fe]
+                x -= step
+                delta = max(delta, float(np.max(np.abs(step))))
+            if len(fixed_effects) == 1 or delta < tol:
+                break
         return x[:, 0] if squeeze else x
-    sums = [np.bincount(fe, weights=w) for fe in fixed_effects]
-    for _ in range(max_iter):
-        delta = 0.0
-        for fe, s in zip(fixed_effects, sums, strict=True):
-            means = np.zeros((len(s), x.shape[1]))
-            for j in range(x.shape[1]):
-                means[:, j] = np.bincount(fe, weights=w * x[:, j], minlength=len(s))
-            means /= np.where(s > 0, s, 1)[:, None]
-            step = means[fe]
-            x -= step
-            delta = max(delta, float(np.max(np.abs(step))))
-        if len(fixed_effects) == 1 or delta < tol:
-            break
-    return x[:, 0] if squeeze else x
+
+    return sweep
 
 
 def _fe_dof(fes: list[np.ndarray], cluster: np.ndarray | None) -> int:
@@ -99,6 +142,77 @@ def _fe_dof(fes: list[np.ndarray], cluster: np.ndarray | None) -> int:
             if nested:
                 total -= size
     return max(total, 0)
+
+
+def _cluster_rows(
+    x: np.ndarray,
+    y: np.ndarray,
+    fes: list[np.ndarray],
+    cl: np.ndarray,
+    n_cl: int,
+    sw: np.ndarray,
+    kind: str,
+) -> np.ndarray:
+    """Rows ``d_g`` (clusters x slopes) with ``sum_g d_g d_g'`` the CR2 or CR3 covariance.
+
+    Fixed effects nested in the clusters are swept out within cluster (leaving a cluster out
+    removes its own levels and changes no other row); the others enter as dummies. With ``Z``
+    the transformed regressors, ``e`` the residuals (rows scaled by the root weights) and
+    ``M = Z'Z``:
+
+    - CR3, the jackknife: each leave-one-out estimate is exact,
+      ``theta_(g) = theta - (M - Z_g'Z_g)^-1 Z_g'e_g``; ``d_g`` = its deviation from their mean
+      times ``sqrt((G - 1) / G)``.
+    - CR2 (Bell & McCaffrey 2002): ``d_g = M^-1 Z_g' (I - Z_g M^-1 Z_g')^(-1/2) e_g``. With the
+      nested fixed effects swept out, this equals CR2 with their dummies in the design
+      (Pustejovsky & Tipton 2018, section 3.2: the within residuals are orthogonal to the
+      cluster's constant, on which the two adjustment matrices differ).
+    """
+    nested = [f for f in fes if pd.Series(cl).groupby(f).nunique().max() == 1]
+    others = [f for f in fes if pd.Series(cl).groupby(f).nunique().max() != 1]
+    parts = [x]
+    spans_constant = bool(nested)
+    for f in others:
+        d = np.eye(int(f.max()) + 1)[f]
+        parts.append(d[:, 1:] if spans_constant else d)
+        spans_constant = True
+    z = np.column_stack(parts)
+    w = None if np.all(sw == 1) else sw
+    if nested:
+        sweep = demeaner(nested, w)
+        z, y = sweep(z), sweep(y)
+    root = np.sqrt(sw)
+    z, y = z * root[:, None], y * root
+    m = z.T @ z
+    m_inv = np.linalg.pinv(m, hermitian=True)
+    theta = m_inv @ (z.T @ y)
+    e = y - z @ theta
+    order = np.argsort(cl, kind="stable")
+    bounds = np.searchsorted(cl[order], np.arange(n_cl + 1))
+    dev = np.zeros((n_cl, z.shape[1]))
+    if kind == "CR2":
+        for g in range(n_cl):
+            idx = order[bounds[g] : bounds[g + 1]]
+            zg = z[idx]
+            vals, vecs = np.linalg.eigh(np.eye(len(idx)) - zg @ m_inv @ zg.T)
+            inv_root = np.where(vals > 1e-12, 1 / np.sqrt(np.maximum(vals, 1e-12)), 0.0)
+            dev[g] = m_inv @ (zg.T @ (vecs @ (inv_root * (vecs.T @ e[idx]))))
+        return dev[:, : x.shape[1]]
+    for g in range(n_cl):
+        idx = order[bounds[g] : bounds[g + 1]]
+        dev[g] = _solve_normal(m - z[idx].T @ z[idx], z[idx].T @ e[idx])  # theta - theta_(g)
+    dev = dev[:, : x.shape[1]]
+    return np.sqrt((n_cl - 1) / n_cl) * (dev.mean(axis=0) - dev)
+
+
+def _solve_normal(xtwx: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Cholesky solve of normal equations; the minimum-norm solution when singular."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", linalg.LinAlgWarning)
+            return linalg.solve(xtwx, rhs, assume_a="pos")
+    except (linalg.LinAlgError, linalg.LinAlgWarning, ValueError):
+        return np.linalg.pinv(xtwx, hermitian=True) @ rhs
 
 
 @dataclass(frozen=True)
@@ -151,10 +265,15 @@ def fe_ols(
     cluster: str | None = None,
     weights: str | None = None,
     vcov: bool = True,
+    se: str = "CR1",
 ) -> OLSFit:
     """OLS of ``outcome`` on ``regressors`` with absorbed fixed effects and CR1 standard errors.
 
     ``vcov=False`` skips the covariance (a fast path for repeated fits, e.g. placebos).
+    ``se="CR3"`` (with ``cluster``) gives the cluster jackknife instead: the variance of the
+    leave-one-cluster-out estimates, ``(G - 1) / G * sum_g (b_(g) - mean b)(...)'``, each
+    ``b_(g)`` computed exactly in closed form (MacKinnon, Nielsen & Webb 2023, "CV3"; CR1 is
+    biased down when a few clusters carry many coefficients, as in saturated event studies).
     An intercept is always included (absorbed with the fixed effects). Rows with a missing
     outcome, regressor, fixed effect or cluster are not used (their number is in ``n_obs``).
     Regressors collinear with the fixed effects get a NaN coefficient.
@@ -228,10 +347,19 @@ def fe_ols(
         n_cl = n
         k_total = k + _fe_dof(fes, None)
         adj = (n - 1) / (n - k_total) if n > k_total else np.nan
-    meat = meat_rows.T @ meat_rows
-    vcov_u = adj * bread @ meat @ bread
     influence = np.zeros((meat_rows.shape[0], len(regressors)))
-    influence[:, usable] = np.sqrt(adj) * meat_rows @ bread
+    if se in ("CR2", "CR3") and cluster is not None:
+        rows = _cluster_rows(x[:, usable], y, fes, cl, n_cl, sw, se)
+        if n <= k_total:  # no residual degrees of freedom: not estimable (as CR1's factor)
+            rows = np.full_like(rows, np.nan)
+        vcov_u = rows.T @ rows
+        influence[:, usable] = rows
+    elif se in ("CR1", "CR2", "CR3"):
+        meat = meat_rows.T @ meat_rows
+        vcov_u = adj * bread @ meat @ bread
+        influence[:, usable] = np.sqrt(adj) * meat_rows @ bread
+    else:
+        raise ValueError(f"se must be 'CR1', 'CR2' or 'CR3', not {se!r}")
     labels = (
         pd.unique(np.asarray(frame[cluster]))[: meat_rows.shape[0]]
         if cluster is not None

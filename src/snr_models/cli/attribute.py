@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -29,13 +29,28 @@ def attribute_command(
     track: Annotated[
         bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
     ] = False,
+    weighting: Annotated[
+        Literal["branch_month", "client"],
+        typer.Option(
+            "--weighting",
+            help="branch_month: each branch-month counts once; client: client-level estimation "
+            "(every response, client-month and ticket counts once).",
+        ),
+    ] = "branch_month",
 ) -> None:
     """Estimate each intervention's effect on S, R, E and the net rate, and split the change."""
     from snr_models.jobs.attribution import run_attribution
 
     with err_console.status("attributing the change of the net rate"):
         result = run_attribution(
-            data=data, output=output, start=start, end=end, window=window, alpha=alpha, track=track
+            data=data,
+            output=output,
+            start=start,
+            end=end,
+            window=window,
+            alpha=alpha,
+            track=track,
+            weighting=weighting,
         )
     nr = result.waterfall[result.waterfall["component"] == "net_rate"]
     for row in nr.itertuples():
