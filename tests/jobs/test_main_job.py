@@ -16,11 +16,18 @@ from snr_models.jobs.main import run_main
 def small_config(tmp_path: Path) -> RunConfig:
     sim = tmp_path / "sim.yaml"
     sim.write_text("n_clients: 3000\nn_branches: 6\nn_months: 12\nseed: 5\n")
+    # the 12-month world ends in 2023-12: train the remaining branches from 2024-02
+    (tmp_path / "scenario.yaml").write_text(
+        "scenarios:\n  - name: train_remaining\n    rollouts:\n"
+        "      - {intervention: staff_training, branches: remaining, start: '2024-02'}\n"
+    )
     config = tmp_path / "run.yaml"
     config.write_text(
         "name: test\nexperiment: snr-test-main\nsimulation: sim.yaml\n"
         f"data_dir: {tmp_path / 'data'}\noutput_dir: {tmp_path / 'reports'}\n"
         "netrate:\n  n_boot: 100\n  by: [branch_id]\n"
+        "drivers:\n  n_boot: 50\n"
+        "forecast:\n  scenario: scenario.yaml\n  n_origins: 2\n  n_paths: 300\n"
     )
     return RunConfig.from_yaml(config)
 
@@ -51,7 +58,13 @@ def test_main_job_writes_outputs_and_tracks_parent_and_child_runs(
         [parent.info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{summary['run_id']}'",
     )
-    assert {c.data.tags["stage"] for c in children} == {"data", "netrate", "drivers", "attribution"}
+    assert {c.data.tags["stage"] for c in children} == {
+        "data",
+        "netrate",
+        "drivers",
+        "attribution",
+        "forecast",
+    }
     attribution = next(c for c in children if c.data.tags["stage"] == "attribution")
     assert any(k.startswith("effect.process_reengineering.") for k in attribution.data.metrics)
 
@@ -63,7 +76,7 @@ def test_report_renders_offline_in_a_real_browser_and_names_no_client(
 
     summary = run_main(small_config)
     page = Path(summary["report"]).read_text(encoding="utf-8")
-    for section in ("headline", "components", "drivers", "attribution", "provenance"):
+    for section in ("headline", "components", "drivers", "attribution", "forecast", "provenance"):
         assert f'<section id="{section}">' in page
     assert page.count("data:image/png;base64,") >= 5
     # Nothing is loaded from elsewhere: no http(s) source, stylesheet or script.
@@ -84,7 +97,14 @@ def test_report_renders_offline_in_a_real_browser_and_names_no_client(
             requests: list[str] = []
             page.on("request", lambda r: requests.append(r.url))
             page.goto(Path(summary["report"]).resolve().as_uri(), wait_until="load")
-            for section in ("headline", "components", "drivers", "attribution", "provenance"):
+            for section in (
+                "headline",
+                "components",
+                "drivers",
+                "attribution",
+                "forecast",
+                "provenance",
+            ):
                 assert page.locator(f"section#{section} h2").is_visible()
             widths = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth)")
             assert len(widths) >= 5 and all(w > 0 for w in widths), widths

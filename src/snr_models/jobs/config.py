@@ -47,6 +47,21 @@ class AttributionStage(BaseModel):
     alpha: float = Field(0.05, gt=0, lt=1)
 
 
+class ForecastStage(BaseModel):
+    """The forecast stage: the net rate ahead, for the baseline and roll-out scenarios."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    horizon: int = Field(6, ge=1, le=12)
+    scenario: str | None = Field(
+        "scenario_training.yaml", description="scenario YAML; None = the baseline only"
+    )
+    branches: bool = Field(False, description="forecast every branch too, reconciled (slower)")
+    n_origins: int = Field(3, ge=1, description="rolling origins of the model-choice backtest")
+    n_paths: int = Field(1000, ge=100)
+
+
 class RunConfig(BaseModel):
     """Configuration of ``snr run``.
 
@@ -69,6 +84,7 @@ class RunConfig(BaseModel):
     netrate: NetRateStage = Field(default_factory=NetRateStage)
     drivers: DriversStage = Field(default_factory=DriversStage)
     attribution: AttributionStage = Field(default_factory=AttributionStage)
+    forecast: ForecastStage = Field(default_factory=ForecastStage)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:
@@ -90,5 +106,12 @@ class RunConfig(BaseModel):
         if config.netrate.spec is not None and not Path(config.netrate.spec).is_absolute():
             updates["netrate"] = config.netrate.model_copy(
                 update={"spec": str(base / config.netrate.spec)}
+            )
+        if (
+            config.forecast.scenario is not None
+            and not Path(config.forecast.scenario).is_absolute()
+        ):
+            updates["forecast"] = config.forecast.model_copy(
+                update={"scenario": str(base / config.forecast.scenario)}
             )
         return config.model_copy(update=updates)

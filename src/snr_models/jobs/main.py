@@ -24,6 +24,7 @@ from snr_models import __version__, tracking
 from snr_models.data import Tables, load
 from snr_models.data.atomic import atomic_path
 from snr_models.data.simulate import SimulationConfig, simulate, write_simulation
+from snr_models.forecast import ForecastResult, forecast, load_scenarios
 from snr_models.jobs import report
 from snr_models.jobs.attribution import (
     AttributionEstimates,
@@ -32,11 +33,12 @@ from snr_models.jobs.attribution import (
 )
 from snr_models.jobs.config import RunConfig
 from snr_models.jobs.drivers import DriverAnalyses, analyse_drivers, analysis_metrics
+from snr_models.jobs.forecast import log_forecast
 from snr_models.metrics import MetricSpec, decompose, net_rate, plot_net_rate
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("data", "netrate", "drivers", "attribution", "report")
+STAGES = ("data", "netrate", "drivers", "attribution", "forecast", "report")
 
 
 def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
@@ -49,7 +51,11 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
     progress : bool, default False
         Show a progress bar per stage on stderr.
     """
-    optional = {"drivers": config.drivers.enabled, "attribution": config.attribution.enabled}
+    optional = {
+        "drivers": config.drivers.enabled,
+        "attribution": config.attribution.enabled,
+        "forecast": config.forecast.enabled,
+    }
     stages_run = tuple(n for n in STAGES if optional.get(n, True))
     with (
         _Stages(stages_run, enabled=progress) as stages,
@@ -88,6 +94,12 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
                     }
                 )
 
+        outlook = None
+        if config.forecast.enabled:
+            with stages.stage("forecast"), _child(config, "forecast") as run:
+                outlook = _forecast_stage(config, tables, run, attribution)
+                artifacts["forecast.csv"] = outlook.to_frame()
+
         with stages.stage("report"):
             summary.update(
                 run_id=parent.run_id,
@@ -96,7 +108,9 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
                 data_source=source["data.source"],
                 data_hash=tables.content_hash(),
             )
-            sections = _report_sections(config, tables, summary, artifacts, drivers, attribution)
+            sections = _report_sections(
+                config, tables, summary, artifacts, drivers, attribution, outlook
+            )
             page = report.render(
                 "Client service net rate",
                 f"Run {parent.run_id} of experiment {config.experiment}, snr_models {__version__}",
@@ -207,6 +221,28 @@ def _drivers_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) 
     return result
 
 
+def _forecast_stage(
+    config: RunConfig,
+    tables: Tables,
+    run: tracking.TrackedRun,
+    attribution: AttributionEstimates | None,
+) -> ForecastResult:
+    stage = config.forecast
+    result = forecast(
+        tables,
+        horizon=stage.horizon,
+        scenario=load_scenarios(stage.scenario) if stage.scenario else None,
+        # the attribution stage's effects, with their standard errors, drive the scenarios
+        effects=attribution.effects if attribution is not None else None,
+        branches=stage.branches,
+        n_origins=stage.n_origins,
+        n_paths=stage.n_paths,
+        random_state=config.seed,
+    )
+    log_forecast(result, run, tables)
+    return result
+
+
 def _attribution_stage(
     config: RunConfig, tables: Tables, run: tracking.TrackedRun, summary: dict[str, Any]
 ) -> AttributionEstimates:
@@ -230,6 +266,7 @@ def _report_sections(
     artifacts: dict[str, Any],
     drivers: DriverAnalyses | None,
     attribution: AttributionEstimates | None,
+    outlook: ForecastResult | None,
 ) -> list[report.Section]:
     firm = artifacts["netrate_firm.csv"]
     latest = firm.iloc[-1]
@@ -291,6 +328,16 @@ def _report_sections(
                 attr.figure(fig, f"Event study of {label} on the net rate")
         attr.table(attribution.diagnostics, "Pre-trend tests and the TWFE weights diagnostic")
         sections.append(attr)
+
+    if outlook is not None:
+        ahead = report.Section("forecast", "Outlook: the net rate ahead, by scenario")
+        ahead.text(
+            "Monthly forecasts with 80% and 95% intervals; each scenario adds its roll-outs, "
+            "with the estimated effects and their uncertainty carried into the intervals."
+        )
+        ahead.figure(outlook.plot(), "Fan chart per scenario")
+        ahead.table(outlook.compare().reset_index(), "Scenarios side by side")
+        sections.append(ahead)
 
     provenance = report.Section("provenance", "Data, models and versions")
     counts = pd.DataFrame([{"table": k, "rows": v} for k, v in tables.row_counts().items()])
