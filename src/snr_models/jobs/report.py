@@ -66,7 +66,8 @@ class Section:
 
     def table(self, frame: pd.DataFrame, caption: str = "", *, digits: int = 3) -> Section:
         """Add a table (rendered as HTML, numbers rounded to ``digits``)."""
-        self.blocks.append(("table", (frame.round(digits), caption)))
+        numeric = frame.select_dtypes("number").columns
+        self.blocks.append(("table", (frame.round(dict.fromkeys(numeric, digits)), caption)))
         return self
 
     def figure(self, fig: Any, caption: str = "") -> Section:
