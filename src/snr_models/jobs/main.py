@@ -336,7 +336,9 @@ def _report_sections(
             "with the estimated effects and their uncertainty carried into the intervals."
         )
         ahead.figure(outlook.plot(), "Fan chart per scenario")
-        ahead.table(outlook.compare().reset_index(), "Scenarios side by side")
+        side_by_side = outlook.compare()
+        side_by_side["period"] = pd.to_datetime(side_by_side["period"]).dt.strftime("%Y-%m")
+        ahead.table(side_by_side, "Scenarios side by side: forecast and 95% interval")
         sections.append(ahead)
 
     provenance = report.Section("provenance", "Data, models and versions")
