@@ -14,7 +14,18 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from snr_models.cli import attribute, churn, drivers, forecast, netrate, run, simulate, validate
+from snr_models.cli import (
+    attribute,
+    churn,
+    drivers,
+    forecast,
+    models,
+    netrate,
+    retrain,
+    run,
+    simulate,
+    validate,
+)
 from snr_models.cli.console import err_console
 from snr_models.errors import SnrInputError
 
@@ -32,6 +43,8 @@ app.command("netrate")(netrate.netrate_command)
 app.command("run")(run.run_command)
 app.add_typer(churn.churn_app, name="churn")
 app.command("score")(churn.score_command)
+app.command("retrain")(retrain.retrain_command)
+app.add_typer(models.models_app, name="models")
 app.command("attribute")(attribute.attribute_command)
 app.command("forecast")(forecast.forecast_command)
 app.command("drivers")(drivers.drivers_command)

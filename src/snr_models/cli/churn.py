@@ -70,10 +70,33 @@ def score_command(
     data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
     as_of: Annotated[str, typer.Option("--as-of", help="As-of month, YYYY-MM.")],
     output: Annotated[Path, typer.Option("--output", help="Output .parquet file.")],
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", help="Clients scored at a time.", min=1)
+    ] = 100_000,
+    reasons: Annotated[
+        bool, typer.Option("--reasons/--no-reasons", help="Three reasons per client.")
+    ] = True,
 ) -> None:
-    """Score every client open at the end of the as-of month: client_id, churn_probability."""
+    """Score every client open at the end of the as-of month: probability, risk decile,
+    expected months to exit, three reasons, model version."""
+    from snr_models.cli.retrain import EXIT_UNAVAILABLE, bound_http_retries
     from snr_models.jobs.score import score
+    from snr_models.tracking.registry import RegistryUnavailableError
 
-    with err_console.status(f"scoring clients as of {as_of}"):
-        result = score(model, data, as_of, output)
-    console.print(f"wrote {result.output} ({result.n_clients} clients)")
+    bound_http_retries()
+    try:
+        with err_console.status(f"scoring clients as of {as_of}"):
+            result = score(
+                model,
+                data,
+                as_of,
+                output,
+                chunk_size=chunk_size,
+                reasons=reasons,
+            )
+    except RegistryUnavailableError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_UNAVAILABLE) from None
+    console.print(
+        f"wrote {result.output} ({result.n_clients} clients, model version {result.model_version})"
+    )

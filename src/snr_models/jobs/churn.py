@@ -33,6 +33,9 @@ from snr_models.features import build_features, feature_columns, parse_month
 
 __all__ = [
     "ChurnConfig",
+    "RetrainSettings",
+    "fit_estimator",
+    "label_column",
     "ChurnEvaluateResult",
     "ChurnTrainResult",
     "evaluate_churn",
@@ -80,8 +83,50 @@ class HazardSettings(_Strict):
     C: float = Field(1.0, gt=0)
 
 
+class DriftSettings(_Strict):
+    """Drift report of ``snr retrain``: PSI thresholds and whether a breach blocks."""
+
+    psi_threshold: float = Field(0.25, gt=0, description="per-feature PSI above which: breach")
+    label_psi_threshold: float = Field(0.1, gt=0, description="PSI of the label rate")
+    block: bool = Field(False, description="a breach stops the retrain (exit 3)")
+    n_bins: int = Field(10, ge=2)
+    exclude: list[str] = Field(
+        default_factory=lambda: ["index_return", "market_return_3m", "volatility"],
+        description="features left out of the report (market context: one value per month)",
+    )
+
+
+class GateSettings(_Strict):
+    """Champion/challenger gate: the challenger must do at least this well on the holdout."""
+
+    max_auc_drop: float = Field(0.005, description="ROC-AUC may be lower by at most this")
+    calibration_slope: tuple[float, float] = (0.8, 1.2)
+    max_empc_drop: float = Field(0.0, description="EMPC may be lower by at most this")
+
+
+class FloorSettings(_Strict):
+    """Absolute floors a first challenger (no champion yet) must meet on the holdout."""
+
+    min_auc: float = Field(0.6, ge=0, le=1)
+    calibration_slope: tuple[float, float] = (0.8, 1.2)
+    min_empc: float = Field(0.0, description="EMPC per client at least this")
+    min_holdout_rows: int = Field(100, ge=1)
+
+
+class RetrainSettings(_Strict):
+    """``snr retrain``: data source, holdout, lock, summary, drift, gate and floors."""
+
+    data: str | None = Field(None, description="Parquet folder or DuckDB file (--data overrides)")
+    holdout_months: int = Field(1, ge=1, description="latest labelled as-of months held out")
+    lock: str = "snr-retrain.lock"
+    summary: str = "retrain/summary.json"
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    floors: FloorSettings = Field(default_factory=FloorSettings)
+
+
 class ChurnConfig(_Strict):
-    """Configuration of ``snr churn train`` (``experiments/churn.yaml``)."""
+    """Configuration of ``snr churn train`` and ``snr retrain`` (``experiments/churn.yaml``)."""
 
     name: str = "churn"
     experiment: str = "snr-churn"
@@ -97,6 +142,7 @@ class ChurnConfig(_Strict):
     n_boot: int = Field(200, ge=0)
     register: bool = True
     seed: int = 0
+    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ChurnConfig:
@@ -120,6 +166,37 @@ def make_estimator(config: ChurnConfig):
     if config.model == "hazard":
         return HazardModel(C=config.hazard.C, horizon=config.horizon)
     return ChurnBoost(**config.boost.model_dump(), random_state=config.seed)
+
+
+def label_column(config: ChurnConfig) -> str:
+    """The training label: ``exit_next_month`` for the hazard model, else ``churn``."""
+    return "exit_next_month" if config.model == "hazard" else "churn"
+
+
+def labelled_rows(frame: pd.DataFrame, config: ChurnConfig) -> pd.DataFrame:
+    """Rows whose training label (and ``churn``) is observed, limited to ``train_months``."""
+    label = label_column(config)
+    labelled = frame[frame[label].notna() & frame["churn"].notna()]
+    if config.train_months:
+        months = sorted(labelled["as_of"].unique())[-config.train_months :]
+        labelled = labelled[labelled["as_of"].isin(months)]
+    if labelled.empty or labelled[label].nunique() < 2:
+        raise SnrInputError(
+            f"churn train: no labelled client-months with both churners and stayers "
+            f"(horizon {config.horizon} months); use more months of data"
+        )
+    return labelled
+
+
+def model_inputs(frame: pd.DataFrame) -> list[str]:
+    """The columns an estimator is fitted on: the features and ``as_of`` (time order)."""
+    return [*feature_columns(frame), "as_of"]
+
+
+def fit_estimator(labelled: pd.DataFrame, config: ChurnConfig):
+    """Fit the configured estimator on labelled rows (see :func:`labelled_rows`)."""
+    inputs = model_inputs(labelled)
+    return make_estimator(config).fit(labelled[inputs], labelled[label_column(config)].to_numpy())
 
 
 def _tables(data: str | Path | Tables) -> Tables:
@@ -168,21 +245,14 @@ def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) ->
     ChurnTrainResult
     """
     from snr_models import tracking
+    from snr_models.jobs.drift import training_profile
     from snr_models.tracking.models import log_churn_model
 
     config = config or ChurnConfig()
     tables = _tables(data)
-    label = "exit_next_month" if config.model == "hazard" else "churn"
+    label = label_column(config)
     frame = build_features(tables, horizon=config.horizon)
-    labelled = frame[frame[label].notna() & frame["churn"].notna()]
-    if config.train_months:
-        months = sorted(labelled["as_of"].unique())[-config.train_months :]
-        labelled = labelled[labelled["as_of"].isin(months)]
-    if labelled.empty or labelled[label].nunique() < 2:
-        raise SnrInputError(
-            f"churn train: no labelled client-months with both churners and stayers "
-            f"(horizon {config.horizon} months); use more months of data"
-        )
+    labelled = labelled_rows(frame, config)
     estimator = make_estimator(config)
     bt = rolling_origin_backtest(
         labelled,
@@ -197,8 +267,8 @@ def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) ->
         n_boot=config.n_boot,
         random_state=config.seed,
     )
-    inputs = [*feature_columns(labelled), "as_of"]
-    final = make_estimator(config).fit(labelled[inputs], labelled[label].to_numpy())
+    inputs = model_inputs(labelled)
+    final = fit_estimator(labelled, config)
     with tracking.start_run(config.experiment, run_name=f"train-{config.name}") as run:
         run.log_params(
             {
@@ -244,6 +314,10 @@ def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) ->
             final,
             labelled[inputs],
             registered_model_name="snr-churn" if config.register else None,
+            profile=training_profile(
+                labelled, feature_columns(labelled), n_bins=config.retrain.drift.n_bins
+            ),
+            version_tags={"horizon": config.horizon, "lifecycle": "trained"},
         )
     return ChurnTrainResult(
         run_id=logged.run_id,

@@ -4,15 +4,19 @@ A fitted churn estimator is written with :mod:`skops.io` (no pickle: loading nev
 code), logged as an MLflow pyfunc model *from code* (the wrapper below is imported, not
 unpickled) with a signature, a synthetic input example (a typical client built from medians
 and modes, never a real client's row) and explicit pip requirements, and registered as a new
-version of ``snr-churn``. :func:`load_churn_model` reads the skops file back, accepting only
-scikit-learn, NumPy, SciPy and ``snr_models`` types.
+version of ``snr-churn`` whose record (model-version tags) holds the SHA-256 of the skops
+file. :func:`load_registered_model` resolves a registry URI to one version, downloads it,
+checks the file's SHA-256 against that record and reads it back accepting only scikit-learn,
+NumPy, SciPy and ``snr_models`` types; a model that fails either check is refused.
 
 This is the only module that imports MLflow's model flavours or skops.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import json
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -23,21 +27,37 @@ import mlflow
 import numpy as np
 import pandas as pd
 import skops.io as sio
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
-from mlflow.tracking import MlflowClient
 
 from snr_models.errors import SnrInputError
+from snr_models.tracking.registry import (
+    CHAMPION,
+    RegistryUnavailableError,
+    VersionRecord,
+    _guard,
+    alias_version,
+    parse_model_uri,
+    set_alias,
+    version_record,
+)
 from snr_models.tracking.runs import TrackedRun, tracking_uri
 
 __all__ = [
     "MODEL_NAME",
+    "RegistryUnavailableError",
     "TRUSTED_PREFIXES",
     "ChurnPyfunc",
+    "LoadedChurnModel",
     "LoggedChurnModel",
+    "TamperedModelError",
     "UntrustedModelError",
+    "file_sha256",
     "load_churn_model",
+    "load_registered_model",
     "load_skops",
     "log_churn_model",
+    "model_columns",
     "pip_requirements",
     "synthetic_input_example",
 ]
@@ -46,6 +66,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_NAME = "snr-churn"
 SKOPS_FILE = "model.skops"
+PROFILE_FILE = "profile.json"
 #: Module prefixes of the types a churn model file may hold.
 TRUSTED_PREFIXES = ("sklearn.", "snr_models.", "numpy.", "scipy.", "builtins.", "collections.")
 _IDS = ("client_id", "branch_id")
@@ -61,6 +82,19 @@ mlflow.models.set_model(ChurnPyfunc())
 
 class UntrustedModelError(SnrInputError):
     """A model file holds types outside the allow-list; it is not loaded."""
+
+
+class TamperedModelError(UntrustedModelError):
+    """A model file's SHA-256 differs from the registry's record; it is not loaded."""
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_skops(path: str | Path) -> Any:
@@ -160,6 +194,7 @@ class LoggedChurnModel:
     registered_uri: str | None
     version: str | None
     run_id: str
+    sha256: str = ""
 
 
 def log_churn_model(
@@ -169,6 +204,8 @@ def log_churn_model(
     *,
     registered_model_name: str | None = MODEL_NAME,
     set_champion_if_missing: bool = True,
+    profile: dict | None = None,
+    version_tags: dict[str, Any] | None = None,
 ) -> LoggedChurnModel:
     """Log a fitted churn estimator in ``run`` (skops) and register a version.
 
@@ -181,10 +218,17 @@ def log_churn_model(
     training_frame : DataFrame
         Used only for the signature and the synthetic input example (medians and modes).
     registered_model_name : str or None, default "snr-churn"
-        Register a new version under this name (None: log only).
+        Register a new version under this name (None: log only). The version is created
+        with its record in one write: tag ``sha256`` (of the skops file) and
+        ``version_tags``.
     set_champion_if_missing : bool, default True
         Give the new version the ``champion`` alias when the name has none yet (the
-        lifecycle job decides later promotions).
+        lifecycle job passes False and decides promotions itself).
+    profile : dict, optional
+        The training profile (aggregates only: bin edges and shares, the label rate) that
+        drift reports compare new data with; stored beside the model as ``profile.json``.
+    version_tags : dict, optional
+        More tags for the registered version (e.g. ``horizon``, ``run_key``).
     """
     columns = [c for c in map(str, model.feature_names_in_) if c not in _IDS]
     example = synthetic_input_example(training_frame, columns)
@@ -193,56 +237,159 @@ def log_churn_model(
     with tempfile.TemporaryDirectory() as tmp:
         skops_path = Path(tmp) / SKOPS_FILE
         sio.dump(model, skops_path)
+        digest = file_sha256(skops_path)
         code_path = Path(tmp) / "churn_model_code.py"
         code_path.write_text(_CODE)
+        artifacts = {"model": str(skops_path)}
+        if profile is not None:
+            profile_path = Path(tmp) / PROFILE_FILE
+            profile_path.write_text(json.dumps(profile, default=str))
+            artifacts["profile"] = str(profile_path)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(code_path),
-            artifacts={"model": str(skops_path)},
+            artifacts=artifacts,
             signature=signature,
             input_example=example,
             pip_requirements=pip_requirements(),
-            registered_model_name=registered_model_name,
         )
+    run.set_tags({"model.sha256": digest})
     version = None
     registered_uri = None
     if registered_model_name:
-        version = str(info.registered_model_version)
+        tags = {"sha256": digest, **{k: str(v) for k, v in (version_tags or {}).items()}}
+        mv = mlflow.register_model(info.model_uri, registered_model_name, tags=tags)
+        version = str(mv.version)
         registered_uri = f"models:/{registered_model_name}/{version}"
-        client = MlflowClient(tracking_uri=tracking_uri())
-        if set_champion_if_missing:
-            try:
-                client.get_model_version_by_alias(registered_model_name, "champion")
-            except mlflow.exceptions.MlflowException:
-                client.set_registered_model_alias(registered_model_name, "champion", version)
-                logger.info("%s version %s is the first champion", registered_model_name, version)
+        if set_champion_if_missing and alias_version(registered_model_name, CHAMPION) is None:
+            set_alias(registered_model_name, CHAMPION, version)
+            logger.info("%s version %s is the first champion", registered_model_name, version)
     return LoggedChurnModel(
         model_uri=info.model_uri,
         registered_uri=registered_uri,
         version=version,
         run_id=run.run_id,
+        sha256=digest,
     )
 
 
-def load_churn_model(model_uri: str) -> Any:
-    """Load the churn estimator behind an MLflow model URI (``models:/snr-churn@champion``).
+@dataclass(frozen=True)
+class LoadedChurnModel:
+    """A churn estimator loaded from the registry, with what the registry says of it.
 
-    Reads the skops file only (no pickle), with :func:`load_skops`'s allow-list.
+    Attributes
+    ----------
+    estimator : fitted estimator
+    record : VersionRecord
+        Name, version, tags (``sha256``, ``horizon``, ...), aliases.
+    inputs : list of (str, str)
+        The signature's input columns and MLflow types (``double``, ``string``, ...).
+    profile : dict or None
+        The training profile stored with the model (for drift reports).
+    """
+
+    estimator: Any
+    record: VersionRecord
+    inputs: list[tuple[str, str]]
+    profile: dict | None
+
+    @property
+    def version(self) -> str:
+        """The registered version number."""
+        return self.record.version
+
+    @property
+    def horizon(self) -> int:
+        """Months ahead the churn probability covers (tag ``horizon``; 3 if unrecorded)."""
+        return int(self.record.tags.get("horizon", 3))
+
+
+def _download(uri: str) -> Path:
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except MlflowException as exc:
+        _guard(exc)
+        raise SnrInputError(f"model {uri!r} not found: {exc.message}") from exc
+    except Exception as exc:  # requests' errors surface unwrapped after the retries
+        _guard(exc)
+        raise
+
+
+def load_registered_model(model_uri: str) -> LoadedChurnModel:
+    """Resolve a registry URI to one version, verify and load it safely.
+
+    The alias (if any) is resolved to a version first, and that pinned version is
+    downloaded, so that an alias moved meanwhile cannot mix two versions. The skops file's
+    SHA-256 must equal the version's ``sha256`` tag, and its types must pass
+    :func:`load_skops`'s allow-list.
+
+    Parameters
+    ----------
+    model_uri : str
+        ``models:/snr-churn@champion`` or ``models:/snr-churn/3``.
 
     Raises
     ------
     SnrInputError
-        If the URI cannot be resolved or holds no churn model.
+        If the URI is not a registered model version or names none.
+    TamperedModelError
+        If the file's SHA-256 differs from the record (or there is no record).
+    UntrustedModelError
+        If the file holds types outside the allow-list.
+    RegistryUnavailableError
+        If the tracking server cannot be reached.
     """
     mlflow.set_tracking_uri(tracking_uri())
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri.rstrip("/"))
-    except mlflow.exceptions.MlflowException as exc:
-        raise SnrInputError(f"model {model_uri!r} not found: {exc.message}") from exc
-    candidates = list(Path(local).rglob(SKOPS_FILE))
+    parsed = parse_model_uri(model_uri.rstrip("/"))
+    if parsed is None or (parsed[1] is None and parsed[2] is None):
+        raise SnrInputError(
+            f"model {model_uri!r}: expected a registered model, models:/NAME@ALIAS or "
+            "models:/NAME/VERSION (its SHA-256 record is checked before loading)"
+        )
+    name, version, alias = parsed
+    record = version_record(name, version=version, alias=alias)
+    local = _download(record.uri)
+    candidates = list(local.rglob(SKOPS_FILE))
     if not candidates:
         raise SnrInputError(f"model {model_uri!r} holds no {SKOPS_FILE}")
-    return load_skops(candidates[0])
+    if not record.sha256:
+        raise TamperedModelError(
+            f"{record.name} version {record.version} has no SHA-256 record in the registry; "
+            "refusing to load it"
+        )
+    actual = file_sha256(candidates[0])
+    if actual != record.sha256:
+        raise TamperedModelError(
+            f"{record.name} version {record.version}: the model file's SHA-256 "
+            f"({actual[:12]}...) differs from the registry's record ({record.sha256[:12]}...); "
+            "the artifact was altered, refusing to load it"
+        )
+    estimator = load_skops(candidates[0])
+    inputs: list[tuple[str, str]] = []
+    mlmodel = next(iter(local.rglob("MLmodel")), None)
+    if mlmodel is not None:
+        signature = mlflow.models.Model.load(str(mlmodel)).signature
+        if signature is not None and signature.inputs is not None:
+            inputs = [
+                (str(c.name), getattr(c.type, "name", str(c.type))) for c in signature.inputs.inputs
+            ]
+    profile_path = next(iter(local.rglob(PROFILE_FILE)), None)
+    profile = json.loads(profile_path.read_text()) if profile_path is not None else None
+    return LoadedChurnModel(estimator=estimator, record=record, inputs=inputs, profile=profile)
+
+
+def load_churn_model(model_uri: str) -> Any:
+    """Load the churn estimator behind a registry URI (``models:/snr-churn@champion``).
+
+    Shorthand for ``load_registered_model(model_uri).estimator``: the SHA-256 record and
+    the skops allow-list are checked; no pickle.
+
+    Raises
+    ------
+    SnrInputError
+        If the URI cannot be resolved, holds no churn model, or fails a check.
+    """
+    return load_registered_model(model_uri).estimator
 
 
 def model_columns(model: Any) -> list[str]:

@@ -1,0 +1,477 @@
+"""``snr retrain``: scheduled retraining with a champion/challenger gate.
+
+Steps, each reported as one JSON line (``on_step``) and kept in the summary:
+
+1. ``lock``: take a file lock; a second run meanwhile fails with :class:`RetrainLocked`
+   naming the holder (the CLI exits 75).
+2. ``load``: load and validate the data (the contract's errors: exit 2).
+3. ``drift``: PSI per feature (latest as-of month) and of the label rate (holdout months)
+   against the champion's training profile; a breach is reported, and blocks (exit 3) if
+   the configuration says so.
+4. ``run_key``: SHA-256 of the data's content hash, the configuration and the package
+   version; if a finished retrain run has that key, nothing more is done (unless ``force``).
+5. ``train``: fit the challenger on the labelled months before the holdout (leaving a gap of
+   ``horizon`` months so that no training outcome overlaps the holdout's), log it, register
+   it with its SHA-256 record and give it the alias ``challenger``.
+6. ``evaluate``: challenger and champion on the same holdout (the latest labelled months).
+7. ``gate``: with a champion, the challenger must not lose more than the configured ROC-AUC
+   and EMPC margins and must have a calibration slope in range; without one, it must meet
+   the absolute floors. Passed: ``promote`` (``champion`` moves, the old one keeps
+   ``previous``); failed: ``reject`` (version tagged ``rejected`` with the reasons, exit 3).
+8. ``summary``: written atomically as JSON and logged to the run.
+
+Safe to kill: the alias ``champion`` only ever moves to a complete, recorded version (see
+:mod:`snr_models.tracking.registry`); a killed run is not ``FINISHED``, so its run key does
+not count and the next run retrains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import filelock
+import numpy as np
+import pandas as pd
+
+from snr_models import __version__
+from snr_models.churn import calibration_intercept_slope, empc, roc_auc
+from snr_models.churn.evaluation import brier
+from snr_models.data.atomic import atomic_path
+from snr_models.errors import SnrInputError
+from snr_models.features import build_features, feature_columns
+from snr_models.jobs.churn import (
+    ChurnConfig,
+    fit_estimator,
+    label_column,
+    labelled_rows,
+    model_inputs,
+)
+from snr_models.jobs.drift import drift_report, training_profile
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_GATE",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "RetrainLocked",
+    "RetrainResult",
+    "gate_reasons",
+    "holdout_metrics",
+    "retrain",
+    "run_key",
+]
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_GATE = 3
+EXIT_LOCKED = 75
+
+MODEL_NAME = "snr-churn"
+_PATH_SETTINGS = ("data", "lock", "summary")
+
+
+class RetrainLocked(RuntimeError):
+    """Another retrain holds the lock; ``holder`` says which (pid, host, start time)."""
+
+    def __init__(self, lock: Path, holder: dict[str, Any]) -> None:
+        self.lock = lock
+        self.holder = holder
+        who = (
+            f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('started')}"
+            if holder
+            else "an unknown process"
+        )
+        super().__init__(f"another retrain holds the lock {lock}: {who}")
+
+
+@dataclass
+class RetrainResult:
+    """What :func:`retrain` did; ``summary`` is what was written to the summary file."""
+
+    status: str
+    exit_code: int
+    summary: dict[str, Any]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_key(content_hash: str, config: ChurnConfig, version: str = __version__) -> str:
+    """SHA-256 of the data snapshot, the configuration (paths excluded) and the version.
+
+    Examples
+    --------
+    >>> k = run_key("abc", ChurnConfig())
+    >>> k == run_key("abc", ChurnConfig(retrain={"data": "elsewhere"}))
+    True
+    >>> k == run_key("abd", ChurnConfig())
+    False
+    """
+    settings = config.model_dump(mode="json")
+    for key in _PATH_SETTINGS:
+        settings["retrain"].pop(key, None)
+    payload = json.dumps(
+        {"data": content_hash, "config": settings, "version": version}, sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def holdout_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """ROC-AUC, calibration intercept and slope, EMPC, Brier score, base rate and size.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0); p = rng.uniform(0, .5, 3000); y = rng.random(3000) < p
+    >>> m = holdout_metrics(y, p)
+    >>> 0.6 < m["roc_auc"] < 0.8 and 0.8 < m["calibration_slope"] < 1.2
+    True
+    """
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    intercept, slope = calibration_intercept_slope(y, p)
+    return {
+        "roc_auc": roc_auc(y, p),
+        "calibration_intercept": intercept,
+        "calibration_slope": slope,
+        "empc": empc(y, p).value,
+        "brier": brier(y, p),
+        "base_rate": float(y.mean()),
+        "n": float(len(y)),
+    }
+
+
+def gate_reasons(
+    challenger: dict[str, float], champion: dict[str, float] | None, config: ChurnConfig
+) -> list[str]:
+    """Why the challenger may not become champion (empty: it may).
+
+    With a champion, the configuration's gate applies; without one, its absolute floors.
+
+    Examples
+    --------
+    >>> c = {"roc_auc": 0.70, "calibration_slope": 1.0, "empc": 1.0, "n": 500.0}
+    >>> gate_reasons(c, {"roc_auc": 0.71, "calibration_slope": 1.0, "empc": 1.0}, ChurnConfig())
+    ["ROC-AUC 0.7000 is lower than the champion's 0.7100 by more than 0.005"]
+    >>> gate_reasons(c, None, ChurnConfig())
+    []
+    """
+    reasons = []
+    slope = challenger["calibration_slope"]
+    if champion is not None:
+        g = config.retrain.gate
+        if challenger["roc_auc"] < champion["roc_auc"] - g.max_auc_drop:
+            reasons.append(
+                f"ROC-AUC {challenger['roc_auc']:.4f} is lower than the champion's "
+                f"{champion['roc_auc']:.4f} by more than {g.max_auc_drop:g}"
+            )
+        lo, hi = g.calibration_slope
+        if not lo <= slope <= hi:
+            reasons.append(f"calibration slope {slope:.3f} outside {lo:g}-{hi:g}")
+        if challenger["empc"] < champion["empc"] - g.max_empc_drop:
+            reasons.append(
+                f"EMPC {challenger['empc']:.4f} is lower than the champion's "
+                f"{champion['empc']:.4f} by more than {g.max_empc_drop:g}"
+            )
+        return reasons
+    f = config.retrain.floors
+    if challenger["n"] < f.min_holdout_rows:
+        reasons.append(f"holdout of {challenger['n']:.0f} rows, fewer than {f.min_holdout_rows}")
+    if challenger["roc_auc"] < f.min_auc:
+        reasons.append(f"ROC-AUC {challenger['roc_auc']:.4f} below the floor {f.min_auc:g}")
+    lo, hi = f.calibration_slope
+    if not lo <= slope <= hi:
+        reasons.append(f"calibration slope {slope:.3f} outside the floor range {lo:g}-{hi:g}")
+    if challenger["empc"] < f.min_empc:
+        reasons.append(f"EMPC {challenger['empc']:.4f} below the floor {f.min_empc:g}")
+    return reasons
+
+
+class _Steps:
+    """Collects step records and hands each to the caller as soon as it is done."""
+
+    def __init__(self, on_step: Callable[[dict[str, Any]], None] | None) -> None:
+        self.records: list[dict[str, Any]] = []
+        self._on_step = on_step
+        self._t0 = time.monotonic()
+        self._last = self._t0
+
+    def __call__(self, step: str, status: str = "ok", **fields: Any) -> None:
+        now = time.monotonic()
+        record = {
+            "step": step,
+            "status": status,
+            "seconds": round(now - self._last, 3),
+            **fields,
+        }
+        self._last = now
+        self.records.append(record)
+        logger.info("retrain %s: %s", step, status)
+        if self._on_step is not None:
+            self._on_step(json.loads(json.dumps(record, default=str)))
+
+
+def _holder_path(lock: Path) -> Path:
+    return lock.with_name(lock.name + ".holder.json")
+
+
+def _acquire(lock_path: Path, config_path: str | None) -> filelock.BaseFileLock:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        holder: dict[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError):
+            holder = json.loads(_holder_path(lock_path).read_text())
+        raise RetrainLocked(lock_path, holder) from None
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "config": config_path,
+    }
+    with atomic_path(_holder_path(lock_path)) as tmp:
+        tmp.write_text(json.dumps(info))
+    return lock
+
+
+def _write_summary(summary: dict[str, Any], path: Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(summary, indent=1, default=str))
+
+
+def _split(frame: pd.DataFrame, config: ChurnConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training rows (before the holdout, with a gap of ``horizon`` months) and the holdout."""
+    observed = frame[frame["churn"].notna()]
+    months = sorted(observed["as_of"].unique())
+    k = config.retrain.holdout_months
+    if len(months) < k + config.horizon + 2:
+        raise SnrInputError(
+            f"retrain: {len(months)} as-of month(s) with observed {config.horizon}-month "
+            f"labels; a holdout of {k} month(s), a gap of {config.horizon} and two training "
+            f"months need at least {k + config.horizon + 2}"
+        )
+    holdout_start = pd.Timestamp(months[-k])
+    cutoff = holdout_start - pd.DateOffset(months=config.horizon)
+    holdout = observed[observed["as_of"] >= holdout_start]
+    train = labelled_rows(frame[frame["as_of"] <= cutoff], config)
+    return train, holdout
+
+
+def retrain(
+    config: ChurnConfig,
+    *,
+    data: str | Path | None = None,
+    force: bool = False,
+    summary_path: str | Path | None = None,
+    config_path: str | None = None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+) -> RetrainResult:
+    """Run the retraining steps (see the module docstring).
+
+    Parameters
+    ----------
+    config : ChurnConfig
+        Model, horizon and the ``retrain`` section (data, holdout, lock, gate, floors).
+    data : str or Path, optional
+        Overrides ``config.retrain.data``.
+    force : bool, default False
+        Retrain even when a finished run has the same run key.
+    summary_path : str or Path, optional
+        Overrides ``config.retrain.summary``.
+    config_path : str, optional
+        Recorded in the lock's holder file and the summary.
+    on_step : callable, optional
+        Called with each step's record (a JSON-serialisable dict) as soon as it is done.
+
+    Returns
+    -------
+    RetrainResult
+        ``status`` is ``promoted``, ``rejected``, ``blocked`` or ``skipped``; ``exit_code``
+        0 or 3.
+
+    Raises
+    ------
+    RetrainLocked
+        If another run holds the lock.
+    SnrInputError
+        On bad data or configuration.
+    """
+    from snr_models import tracking
+    from snr_models.data.io import load
+    from snr_models.tracking import registry
+    from snr_models.tracking.models import load_registered_model, log_churn_model
+
+    source = data if data is not None else config.retrain.data
+    if source is None:
+        raise SnrInputError("retrain: no data source; give --data or retrain.data in the config")
+    summary_file = Path(summary_path or config.retrain.summary)
+    steps = _Steps(on_step)
+    started = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    lock = _acquire(Path(config.retrain.lock), config_path)
+    try:
+        steps("lock", lock=str(config.retrain.lock), pid=os.getpid())
+
+        tables = load(source)
+        content_hash = tables.content_hash()
+        steps("load", rows=tables.row_counts(), content_hash=content_hash)
+
+        frame = build_features(tables, horizon=config.horizon)
+        train, holdout = _split(frame, config)
+        latest = frame[frame["as_of"] == frame["as_of"].max()]
+        champion_record = registry.alias_version(MODEL_NAME, registry.CHAMPION)
+        champion = load_registered_model(champion_record.uri) if champion_record else None
+        drift = None
+        if champion is not None and champion.profile is not None:
+            d = config.retrain.drift
+            drift = drift_report(
+                champion.profile,
+                latest,
+                labelled=holdout,
+                psi_threshold=d.psi_threshold,
+                label_psi_threshold=d.label_psi_threshold,
+                exclude=d.exclude,
+            )
+            steps(
+                "drift",
+                "breach" if drift.breached else "ok",
+                blocking=bool(drift.breached and d.block),
+                **drift.to_dict(),
+            )
+        else:
+            steps("drift", "skipped", reason="no champion with a training profile yet")
+
+        key = run_key(content_hash, config)
+        existing = registry.find_finished_run(config.experiment, key)
+        summary: dict[str, Any] = {
+            "started": started,
+            "config": config_path,
+            "data": str(source),
+            "content_hash": content_hash,
+            "run_key": key,
+            "package_version": __version__,
+            "drift": drift.to_dict() if drift is not None else None,
+        }
+        if existing and not force:
+            steps("run_key", "exists", run_key=key, run_id=existing)
+            return _finish("skipped", EXIT_OK, summary | {"run_id": existing}, steps, summary_file)
+        steps("run_key", "new" if not existing else "forced", run_key=key)
+
+        tags = {"snr_run_key": key, "snr_job": "retrain"}
+        with tracking.start_run(
+            config.experiment, run_name=f"retrain-{config.name}", tags=tags
+        ) as run:
+            summary["run_id"] = run.run_id
+            run.log_params(
+                {"config": config.model_dump(mode="json"), "force": force, "data": str(source)}
+            )
+            run.log_data(tables)
+            if drift is not None:
+                run.log_frame(drift.table, "drift/psi.csv")
+                run.log_dict(drift.to_dict(), "drift/report.json")
+            if drift is not None and drift.breached and config.retrain.drift.block:
+                reasons = [f"drift: {b}" for b in drift.breaches]
+                summary |= {"gate": {"passed": False, "reasons": reasons}}
+                run.set_tags({"snr_retrain_outcome": "blocked"})
+                steps("gate", "blocked", reasons=reasons)
+                return _finish("blocked", EXIT_GATE, summary, steps, summary_file, run)
+
+            model = fit_estimator(train, config)
+            profile = training_profile(
+                train, feature_columns(train), n_bins=config.retrain.drift.n_bins
+            )
+            logged = log_churn_model(
+                run,
+                model,
+                train[model_inputs(train)],
+                registered_model_name=MODEL_NAME,
+                set_champion_if_missing=False,
+                profile=profile,
+                version_tags={"horizon": config.horizon, "run_key": key, "lifecycle": "challenger"},
+            )
+            version = str(logged.version)
+            registry.set_alias(MODEL_NAME, registry.CHALLENGER, version)
+            steps(
+                "train",
+                version=version,
+                n_train_rows=len(train),
+                train_from=f"{train['as_of'].min():%Y-%m}",
+                train_to=f"{train['as_of'].max():%Y-%m}",
+                label=label_column(config),
+            )
+
+            y = holdout["churn"].to_numpy(dtype=float)
+            results = {"challenger": holdout_metrics(y, _predict(model, holdout))}
+            if champion is not None:
+                results["champion"] = holdout_metrics(y, _predict(champion.estimator, holdout))
+            for who, metrics in results.items():
+                run.log_metrics({f"holdout.{who}.{k}": v for k, v in metrics.items()})
+            holdout_months = [f"{m:%Y-%m}" for m in sorted(holdout["as_of"].unique())]
+            steps("evaluate", holdout=holdout_months, **results)
+            summary |= {
+                "holdout": holdout_months,
+                "challenger": {"version": version, "metrics": results["challenger"]},
+                "champion": (
+                    {"version": champion.version, "metrics": results["champion"]}
+                    if champion is not None
+                    else None
+                ),
+            }
+
+            reasons = gate_reasons(results["challenger"], results.get("champion"), config)
+            basis = "gate" if champion is not None else "floors"
+            summary["gate"] = {"passed": not reasons, "basis": basis, "reasons": reasons}
+            steps("gate", "passed" if not reasons else "failed", basis=basis, reasons=reasons)
+            if reasons:
+                registry.set_version_tags(
+                    MODEL_NAME,
+                    version,
+                    {"lifecycle": "rejected", "rejected_reasons": "; ".join(reasons)},
+                )
+                run.set_tags({"snr_retrain_outcome": "rejected"})
+                steps("reject", version=version)
+                return _finish("rejected", EXIT_GATE, summary, steps, summary_file, run)
+            old, new = registry.promote(MODEL_NAME, version)
+            run.set_tags({"snr_retrain_outcome": "promoted"})
+            steps("promote", champion=new, previous=old)
+            summary["promoted"] = {"champion": new, "previous": old}
+            return _finish("promoted", EXIT_OK, summary, steps, summary_file, run)
+    finally:
+        lock.release()
+
+
+def _predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    from snr_models.jobs.score import align_columns
+
+    return model.predict_proba(align_columns(frame, model))[:, 1]
+
+
+def _finish(
+    status: str,
+    code: int,
+    summary: dict[str, Any],
+    steps: _Steps,
+    path: Path,
+    run: Any = None,
+) -> RetrainResult:
+    summary = summary | {
+        "status": status,
+        "exit_code": code,
+        "finished": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+    }
+    steps("summary", status, path=str(path), exit_code=code)
+    summary["steps"] = steps.records
+    _write_summary(summary, path)
+    if run is not None:
+        run.log_dict(summary, "retrain/summary.json")
+    return RetrainResult(status=status, exit_code=code, summary=summary, steps=steps.records)

@@ -1,0 +1,172 @@
+"""Against a real MLflow tracking server over HTTP, and against one that cannot be reached.
+
+The server is ``mlflow server`` with a SQLite backend in the test's folder, on a free port of
+127.0.0.1; it is stopped in a ``finally``. The unreachable server is a closed port, with
+MLflow's HTTP retries bounded by its environment variables (``MLFLOW_HTTP_REQUEST_*``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"mlflow server exited: {proc.stderr.read()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("mlflow server did not become healthy")
+
+
+def run_snr(args: list, monkeypatch, capsys) -> tuple[int, list[dict], str]:
+    from snr_models.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["snr", *map(str, args)])
+    code = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    out = capsys.readouterr()
+    lines = [json.loads(x) for x in out.out.splitlines() if x.startswith("{")]
+    return code, lines, out.out + out.err
+
+
+@pytest.mark.slow
+def test_retrain_promote_score_over_http(
+    _migrated_mlflow_db, worlds, tmp_path, make_config, loose_gate, monkeypatch, capsys
+):
+    import mlflow
+
+    db = tmp_path / "server.db"
+    shutil.copy(_migrated_mlflow_db, db)  # migrated once per session: the server starts fast
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen(
+        [
+            str(mlflow_cli),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{db}",
+            "--default-artifact-root",
+            str(tmp_path / "server-artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_healthy(url, server)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        monkeypatch.setenv("SNR_ARTIFACT_ROOT", str(tmp_path / "mlruns"))
+        mlflow.set_tracking_uri(url)
+        cfg = make_config(tmp_path / "churn.yaml", loose_gate)
+        code, lines, text = run_snr(
+            ["retrain", "--config", cfg, "--data", worlds["a"]], monkeypatch, capsys
+        )
+        assert code == 0, text
+        assert lines[-2]["step"] == "promote" and lines[-2]["champion"] == "1"
+        code, _, text = run_snr(["models", "promote", "1"], monkeypatch, capsys)
+        assert code == 0, text
+        code, _, text = run_snr(["models", "list"], monkeypatch, capsys)
+        assert code == 0 and "champion" in text
+        out = tmp_path / "calls.parquet"
+        code, _, text = run_snr(
+            [
+                "score",
+                "--model",
+                "models:/snr-churn@champion",
+                "--data",
+                worlds["a"],
+                "--as-of",
+                "2023-12",
+                "--output",
+                out,
+                "--no-reasons",
+            ],
+            monkeypatch,
+            capsys,
+        )
+        assert code == 0, text
+        assert len(pd.read_parquet(out)) > 0
+        # the registry lives in the server's database, not in a local store
+        assert not (tmp_path / "mlflow.db").exists()
+    finally:
+        mlflow.set_tracking_uri("")
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=20)
+
+
+def test_unreachable_server_fails_fast_and_clearly(
+    worlds, tmp_path, make_config, monkeypatch, capsys
+):
+    port = _free_port()  # nothing listens there
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    out = tmp_path / "calls.parquet"
+    start = time.monotonic()
+    code, _, text = run_snr(
+        [
+            "score",
+            "--model",
+            "models:/snr-churn@champion",
+            "--data",
+            worlds["a"],
+            "--as-of",
+            "2023-12",
+            "--output",
+            out,
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 69 and "cannot be reached" in text and not out.exists()
+    cfg = make_config(tmp_path / "churn.yaml")
+    code, _, text = run_snr(
+        ["retrain", "--config", cfg, "--data", worlds["a"]], monkeypatch, capsys
+    )
+    assert code == 69 and "cannot be reached" in text
+    code, _, text = run_snr(["models", "list"], monkeypatch, capsys)
+    assert code == 69 and "cannot be reached" in text
+    assert time.monotonic() - start < 120
