@@ -8,9 +8,7 @@ discrete-time hazard model must recover the signs of the true coefficients.
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,9 +17,7 @@ import pytest
 from snr_models.churn import ChurnBoost, HazardModel, roc_auc
 from snr_models.data.simulate import simulate
 from snr_models.features import build_features, feature_columns
-
-sys.path.insert(0, str(Path(__file__).parent))
-from oracle import oracle_log_hazard  # noqa: E402
+from tests.churn.oracle import oracle_log_hazard
 
 
 @pytest.fixture(scope="module")
