@@ -12,7 +12,6 @@ from typing import Literal
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from snr_models.churn import (
@@ -27,6 +26,7 @@ from snr_models.churn import (
     plot_roc,
     rolling_origin_backtest,
 )
+from snr_models.configfile import read_yaml_mapping
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 from snr_models.features import build_features, feature_columns, parse_month
@@ -148,14 +148,7 @@ class ChurnConfig(_Strict):
     def from_yaml(cls, path: str | Path) -> ChurnConfig:
         """Read and validate a YAML configuration."""
         path = Path(path)
-        if not path.is_file():
-            raise SnrInputError(f"configuration file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise SnrInputError(f"configuration {path} is not valid YAML: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise SnrInputError(f"configuration {path} must be a mapping of settings")
+        raw = read_yaml_mapping(path)
         return cls.model_validate(raw)
 
 

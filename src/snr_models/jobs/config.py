@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from snr_models.errors import SnrInputError
+from snr_models.configfile import read_yaml_mapping
 
 
 class NetRateStage(BaseModel):
@@ -90,14 +89,7 @@ class RunConfig(BaseModel):
     def from_yaml(cls, path: str | Path) -> RunConfig:
         """Read and validate a YAML configuration; relative paths are made absolute."""
         path = Path(path)
-        if not path.is_file():
-            raise SnrInputError(f"configuration file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise SnrInputError(f"configuration {path} is not valid YAML: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise SnrInputError(f"configuration {path} must be a mapping of settings")
+        raw = read_yaml_mapping(path)
         config = cls.model_validate(raw)
         base = path.resolve().parent
         updates: dict = {}
