@@ -201,7 +201,32 @@ class ETSForecaster(_Base):
         return mean, np.sqrt(np.asarray(pred.forecast_variance, dtype=float)) * self.scale_
 
 
-class SARIMAXForecaster(_Base):
+class _StateSpace(_Base):
+    """Shared by the statsmodels state-space forecasters: fitting on the standardised series,
+    and forecasts with the future exposures, back on the original scale."""
+
+    uses_exog = True
+
+    def _fit_state_space(self, model: Any, start_params: np.ndarray | None) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.result_ = model.fit(
+                disp=False, maxiter=100, cov_type="none", start_params=_start(start_params, model)
+            )
+        self.params_ = np.asarray(self.result_.params, dtype=float)
+        self.resid_ = np.array(self.result_.resid, dtype=float) * self.scale_
+
+    def predict(self, h: int, exog: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation given the future exposures ``exog`` (``h`` rows)."""
+        x = None if not self.columns_.size else np.asarray(exog)[:h, self.columns_]
+        fc = self.result_.get_forecast(h, exog=x)
+        return (
+            np.asarray(fc.predicted_mean, dtype=float) * self.scale_ + self.centre_,
+            np.sqrt(np.asarray(fc.var_pred_mean, dtype=float)) * self.scale_,
+        )
+
+
+class SARIMAXForecaster(_StateSpace):
     """SARIMAX with intervention exposure regressors.
 
     ``y_t = c + beta' x_t + u_t``, ``u_t`` ARMA(p, q) (seasonal AR(1) added for three seasons
@@ -218,7 +243,6 @@ class SARIMAXForecaster(_Base):
     """
 
     name = "sarimax"
-    uses_exog = True
 
     def __init__(self, order: tuple[int, int, int] = (1, 0, 0), season_length: int = 12) -> None:
         self.order = order
@@ -244,27 +268,12 @@ class SARIMAXForecaster(_Base):
             seasonal_order=seasonal,
             trend="c" if self.order[1] == 0 else "n",
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.result_ = model.fit(
-                disp=False, maxiter=100, cov_type="none", start_params=_start(start_params, model)
-            )
-        self.params_ = np.asarray(self.result_.params, dtype=float)
-        self.resid_ = np.array(self.result_.resid, dtype=float) * self.scale_
+        self._fit_state_space(model, start_params)
         self.resid_[: max(1, self.order[0])] = np.nan
         return self
 
-    def predict(self, h: int, exog: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and standard deviation given the future exposures ``exog`` (``h`` rows)."""
-        x = None if not self.columns_.size else np.asarray(exog)[:h, self.columns_]
-        fc = self.result_.get_forecast(h, exog=x)
-        return (
-            np.asarray(fc.predicted_mean, dtype=float) * self.scale_ + self.centre_,
-            np.sqrt(np.asarray(fc.var_pred_mean, dtype=float)) * self.scale_,
-        )
 
-
-class StructuralForecaster(_Base):
+class StructuralForecaster(_StateSpace):
     """Structural time-series model (``UnobservedComponents``): local level (plus trend).
 
     Parameters
@@ -276,7 +285,6 @@ class StructuralForecaster(_Base):
     """
 
     name = "uc"
-    uses_exog = True
 
     def __init__(self, level: str = "local level", season_length: int = 12) -> None:
         self.level = level
@@ -298,25 +306,9 @@ class StructuralForecaster(_Base):
         if self._seasonal(len(series)):
             kwargs["freq_seasonal"] = [{"period": self.season_length, "harmonics": 2}]
         model = UnobservedComponents(series, level=self.level, exog=x, **kwargs)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.result_ = model.fit(
-                disp=False, maxiter=100, cov_type="none", start_params=_start(start_params, model)
-            )
-        self.params_ = np.asarray(self.result_.params, dtype=float)
-        self.resid_ = np.array(self.result_.resid, dtype=float) * self.scale_
-        burn = max(int(self.result_.loglikelihood_burn), 1)
-        self.resid_[:burn] = np.nan
+        self._fit_state_space(model, start_params)
+        self.resid_[: max(int(self.result_.loglikelihood_burn), 1)] = np.nan
         return self
-
-    def predict(self, h: int, exog: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and standard deviation given the future exposures."""
-        x = None if not self.columns_.size else np.asarray(exog)[:h, self.columns_]
-        fc = self.result_.get_forecast(h, exog=x)
-        return (
-            np.asarray(fc.predicted_mean, dtype=float) * self.scale_ + self.centre_,
-            np.sqrt(np.asarray(fc.var_pred_mean, dtype=float)) * self.scale_,
-        )
 
 
 #: The candidate models by name, in order of simplicity (ties in the backtest go to the first).
