@@ -15,13 +15,17 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 import numpy as np
 import pandas as pd
 
-from snr_models.attribution import attribute_change, build_panel, estimate_joint
+from snr_models.attribution import (
+    attribute_change,
+    build_panel,
+    estimate_joint,
+    with_placebo_rollout,
+)
 from snr_models.data.simulate import simulate
 
 
@@ -33,21 +37,7 @@ def placebo_tables(tables, seed: int, n_branches: int):
     months = pd.date_range(
         tables.market["month"].min() + pd.DateOffset(months=6), periods=4, freq="6MS"
     )
-    fake = pd.DataFrame(
-        {
-            "intervention_id": [f"PLACEBO{i:03d}" for i in range(len(chosen))],
-            "intervention": "placebo",
-            "unit_type": "branch",
-            "unit_id": chosen,
-            "start_date": pd.to_datetime(rng.choice(months, size=len(chosen))).astype(
-                "datetime64[us]"
-            ),
-            "end_date": pd.NaT,
-            "intensity": 1.0,
-        }
-    )
-    iv = pd.concat([tables.interventions, fake], ignore_index=True)
-    return dataclasses.replace(tables, interventions=iv)
+    return with_placebo_rollout(tables, chosen, rng.choice(months, size=len(chosen)))
 
 
 def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:

@@ -12,7 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snr_models.attribution import attribute_change, build_panel, estimate_joint
+from snr_models.attribution import (
+    attribute_change,
+    build_panel,
+    estimate_joint,
+    with_placebo_rollout,
+)
 
 simulate_mod = pytest.importorskip("snr_models.data.simulate")
 
@@ -109,23 +114,7 @@ def test_placebo_intervention_is_null(world) -> None:
     branches = np.sort(tables.clients["branch_id"].unique())
     chosen = rng.choice(branches, size=15, replace=False)
     months = pd.date_range("2023-07-01", periods=4, freq="6MS")
-    fake = pd.DataFrame(
-        {
-            "intervention_id": [f"P{i:03d}" for i in range(len(chosen))],
-            "intervention": "placebo",
-            "unit_type": "branch",
-            "unit_id": chosen,
-            "start_date": pd.to_datetime(rng.choice(months, size=len(chosen))).astype(
-                "datetime64[us]"
-            ),
-            "end_date": pd.NaT,
-            "intensity": 1.0,
-        }
-    )
-    iv = pd.concat([tables.interventions, fake], ignore_index=True)
-    import dataclasses
-
-    t2 = dataclasses.replace(tables, interventions=iv)
+    t2 = with_placebo_rollout(tables, chosen, rng.choice(months, size=len(chosen)))
     res = estimate_joint(build_panel(t2), n_placebo=0)
     tab = res.to_frame().set_index(["intervention", "component"]).loc["placebo"]
     covers = ((tab["lo"] <= 0) & (tab["hi"] >= 0)).sum()

@@ -15,7 +15,7 @@ Public API:
 """
 
 from snr_models.attribution.joint import JointEffects, estimate_joint
-from snr_models.attribution.panel import BranchPanel, build_panel
+from snr_models.attribution.panel import BranchPanel, build_panel, with_placebo_rollout
 from snr_models.attribution.regression import OLSFit, fe_ols
 from snr_models.attribution.staggered import AggregatedATT, GroupTimeATT, att_gt
 from snr_models.attribution.structural import StructuralImpactResult, structural_impact
@@ -43,4 +43,5 @@ __all__ = [
     "structural_impact",
     "synthetic_control",
     "twfe",
+    "with_placebo_rollout",
 ]

@@ -11,6 +11,7 @@ it ends (the effect may fade; the event-time coefficients show how).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,3 +161,35 @@ def build_panel(
     return BranchPanel(
         frame=frame, interventions=tuple(names), firm_start=firm, weights=dict(weights)
     )
+
+
+def with_placebo_rollout(
+    tables: Tables, branches: Any, starts: Any, *, name: str = "placebo"
+) -> Tables:
+    """The tables plus a fake roll-out ``name`` (no true effect) for a placebo check.
+
+    Parameters
+    ----------
+    tables : Tables
+        The contract's tables (not modified).
+    branches : sequence of str
+        The branches the fake intervention reaches.
+    starts : sequence of dates
+        Its start date in each of those branches (same length as ``branches``).
+    name : str
+        The fake intervention's name; its estimated effects should cover zero.
+    """
+    branches = list(branches)
+    fake = pd.DataFrame(
+        {
+            "intervention_id": [f"{name.upper()}{i:03d}" for i in range(len(branches))],
+            "intervention": name,
+            "unit_type": "branch",
+            "unit_id": branches,
+            "start_date": pd.to_datetime(np.asarray(starts)).astype("datetime64[us]"),
+            "end_date": pd.NaT,
+            "intensity": 1.0,
+        }
+    )
+    interventions = pd.concat([tables.interventions, fake], ignore_index=True)
+    return dataclasses.replace(tables, interventions=interventions)
