@@ -6,13 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from snr_models.cli.attribute import attribute_command
+import snr_models.data.simulate as simulate_mod
+from snr_models.cli import app
 from snr_models.jobs.attribution import EFFECT_COLUMNS, run_attribution
-
-simulate_mod = pytest.importorskip("snr_models.data.simulate")
 
 
 @pytest.fixture(scope="module")
@@ -21,17 +19,10 @@ def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return simulate_mod.write_simulation(result, tmp_path_factory.mktemp("w") / "data")
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-    app.command("attribute")(attribute_command)
-    app.command("noop")(lambda: None)  # a second command keeps "attribute" as a sub-command
-    return app
-
-
 def test_cli_writes_effects_waterfall_and_figures(world_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "attr"
     res = CliRunner().invoke(
-        _app(),
+        app,
         [
             "attribute",
             "--data",
@@ -64,7 +55,7 @@ def test_cli_bad_month_is_an_input_error(world_dir: Path, tmp_path: Path) -> Non
 
     out = tmp_path / "attr"
     res = CliRunner().invoke(
-        _app(), ["attribute", "--data", str(world_dir), "--start", "2031-01", "--output", str(out)]
+        app, ["attribute", "--data", str(world_dir), "--start", "2031-01", "--output", str(out)]
     )
     assert isinstance(res.exception, SnrInputError)  # the snr entry point maps it to exit 2
     assert not out.exists()  # nothing half-written
@@ -99,7 +90,7 @@ def test_cli_client_weighting_is_client_level_estimation(world_dir: Path, tmp_pa
 
     out = tmp_path / "attr"
     args = ["attribute", "--data", str(world_dir), "--output", str(out)]
-    res = CliRunner().invoke(_app(), [*args, "--weighting", "client"])
+    res = CliRunner().invoke(app, [*args, "--weighting", "client"])
     assert res.exit_code == 0, res.output
     effects = pd.read_csv(out / "effects.csv")
     assert list(effects.columns) == EFFECT_COLUMNS
@@ -114,5 +105,5 @@ def test_cli_client_weighting_is_client_level_estimation(world_dir: Path, tmp_pa
     for name in tab.index.get_level_values("intervention").unique():
         combo = 0.4 * tab[(name, "S")] + 0.3 * tab[(name, "R")] + 0.3 * tab[(name, "E")]
         assert tab[(name, "net_rate")] == pytest.approx(combo, rel=1e-9, abs=1e-12)
-    bad = CliRunner().invoke(_app(), [*args, "--weighting", "cells"])
+    bad = CliRunner().invoke(app, [*args, "--weighting", "cells"])
     assert bad.exit_code == 2  # typer rejects a weighting that is not one of the two

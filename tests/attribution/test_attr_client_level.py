@@ -34,7 +34,7 @@ def test_cell_mean_regression_weighted_by_counts_equals_client_level_ols() -> No
 
 
 def test_client_weighting_on_simulated_world() -> None:
-    simulate_mod = pytest.importorskip("snr_models.data.simulate")
+    import snr_models.data.simulate as simulate_mod
     from snr_models.attribution import build_panel, estimate_joint
 
     world = simulate_mod.simulate(n_clients=4_000, n_branches=16, n_months=24, seed=5)

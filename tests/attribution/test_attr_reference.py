@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import causaldata
 import numpy as np
 import pandas as pd
 import pytest
 
 from snr_models.attribution import fe_ols, structural_impact, synthetic_control, twfe
 
-causaldata = pytest.importorskip("causaldata")
 DATA = Path(__file__).parent / "data"
 
 

@@ -78,7 +78,7 @@ def test_cr2_equals_bell_mccaffrey_with_explicit_dummies(staggered, weights) -> 
 def test_placebo_sd_equals_refitting_every_permutation() -> None:
     # independent computation: for each permutation of the pilot's branches (same random
     # draws), rebuild the panel and refit every component with fe_ols, as before the fast path
-    simulate_mod = pytest.importorskip("snr_models.data.simulate")
+    import snr_models.data.simulate as simulate_mod
     from snr_models.attribution import build_panel
     from snr_models.attribution.joint import (
         JointEffects,

@@ -12,14 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import snr_models.data.simulate as simulate_mod
 from snr_models.attribution import (
     attribute_change,
     build_panel,
     estimate_joint,
     with_placebo_rollout,
 )
-
-simulate_mod = pytest.importorskip("snr_models.data.simulate")
 
 BRANCH_LEVEL = ["process_reengineering", "staff_training", "survey_program"]
 

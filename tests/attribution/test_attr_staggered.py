@@ -9,14 +9,13 @@ effects and event-time effects below; every ATT(g, t) to 4 decimals.
 
 from __future__ import annotations
 
+import moderndid
 import numpy as np
 import pandas as pd
 import pytest
 
 from snr_models.attribution import att_gt
 from snr_models.errors import SnrInputError
-
-moderndid = pytest.importorskip("moderndid")
 
 # R did::att_gt(mpdta), ATT(g, t) in the order (g, t) = (2004, 2004..2007), (2006, ...), (2007, ...)
 R_ATT_GT = [

