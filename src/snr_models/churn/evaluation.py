@@ -99,13 +99,42 @@ def calibration_intercept_slope(y_true: object, y_prob: object) -> tuple[float, 
     >>> abs(a) < 0.05 and abs(b - 1) < 0.05
     True
     """
-    import statsmodels.api as sm
-
     y, p = _arrays(y_true, y_prob)
     lp = special.logit(np.clip(p, 1e-10, 1 - 1e-10))
-    slope_fit = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit()
-    icpt_fit = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=lp).fit()
-    return float(icpt_fit.params[0]), float(slope_fit.params[1])
+    ones = np.ones((len(y), 1))
+    slope = _logistic_mle(y.astype(float), np.c_[ones, lp], np.zeros(len(y)))[1]
+    intercept = _logistic_mle(y.astype(float), ones, lp)[0]
+    return float(intercept), float(slope)
+
+
+def _logistic_mle(
+    y: np.ndarray, X: np.ndarray, offset: np.ndarray, max_iter: int = 100
+) -> np.ndarray:
+    """Maximum-likelihood logistic coefficients by Newton's method with step halving.
+
+    Two coefficients at most here, so this is a few passes over the data, where a GLM
+    object costs a hundred times more inside the bootstrap.
+    """
+
+    def loglik(beta: np.ndarray) -> float:
+        eta = X @ beta + offset
+        return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+
+    beta = np.zeros(X.shape[1])
+    current = loglik(beta)
+    for _ in range(max_iter):
+        mu = special.expit(X @ beta + offset)
+        hessian = (X * (mu * (1 - mu))[:, None]).T @ X
+        step = np.linalg.lstsq(hessian, X.T @ (y - mu), rcond=None)[0]
+        for _ in range(30):  # halve until the likelihood does not fall
+            candidate = loglik(beta + step)
+            if candidate >= current - 1e-12:
+                break
+            step = step / 2
+        beta, previous, current = beta + step, current, candidate
+        if np.max(np.abs(step)) < 1e-10 or abs(current - previous) < 1e-12:
+            break
+    return beta
 
 
 def reliability_curve(y_true: object, y_prob: object, n_bins: int = 10) -> pd.DataFrame:
@@ -209,6 +238,12 @@ def _roc_hull(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     fps = (distinct + 1) - tps
     tpr = np.r_[0.0, tps / max(ys.sum(), 1)]
     fpr = np.r_[0.0, fps / max(len(ys) - ys.sum(), 1)]
+    # Only the points where the curve turns clockwise can be hull vertices: keep them (and
+    # the ends) before the monotone-chain pass, which is then short.
+    d_f, d_t = np.diff(fpr), np.diff(tpr)
+    turns = d_f[:-1] * d_t[1:] - d_t[:-1] * d_f[1:] < 0
+    candidates = np.flatnonzero(np.r_[True, turns, True])
+    fpr, tpr = fpr[candidates], tpr[candidates]
     hull: list[int] = []
     for i in range(len(fpr)):
         while len(hull) >= 2:
@@ -340,19 +375,58 @@ def bootstrap_interval(
     """
     y, p = _arrays(y_true, y_score)
     estimate = float(metric(y, p))
+    replicates = _replicates(lambda a, b: {"m": metric(a, b)}, y, p, n_boot, random_state)
+    if replicates.empty:
+        return estimate, np.nan, np.nan
+    lo, hi = np.quantile(replicates["m"], [alpha / 2, 1 - alpha / 2])
+    return estimate, float(lo), float(hi)
+
+
+def _replicates(
+    metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]],
+    y: np.ndarray,
+    p: np.ndarray,
+    n_boot: int,
+    random_state: int | None,
+) -> pd.DataFrame:
+    """``metrics`` on ``n_boot`` resamples of the clients (one row each; single-class skipped)."""
     rng = np.random.default_rng(random_state)
-    stats_ = []
+    rows = []
     n = len(y)
     for _ in range(n_boot):
         idx = rng.integers(0, n, n)
         yb = y[idx]
         if yb.min() == yb.max():
             continue
-        stats_.append(metric(yb, p[idx]))
-    if not stats_:
-        return estimate, np.nan, np.nan
-    lo, hi = np.quantile(stats_, [alpha / 2, 1 - alpha / 2])
-    return estimate, float(lo), float(hi)
+        rows.append(metrics(yb, p[idx]))
+    return pd.DataFrame(rows)
+
+
+def _ranking_metrics(
+    y: np.ndarray, p: np.ndarray, fractions: Sequence[float], budget: int
+) -> dict[str, float]:
+    """Every metric of :func:`evaluate` but the calibration ones, from one resample."""
+    profit = empc(y, p)
+    values = {
+        "roc_auc": roc_auc(y, p),
+        "pr_auc": pr_auc(y, p),
+        "brier": brier(y, p),
+        "empc": profit.value,
+        "empc_fraction": profit.fraction,
+        "retained_value": expected_retained_value(y, p, budget),
+        "base_rate": float(np.mean(y)),
+    }
+    table = lift_table(y, p, fractions)
+    for f, lift, capture in zip(fractions, table["lift"], table["capture"], strict=True):
+        tag = f"{int(round(f * 100))}pct"
+        values[f"lift_{tag}"] = float(lift)
+        values[f"capture_{tag}"] = float(capture)
+    return values
+
+
+def _calibration_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    intercept, slope = calibration_intercept_slope(y, p)
+    return {"calibration_intercept": intercept, "calibration_slope": slope}
 
 
 def evaluate(
@@ -383,36 +457,28 @@ def evaluate(
     """
     y, p = _arrays(y_true, y_prob)
     k = budget if budget is not None else max(1, int(round(0.1 * len(y))))
-
-    metrics: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-        "roc_auc": roc_auc,
-        "pr_auc": pr_auc,
-        "brier": brier,
-        "calibration_intercept": lambda a, b: calibration_intercept_slope(a, b)[0],
-        "calibration_slope": lambda a, b: calibration_intercept_slope(a, b)[1],
-        "empc": lambda a, b: empc(a, b).value,
-        "empc_fraction": lambda a, b: empc(a, b).fraction,
-        "retained_value": lambda a, b: expected_retained_value(a, b, k),
-        "base_rate": lambda a, b: float(np.mean(a)),
-    }
-    for f in fractions:
-        tag = f"{int(round(f * 100))}pct"
-        metrics[f"lift_{tag}"] = lambda a, b, f=f: float(lift_table(a, b, [f])["lift"].iloc[0])
-        metrics[f"capture_{tag}"] = lambda a, b, f=f: float(
-            lift_table(a, b, [f])["capture"].iloc[0]
-        )
-    boot_metrics = {k_: m for k_, m in metrics.items() if not k_.startswith("calibration")}
+    values = _ranking_metrics(y, p, fractions, k) | _calibration_metrics(y, p)
+    # one resample serves every ranking metric; the calibration fits are dearer: 50 at most
+    replicates = pd.concat(
+        [
+            _replicates(
+                lambda a, b: _ranking_metrics(a, b, fractions, k), y, p, n_boot, random_state
+            ),
+            _replicates(_calibration_metrics, y, p, min(n_boot, 50), random_state),
+        ],
+        axis=1,
+    )
+    order = ["roc_auc", "pr_auc", "brier", "calibration_intercept", "calibration_slope"]
+    order += ["empc", "empc_fraction", "retained_value", "base_rate"]
+    order += [m for m in values if m.startswith(("lift_", "capture_"))]
     rows = {}
-    for name, fn in metrics.items():
-        if name in boot_metrics:
-            est, lo, hi = bootstrap_interval(
-                fn, y, p, n_boot=n_boot, alpha=alpha, random_state=random_state
-            )
+    for name in order:
+        reps = replicates[name].dropna() if name in replicates else pd.Series(dtype=float)
+        if reps.empty:
+            lo = hi = np.nan
         else:
-            est, lo, hi = bootstrap_interval(
-                fn, y, p, n_boot=min(n_boot, 50), alpha=alpha, random_state=random_state
-            )
-        rows[name] = {"value": est, "lo": lo, "hi": hi}
+            lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+        rows[name] = {"value": float(values[name]), "lo": float(lo), "hi": float(hi)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("metric")
 
 
