@@ -28,3 +28,20 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise SnrInputError(f"configuration {path} must be a mapping of settings")
     return raw
+
+
+def merge_mappings(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` laid over it, nested mappings merged key by key.
+
+    Examples
+    --------
+    >>> merge_mappings({"a": 1, "b": {"c": 2, "d": 3}}, {"b": {"d": 4}})
+    {'a': 1, 'b': {'c': 2, 'd': 4}}
+    """
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_mappings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

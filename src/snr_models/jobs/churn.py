@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from snr_models.churn import (
+    BacktestResult,
     ChurnBoost,
     ChurnLogit,
     HazardModel,
@@ -31,14 +32,21 @@ from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 from snr_models.features import build_features, feature_columns, parse_month
 
+if TYPE_CHECKING:
+    from snr_models.tracking import TrackedRun
+    from snr_models.tracking.models import LoggedChurnModel
+
 __all__ = [
     "ChurnConfig",
+    "ChurnFit",
     "RetrainSettings",
     "fit_estimator",
     "label_column",
     "ChurnEvaluateResult",
     "ChurnTrainResult",
     "evaluate_churn",
+    "fit_churn",
+    "log_churn",
     "make_estimator",
     "train_churn",
 ]
@@ -223,8 +231,132 @@ def _log_figures(run, y, p, prefix: str) -> None:
         plt.close(fig)
 
 
+@dataclass(frozen=True)
+class ChurnFit:
+    """A churn model fitted by :func:`fit_churn`, with its backtest.
+
+    Holds client rows (``features``, ``labelled``, the backtest's predictions): log it with
+    :func:`log_churn`, which records aggregates only.
+    """
+
+    config: ChurnConfig
+    features: pd.DataFrame
+    labelled: pd.DataFrame
+    inputs: list[str]
+    backtest: BacktestResult
+    estimator: Any
+
+
+def fit_churn(tables: Tables, config: ChurnConfig | None = None) -> ChurnFit:
+    """Build features, run the rolling-origin backtest and fit the final model.
+
+    Parameters
+    ----------
+    tables : Tables
+        Validated tables of the data contract.
+    config : ChurnConfig, optional
+        Default: ``ChurnConfig()``.
+    """
+    config = config or ChurnConfig()
+    label = label_column(config)
+    frame = build_features(tables, horizon=config.horizon)
+    labelled = labelled_rows(frame, config)
+    bt = rolling_origin_backtest(
+        labelled,
+        make_estimator(config),
+        horizon=config.horizon,
+        label="churn",
+        train_label=label,
+        min_train_months=config.backtest.min_train_months,
+        n_origins=config.backtest.n_origins,
+        importance=config.backtest.importance,
+        n_repeats=config.backtest.n_repeats,
+        n_boot=config.n_boot,
+        random_state=config.seed,
+    )
+    return ChurnFit(
+        config=config,
+        features=frame,
+        labelled=labelled,
+        inputs=model_inputs(labelled),
+        backtest=bt,
+        estimator=fit_estimator(labelled, config),
+    )
+
+
+def log_churn(run: TrackedRun, tables: Tables, fit: ChurnFit) -> LoggedChurnModel:
+    """Log a :func:`fit_churn` result in ``run`` and register the model (if configured).
+
+    Logged: the configuration, the data's schema and hash, backtest metrics per origin and
+    pooled with intervals, ROC, calibration and lift figures, importances, partial
+    dependence, the logit's inference table, and the model (skops) with its training
+    profile. No client row or identifier.
+    """
+    from snr_models.jobs.drift import training_profile
+    from snr_models.tracking.models import log_churn_model
+
+    config, bt, final, labelled, inputs = (
+        fit.config,
+        fit.backtest,
+        fit.estimator,
+        fit.labelled,
+        fit.inputs,
+    )
+    run.log_params(
+        {
+            "config": config.model_dump(),
+            "estimator": type(final).__name__,
+            "n_features": len(inputs) - 1,
+            "n_train_rows": len(labelled),
+        }
+    )
+    run.log_data(tables)
+    run.log_metrics(
+        {f"backtest.{m}": v for m, v in bt.metrics["value"].items()}
+        | {f"backtest.{m}_lo": v for m, v in bt.metrics["lo"].items()}
+        | {f"backtest.{m}_hi": v for m, v in bt.metrics["hi"].items()}
+    )
+    for i, row in bt.per_origin.iterrows():
+        run.log_metrics(
+            {f"origin.{k}": row[k] for k in ("roc_auc", "pr_auc", "brier", "base_rate")},
+            step=int(i),
+        )
+    run.log_frame(bt.metrics.reset_index(), "backtest/metrics.csv")
+    run.log_frame(bt.per_origin, "backtest/per_origin.csv")
+    _log_figures(run, bt.predictions["y"], bt.predictions["p"], "backtest")
+    fig = bt.plot()
+    run.log_figure(fig, "backtest/by_origin.png")
+    plt.close(fig)
+    if bt.importance is not None:
+        run.log_frame(bt.importance, "backtest/importance.csv")
+        fig = plot_importance(bt.importance)
+        run.log_figure(fig, "backtest/importance.png")
+        plt.close(fig)
+        top = [f for f in bt.importance["feature"].head(3)]
+        sample = labelled[labelled["as_of"] == labelled["as_of"].max()]
+        fig = plot_partial_dependence(final, sample[inputs], top, grid_size=10, max_rows=1000)
+        run.log_figure(fig, "model/partial_dependence.png")
+        plt.close(fig)
+    inner = getattr(final, "hazard_model_", final)
+    if hasattr(inner, "inference_table"):
+        run.log_frame(inner.inference_table().reset_index(), "model/inference_table.csv")
+        run.log_text(inner.summary(), "model/summary.txt")
+    return log_churn_model(
+        run,
+        final,
+        labelled[inputs],
+        registered_model_name="snr-churn" if config.register else None,
+        profile=training_profile(
+            labelled, feature_columns(labelled), n_bins=config.retrain.drift.n_bins
+        ),
+        version_tags={"horizon": config.horizon, "lifecycle": "trained"},
+    )
+
+
 def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) -> ChurnTrainResult:
     """Build features, backtest, fit the final model, log everything and register it.
+
+    :func:`fit_churn` then :func:`log_churn`, in a run of its own in ``config.experiment``.
 
     Parameters
     ----------
@@ -238,88 +370,20 @@ def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) ->
     ChurnTrainResult
     """
     from snr_models import tracking
-    from snr_models.jobs.drift import training_profile
-    from snr_models.tracking.models import log_churn_model
 
     config = config or ChurnConfig()
     tables = _tables(data)
-    label = label_column(config)
-    frame = build_features(tables, horizon=config.horizon)
-    labelled = labelled_rows(frame, config)
-    estimator = make_estimator(config)
-    bt = rolling_origin_backtest(
-        labelled,
-        estimator,
-        horizon=config.horizon,
-        label="churn",
-        train_label=label,
-        min_train_months=config.backtest.min_train_months,
-        n_origins=config.backtest.n_origins,
-        importance=config.backtest.importance,
-        n_repeats=config.backtest.n_repeats,
-        n_boot=config.n_boot,
-        random_state=config.seed,
-    )
-    inputs = model_inputs(labelled)
-    final = fit_estimator(labelled, config)
+    fit = fit_churn(tables, config)
     with tracking.start_run(config.experiment, run_name=f"train-{config.name}") as run:
-        run.log_params(
-            {
-                "config": config.model_dump(),
-                "estimator": type(final).__name__,
-                "n_features": len(inputs) - 1,
-                "n_train_rows": len(labelled),
-            }
-        )
-        run.log_data(tables)
-        run.log_metrics(
-            {f"backtest.{m}": v for m, v in bt.metrics["value"].items()}
-            | {f"backtest.{m}_lo": v for m, v in bt.metrics["lo"].items()}
-            | {f"backtest.{m}_hi": v for m, v in bt.metrics["hi"].items()}
-        )
-        for i, row in bt.per_origin.iterrows():
-            run.log_metrics(
-                {f"origin.{k}": row[k] for k in ("roc_auc", "pr_auc", "brier", "base_rate")},
-                step=int(i),
-            )
-        run.log_frame(bt.metrics.reset_index(), "backtest/metrics.csv")
-        run.log_frame(bt.per_origin, "backtest/per_origin.csv")
-        _log_figures(run, bt.predictions["y"], bt.predictions["p"], "backtest")
-        fig = bt.plot()
-        run.log_figure(fig, "backtest/by_origin.png")
-        plt.close(fig)
-        if bt.importance is not None:
-            run.log_frame(bt.importance, "backtest/importance.csv")
-            fig = plot_importance(bt.importance)
-            run.log_figure(fig, "backtest/importance.png")
-            plt.close(fig)
-            top = [f for f in bt.importance["feature"].head(3)]
-            sample = labelled[labelled["as_of"] == labelled["as_of"].max()]
-            fig = plot_partial_dependence(final, sample[inputs], top, grid_size=10, max_rows=1000)
-            run.log_figure(fig, "model/partial_dependence.png")
-            plt.close(fig)
-        inner = getattr(final, "hazard_model_", final)
-        if hasattr(inner, "inference_table"):
-            run.log_frame(inner.inference_table().reset_index(), "model/inference_table.csv")
-            run.log_text(inner.summary(), "model/summary.txt")
-        logged = log_churn_model(
-            run,
-            final,
-            labelled[inputs],
-            registered_model_name="snr-churn" if config.register else None,
-            profile=training_profile(
-                labelled, feature_columns(labelled), n_bins=config.retrain.drift.n_bins
-            ),
-            version_tags={"horizon": config.horizon, "lifecycle": "trained"},
-        )
+        logged = log_churn(run, tables, fit)
     return ChurnTrainResult(
         run_id=logged.run_id,
         model_uri=logged.model_uri,
         registered_uri=logged.registered_uri,
         version=logged.version,
-        metrics=bt.metrics,
-        per_origin=bt.per_origin,
-        importance=bt.importance,
+        metrics=fit.backtest.metrics,
+        per_origin=fit.backtest.per_origin,
+        importance=fit.backtest.importance,
     )
 
 
