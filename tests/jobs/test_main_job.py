@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,8 @@ import pytest
 
 from snr_models.jobs.config import RunConfig
 from snr_models.jobs.main import run_main
+
+CHURN_CONFIG = Path(__file__).parents[2] / "experiments" / "churn.yaml"
 
 
 @pytest.fixture
@@ -27,6 +30,9 @@ def small_config(tmp_path: Path) -> RunConfig:
         f"data_dir: {tmp_path / 'data'}\noutput_dir: {tmp_path / 'reports'}\n"
         "netrate:\n  n_boot: 100\n  by: [branch_id]\n"
         "drivers:\n  n_boot: 50\n"
+        f"churn:\n  config: {CHURN_CONFIG}\n  call_list: 15\n"
+        "  overrides: {n_boot: 50, boost: {max_iter: 50},"
+        " backtest: {n_origins: 1, min_train_months: 4, importance: false}}\n"
         "forecast:\n  scenario: scenario.yaml\n  n_origins: 2\n  n_paths: 300\n"
     )
     return RunConfig.from_yaml(config)
@@ -62,11 +68,22 @@ def test_main_job_writes_outputs_and_tracks_parent_and_child_runs(
         "data",
         "netrate",
         "drivers",
+        "churn",
         "attribution",
         "forecast",
     }
+    # the churn stage registered the model it trained, and logged its backtest in its child run
+    churn = next(c for c in children if c.data.tags["stage"] == "churn")
+    assert 0.5 < churn.data.metrics["backtest.roc_auc"] <= 1
+    assert summary["churn_backtest_auc"] == pytest.approx(churn.data.metrics["backtest.roc_auc"])
+    version = client.get_model_version("snr-churn", summary["churn_model_version"])
+    assert version.run_id == churn.info.run_id
+    assert "sha256" in version.tags
     attribution = next(c for c in children if c.data.tags["stage"] == "attribution")
     assert any(k.startswith("effect.process_reengineering.") for k in attribution.data.metrics)
+
+
+SECTIONS = ("headline", "components", "drivers", "churn", "attribution", "forecast", "provenance")
 
 
 def test_report_renders_offline_in_a_real_browser_and_names_no_client(
@@ -76,14 +93,14 @@ def test_report_renders_offline_in_a_real_browser_and_names_no_client(
 
     summary = run_main(small_config)
     page = Path(summary["report"]).read_text(encoding="utf-8")
-    for section in ("headline", "components", "drivers", "attribution", "forecast", "provenance"):
+    for section in SECTIONS:
         assert f'<section id="{section}">' in page
-    assert page.count("data:image/png;base64,") >= 5
+    assert page.count("data:image/png;base64,") >= 7
     # Nothing is loaded from elsewhere: no http(s) source, stylesheet or script.
     assert "src='http" not in page and 'src="http' not in page and "<script" not in page
     assert summary["data_hash"] in page
     clients = pd.read_parquet(Path(small_config.data_dir) / "clients.parquet")
-    assert not any(cid in page for cid in clients["client_id"].head(500))
+    assert not any(cid in page for cid in clients["client_id"])
     # The waterfall's steps add up to the change the headline reports (same windows).
     waterfall = pd.read_csv(Path(summary["output_dir"]) / "attribution_waterfall.csv")
     assert not waterfall.empty
@@ -97,18 +114,21 @@ def test_report_renders_offline_in_a_real_browser_and_names_no_client(
             requests: list[str] = []
             page.on("request", lambda r: requests.append(r.url))
             page.goto(Path(summary["report"]).resolve().as_uri(), wait_until="load")
-            for section in (
-                "headline",
-                "components",
-                "drivers",
-                "attribution",
-                "forecast",
-                "provenance",
-            ):
+            for section in SECTIONS:
                 assert page.locator(f"section#{section} h2").is_visible()
             widths = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth)")
             assert len(widths) >= 5 and all(w > 0 for w in widths), widths
             assert page.locator("section#headline .kpi").count() == 3
+            # the call list: 15 pseudonymised clients, riskiest first, three reasons each
+            calls = page.locator("section#churn table").last
+            header = calls.locator("thead th").all_inner_texts()
+            rows = [r.locator("td").all_inner_texts() for r in calls.locator("tbody tr").all()]
+            assert header[0] == "client (pseudonym)" and len(rows) == 15
+            assert all(re.fullmatch(r"C-[0-9a-f]{10}", r[0]) for r in rows)
+            p = [float(r[header.index("churn_probability")]) for r in rows]
+            assert p == sorted(p, reverse=True)
+            for reason in ("reason_1", "reason_2", "reason_3"):
+                assert all(r[header.index(reason)].strip() for r in rows)
         finally:
             browser.close()
     # The only request is the page itself; figures are data: URIs, nothing else is fetched.

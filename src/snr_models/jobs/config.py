@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from snr_models.configfile import read_yaml_mapping
+from snr_models.configfile import merge_mappings, read_yaml_mapping
+
+if TYPE_CHECKING:
+    from snr_models.jobs.churn import ChurnConfig
 
 
 class NetRateStage(BaseModel):
@@ -34,6 +37,30 @@ class DriversStage(BaseModel):
     target: Literal["csat", "nps"] = "csat"
     n_boot: int = Field(200, ge=0, description="bootstrap replicates of the importances")
     alpha: float = Field(0.05, gt=0, lt=1)
+
+
+class ChurnStage(BaseModel):
+    """The churn stage: a churn model trained, backtested, registered, and the call list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    config: str = Field(
+        "churn.yaml", description="the churn model's configuration (the one snr retrain uses)"
+    )
+    overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="settings of `config` replaced for the main job, e.g. a shorter window",
+    )
+    call_list: int = Field(20, ge=1, description="top clients shown in the report, pseudonymised")
+
+    def churn_config(self) -> ChurnConfig:
+        """The churn configuration: ``config`` with ``overrides`` merged in, validated."""
+        from snr_models.jobs.churn import ChurnConfig
+
+        return ChurnConfig.model_validate(
+            merge_mappings(read_yaml_mapping(self.config), self.overrides)
+        )
 
 
 class AttributionStage(BaseModel):
@@ -82,6 +109,7 @@ class RunConfig(BaseModel):
     seed: int = 0
     netrate: NetRateStage = Field(default_factory=NetRateStage)
     drivers: DriversStage = Field(default_factory=DriversStage)
+    churn: ChurnStage = Field(default_factory=ChurnStage)
     attribution: AttributionStage = Field(default_factory=AttributionStage)
     forecast: ForecastStage = Field(default_factory=ForecastStage)
 
@@ -106,4 +134,11 @@ class RunConfig(BaseModel):
             updates["forecast"] = config.forecast.model_copy(
                 update={"scenario": str(base / config.forecast.scenario)}
             )
-        return config.model_copy(update=updates)
+        if not Path(config.churn.config).is_absolute():
+            updates["churn"] = config.churn.model_copy(
+                update={"config": str(base / config.churn.config)}
+            )
+        config = config.model_copy(update=updates)
+        if config.churn.enabled:
+            config.churn.churn_config()  # a bad churn configuration fails here, not mid-run
+        return config

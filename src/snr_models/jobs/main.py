@@ -1,4 +1,6 @@
-"""The main job behind ``snr run``: data → net rate → attribution → report.
+"""The main job behind ``snr run``, stage by stage.
+
+Data → net rate → satisfaction drivers → churn → attribution → forecast → report.
 
 One MLflow parent run, with a child run per stage. Outputs (tables, figures, a summary and
 the HTML report ``index.html``) go to ``<output_dir>/<parent run id>/``, written atomically as
@@ -9,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +35,16 @@ from snr_models.jobs.attribution import (
     estimate_attribution,
     log_attribution,
 )
+from snr_models.jobs.churn import fit_churn, log_churn
 from snr_models.jobs.config import RunConfig
 from snr_models.jobs.drivers import DriverAnalyses, analyse_drivers, analysis_metrics
 from snr_models.jobs.forecast import log_forecast
+from snr_models.jobs.score import call_list
 from snr_models.metrics import MetricSpec, decompose, net_rate, plot_net_rate
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("data", "netrate", "drivers", "attribution", "forecast", "report")
+STAGES = ("data", "netrate", "drivers", "churn", "attribution", "forecast", "report")
 
 
 def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
@@ -53,6 +59,7 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
     """
     optional = {
         "drivers": config.drivers.enabled,
+        "churn": config.churn.enabled,
         "attribution": config.attribution.enabled,
         "forecast": config.forecast.enabled,
     }
@@ -82,6 +89,14 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
                 drivers = _drivers_stage(config, tables, run)
                 artifacts.update({f"drivers_{k}": v for k, v in drivers.tables.items()})
 
+        churn = None
+        if config.churn.enabled:
+            with stages.stage("churn"), _child(config, "churn") as run:
+                churn = _churn_stage(config, tables, run)
+                artifacts["churn_backtest.csv"] = churn.metrics
+                artifacts.update(churn.figures)
+                summary.update(churn.summary)
+
         attribution = None
         if config.attribution.enabled:
             with stages.stage("attribution"), _child(config, "attribution") as run:
@@ -109,7 +124,7 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
                 data_hash=tables.content_hash(),
             )
             sections = _report_sections(
-                config, tables, summary, artifacts, drivers, attribution, outlook
+                config, tables, summary, artifacts, drivers, churn, attribution, outlook
             )
             page = report.render(
                 "Client service net rate",
@@ -221,6 +236,51 @@ def _drivers_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) 
     return result
 
 
+@dataclass
+class ChurnStageResult:
+    """What the churn stage shows: backtest metrics, figures and the top of the call list.
+
+    ``call_list`` holds pseudonyms, not client identifiers (keyed by a secret that is not
+    kept), so the report and its artifacts name no client.
+    """
+
+    metrics: pd.DataFrame
+    figures: dict[str, Any]
+    call_list: pd.DataFrame | None
+    summary: dict[str, Any]
+
+
+def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) -> ChurnStageResult:
+    from snr_models.churn import plot_lift, plot_reliability
+    from snr_models.tracking.models import load_registered_model
+
+    stage = config.churn
+    churn_config = stage.churn_config()
+    fit = fit_churn(tables, churn_config)
+    logged = log_churn(run, tables, fit)
+    bt = fit.backtest
+    figures = {
+        "churn_lift.png": plot_lift(bt.predictions["y"], bt.predictions["p"]),
+        "churn_calibration.png": plot_reliability(bt.predictions["y"], bt.predictions["p"]),
+    }
+    summary: dict[str, Any] = {
+        "churn_model": logged.registered_uri or logged.model_uri,
+        "churn_model_version": logged.version,
+        "churn_backtest_auc": float(bt.metrics.loc["roc_auc", "value"]),
+    }
+    calls = None
+    if logged.registered_uri is not None:
+        # scored from the registry, through the same checks and code as ``snr score``
+        loaded = load_registered_model(logged.registered_uri)
+        latest = fit.features[fit.features["as_of"] == fit.features["as_of"].max()]
+        calls = call_list(loaded, latest.reset_index(drop=True), n=stage.call_list)
+        calls["client_id"] = report.pseudonymise(calls["client_id"], secrets.token_hex(16))
+        calls = calls.rename(columns={"client_id": "client (pseudonym)"})
+        summary["call_list_as_of"] = f"{pd.Timestamp(latest['as_of'].iloc[0]):%Y-%m}"
+    metrics = bt.metrics.reset_index()
+    return ChurnStageResult(metrics=metrics, figures=figures, call_list=calls, summary=summary)
+
+
 def _forecast_stage(
     config: RunConfig,
     tables: Tables,
@@ -265,6 +325,7 @@ def _report_sections(
     summary: dict[str, Any],
     artifacts: dict[str, Any],
     drivers: DriverAnalyses | None,
+    churn: ChurnStageResult | None,
     attribution: AttributionEstimates | None,
     outlook: ForecastResult | None,
 ) -> list[report.Section]:
@@ -318,6 +379,26 @@ def _report_sections(
         section.table(drivers.tables["actions.csv"], "Ranked actions")
         section.figure(drivers.figures["importance.png"], "Importance with 95% intervals")
         sections.append(section)
+    if churn is not None:
+        section = report.Section("churn", "Who may leave: the churn model and the call list")
+        horizon = config.churn.churn_config().horizon
+        section.text(
+            f"Probability that a client closes the account within {horizon} months, from a "
+            "model trained on point-in-time features and checked by a rolling-origin "
+            "backtest (metrics pooled over origins, 95% bootstrap intervals). Lift: how many "
+            "times the base rate the top of the list catches; calibration: predicted against "
+            "observed exit rates."
+        )
+        section.table(churn.metrics, "Backtest metrics")
+        section.figure(churn.figures["churn_lift.png"], "Lift by share of clients called")
+        section.figure(churn.figures["churn_calibration.png"], "Calibration (reliability)")
+        if churn.call_list is not None:
+            section.table(
+                churn.call_list,
+                f"Top of the call list as of {summary['call_list_as_of']}, with the three "
+                "reasons that raise each client's risk most (clients pseudonymised)",
+            )
+        sections.append(section)
     if attribution is not None:
         attr = report.Section("attribution", "Interventions: effects and event studies")
         attr.table(attribution.effects, "Effects on each component, estimated jointly")
@@ -347,6 +428,11 @@ def _report_sections(
         f"Data: {summary['data_source']}; content hash {summary['data_hash']}. "
         f"Package snr_models {summary['package_version']}. MLflow run {summary['run_id']} "
         f"in experiment {summary['experiment']}."
+        + (
+            f" Churn model {summary['churn_model']} (version {summary['churn_model_version']})."
+            if churn is not None
+            else ""
+        )
     )
     provenance.table(counts, "Rows per table")
     sections.append(provenance)

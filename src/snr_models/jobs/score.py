@@ -47,6 +47,7 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "ScoreResult",
     "align_columns",
+    "call_list",
     "check_signature",
     "expected_months_to_exit",
     "reason_frame",
@@ -489,6 +490,42 @@ def score_frame(
     out = pd.concat([out, text], axis=1)
     out["model_version"] = str(loaded.version)
     return out.reset_index(drop=True)
+
+
+def call_list(loaded: Any, features: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+    """The top of the call list: the ``n`` clients most at risk, scored as ``snr score`` does.
+
+    Every client of ``features`` is scored (probabilities and risk deciles over all of
+    them); the three reasons are computed for the top ``n`` only.
+
+    Parameters
+    ----------
+    loaded : LoadedChurnModel
+        From :func:`snr_models.tracking.models.load_registered_model`.
+    features : DataFrame
+        One as-of month of :func:`~snr_models.features.build_features`.
+    n : int, default 20
+        Clients returned, highest probability first.
+
+    Returns
+    -------
+    DataFrame
+        :data:`OUTPUT_COLUMNS` for the top ``n`` clients (with identifiers: pseudonymise
+        before showing them).
+    """
+    fill = check_signature(_normalise(features), loaded.inputs) if loaded.inputs else []
+    scored = score_frame(loaded, features, fill=fill, reasons=False)
+    scored["risk_decile"] = risk_deciles(scored["churn_probability"].to_numpy())
+    top = scored.nlargest(n, "churn_probability", keep="first").index
+    explained = score_frame(
+        loaded,
+        features.iloc[top],
+        fill=fill,
+        explainer=_make_explainer(loaded.estimator),
+        reasons=True,
+    )
+    explained["risk_decile"] = scored.loc[top, "risk_decile"].to_numpy()
+    return explained[list(OUTPUT_COLUMNS)]
 
 
 def _make_explainer(model: Any) -> Any:
