@@ -136,6 +136,8 @@ class RetrainSettings(_Strict):
 class ChurnConfig(_Strict):
     """Configuration of ``snr churn train`` and ``snr retrain`` (``experiments/churn.yaml``)."""
 
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     name: str = "churn"
     experiment: str = "snr-churn"
     model: Literal["boost", "logit", "hazard"] = "boost"
@@ -148,7 +150,8 @@ class ChurnConfig(_Strict):
     boost: BoostSettings = Field(default_factory=BoostSettings)
     hazard: HazardSettings = Field(default_factory=HazardSettings)
     n_boot: int = Field(200, ge=0)
-    register: bool = True
+    # "register" in YAML; renamed here because pydantic's BaseModel has a ``register`` method
+    register_model: bool = Field(True, alias="register", description="register the model")
     seed: int = 0
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
@@ -345,7 +348,7 @@ def log_churn(run: TrackedRun, tables: Tables, fit: ChurnFit) -> LoggedChurnMode
         run,
         final,
         labelled[inputs],
-        registered_model_name="snr-churn" if config.register else None,
+        registered_model_name="snr-churn" if config.register_model else None,
         profile=training_profile(
             labelled, feature_columns(labelled), n_bins=config.retrain.drift.n_bins
         ),
