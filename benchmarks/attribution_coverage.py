@@ -9,7 +9,7 @@ intervention and component, for the waterfall contributions, and for the placebo
 Usage::
 
     .venv/bin/python benchmarks/attribution_coverage.py [--seeds 50] [--clients 12000]
-        [--branches 30] [--months 36] [--se CR3] [--out results.csv]
+        [--branches 30] [--months 36] [--se CR2] [--out results.csv]
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=12_000)
     parser.add_argument("--branches", type=int, default=30)
     parser.add_argument("--months", type=int, default=36)
-    parser.add_argument("--se", default="CR3", choices=["CR3", "CR2", "CR1"])
+    parser.add_argument("--se", default="CR2", choices=["CR2", "CR3", "CR1"])
     parser.add_argument("--out", default=None, help="CSV of the per-seed results")
     args = parser.parse_args()
     t0 = time.perf_counter()
