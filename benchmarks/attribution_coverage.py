@@ -92,7 +92,7 @@ def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
 def summarise(res: pd.DataFrame) -> pd.DataFrame:
     """Per kind, intervention and component: coverage, bias, the spread of the errors over
     seeds (``sd_err``) against the mean standard error (``mean_se``; equal when the standard
-    errors are right), and the number of seeds."""
+    errors are right, ``se_sd`` their ratio), and the number of seeds."""
     res = res.assign(err=res["estimate"] - res["truth"])
     return (
         res.groupby(["kind", "intervention", "component"], sort=False)
@@ -104,6 +104,7 @@ def summarise(res: pd.DataFrame) -> pd.DataFrame:
             n=("covered", "size"),
         )
         .reset_index()
+        .assign(se_sd=lambda t: t["mean_se"] / t["sd_err"])
     )
 
 

@@ -22,6 +22,7 @@ multiple time periods", *Journal of Econometrics* 225(2), 200-230; R package ``d
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -562,6 +563,19 @@ def att_gt(
     if method not in ("reg", "ipw", "dr"):
         raise SnrInputError(f"method must be 'reg', 'ipw' or 'dr', not {method!r}")
     panel = _balanced(data, outcome, unit, time, group, covariates, cluster)
+    return _att_gt_panel(panel, outcome, control_group, method, alpha, n_boot, random_state)
+
+
+def _att_gt_panel(
+    panel: _Panel,
+    outcome: str,
+    control_group: Control,
+    method: Method,
+    alpha: float,
+    n_boot: int,
+    random_state: int | None,
+) -> GroupTimeATT:
+    """:func:`att_gt` on a balanced panel already in arrays."""
     y, g = panel.y, panel.g
     n, n_t = y.shape
     first_treated = g == 0
@@ -702,31 +716,23 @@ def pretrend_permutation_test(
     (4, True, 49)
     """
 
-    def statistic(frame: pd.DataFrame) -> tuple[float, int, float]:
-        res = att_gt(
-            frame,
-            outcome=outcome,
-            unit=unit,
-            time=time,
-            group=group,
-            control_group=control_group,
-            n_boot=0,
+    panel = _balanced(data, outcome, unit, time, group, [], None)
+
+    def statistic(g: np.ndarray) -> tuple[float, int, float]:
+        res = _att_gt_panel(
+            dataclasses.replace(panel, g=g), outcome, control_group, "dr", 0.05, 0, None
         )
         test = res.aggregate("event").pretrend_test()
         return test["statistic"], test["df"], test["p_value"]
 
-    stat, df, p_chi2 = statistic(data)
+    stat, df, p_chi2 = statistic(panel.g)
     if not np.isfinite(stat):
         return {"statistic": stat, "df": df, "p_value": np.nan, "p_value_chi2": p_chi2, "n_perm": 0}
     rng = np.random.default_rng(random_state)
-    per_unit = data.groupby(unit, sort=True)[group].first()
-    codes = pd.Index(per_unit.index).get_indexer(data[unit])
-    values = per_unit.to_numpy()
     exceed, valid = 0, 0
     for _ in range(n_perm):
-        fake = data.assign(**{group: values[rng.permutation(len(values))][codes]})
         try:
-            s, d, _ = statistic(fake)
+            s, d, _ = statistic(rng.permutation(panel.g))
         except SnrInputError:
             continue
         if d != df or not np.isfinite(s):

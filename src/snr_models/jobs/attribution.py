@@ -58,7 +58,7 @@ class AttributionJobResult:
 
 
 def diagnose(
-    panel: Any, alpha: float = 0.05, n_perm: int = 199
+    panel: Any, alpha: float = 0.05, n_perm: int = 99
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per intervention: the CS event study's pre-trend test and the TWFE weights diagnostic.
 
