@@ -239,10 +239,10 @@ def fe_ols(
     """OLS of ``outcome`` on ``regressors`` with absorbed fixed effects and CR1 standard errors.
 
     ``vcov=False`` skips the covariance (a fast path for repeated fits, e.g. placebos).
-    ``se="CR3"`` (with ``cluster``) gives the cluster jackknife instead: the variance of the
-    leave-one-cluster-out estimates, ``(G - 1) / G * sum_g (b_(g) - mean b)(...)'``, each
-    ``b_(g)`` computed exactly in closed form (MacKinnon, Nielsen & Webb 2023, "CV3"; CR1 is
-    biased down when a few clusters carry many coefficients, as in saturated event studies).
+    ``se="CR2"`` (with ``cluster``) gives Bell-McCaffrey's leverage-adjusted covariance and
+    ``se="CR3"`` the cluster jackknife instead (both from
+    :func:`snr_models.attribution.inference.cluster_rows`; CR1 is biased down when a few
+    clusters carry many coefficients, as in saturated event studies; CR3 over-corrects).
     An intercept is always included (absorbed with the fixed effects). Rows with a missing
     outcome, regressor, fixed effect or cluster are not used (their number is in ``n_obs``).
     Regressors collinear with the fixed effects get a NaN coefficient.
