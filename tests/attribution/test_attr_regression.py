@@ -124,3 +124,38 @@ def test_placebo_sd_equals_refitting_every_permutation() -> None:
                 draws[c].append(est[c])
         for c in comps:
             assert fast[c] == pytest.approx(np.std(draws[c], ddof=1), rel=1e-8), (weighting, c)
+
+
+@pytest.mark.parametrize("weights", [None, "n"])
+def test_cr2_is_unbiased_under_its_working_model(staggered, weights) -> None:
+    # the property that makes CR2 the right small-sample estimator (Bell & McCaffrey 2002,
+    # section 3; Pustejovsky & Tipton 2018, JBES 36(4), Theorem 1): with independent errors of
+    # variance sigma^2 / w, E[V_CR2] = sigma^2 (X'WX)^-1 exactly, whatever the design. The
+    # variance of c'b is a quadratic form in y, sum_g (a_g'y)^2, so its expectation is
+    # sigma^2 sum_g ||W^(-1/2) a_g||^2; a_g is read off cluster_rows at unit outcome vectors
+    # (the design of fe_ols: unit effects swept out, period dummies). Independent side:
+    # (X'WX)^-1 with explicit unit and period dummies.
+    from snr_models.attribution.inference import cluster_rows
+    from snr_models.attribution.regression import _cluster_design
+
+    df, nb, nt = staggered, 14, 9
+    c = np.array([0.4, 0.6])
+    w = np.ones(len(df)) if weights is None else df[weights].to_numpy()
+    fes = [df["b"].to_numpy(), df["t"].to_numpy()]
+    cl = df["b"].to_numpy()
+    x = df[["d1", "d2"]].to_numpy()
+
+    def expected_variance(kind: str) -> float:
+        a = np.column_stack(
+            [
+                cluster_rows(*_cluster_design(x, unit, fes, cl, w), cl, nb, kind)[:, :2] @ c
+                for unit in np.eye(len(df))
+            ]
+        )  # clusters x observations: the influences are a @ y
+        return float(np.sum(a**2 / w[None, :]))
+
+    dummies = np.column_stack([x, np.eye(nb)[df["b"]], np.eye(nt)[df["t"]][:, 1:]])
+    true_var = float(c @ np.linalg.pinv(dummies.T @ (dummies * w[:, None]))[:2, :2] @ c)
+    assert expected_variance("CR2") == pytest.approx(true_var, rel=1e-8)
+    # the jackknife over-corrects the leverage (its (I - H_gg)^-1 where CR2 has the root)
+    assert expected_variance("CR3") > 1.05 * true_var

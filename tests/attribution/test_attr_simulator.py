@@ -60,8 +60,8 @@ def test_panel_has_every_branch_month_and_the_rollout(world, panel) -> None:
 
 def test_branch_level_effects_cover_truth(world, effects) -> None:
     # truth.json interventions[name]["effect"][component]; 95% intervals. 12 correlated
-    # intervals; on this seed 9 cover (z of the misses -2.2, -2.2, -2.6: the seed's common
-    # shocks move all estimates together). We require 9 of 12; the coverage rate over seeds is
+    # intervals; on this seed 10 cover (z of the misses -2.2, -2.6: the seed's common shocks
+    # move all estimates together). We require 9 of 12; the coverage rate over seeds is
     # measured by benchmarks/attribution_coverage.py
     tab = effects.to_frame()
     tab = tab[tab["intervention"].isin(BRANCH_LEVEL)]
@@ -119,3 +119,72 @@ def test_placebo_intervention_is_null(world) -> None:
     covers = ((tab["lo"] <= 0) & (tab["hi"] >= 0)).sum()
     assert covers >= 3, tab
     assert tab["estimate"].abs().max() < 0.05
+
+
+def test_pretrend_test_does_not_reject_a_random_rollout(world) -> None:
+    # parallel trends hold by construction for a roll-out to random branches at random dates
+    # (no effect). The chi-square reference of the Wald statistic rejected them in every one of
+    # 40 simulated worlds (23 pre-period event times estimated from 30 branches: a near-singular
+    # covariance); the permutation p-value rejected in 0 of 40 at 5%
+    from snr_models.attribution import pretrend_permutation_test
+
+    tables = world.tables
+    rng = np.random.default_rng(0)
+    branches = np.sort(tables.clients["branch_id"].unique())
+    chosen = rng.choice(branches, size=15, replace=False)
+    months = pd.date_range("2023-07-01", periods=4, freq="6MS")
+    panel = build_panel(with_placebo_rollout(tables, chosen, rng.choice(months, size=15)))
+    data = panel.frame[["branch_id", "period", "net_rate", "placebo__first"]]
+    test = pretrend_permutation_test(
+        data,
+        outcome="net_rate",
+        unit="branch_id",
+        time="period",
+        group="placebo__first",
+        n_perm=49,
+    )
+    assert test["df"] == 23 and test["n_perm"] == 49
+    assert test["p_value_chi2"] < 1e-6  # the asymptotic reference is far off
+    assert test["p_value"] > 0.05
+
+
+def test_tiny_world_has_intervals_or_a_clear_error() -> None:
+    # 6 branches x 12 months: the saturated regression has no residual degrees of freedom.
+    # Every identified effect still gets an interval (the placebo spread: each intervention
+    # reaches fewer than 8 branches); without placebos the error names the problem
+    from snr_models.errors import SnrInputError
+
+    tables = simulate_mod.simulate(n_clients=2_000, n_branches=6, n_months=12, seed=1).tables
+    panel = build_panel(tables)
+    tab = estimate_joint(panel).to_frame()
+    identified = tab[tab["method"] != "not_identified"]
+    assert len(identified) >= 12
+    assert np.isfinite(identified[["se", "lo", "hi"]].to_numpy()).all()
+    with pytest.raises(SnrInputError, match="no residual degrees of freedom"):
+        estimate_joint(panel, n_placebo=0)
+    wf = attribute_change(panel, effects=estimate_joint(panel)).to_frame()
+    no_se = wf[(wf["kind"] == "intervention") & wf["value"].notna() & wf["se"].isna()]
+    assert len(no_se) and no_se["note"].str.contains("no residual degrees of freedom").all()
+
+
+@pytest.mark.slow
+def test_default_world_intervals_cover_truth() -> None:
+    # the simulator's default world (sim_default.yaml: 50,000 clients x 40 branches x 36
+    # months, seed 0). Every branch-level effect's 95% interval covers truth.json. The AI
+    # assistant's effect on R does not: its 4 pilot branches' retention was 0.025 below the
+    # other branches' during the 9 pilot months (0.006 above in the year before), while their
+    # true effects are -0.001..+0.003. Re-assigning the pilot to 400 random sets of 4 branches,
+    # 0.5% of the estimates deviate as much: a rare draw of the world, not a bias (over 100
+    # worlds of benchmarks/attribution_coverage.py this interval covered the truth in 98)
+    world = simulate_mod.simulate()
+    tab = estimate_joint(build_panel(world.tables)).to_frame()
+    truth = [
+        world.truth["interventions"][n]["effect"][c]
+        for n, c in zip(tab["intervention"], tab["component"], strict=True)
+    ]
+    tab = tab.assign(truth=truth, covers=(tab["lo"] <= truth) & (tab["hi"] >= truth))
+    branch_level = tab[tab["intervention"].isin(BRANCH_LEVEL)]
+    assert branch_level["covers"].all(), branch_level
+    ai = tab[tab["intervention"] == "ai_assistant"].set_index("component")
+    assert ai.drop(index="R")["covers"].all(), ai
+    assert not ai.loc["R", "covers"]  # the rare draw above; if this flips, update the comment

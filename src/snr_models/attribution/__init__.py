@@ -5,7 +5,8 @@ Public API:
 - :func:`build_panel` / :class:`BranchPanel`: branch x month panel of S, R, E, net rate and
   intervention timing.
 - :func:`att_gt` (Callaway & Sant'Anna group-time ATTs; ``.aggregate("simple" | "group" |
-  "calendar" | "event")``).
+  "calendar" | "event")``); :func:`pretrend_permutation_test` (its pre-trend test,
+  calibrated by re-assigning the roll-out dates).
 - :func:`twfe` (static TWFE with negative-weight diagnostic), :func:`event_study` (dynamic
   TWFE with pre-trend test).
 - :func:`estimate_joint`: every intervention on every component, jointly.
@@ -17,7 +18,12 @@ Public API:
 from snr_models.attribution.joint import JointEffects, estimate_joint
 from snr_models.attribution.panel import BranchPanel, build_panel, with_placebo_rollout
 from snr_models.attribution.regression import OLSFit, fe_ols
-from snr_models.attribution.staggered import AggregatedATT, GroupTimeATT, att_gt
+from snr_models.attribution.staggered import (
+    AggregatedATT,
+    GroupTimeATT,
+    att_gt,
+    pretrend_permutation_test,
+)
 from snr_models.attribution.structural import StructuralImpactResult, structural_impact
 from snr_models.attribution.synthetic import SyntheticControlResult, synthetic_control
 from snr_models.attribution.twfe import EventStudyResult, TWFEResult, event_study, twfe
@@ -40,6 +46,7 @@ __all__ = [
     "estimate_joint",
     "event_study",
     "fe_ols",
+    "pretrend_permutation_test",
     "structural_impact",
     "synthetic_control",
     "twfe",

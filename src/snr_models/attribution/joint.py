@@ -13,14 +13,15 @@ estimated holding the others fixed (effects assumed additive across intervention
 controls are the not-yet- and never-treated branch-months of each intervention.
 
 The effect of an intervention is the average of its cell coefficients over its treated
-branch-months (the definition of the simulator's truth); the standard error is the branch
-(cluster) jackknife, CV3 of MacKinnon, Nielsen & Webb (2023), computed exactly in closed form,
+branch-months (the definition of the simulator's truth); the standard error is branch
+(cluster) robust, Bell-McCaffrey CR2 (:func:`snr_models.attribution.inference.cluster_rows`),
 and intervals use the t distribution with ``G - 1`` degrees of freedom. CR1 is biased down
-here: each cohort's cells are fitted by its few branches, whose residuals the fit shrinks.
-Measured over 50 simulated worlds of 30 branches (``benchmarks/attribution_coverage.py``),
-for the branch-level roll-outs: CR1 was 10-38% below the spread of the estimates and its 95%
-intervals covered the truth in as few as 82% of worlds; Bell-McCaffrey CR2 (``se="CR2"``),
-closer to the spread, in as few as 84%; the jackknife, slightly conservative, in 90-100%.
+here: each cohort's cells are fitted by its few branches, whose residuals the fit shrinks; CR2
+undoes that shrinkage, the jackknife CR3 over-corrects. Measured over 100 simulated worlds of
+30 branches (``benchmarks/attribution_coverage.py``, README), the mean CR2 standard error was
+0.79-1.15 times the spread of the estimates around the truth (median 0.97) and the 95%
+intervals covered it in 86-98% of worlds; the jackknife's (the default before) was 1.09-1.83
+times the spread, its intervals covering the truth in up to 100% of worlds.
 
 A firm-wide roll-out is collinear with the month effects and is identified only through its
 branch pilot: the pilot cells are estimated, and the firm-wide months take the pilot's average
@@ -41,6 +42,7 @@ from scipy import stats
 from snr_models.attribution.inference import z_value
 from snr_models.attribution.panel import COMPONENTS, BranchPanel
 from snr_models.attribution.regression import OLSFit, fe_ols
+from snr_models.errors import SnrInputError
 
 logger = logging.getLogger(__name__)
 
@@ -260,14 +262,14 @@ def estimate_joint(
     n_placebo: int = 20,
     random_state: int | None = 0,
     weighting: str = "branch_month",
-    se: str = "CR3",
+    se: str = "CR2",
 ) -> JointEffects:
     """Estimate every intervention's effect on every component jointly (see module doc).
 
-    Standard errors are the branch jackknife (see the module doc). Cluster-robust errors are
+    Standard errors are branch-clustered CR2 (see the module doc). Cluster-robust errors are
     still too small when few clusters are treated (Conley & Taber 2011): for an intervention
     reaching fewer than ``min_treated_branches`` branches at branch level (typically a pilot),
-    the standard error is the larger of the jackknife one and the standard deviation of
+    the standard error is the larger of the cluster-robust one and the standard deviation of
     ``n_placebo`` placebo estimates, each with the intervention's branch assignment permuted
     across branches (method suffix ``+placebo_se``).
 
@@ -288,9 +290,16 @@ def estimate_joint(
         Outcome columns.
     alpha : float
         ``1 - alpha`` intervals.
-    se : {"CR3", "CR2", "CR1"}
-        Branch-clustered covariance: the jackknife (default), Bell-McCaffrey, or the
+    se : {"CR2", "CR3", "CR1"}
+        Branch-clustered covariance: Bell-McCaffrey (default), the jackknife, or the
         sandwich with ``fixest``'s small-sample factor (see the module doc for the choice).
+
+    Raises
+    ------
+    SnrInputError
+        When an identified effect has no standard error: its regression has no residual degrees
+        of freedom (as many parameters as branch-months, typical of a few branches and months)
+        and no placebo standard error is available.
 
     Examples
     --------
@@ -332,8 +341,11 @@ def estimate_joint(
             else:
                 est, inf = result.effect_of(name, comp)
                 se = float(np.sqrt(np.sum(inf.to_numpy() ** 2)))
-                if placebo_sd is not None:
-                    se = max(se, placebo_sd[comp])
+                if placebo_sd is not None and np.isfinite(placebo_sd[comp]):
+                    # without residual degrees of freedom the placebo spread is the only one
+                    se = max(se, placebo_sd[comp]) if np.isfinite(se) else placebo_sd[comp]
+                if not np.isfinite(se) and np.isfinite(est):
+                    raise SnrInputError(_no_se_message(name, comp, fits))
             rows.append(
                 {
                     "intervention": name,
@@ -356,6 +368,19 @@ def estimate_joint(
     )
 
 
+def _no_se_message(name: str, component: str, fits: dict[str, OLSFit]) -> str:
+    """Why ``name``'s effect on ``component`` has no standard error, for the error raised."""
+    fit = fits.get(component) or next(iter(fits.values()))
+    n_par = int(fit.params.notna().sum())
+    return (
+        f"attribution: no standard error for {name}'s effect on {component}: the regression on "
+        f"{fit.n_obs} branch-months of {fit.n_clusters} branches has {n_par} effect cells plus "
+        "the branch and month effects, leaving no residual degrees of freedom (and no placebo "
+        "spread: the intervention reaches too many branches to permute); use more branches or "
+        "months, or fewer interventions"
+    )
+
+
 def _fit_all(
     panel: BranchPanel,
     design: _Design,
@@ -363,7 +388,7 @@ def _fit_all(
     weighting: str,
     *,
     vcov: bool,
-    se: str = "CR3",
+    se: str = "CR2",
 ) -> dict[str, OLSFit]:
     """One regression per component (client weighting: S, R, E weighted by denominators)."""
     from snr_models.attribution.panel import DENOMINATORS

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from snr_models.attribution.inference import cluster_rows
 from snr_models.errors import SnrInputError
 
 
@@ -144,30 +145,18 @@ def _fe_dof(fes: list[np.ndarray], cluster: np.ndarray | None) -> int:
     return max(total, 0)
 
 
-def _cluster_rows(
+def _cluster_design(
     x: np.ndarray,
     y: np.ndarray,
     fes: list[np.ndarray],
     cl: np.ndarray,
-    n_cl: int,
     sw: np.ndarray,
-    kind: str,
-) -> np.ndarray:
-    """Rows ``d_g`` (clusters x slopes) with ``sum_g d_g d_g'`` the CR2 or CR3 covariance.
-
-    Fixed effects nested in the clusters are swept out within cluster (leaving a cluster out
-    removes its own levels and changes no other row); the others enter as dummies. With ``Z``
-    the transformed regressors, ``e`` the residuals (rows scaled by the root weights) and
-    ``M = Z'Z``:
-
-    - CR3, the jackknife: each leave-one-out estimate is exact,
-      ``theta_(g) = theta - (M - Z_g'Z_g)^-1 Z_g'e_g``; ``d_g`` = its deviation from their mean
-      times ``sqrt((G - 1) / G)``.
-    - CR2 (Bell & McCaffrey 2002): ``d_g = M^-1 Z_g' (I - Z_g M^-1 Z_g')^(-1/2) e_g``. With the
-      nested fixed effects swept out, this equals CR2 with their dummies in the design
-      (Pustejovsky & Tipton 2018, section 3.2: the within residuals are orthogonal to the
-      cluster's constant, on which the two adjustment matrices differ).
-    """
+) -> tuple[np.ndarray, np.ndarray]:
+    """The design ``Z`` and outcome of the small-sample cluster covariances
+    (:func:`~snr_models.attribution.inference.cluster_rows`): the slopes first, then the dummies
+    of the fixed effects not nested in the clusters; those nested in the clusters are swept out
+    within cluster (leaving a cluster out removes its own levels and changes no other row);
+    rows scaled by the root weights."""
     nested = [f for f in fes if pd.Series(cl).groupby(f).nunique().max() == 1]
     others = [f for f in fes if pd.Series(cl).groupby(f).nunique().max() != 1]
     parts = [x]
@@ -182,27 +171,7 @@ def _cluster_rows(
         sweep = demeaner(nested, w)
         z, y = sweep(z), sweep(y)
     root = np.sqrt(sw)
-    z, y = z * root[:, None], y * root
-    m = z.T @ z
-    m_inv = np.linalg.pinv(m, hermitian=True)
-    theta = m_inv @ (z.T @ y)
-    e = y - z @ theta
-    order = np.argsort(cl, kind="stable")
-    bounds = np.searchsorted(cl[order], np.arange(n_cl + 1))
-    dev = np.zeros((n_cl, z.shape[1]))
-    if kind == "CR2":
-        for g in range(n_cl):
-            idx = order[bounds[g] : bounds[g + 1]]
-            zg = z[idx]
-            vals, vecs = np.linalg.eigh(np.eye(len(idx)) - zg @ m_inv @ zg.T)
-            inv_root = np.where(vals > 1e-12, 1 / np.sqrt(np.maximum(vals, 1e-12)), 0.0)
-            dev[g] = m_inv @ (zg.T @ (vecs @ (inv_root * (vecs.T @ e[idx]))))
-        return dev[:, : x.shape[1]]
-    for g in range(n_cl):
-        idx = order[bounds[g] : bounds[g + 1]]
-        dev[g] = _solve_normal(m - z[idx].T @ z[idx], z[idx].T @ e[idx])  # theta - theta_(g)
-    dev = dev[:, : x.shape[1]]
-    return np.sqrt((n_cl - 1) / n_cl) * (dev.mean(axis=0) - dev)
+    return z * root[:, None], y * root
 
 
 def _solve_normal(xtwx: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -270,10 +239,10 @@ def fe_ols(
     """OLS of ``outcome`` on ``regressors`` with absorbed fixed effects and CR1 standard errors.
 
     ``vcov=False`` skips the covariance (a fast path for repeated fits, e.g. placebos).
-    ``se="CR3"`` (with ``cluster``) gives the cluster jackknife instead: the variance of the
-    leave-one-cluster-out estimates, ``(G - 1) / G * sum_g (b_(g) - mean b)(...)'``, each
-    ``b_(g)`` computed exactly in closed form (MacKinnon, Nielsen & Webb 2023, "CV3"; CR1 is
-    biased down when a few clusters carry many coefficients, as in saturated event studies).
+    ``se="CR2"`` (with ``cluster``) gives Bell-McCaffrey's leverage-adjusted covariance and
+    ``se="CR3"`` the cluster jackknife instead (both from
+    :func:`snr_models.attribution.inference.cluster_rows`; CR1 is biased down when a few
+    clusters carry many coefficients, as in saturated event studies; CR3 over-corrects).
     An intercept is always included (absorbed with the fixed effects). Rows with a missing
     outcome, regressor, fixed effect or cluster are not used (their number is in ``n_obs``).
     Regressors collinear with the fixed effects get a NaN coefficient.
@@ -349,7 +318,8 @@ def fe_ols(
         adj = (n - 1) / (n - k_total) if n > k_total else np.nan
     influence = np.zeros((meat_rows.shape[0], len(regressors)))
     if se in ("CR2", "CR3") and cluster is not None:
-        rows = _cluster_rows(x[:, usable], y, fes, cl, n_cl, sw, se)
+        z, yz = _cluster_design(x[:, usable], y, fes, cl, sw)
+        rows = cluster_rows(z, yz, cl, n_cl, se)[:, : int(usable.sum())]
         if n <= k_total:  # no residual degrees of freedom: not estimable (as CR1's factor)
             rows = np.full_like(rows, np.nan)
         vcov_u = rows.T @ rows

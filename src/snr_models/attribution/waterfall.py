@@ -14,11 +14,13 @@ Because the effects are estimated jointly and additively, the Shapley split over
 coincides with the one-at-a-time contributions (every marginal contribution of an intervention
 is the same whatever the coalition); the table says so in its ``note`` column.
 Intervals come from the joint regression's branch-clustered influence functions, combined
-across components and windows.
+across components and windows; where the regression has no residual degrees of freedom (a
+world of a few branches and months) they are missing and the ``note`` column says why.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,8 @@ from snr_models.attribution.panel import DENOMINATORS, BranchPanel, build_panel
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
 from snr_models.metrics.periods import to_timestamp
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,17 @@ def attribute_change(
         "additive joint model: Shapley share = contribution",
         "",
     )
+    no_se = table["kind"].isin(["intervention", "remainder"]) & table["value"].notna()
+    no_se &= table["se"].isna()
+    if no_se.any():
+        # a saturated regression (few branches and months) has no residual degrees of freedom
+        fit = next(iter(eff.fits.values()))
+        why = (
+            f"no interval: the regression on {fit.n_obs} branch-months of {fit.n_clusters} "
+            "branches leaves no residual degrees of freedom"
+        )
+        table.loc[no_se, "note"] = why
+        logger.warning("attribution waterfall: %s", why)
     return Waterfall(table=table, start_window=w0, end_window=w1, effects=eff, alpha=alpha)
 
 

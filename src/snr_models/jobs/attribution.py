@@ -31,6 +31,7 @@ from snr_models.attribution import (
     attribute_change,
     build_panel,
     estimate_joint,
+    pretrend_permutation_test,
     twfe,
 )
 from snr_models.data.atomic import atomic_path
@@ -56,8 +57,15 @@ class AttributionJobResult:
     figures: dict[str, Any]
 
 
-def diagnose(panel: Any, alpha: float = 0.05) -> tuple[pd.DataFrame, dict[str, Any]]:
+def diagnose(
+    panel: Any, alpha: float = 0.05, n_perm: int = 99
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per intervention: the CS event study's pre-trend test and the TWFE weights diagnostic.
+
+    The pre-trend p-value is the permutation one of
+    :func:`~snr_models.attribution.staggered.pretrend_permutation_test` (``n_perm``
+    re-assignments of the roll-out dates across branches); ``pretrend_p_value_chi2`` is the
+    chi-square reference, kept for comparison (too small with few branches per cohort).
 
     Returns the diagnostics table and the event-study figures by intervention.
     """
@@ -86,7 +94,17 @@ def diagnose(panel: Any, alpha: float = 0.05) -> tuple[pd.DataFrame, dict[str, A
                 n_boot=499,
             )
             ev = res.aggregate("event")
-            test = ev.pretrend_test()
+            # the chi-square reference is far too liberal with few branches per cohort (see
+            # pretrend_permutation_test): its p-value comes from re-assigned roll-out dates
+            test = pretrend_permutation_test(
+                data,
+                outcome="net_rate",
+                unit="branch_id",
+                time="period",
+                group=f"{name}__first",
+                control_group="notyet",
+                n_perm=n_perm,
+            )
             row.update(
                 {
                     "cs_simple_att": res.aggregate("simple").overall,
@@ -94,6 +112,7 @@ def diagnose(panel: Any, alpha: float = 0.05) -> tuple[pd.DataFrame, dict[str, A
                     "pretrend_statistic": test["statistic"],
                     "pretrend_df": test["df"],
                     "pretrend_p_value": test["p_value"],
+                    "pretrend_p_value_chi2": test["p_value_chi2"],
                 }
             )
             figures[f"event_{name}.png"] = ev.plot()
@@ -154,7 +173,8 @@ def estimate_attribution(
         "branch and month fixed effects",
         "controls": "not-yet- and never-treated branch-months",
         "cluster": "branch_id",
-        "standard_errors": "branch jackknife (CV3); placebo s.d. when < 8 branches treated",
+        "standard_errors": "branch-clustered CR2 (Bell-McCaffrey), t(G - 1) intervals; "
+        "placebo s.d. when < 8 branches treated",
         "weighting": weighting,
         "interventions": list(panel.interventions),
         "start_window": [f"{m:%Y-%m}" for m in wf.start_window],
