@@ -144,6 +144,14 @@ def test_job_logs_to_mlflow_without_client_rows(
                for k in run.data.metrics)  # fmt: skip
     assert "forecast.firm.net_rate.train_rest.forecast" in run.data.metrics
     assert run.data.tags["model.firm.S"] in {"snaive", "ets", "sarimax", "uc"}
+    # the interval calibration applied is recorded: its factors as metrics, the rest as params
+    cal = job.result.params["calibration"]
+    assert run.data.metrics["calibration.firm.net_rate.sd_factor"] == pytest.approx(
+        cal["net_rate_factor"]
+    )
+    for comp in ("S", "R", "E"):
+        assert run.data.metrics[f"calibration.firm.{comp}.sd_factor"] >= 1.0
+    assert run.data.params["calibration.dof"] == str(cal["dof"])
     names = {a.path for a in client.list_artifacts(job.run_id, "forecast")}
     assert {
         "forecast/forecast.csv",
@@ -153,6 +161,7 @@ def test_job_logs_to_mlflow_without_client_rows(
         "forecast/fan_net_rate.png",
         "forecast/backtest.png",
         "forecast/summary.txt",
+        "forecast/calibration.json",
     } <= names
     local = Path(client.download_artifacts(job.run_id, "forecast/forecast.csv", str(tmp_path)))
     logged = pd.read_csv(local)

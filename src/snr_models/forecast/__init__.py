@@ -4,8 +4,9 @@ Public API:
 
 - :func:`forecast` -> :class:`ForecastResult` (``summary()``, ``to_frame()``, ``plot()``,
   ``compare()``): 1-12 months ahead, models chosen per series by rolling-origin backtest,
-  branches reconciled with the firm, 80% and 95% intervals by joint simulation, a baseline and
-  any number of roll-out scenarios.
+  branches reconciled with the firm, 80% and 95% intervals by joint simulation calibrated on the
+  backtest's out-of-sample errors (:mod:`snr_models.forecast.calibration`), a baseline and any
+  number of roll-out scenarios.
 - :class:`Scenario`, :class:`Rollout`, :class:`ScenarioFile`, :func:`load_scenarios`: what a
   scenario rolls out where and when; :func:`effects_table` the effects it uses.
 - :func:`backtest_series` (one series, every candidate model) and :func:`backtest_net_rate`

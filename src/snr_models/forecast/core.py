@@ -7,12 +7,14 @@ Steps (see the package docstring for the why):
    volume-weighted mean of the branches' (exactly the firm-wide figure of DESIGN.md).
 2. Exposure regressors per branch and firm-wide (:mod:`snr_models.forecast.exposure`).
 3. Per series (firm and each branch, each component): a rolling-origin backtest picks the model
-   (:mod:`snr_models.forecast.backtest`), which is refitted on the whole history; its predictive
-   standard deviation is widened to match its standardised backtest errors (root mean square,
-   or 90% quantile / 1.645 if larger) when they exceed 1 (the model's own intervals ignore
-   parameter uncertainty).
-4. Joint simulation of ``n_paths`` futures: firm components with the correlation of their
-   backtest forecast errors (in-sample residuals when the backtest is too short),
+   (:mod:`snr_models.forecast.backtest`), which is refitted on the whole history.
+4. Calibration from the backtest's out-of-sample errors (:mod:`snr_models.forecast.calibration`):
+   each series' predictive standard deviation is widened by the root mean square of its honest
+   (leave-one-origin-out model choice) standardised backtest errors, floor 1; the firm-wide
+   components' correlation comes from the same errors (in-sample residuals when the backtest is
+   too short), the firm-wide net rate gets its own composite factor, and the paths are Student
+   *t* with the backtest's distinct held-out months as degrees of freedom.
+   Joint simulation of ``n_paths`` futures: firm components with that correlation,
    each branch's shock correlated with the firm's (one-factor: ``z_b = rho_b z_firm +
    sqrt(1 - rho_b^2) e_b``), plus the scenario's effect with ``beta ~ N(estimate, se^2)``.
 5. Reconciliation per path (weighted least squares, MinT with diagonal variances; Wickramasuriya
@@ -35,6 +37,15 @@ import pandas as pd
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
 from snr_models.forecast.backtest import backtest_series
+from snr_models.forecast.calibration import (
+    Calibration,
+    composite_factor,
+    effective_dof,
+    error_correlation,
+    scale_factor,
+    selection_points,
+    standardised_errors,
+)
 from snr_models.forecast.exposure import Shape, branch_exposure, firm_exposure
 from snr_models.forecast.models import MODELS, make_model
 from snr_models.forecast.result import ForecastResult
@@ -116,7 +127,14 @@ def _fit_one(
     models: Sequence[str],
     n_origins: int,
     season_length: int,
-) -> tuple[str, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, float, pd.DataFrame]:  # noqa: E501
+) -> tuple[str, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Choose, refit and forecast one series.
+
+    Returns the model's name, the backtest scores, the model's own predictive mean and standard
+    deviation, its in-sample residuals and the honest backtest points the calibration uses
+    (:func:`~snr_models.forecast.calibration.selection_points`; empty without a backtest, or
+    when the chosen model failed on the whole history and a fallback forecasts instead).
+    """
     t = len(y)
     if len(models) > 1 and n_origins > 0:
         bt = backtest_series(
@@ -128,11 +146,10 @@ def _fit_one(
             season_length=season_length,
         )
         chosen, scores, warm = bt.chosen, bt.scores, bt.params
-        points = bt.points[bt.points["model"] == chosen]
-        inflation = _inflation(points)
+        points = selection_points(bt.points)
     else:
-        chosen, scores, inflation, warm = models[0], pd.DataFrame(), 1.0, {}
-        points = pd.DataFrame(columns=["origin", "step", "actual", "mean", "sd"])
+        chosen, scores, warm = models[0], pd.DataFrame(), {}
+        points = pd.DataFrame(columns=["model", "origin", "step", "actual", "mean", "sd", "scale"])
     for name in dict.fromkeys([chosen, "ets", "snaive"]):
         try:
             model = make_model(name, season_length).fit(y, exog[:t], start_params=warm.get(name))
@@ -140,28 +157,10 @@ def _fit_one(
             if np.all(np.isfinite(mean)) and np.all(np.isfinite(sd)):
                 if name != chosen:
                     points = points.iloc[:0]
-                return name, scores, mean, sd * inflation, model.residuals(), inflation, points
+                return name, scores, mean, sd, model.residuals(), points
         except (np.linalg.LinAlgError, ValueError) as exc:
             logger.info("forecast: %s failed (%s); falling back", name, exc)
     raise SnrInputError("forecast: no model could be fitted to a series")  # pragma: no cover
-
-
-def _inflation(points: pd.DataFrame, min_points: int = 6) -> float:
-    """How much wider the chosen model's intervals must be to match its backtest errors.
-
-    With ``z = (actual - mean) / sd`` over the held-out points: the larger of their root mean
-    square and ``q90(|z|) / 1.645`` (so that the 90% central interval would have covered 90% of
-    them; regime shocks give heavier tails than the RMS sees), at least 1 and at most 3 (1 with
-    fewer than ``min_points`` points). The model's own predictive standard deviation ignores
-    parameter uncertainty and misspecification; its backtest does not.
-    """
-    z = ((points["actual"] - points["mean"]) / points["sd"]).to_numpy(dtype=float)
-    z = z[np.isfinite(z)]
-    if z.size < min_points:
-        return 1.0
-    rms = np.sqrt(np.mean(z**2))
-    tail = np.quantile(np.abs(z), 0.9) / 1.6448536269514722
-    return float(np.clip(max(rms, tail), 1.0, 3.0))
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -169,29 +168,6 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     if ok.sum() < 6 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
         return 0.0
     return float(np.clip(np.corrcoef(a[ok], b[ok])[0, 1], -0.99, 0.99))
-
-
-def _component_correlation(
-    resid: dict[str, np.ndarray], backtest_z: dict[str, pd.Series], min_points: int = 12
-) -> np.ndarray:
-    """Correlation of the firm-wide components' forecast errors.
-
-    From the standardised backtest errors of the chosen models, aligned by origin and step,
-    when at least ``min_points`` align: they hold what moves the components together over the
-    horizon (a volatile market slows service and sours surveys at once), which one-step
-    in-sample residuals understate. Otherwise from the in-sample residuals.
-    """
-    r = np.eye(3)
-    frame = pd.concat(backtest_z, axis=1) if backtest_z else pd.DataFrame()
-    for a in range(3):
-        for b in range(a + 1, 3):
-            ca, cb = COMPONENTS[a], COMPONENTS[b]
-            if ca in frame and cb in frame and frame[[ca, cb]].dropna().shape[0] >= min_points:
-                pair = frame[[ca, cb]].dropna().to_numpy()
-                r[a, b] = r[b, a] = _corr(pair[:, 0], pair[:, 1])
-            else:
-                r[a, b] = r[b, a] = _corr(resid[ca], resid[cb])
-    return r
 
 
 def _psd_cholesky(r: np.ndarray) -> np.ndarray:
@@ -358,44 +334,67 @@ def forecast(
     mu_f, sd_f = np.zeros((horizon, 3)), np.zeros((horizon, 3))
     mu_b, sd_b = np.zeros((n_b, horizon, 3)), np.zeros((n_b, horizon, 3))
     res_f: dict[str, np.ndarray] = {}
-    bt_z: dict[str, pd.Series] = {}
+    honest_f: dict[str, pd.DataFrame] = {}
+    factors_f: dict[str, float] = {}
     rho = np.zeros((n_b, 3))
 
-    def record(series: str, c: str, name: str, scores: pd.DataFrame, inflation: float) -> None:
+    def record(series: str, c: str, name: str, scores: pd.DataFrame, factor: float) -> None:
         choice_rows.append(
-            {"series": series, "component": c, "model": name, "sd_inflation": inflation}
+            {"series": series, "component": c, "model": name, "sd_inflation": factor}
         )
         if len(scores):
             score_frames.append(scores.assign(series=series, component=c))
 
     for j, c in enumerate(COMPONENTS):
         y = pd.Series(firm[c], index=index)
-        name, scores, mean, sd, resid, infl, points = _fit_one(
+        name, scores, mean, sd, resid, points = _fit_one(
             y, x_firm[c], horizon, models, n_origins, season_length
         )
-        record("firm", c, name, scores, infl)
-        mu_f[:, j], sd_f[:, j], res_f[c] = mean, sd, resid
-        z = (points["actual"] - points["mean"]) / points["sd"]
-        bt_z[c] = pd.Series(z.to_numpy(dtype=float), index=[points["origin"], points["step"]])
+        factors_f[c] = scale_factor(standardised_errors(points))
+        record("firm", c, name, scores, factors_f[c])
+        mu_f[:, j], sd_f[:, j], res_f[c], honest_f[c] = mean, sd * factors_f[c], resid, points
         for i in range(n_b):
             yb = pd.Series(_fill(values[c][i], firm[c]), index=index)
-            name, scores, mean, sd, resid, infl, _ = _fit_one(
+            name, scores, mean, sd, resid, points = _fit_one(
                 yb, x_branch[i], horizon, models, n_origins, season_length
             )
-            record(str(ids[i]), c, name, scores, infl)
-            mu_b[i, :, j], sd_b[i, :, j] = mean, sd
+            factor = scale_factor(standardised_errors(points))
+            record(str(ids[i]), c, name, scores, factor)
+            mu_b[i, :, j], sd_b[i, :, j] = mean, sd * factor
             rho[i, j] = _corr(resid, res_f[c])
     t_models = time.perf_counter() - t0
 
+    # --- calibration of the composite and of the tails (see forecast.calibration) -----------
+    z_honest = {c: standardised_errors(honest_f[c]) for c in COMPONENTS}
+    r, r_source = error_correlation(z_honest, res_f, COMPONENTS)
+    net_factor, _ = composite_factor(honest_f, factors_f, r, weights)
+    calibration = Calibration(
+        factors=factors_f,
+        n_points={c: len(honest_f[c]) for c in COMPONENTS},
+        net_rate_factor=net_factor,
+        dof=effective_dof(honest_f),
+        correlation=r,
+        correlation_source=r_source,
+    )
+
     # --- joint simulation -------------------------------------------------------------------
     rng = np.random.default_rng(random_state)
-    r = _component_correlation(res_f, bt_z)
     chol = _psd_cholesky(r)
     z_f = rng.standard_normal((n_paths, horizon, 3)) @ chol.T
+    # Student t paths: one variance factor per path, shared by every series, month, component
+    mix = (
+        np.sqrt(rng.chisquare(calibration.dof, n_paths) / calibration.dof)
+        if np.isfinite(calibration.dof)
+        else np.ones(n_paths)
+    )
+    z_f /= mix[:, None, None]
     if n_b:
-        e = rng.standard_normal((n_paths, n_b, horizon, 3))
+        e = rng.standard_normal((n_paths, n_b, horizon, 3)) / mix[:, None, None, None]
         z_b = rho[None, :, None, :] * z_f[:, None, :, :] + np.sqrt(1 - rho**2)[None, :, None, :] * e
         del e
+    # the composite's extra spread around its forecast (composite factor, firm-wide)
+    w_vec = np.array([weights[c] for c in COMPONENTS])
+    net_extra = (net_factor - 1.0) * ((sd_f * z_f) @ w_vec)
     # reconciliation weights: each branch's share of the component's future volume (B, H, 3)
     v = np.stack([vol_future[c] for c in COMPONENTS], axis=-1)
     v = v / np.where(v.sum(axis=0) > 0, v.sum(axis=0), 1.0)[None]
@@ -437,10 +436,10 @@ def forecast(
             b_path = b_path + var_b[None] * v[None] * lam_p[:, None]
             f_mean = (v * b_mean).sum(axis=0)
             f_path = np.einsum("bhc,nbhc->nhc", v, b_path)
-        tables.append(_table(label, "firm", future, f_mean, f_path, w))
+        tables.append(_table(label, "firm", future, f_mean, f_path, w, net_extra))
         for i in range(n_b):
             tables.append(_table(label, str(ids[i]), future, b_mean[i], b_path[:, i], w))
-        summaries[label] = f_path @ w
+        summaries[label] = f_path @ w + net_extra
     table = pd.concat(tables, ignore_index=True)[OUTPUT_COLUMNS]
 
     history = _history_frame(ids if branches else np.array([]), periods, values, firm, weights)
@@ -479,6 +478,7 @@ def forecast(
             "weights": weights,
             "exposures": {n: (shapes_.get(n) or Shape()).kind for n in names},
             "effects_source": eff_source,
+            "calibration": calibration.as_dict(),
             "reconciliation": "wls_var (MinT, diagonal)" if branches else "none (firm only)",
             "seconds_models": round(t_models, 2),
             "seconds": round(seconds, 2),
@@ -493,10 +493,16 @@ def _table(
     mean: np.ndarray,
     paths: np.ndarray,
     w: np.ndarray,
+    net_extra: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Rows ``period x component`` (S, R, E, net_rate) of one series and scenario."""
+    """Rows ``period x component`` (S, R, E, net_rate) of one series and scenario.
+
+    ``net_extra`` (``(n, H)``, mean zero) is added to the net rate's paths: the composite
+    calibration's extra spread.
+    """
     means = np.column_stack([mean, mean @ w])  # (H, 4)
-    allp = np.concatenate([paths, (paths @ w)[..., None]], axis=-1)  # (n, H, 4)
+    net = paths @ w if net_extra is None else paths @ w + net_extra
+    allp = np.concatenate([paths, net[..., None]], axis=-1)  # (n, H, 4)
     q = np.quantile(allp, _LEVELS, axis=0)  # (4, H, 4)
     comps = [*COMPONENTS, "net_rate"]
     h = len(future)

@@ -9,7 +9,7 @@ firm-wide net rate itself is scored on the same points, in the same run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,9 +37,26 @@ class NetRateBacktest:
     points : DataFrame
         ``origin, period, step, actual, forecast, lo80, hi80, lo95, hi95, snaive, snaive_lo95,
         snaive_hi95, scale`` (``scale``: the in-sample seasonal-naive MAE at the origin).
+    components : DataFrame
+        The firm-wide S, R, E and net rate at the same points: ``origin, period, step,
+        component, actual, forecast, lo80, hi80, lo95, hi95``.
     """
 
     points: pd.DataFrame
+    components: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    def coverage(self, by: str = "component") -> pd.DataFrame:
+        """Coverage of the 80% and 95% intervals and the number of points, per ``by``
+        (``"component"``, ``"step"`` or both as a list)."""
+        c = self.components
+        inside80 = (c["actual"] >= c["lo80"]) & (c["actual"] <= c["hi80"])
+        inside95 = (c["actual"] >= c["lo95"]) & (c["actual"] <= c["hi95"])
+        frame = c.assign(coverage80=inside80, coverage95=inside95)
+        return frame.groupby(by).agg(
+            coverage80=("coverage80", "mean"),
+            coverage95=("coverage95", "mean"),
+            n_points=("actual", "size"),
+        )
 
     def scores(self) -> dict[str, float]:
         """MASE of the forecast and of the seasonal naive, their ratio, and coverages."""
@@ -111,8 +128,8 @@ def backtest_net_rate(
         Passed to :func:`~snr_models.forecast.forecast` (default ``branches=False``), e.g.
         ``{"n_origins": 4, "models": ("snaive", "ets")}`` for the model choice at each origin.
     """
-    actual = net_rate(data, freq="M", n_boot=0)[["period", "net_rate"]]
-    actual = actual.set_index("period")["net_rate"]
+    observed = net_rate(data, freq="M", n_boot=0).set_index("period")
+    actual = observed["net_rate"]
     periods = pd.DatetimeIndex(actual.index)
     if origins is None:
         last = len(periods) - horizon - 1
@@ -122,15 +139,27 @@ def backtest_net_rate(
     if not idx:
         raise SnrInputError("backtest_net_rate: the data are too short for any origin")
     forecast_kwargs = {"branches": False, **(forecast_kwargs or {})}
-    rows = []
+    rows, comp_rows = [], []
     for i in idx:
         res = forecast(data, horizon=horizon, end=periods[i], **forecast_kwargs)
-        tab = res.table
-        tab = tab[
-            (tab["series"] == "firm")
-            & (tab["component"] == "net_rate")
-            & (tab["scenario"] == "baseline")
-        ]
+        firm = res.table[(res.table["series"] == "firm") & (res.table["scenario"] == "baseline")]
+        for comp, g in firm.groupby("component", sort=False):
+            g = g[g["period"].isin(observed.index)]
+            comp_rows.append(
+                pd.DataFrame(
+                    {
+                        "origin": periods[i],
+                        "period": g["period"].to_numpy(),
+                        "step": g["period"].map(periods.get_loc).to_numpy() - i,
+                        "component": comp,
+                        "actual": observed.loc[g["period"], comp].to_numpy(dtype=float),
+                        **{
+                            k: g[k].to_numpy() for k in ("forecast", "lo80", "hi80", "lo95", "hi95")
+                        },
+                    }
+                )
+            )
+        tab = firm[firm["component"] == "net_rate"]
         hist = actual.iloc[: i + 1].to_numpy()
         naive = SeasonalNaive(12).fit(hist)
         n_mean, n_sd = naive.predict(horizon)
@@ -159,4 +188,6 @@ def backtest_net_rate(
             )
     points = pd.DataFrame(rows)
     points = points[np.isfinite(points["actual"])].reset_index(drop=True)
-    return NetRateBacktest(points=points)
+    comps = pd.concat(comp_rows, ignore_index=True)
+    comps = comps[np.isfinite(comps["actual"])].reset_index(drop=True)
+    return NetRateBacktest(points=points, components=comps)

@@ -26,7 +26,9 @@ class ForecastResult:
     history : DataFrame
         ``period, series, component, value``: the observed months.
     choice : DataFrame
-        ``series, component, model``: the model chosen for each series.
+        ``series, component, model, sd_inflation``: the model chosen for each series and the
+        factor its predictive standard deviation was widened by (the calibration, see
+        :mod:`snr_models.forecast.calibration`).
     backtest : DataFrame
         ``series, component, model, mase, rel_mae, coverage80, coverage95, pinball, crps,
         n_points, n_origins``: every candidate's rolling-origin scores.
@@ -35,7 +37,9 @@ class ForecastResult:
     scenarios : tuple
         The scenarios (besides ``"baseline"``).
     params : dict
-        Settings and timings (logged to MLflow).
+        Settings and timings (logged to MLflow); ``params["calibration"]`` records the interval
+        calibration applied (factors per firm-wide component and for the net rate, degrees of
+        freedom of the Student *t* paths, the components' error correlation).
     """
 
     table: pd.DataFrame
@@ -95,6 +99,14 @@ class ForecastResult:
             lines += ["", "Firm-wide rolling-origin backtest (MASE vs in-sample seasonal naive):"]
             cols = ["component", "model", "mase", "rel_mae", "coverage80", "coverage95", "crps"]
             lines.append(fb[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        cal = self.params.get("calibration")
+        if cal:
+            factors = ", ".join(f"{c} x{f:.2f}" for c, f in cal["factors"].items())
+            lines += [
+                "",
+                f"Interval calibration (backtest errors): sd {factors}, net rate "
+                f"x{cal['net_rate_factor']:.2f}; Student t paths, {cal['dof']} degrees of freedom",
+            ]
         last = self.table[
             (self.table["series"] == "firm")
             & (self.table["component"] == "net_rate")

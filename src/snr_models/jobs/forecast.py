@@ -3,9 +3,10 @@
 Writes one table (CSV or Parquet, atomically, after everything succeeded) with the columns
 ``period, series, component, scenario, forecast, lo80, hi80, lo95, hi95``. With ``track=True``
 the run logs to MLflow (experiment ``snr-forecast``): the settings, the model chosen per
-series, every candidate's backtest scores, the effects the scenarios used, the forecast table
-and the figures (fan charts per scenario, the backtest). Only aggregates are logged: series are
-the firm and branch ids, never clients.
+series, every candidate's backtest scores, the interval calibration applied (its factors and
+degrees of freedom, also as metrics ``calibration.*``), the effects the scenarios used, the
+forecast table and the figures (fan charts per scenario, the backtest). Only aggregates are
+logged: series are the firm and branch ids, never clients.
 """
 
 from __future__ import annotations
@@ -63,6 +64,16 @@ def log_forecast(result: ForecastResult, run: Any, tables: Tables | None = None)
             for m in ("mase", "rel_mae", "coverage80", "coverage95"):
                 metrics[f"backtest.branches.chosen.{m}"] = float(chosen[m].mean())
         run.log_metrics(metrics)
+    cal = result.params.get("calibration")
+    if cal:
+        run.log_dict(cal, "forecast/calibration.json")
+        run.log_metrics(
+            {
+                **{f"calibration.firm.{c}.sd_factor": f for c, f in cal["factors"].items()},
+                "calibration.firm.net_rate.sd_factor": cal["net_rate_factor"],
+                "calibration.dof": cal["dof"] if cal["dof"] != "inf" else None,
+            }
+        )
     if result.effects is not None:
         run.log_frame(result.effects, "forecast/effects.csv")
     table = result.to_frame()
