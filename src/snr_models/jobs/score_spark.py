@@ -72,6 +72,7 @@ __all__ = [
     "DEFAULT_MASTER",
     "SparkUnavailableError",
     "quiet_pandas_warnings",
+    "score_features_spark",
     "score_spark",
     "spark_environment",
     "spark_session",
@@ -184,6 +185,7 @@ def spark_session(
         .config("spark.log.level", "WARN")
         .config("spark.driver.memory", driver_memory)
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.debug.maxToStringFields", "1000")
         .config("spark.executorEnv.PYTHONWARNINGS", worker_warnings)
     )
     if local_dir is not None:
@@ -302,23 +304,14 @@ def score_spark(
     _require_pyspark()
     month = parse_month(as_of)
     loaded = load_registered_model(model_uri)
-    if not loaded.skops:
-        raise SnrInputError(f"model {model_uri!r}: the verified skops bytes are missing")
     output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.spark-", dir=output.parent) as tmp:
-        work = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}.features-", dir=output.parent) as tmp:
         features = write_as_of_features(
-            data, month, work / "features.parquet", chunk_size, memory_limit
+            data, month, Path(tmp) / "features.parquet", chunk_size, memory_limit
         )
-        first = next(feature_chunks(features, min(chunk_size, 1_000)), None)
-        if first is None:  # nobody open at the as-of month: an empty call list, as locally
-            n = write_with_deciles([], output)
-        else:
-            fill = signature_fill(loaded, first)
-            del first
-            staged = work / "scored"
-            _run_spark(loaded, features, staged, fill, master, chunk_size, reasons, work)
-            n = write_with_deciles(sorted(staged.glob("part-*.parquet")), output)
+        n = score_features_spark(
+            loaded, features, output, master=master, chunk_size=chunk_size, reasons=reasons
+        )
     logger.info(
         "scored %d clients as of %s with version %s on Spark",
         n,
@@ -326,6 +319,62 @@ def score_spark(
         loaded.version,
     )
     return ScoreResult(output=output, n_clients=n, as_of=month, model_version=str(loaded.version))
+
+
+def score_features_spark(
+    loaded: Any,
+    features: Path,
+    output: Path,
+    *,
+    master: str = DEFAULT_MASTER,
+    chunk_size: int = 100_000,
+    reasons: bool = True,
+) -> int:
+    """Score a features Parquet file (or folder of parts) on Spark into ``output``.
+
+    The Spark counterpart of ``write_scored(score_chunks(loaded, features, ...), output)``:
+    the first rows are checked against the model's signature on the driver (before Spark
+    starts), Spark scores the rows into temporary Parquet parts beside ``output``, and the
+    driver adds the run's risk deciles and writes the one output file atomically.
+
+    Parameters
+    ----------
+    loaded : LoadedChurnModel
+        From :func:`~snr_models.tracking.models.load_registered_model` (with its verified
+        skops bytes).
+    features : Path
+        From :func:`~snr_models.jobs.score.write_as_of_features`.
+    output : Path
+        The ``.parquet`` file to write.
+    master, chunk_size, reasons
+        As :func:`score_spark`.
+
+    Returns
+    -------
+    int
+        Rows written.
+
+    Raises
+    ------
+    SnrInputError
+        If the features do not match the model's signature, or the model has no verified
+        skops bytes.
+    """
+    if not loaded.skops:
+        raise SnrInputError(
+            f"model version {loaded.version}: the verified skops bytes are missing "
+            "(load it with load_registered_model)"
+        )
+    output = Path(output)
+    first = next(feature_chunks(features, min(chunk_size, 1_000)), None)
+    if first is None:  # nobody open at the as-of month: an empty call list, as locally
+        return write_with_deciles([], output)
+    fill = signature_fill(loaded, first)
+    del first
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}.spark-", dir=output.parent) as tmp:
+        staged = Path(tmp) / "scored"
+        _run_spark(loaded, features, staged, fill, master, chunk_size, reasons, Path(tmp))
+        return write_with_deciles(sorted(staged.glob("part-*.parquet")), output)
 
 
 def _run_spark(
