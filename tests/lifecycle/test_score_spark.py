@@ -104,6 +104,28 @@ def test_cli_spark_engine_writes_the_call_list(
     )
 
 
+# after the tests that score: a task that fails takes its Python worker with it, and new
+# workers import the package again (tens of seconds on a loaded machine)
+def test_executors_check_the_model_bytes_and_a_failure_harms_no_output(
+    store, worlds, spark, tmp_path
+):
+    from dataclasses import replace
+
+    from snr_models.jobs.score import write_as_of_features
+    from snr_models.jobs.score_spark import score_features_spark
+    from snr_models.tracking.models import load_registered_model
+
+    features = write_as_of_features(worlds["a"], pd.Timestamp(AS_OF), tmp_path / "f.parquet")
+    out = tmp_path / "calls.parquet"
+    out.write_bytes(b"the previous call list")
+    loaded = load_registered_model(URI)
+    altered = replace(loaded, skops=loaded.skops + b"\0")  # bytes altered after the check
+    with pytest.raises(Exception, match="differ from the registry's record"):
+        score_features_spark(altered, features, out, reasons=False)
+    assert out.read_bytes() == b"the previous call list"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calls.parquet", "f.parquet"]
+
+
 def test_bad_input_exits_2_before_spark_and_harms_no_output(
     store, worlds, tmp_path, monkeypatch, capsys
 ):

@@ -207,15 +207,15 @@ def _worker_model(blob: Any, record: Any, inputs: list[tuple[str, str]]) -> Any:
         load_skops_bytes,
     )
 
-    digest = record.sha256
+    data = blob.value
+    digest = hashlib.sha256(data).hexdigest()  # every partition checks the bytes it got
+    if digest != record.sha256:
+        raise TamperedModelError(
+            f"{record.name} version {record.version}: the model bytes received by the "
+            "executor differ from the registry's record; refusing to load them"
+        )
     loaded = _WORKER_MODELS.get(digest)
     if loaded is None:
-        data = blob.value
-        if hashlib.sha256(data).hexdigest() != digest:
-            raise TamperedModelError(
-                f"{record.name} version {record.version}: the model bytes received by the "
-                "executor differ from the registry's record; refusing to load them"
-            )
         estimator = load_skops_bytes(data)
         loaded = LoadedChurnModel(estimator=estimator, record=record, inputs=inputs, profile=None)
         _WORKER_MODELS.clear()
