@@ -64,11 +64,28 @@ def run_snr(args: list, monkeypatch, capsys) -> tuple[int, str]:
     return code, captured.out + captured.err
 
 
-def test_spark_equals_the_local_engine_row_for_row(store, worlds, spark, local_calls, tmp_path):
+def test_spark_engine(store, worlds, spark, local_calls, tmp_path, monkeypatch, capsys):
+    """Every check that runs Spark, in one test: ``pytest -n 2`` would otherwise send them to
+    both workers, each starting a JVM and Python workers that import the package (minutes on
+    two shared cores)."""
+    for name in ("api", "cli", "tampered"):
+        (tmp_path / name).mkdir()
+    check_api_equals_local(worlds, spark, local_calls, tmp_path / "api")
+    check_cli(worlds, local_calls, tmp_path / "cli", monkeypatch, capsys)
+    # last: a task that fails takes its Python worker with it
+    check_executors_refuse_altered_bytes(worlds, tmp_path / "tampered")
+
+
+def check_api_equals_local(worlds, spark, local_calls, folder) -> None:
+    """``score_spark`` with reasons equals the local engine exactly."""
     expected, schema = local_calls
-    out = tmp_path / "calls.parquet"
+    out = folder / "calls.parquet"
+    # a caller's session in another time zone: the job runs in UTC and restores the setting
+    spark.conf.set("spark.sql.session.timeZone", "Asia/Shanghai")
     # small batches over two partitions: the deciles must still be cut over the whole run
     result = score_spark(URI, worlds["a"], AS_OF, out, chunk_size=300)
+    assert spark.conf.get("spark.sql.session.timeZone") == "Asia/Shanghai"
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
     assert result.n_clients == len(expected) and result.model_version == "1"
     assert spark.sparkContext.defaultParallelism == 2
     assert pq.read_schema(out) == schema
@@ -77,15 +94,14 @@ def test_spark_equals_the_local_engine_row_for_row(store, worlds, spark, local_c
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     assert got["reason_1"].notna().mean() > 0.5  # reasons were computed, not left empty
     assert set(got["risk_decile"]) == set(range(1, 11))
-    assert [p.name for p in tmp_path.iterdir()] == ["calls.parquet"]  # no temporary left
+    assert [p.name for p in folder.iterdir()] == ["calls.parquet"]  # no temporary left
     # a session the function did not start is left running
     assert pyspark.sql.SparkSession.getActiveSession() is spark
 
 
-def test_cli_spark_engine_writes_the_call_list(
-    store, worlds, spark, local_calls, tmp_path, monkeypatch, capsys
-):
-    out = tmp_path / "calls.parquet"
+def check_cli(worlds, local_calls, folder, monkeypatch, capsys) -> None:
+    """``snr score --engine spark`` writes the call list and exits 0."""
+    out = folder / "calls.parquet"
     args = ["score", "--model", URI, "--data", worlds["a"], "--as-of", AS_OF, "--output", out]
     code, text = run_snr(
         [*args, "--engine", "spark", "--spark-master", "local[2]", "--no-reasons"],
@@ -104,26 +120,23 @@ def test_cli_spark_engine_writes_the_call_list(
     )
 
 
-# after the tests that score: a task that fails takes its Python worker with it, and new
-# workers import the package again (tens of seconds on a loaded machine)
-def test_executors_check_the_model_bytes_and_a_failure_harms_no_output(
-    store, worlds, spark, tmp_path
-):
+def check_executors_refuse_altered_bytes(worlds, folder) -> None:
+    """Executors check the broadcast model bytes; the failed job harms no output."""
     from dataclasses import replace
 
     from snr_models.jobs.score import write_as_of_features
     from snr_models.jobs.score_spark import score_features_spark
     from snr_models.tracking.models import load_registered_model
 
-    features = write_as_of_features(worlds["a"], pd.Timestamp(AS_OF), tmp_path / "f.parquet")
-    out = tmp_path / "calls.parquet"
+    features = write_as_of_features(worlds["a"], pd.Timestamp(AS_OF), folder / "f.parquet")
+    out = folder / "calls.parquet"
     out.write_bytes(b"the previous call list")
     loaded = load_registered_model(URI)
     altered = replace(loaded, skops=loaded.skops + b"\0")  # bytes altered after the check
     with pytest.raises(Exception, match="differ from the registry's record"):
         score_features_spark(altered, features, out, reasons=False)
     assert out.read_bytes() == b"the previous call list"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["calls.parquet", "f.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == ["calls.parquet", "f.parquet"]
 
 
 def test_bad_input_exits_2_before_spark_and_harms_no_output(
@@ -166,7 +179,7 @@ def test_bad_input_exits_2_before_spark_and_harms_no_output(
     assert [p.name for p in tmp_path.iterdir()] == ["calls.parquet"]
 
 
-def test_missing_pyspark_is_a_clear_error(store, worlds, tmp_path, monkeypatch, capsys):
+def test_missing_pyspark_is_a_clear_error(worlds, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "pyspark", None)  # ``import pyspark`` now fails
     out = tmp_path / "calls.parquet"
     args = ["score", "--model", URI, "--data", worlds["a"], "--as-of", AS_OF, "--output", out]

@@ -396,9 +396,15 @@ def _run_spark(
         quiet_pandas_warnings(),
         spark_session(master, local_dir=work / "spark-local") as spark,
     ):
-        key = "spark.sql.execution.arrow.maxRecordsPerBatch"
-        previous = spark.conf.get(key, None)
-        spark.conf.set(key, str(chunk_size))
+        # runtime settings of this job, restored afterwards (the session may be a caller's):
+        # batches of ``chunk_size`` rows, and timestamps read and written as UTC wall clock
+        settings = {
+            "spark.sql.execution.arrow.maxRecordsPerBatch": str(chunk_size),
+            "spark.sql.session.timeZone": "UTC",
+        }
+        previous = {key: spark.conf.get(key, None) for key in settings}
+        for key, value in settings.items():
+            spark.conf.set(key, value)
         blob = spark.sparkContext.broadcast(loaded.skops)
         try:
             frame = spark.read.parquet(*(str(f) for f in files))
@@ -412,7 +418,8 @@ def _run_spark(
             scored.write.mode("error").parquet(str(staged))
         finally:
             blob.destroy()
-            if previous is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, previous)
+            for key, value in previous.items():
+                if value is None:
+                    spark.conf.unset(key)
+                else:
+                    spark.conf.set(key, value)
