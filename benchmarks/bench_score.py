@@ -16,15 +16,23 @@ its own (``VmHWM``):
 - ``score``: :func:`snr_models.jobs.score.score_chunks` + ``write_scored`` over the same
   file in chunks of 100,000 clients: probability, risk decile, expected months to exit,
   three reasons (exact TreeSHAP), model version, written atomically;
-- ``score --no-reasons``: the same without reasons.
+- ``score --no-reasons``: the same without reasons;
+- ``spark`` and ``spark-no-reasons``: the Spark engine (``snr score --engine spark``,
+  :func:`snr_models.jobs.score_spark.score_features_spark`) over the same file on
+  ``--spark-master`` (default ``local[2]``), Arrow batches of 100,000 clients; the time
+  includes starting the Spark session (also shown apart) and the Python workers' imports.
 
-Printed: seconds, clients per second, the ratio to the baseline, and peak RSS.
+Printed: seconds, clients per second, the ratio to the baseline, and peak RSS. For the Spark
+modes the peak RSS is the Python driver's; the Spark JVM (a child of the driver) and its
+Python workers are sampled every 0.2 s and their peaks shown apart.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_score.py --clients 1000000
     .venv/bin/python benchmarks/bench_score.py --clients 10000000 \\
         --modes baseline-chunked,score-no-reasons
+    .venv/bin/python benchmarks/bench_score.py --clients 200000 \\
+        --modes baseline,score-no-reasons,spark-no-reasons,score,spark
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -114,7 +123,92 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(mode: str, uri: str, features: Path, out: Path) -> dict:
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children() -> dict[int, list[int]]:
+    """Each process's children, from ``/proc/*/stat``."""
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        ppid = int(text.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(stat.parent.name))
+    return tree
+
+
+class SparkMemory(threading.Thread):
+    """Peak RSS of this process's child JVM and of that JVM's Python workers, sampled."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.jvm_mb = 0.0
+        self.workers_mb = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:  # noqa: D102
+        me = os.getpid()
+        while not self.done.wait(self.interval):
+            tree = _children()
+            jvm, workers = 0.0, 0.0
+            for pid in tree.get(me, []):
+                jvm += _rss_mb(pid)
+                stack = list(tree.get(pid, []))
+                while stack:
+                    p = stack.pop()
+                    workers += _rss_mb(p)
+                    stack.extend(tree.get(p, []))
+            self.jvm_mb = max(self.jvm_mb, jvm)
+            self.workers_mb = max(self.workers_mb, workers)
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        self.done.set()
+        self.join()
+
+
+def spark_child(mode: str, loaded, features: Path, out: Path, master: str) -> dict:
+    """The Spark engine over the features file, its session started and stopped here."""
+    from snr_models.jobs.score_spark import (
+        quiet_pandas_warnings,
+        score_features_spark,
+        spark_session,
+    )
+
+    memory = SparkMemory()
+    memory.start()
+    start = time.perf_counter()
+    local_dir = out.parent / f".{mode}-spark-local"
+    local_dir.mkdir(exist_ok=True)
+    with quiet_pandas_warnings(), spark_session(master, local_dir=local_dir):
+        session = time.perf_counter() - start
+        n = score_features_spark(
+            loaded, features, out, master=master, chunk_size=100_000, reasons=mode == "spark"
+        )
+    seconds = time.perf_counter() - start
+    memory.stop()
+    return {
+        "mode": mode,
+        "n": n,
+        "seconds": seconds,
+        "peak_mb": peak_rss_mb(),
+        "session_seconds": session,
+        "jvm_mb": memory.jvm_mb,
+        "workers_mb": memory.workers_mb,
+    }
+
+
+def child(mode: str, uri: str, features: Path, out: Path, master: str = "local[2]") -> dict:
     """Run one measurement in this (child) process; return seconds and peak RSS (MB)."""
     import pandas as pd
 
@@ -123,6 +217,8 @@ def child(mode: str, uri: str, features: Path, out: Path) -> dict:
 
     warnings.simplefilter("ignore")
     loaded = load_registered_model(uri)
+    if mode.startswith("spark"):
+        return spark_child(mode, loaded, features, out, master)
     start = time.perf_counter()
     cols = [str(c) for c in loaded.estimator.feature_names_in_]
     if mode == "baseline":
@@ -148,11 +244,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1_000_000)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--modes", default="baseline,score-no-reasons,score")
+    parser.add_argument("--spark-master", default="local[2]")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         mode, uri, features, out = args.child
-        print(json.dumps(child(mode, uri, Path(features), Path(out))))
+        print(json.dumps(child(mode, uri, Path(features), Path(out), args.spark_master)))
         return
     with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
         work = Path(tmp)
@@ -166,7 +263,8 @@ def main() -> None:
         results = {}
         modes = [m for m in args.modes.split(",") if not (args.skip_baseline and m == "baseline")]
         for mode in modes:
-            cmd = [sys.executable, __file__, "--child", mode, uri, str(features)]
+            cmd = [sys.executable, __file__, "--spark-master", args.spark_master]
+            cmd += ["--child", mode, uri, str(features)]
             done = subprocess.run(
                 [*cmd, str(work / f"{mode}.parquet")],
                 env=env,
@@ -179,9 +277,15 @@ def main() -> None:
         for mode, r in results.items():
             rate = r["n"] / r["seconds"]
             ratio = f"  {r['seconds'] / base['seconds']:.1f}x baseline" if base else ""
+            spark = (
+                f"  (session start {r['session_seconds']:.1f} s; Spark JVM peak "
+                f"{r['jvm_mb']:,.0f} MB, Python workers peak {r['workers_mb']:,.0f} MB)"
+                if "jvm_mb" in r
+                else ""
+            )
             print(
                 f"{mode:17s} {r['n']:>11,} clients  {r['seconds']:8.1f} s  {rate:>10,.0f}/s"
-                f"  peak {r['peak_mb']:,.0f} MB{ratio}"
+                f"  peak {r['peak_mb']:,.0f} MB{ratio}{spark}"
             )
 
 

@@ -6,7 +6,17 @@ subpackages, predict churn (:mod:`snr_models.churn`) and attribute changes to in
 (:mod:`snr_models.attribution`).
 """
 
+import warnings
 from importlib.metadata import PackageNotFoundError, version
+
+# With pyspark installed (the extra ``spark``), importing pandera imports pyspark.pandas,
+# whose import warns that PySpark does not yet fully support pandas 3 (it then fails and
+# pandera goes on without it). snr_models uses only pyspark.sql (``snr score --engine
+# spark``), which works with pandas 3 (tests/lifecycle/test_score_spark.py); this one
+# warning is silenced, no other.
+warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 from snr_models.data import ContractError, Tables, load, save, validate
 from snr_models.data.simulate import SimulationConfig, simulate, write_simulation

@@ -4,8 +4,10 @@ configurations with the gate loosened or tightened, and a way to run ``snr`` for
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,27 @@ def snr_process():
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def store(_migrated_mlflow_db, worlds, tmp_path_factory, make_config, loose_gate):
+    """One tracking store for the module, with a champion trained by ``retrain`` on world
+    ``a`` (``models:/snr-churn@champion``, version 1)."""
+    import mlflow
+
+    from snr_models.jobs.churn import ChurnConfig
+    from snr_models.jobs.retrain import retrain
+
+    root = tmp_path_factory.mktemp("score-store")
+    db = root / "mlflow.db"
+    shutil.copy(_migrated_mlflow_db, db)
+    with pytest.MonkeyPatch.context() as mp, threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+        mp.setenv("SNR_ARTIFACT_ROOT", str(root / "mlruns"))
+        mlflow.set_tracking_uri(f"sqlite:///{db}")
+        cfg = ChurnConfig.from_yaml(make_config(root / "churn.yaml", loose_gate))
+        assert retrain(cfg, data=worlds["a"]).status == "promoted"
+        yield root
+        while mlflow.active_run() is not None:
+            mlflow.end_run()

@@ -7,7 +7,6 @@ notebook: ``build_features`` then ``predict_proba`` and ``snr_models.churn.top_r
 
 from __future__ import annotations
 
-import shutil
 import sys
 import warnings
 
@@ -28,30 +27,6 @@ from snr_models.tracking.models import TamperedModelError, load_registered_model
 
 AS_OF = "2023-12"
 URI = "models:/snr-churn@champion"
-
-
-@pytest.fixture(scope="module")
-def store(_migrated_mlflow_db, worlds, tmp_path_factory, make_config, loose_gate):
-    """One tracking store for the module, with a champion trained by ``retrain``."""
-    import mlflow
-    from threadpoolctl import threadpool_limits
-
-    from snr_models.jobs.churn import ChurnConfig
-    from snr_models.jobs.retrain import retrain
-
-    root = tmp_path_factory.mktemp("score-store")
-    db = root / "mlflow.db"
-    shutil.copy(_migrated_mlflow_db, db)
-    with pytest.MonkeyPatch.context() as mp, threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
-        mp.setenv("SNR_ARTIFACT_ROOT", str(root / "mlruns"))
-        mlflow.set_tracking_uri(f"sqlite:///{db}")
-        cfg = ChurnConfig.from_yaml(make_config(root / "churn.yaml", loose_gate))
-        assert retrain(cfg, data=worlds["a"]).status == "promoted"
-        yield root
-        while mlflow.active_run() is not None:
-            mlflow.end_run()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import sys
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from snr_models.cli import (
     attribute,
@@ -61,7 +62,8 @@ def main() -> None:
     try:
         app()
     except SnrInputError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        # the message is text, not markup: "snr_models[spark]" must print as it is
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         sys.exit(EXIT_BAD_INPUT)
     except ValidationError as exc:
         err_console.print(f"[bold red]error: invalid configuration[/]\n{exc}", highlight=False)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from snr_models.cli.console import console, err_console
+
+
+class Engine(StrEnum):
+    """Where ``snr score`` runs."""
+
+    local = "local"
+    spark = "spark"
+
 
 churn_app = typer.Typer(
     name="churn",
@@ -76,24 +85,58 @@ def score_command(
     reasons: Annotated[
         bool, typer.Option("--reasons/--no-reasons", help="Three reasons per client.")
     ] = True,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: this process, streamed by row group; spark: Apache Spark "
+            "(pyspark, the extra snr_models\\[spark]), same output.",
+            case_sensitive=False,
+        ),
+    ] = Engine.local,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL for --engine spark, e.g. local[4] or spark://host:7077 "
+            "(default local[2]).",
+        ),
+    ] = None,
 ) -> None:
     """Score every client open at the end of the as-of month: probability, risk decile,
     expected months to exit, three reasons, model version."""
     from snr_models.cli.retrain import EXIT_UNAVAILABLE, bound_http_retries
-    from snr_models.jobs.score import score
+    from snr_models.errors import SnrInputError
     from snr_models.tracking.registry import RegistryUnavailableError
 
+    if spark_master is not None and engine is not Engine.spark:
+        raise SnrInputError("--spark-master applies only to --engine spark")
     bound_http_retries()
     try:
-        with err_console.status(f"scoring clients as of {as_of}"):
-            result = score(
-                model,
-                data,
-                as_of,
-                output,
-                chunk_size=chunk_size,
-                reasons=reasons,
-            )
+        with err_console.status(f"scoring clients as of {as_of} ({engine.value})"):
+            if engine is Engine.spark:
+                from snr_models.jobs.score_spark import DEFAULT_MASTER, score_spark
+
+                result = score_spark(
+                    model,
+                    data,
+                    as_of,
+                    output,
+                    master=spark_master or DEFAULT_MASTER,
+                    chunk_size=chunk_size,
+                    reasons=reasons,
+                )
+            else:
+                from snr_models.jobs.score import score
+
+                result = score(
+                    model,
+                    data,
+                    as_of,
+                    output,
+                    chunk_size=chunk_size,
+                    reasons=reasons,
+                )
     except RegistryUnavailableError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_UNAVAILABLE) from None

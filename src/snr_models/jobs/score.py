@@ -50,12 +50,16 @@ __all__ = [
     "call_list",
     "check_signature",
     "expected_months_to_exit",
+    "feature_chunks",
     "reason_frame",
     "risk_deciles",
     "score",
     "score_chunks",
     "score_frame",
+    "signature_fill",
+    "write_as_of_features",
     "write_scored",
+    "write_with_deciles",
 ]
 
 logger = logging.getLogger(__name__)
@@ -586,7 +590,6 @@ def write_scored(parts: Iterator[pd.DataFrame], output: Path) -> int:
     output = Path(output)
     with tempfile.TemporaryDirectory(prefix=f".{output.name}.parts-", dir=output.parent) as tmp:
         staged = Path(tmp) / "scored.parquet"
-        probs: list[np.ndarray] = []
         writer = None
         schema = _SCHEMA.remove(_SCHEMA.get_field_index("risk_decile"))
         for part in parts:
@@ -596,27 +599,54 @@ def write_scored(parts: Iterator[pd.DataFrame], output: Path) -> int:
             if writer is None:
                 writer = pq.ParquetWriter(staged, schema)
             writer.write_table(table)
-            probs.append(part["churn_probability"].to_numpy())
         if writer is not None:
             writer.close()
-        p = np.concatenate(probs) if probs else np.zeros(0)
-        deciles = risk_deciles(p)
-        with atomic_path(output) as final:
-            out = pq.ParquetWriter(final, _SCHEMA)
-            if writer is not None:
-                start = 0
-                handle = pq.ParquetFile(staged)
-                for g in range(handle.num_row_groups):
-                    table = handle.read_row_group(g)
-                    stop = start + table.num_rows
-                    table = table.add_column(
-                        _SCHEMA.get_field_index("risk_decile"),
-                        _SCHEMA.field("risk_decile"),
-                        pa.array(deciles[start:stop], type=pa.int8()),
-                    )
-                    out.write_table(table)
-                    start = stop
-            out.close()
+        return write_with_deciles([staged] if writer is not None else [], output)
+
+
+def write_with_deciles(staged: list[Path], output: Path) -> int:
+    """Combine staged scored Parquet files into ``output`` atomically, adding the decile.
+
+    The second pass of :func:`write_scored`, shared with the Spark engine: the risk deciles
+    are cut on every probability of the run (:func:`risk_deciles`; 8 bytes a client), then
+    the files are copied row group by row group, in the given order, with ``risk_decile``
+    added and the columns cast to the output schema.
+
+    Parameters
+    ----------
+    staged : list of Path
+        Parquet files with every output column but ``risk_decile``.
+    output : Path
+        The final ``.parquet`` file (an existing one is replaced only on success).
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    schema = _SCHEMA.remove(_SCHEMA.get_field_index("risk_decile"))
+    probs = [
+        pq.read_table(file, columns=["churn_probability"])["churn_probability"].to_numpy()
+        for file in staged
+    ]
+    p = np.concatenate(probs) if probs else np.zeros(0)
+    deciles = risk_deciles(p)
+    with atomic_path(output) as final:
+        out = pq.ParquetWriter(final, _SCHEMA)
+        start = 0
+        for file in staged:
+            handle = pq.ParquetFile(file)
+            for g in range(handle.num_row_groups):
+                table = handle.read_row_group(g).select(schema.names).cast(schema)
+                stop = start + table.num_rows
+                table = table.add_column(
+                    _SCHEMA.get_field_index("risk_decile"),
+                    _SCHEMA.field("risk_decile"),
+                    pa.array(deciles[start:stop], type=pa.int8()),
+                )
+                out.write_table(table)
+                start = stop
+        out.close()
     return len(p)
 
 
@@ -655,7 +685,6 @@ def score(
         If the output is not ``.parquet``, the as-of month lies outside the data, the model
         cannot be found or fails its checks, or the data do not match its signature.
     """
-    from snr_models.features import write_features
     from snr_models.tracking.models import load_registered_model
 
     output = Path(output)
@@ -667,23 +696,80 @@ def score(
     loaded = load_registered_model(model_uri)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{output.name}.features-", dir=output.parent) as tmp:
-        if isinstance(data, Tables) or not Path(data).is_dir():
-            tables = data if isinstance(data, Tables) else _load(data)
-            features = Path(tmp) / "features.parquet"
-            frame = build_features(tables, as_of=month)
-            frame.to_parquet(features, index=False)
-            del frame
-        else:
-            features = write_features(
-                Path(data),
-                Path(tmp) / "features.parquet",
-                as_of=month,
-                memory_limit=memory_limit,
-                clients_per_chunk=max(chunk_size, 250_000),
-            )
+        features = write_as_of_features(
+            data, month, Path(tmp) / "features.parquet", chunk_size, memory_limit
+        )
         n = write_scored(score_chunks(loaded, features, chunk_size, reasons), output)
     logger.info("scored %d clients as of %s with version %s", n, f"{month:%Y-%m}", loaded.version)
     return ScoreResult(output=output, n_clients=n, as_of=month, model_version=str(loaded.version))
+
+
+def write_as_of_features(
+    data: str | Path | Tables,
+    month: pd.Timestamp,
+    path: Path,
+    chunk_size: int = 100_000,
+    memory_limit: str | None = "2GB",
+) -> Path:
+    """Write the as-of month's point-in-time features for scoring to ``path`` (Parquet).
+
+    A Parquet folder streams through DuckDB (:func:`~snr_models.features.write_features`,
+    in client buckets, within ``memory_limit``; ``path`` may become a folder of parts);
+    tables or a DuckDB file go through :func:`~snr_models.features.build_features`.
+
+    Returns
+    -------
+    Path
+        The features file or folder.
+    """
+    from snr_models.features import write_features
+
+    if isinstance(data, Tables) or not Path(data).is_dir():
+        tables = data if isinstance(data, Tables) else _load(data)
+        frame = build_features(tables, as_of=month)
+        frame.to_parquet(path, index=False)
+        return path
+    return write_features(
+        Path(data),
+        path,
+        as_of=month,
+        memory_limit=memory_limit,
+        clients_per_chunk=max(chunk_size, 250_000),
+    )
+
+
+def feature_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
+    """A features Parquet file (or folder of parts) in chunks of at most ``chunk_size`` rows.
+
+    Read one row group at a time, with the dtypes of
+    :func:`~snr_models.features.build_features` (str ids, microsecond dates).
+    """
+    for chunk in _chunks(path, chunk_size):
+        yield _normalise(chunk)
+
+
+def signature_fill(loaded: Any, chunk: pd.DataFrame, stacklevel: int = 2) -> list[str]:
+    """Check the first chunk of features against the model's signature; warn of fills.
+
+    Returns
+    -------
+    list of str
+        The ``exposure_*`` columns to score as 0 (see :func:`check_signature`).
+
+    Raises
+    ------
+    SnrInputError
+        If the chunk does not match the signature.
+    """
+    fill = check_signature(chunk, loaded.inputs) if loaded.inputs else []
+    if fill:
+        message = (
+            f"intervention exposure(s) {', '.join(fill)} absent from the data; "
+            "scored as 0 (not rolled out)"
+        )
+        logger.warning(message)
+        warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
+    return fill
 
 
 def _load(path: str | Path) -> Tables:
@@ -707,15 +793,7 @@ def score_chunks(
     """
     explainer = _make_explainer(loaded.estimator) if reasons else None
     fill: list[str] | None = None
-    for chunk in _chunks(features, chunk_size):
-        chunk = _normalise(chunk)
+    for chunk in feature_chunks(features, chunk_size):
         if fill is None:
-            fill = check_signature(chunk, loaded.inputs) if loaded.inputs else []
-            if fill:
-                message = (
-                    f"intervention exposure(s) {', '.join(fill)} absent from the data; "
-                    "scored as 0 (not rolled out)"
-                )
-                logger.warning(message)
-                warnings.warn(message, UserWarning, stacklevel=3)
+            fill = signature_fill(loaded, chunk, stacklevel=3)
         yield score_frame(loaded, chunk, fill=fill, explainer=explainer, reasons=reasons)

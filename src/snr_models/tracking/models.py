@@ -19,7 +19,7 @@ import importlib.metadata
 import json
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ __all__ = [
     "load_churn_model",
     "load_registered_model",
     "load_skops",
+    "load_skops_bytes",
     "log_churn_model",
     "model_columns",
     "pip_requirements",
@@ -115,14 +116,39 @@ def load_skops(path: str | Path) -> Any:
     'LogisticRegression'
     """
     path = Path(path)
-    untrusted = sio.get_untrusted_types(file=path)
+    return load_skops_bytes(path.read_bytes(), name=path.name)
+
+
+def load_skops_bytes(data: bytes, *, name: str = SKOPS_FILE) -> Any:
+    """Load a skops file's bytes, trusting only the allow-listed module prefixes.
+
+    Parameters
+    ----------
+    data : bytes
+        The content of a skops file.
+    name : str, default "model.skops"
+        Named in the error message.
+
+    Raises
+    ------
+    UntrustedModelError
+        If the bytes hold any other type.
+
+    Examples
+    --------
+    >>> import skops.io
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> type(load_skops_bytes(skops.io.dumps(LogisticRegression()))).__name__
+    'LogisticRegression'
+    """
+    untrusted = sio.get_untrusted_types(data=data)
     bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
     if bad:
         raise UntrustedModelError(
-            f"{path.name} holds type(s) outside the allow-list ({', '.join(sorted(bad)[:5])}); "
+            f"{name} holds type(s) outside the allow-list ({', '.join(sorted(bad)[:5])}); "
             "refusing to load it"
         )
-    return sio.load(path, trusted=untrusted)
+    return sio.loads(data, trusted=untrusted)
 
 
 class ChurnPyfunc(mlflow.pyfunc.PythonModel):
@@ -286,12 +312,17 @@ class LoadedChurnModel:
         The signature's input columns and MLflow types (``double``, ``string``, ...).
     profile : dict or None
         The training profile stored with the model (for drift reports).
+    skops : bytes
+        The verified skops file the estimator was loaded from (its SHA-256 is the
+        registry's record), for re-loading elsewhere with :func:`load_skops_bytes`, e.g. on
+        Spark executors; empty if unknown.
     """
 
     estimator: Any
     record: VersionRecord
     inputs: list[tuple[str, str]]
     profile: dict | None
+    skops: bytes = field(default=b"", repr=False)
 
     @property
     def version(self) -> str:
@@ -357,14 +388,16 @@ def load_registered_model(model_uri: str) -> LoadedChurnModel:
             f"{record.name} version {record.version} has no SHA-256 record in the registry; "
             "refusing to load it"
         )
-    actual = file_sha256(candidates[0])
+    # hash and load the same bytes: the file cannot change between the check and the load
+    data = candidates[0].read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
     if actual != record.sha256:
         raise TamperedModelError(
             f"{record.name} version {record.version}: the model file's SHA-256 "
             f"({actual[:12]}...) differs from the registry's record ({record.sha256[:12]}...); "
             "the artifact was altered, refusing to load it"
         )
-    estimator = load_skops(candidates[0])
+    estimator = load_skops_bytes(data, name=candidates[0].name)
     inputs: list[tuple[str, str]] = []
     mlmodel = next(iter(local.rglob("MLmodel")), None)
     if mlmodel is not None:
@@ -375,7 +408,9 @@ def load_registered_model(model_uri: str) -> LoadedChurnModel:
             ]
     profile_path = next(iter(local.rglob(PROFILE_FILE)), None)
     profile = json.loads(profile_path.read_text()) if profile_path is not None else None
-    return LoadedChurnModel(estimator=estimator, record=record, inputs=inputs, profile=profile)
+    return LoadedChurnModel(
+        estimator=estimator, record=record, inputs=inputs, profile=profile, skops=data
+    )
 
 
 def load_churn_model(model_uri: str) -> Any:
