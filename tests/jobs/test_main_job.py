@@ -140,3 +140,30 @@ def test_second_run_reuses_the_simulated_world(small_config: RunConfig, mlflow_s
     second = run_main(small_config)
     assert first["data_hash"] == second["data_hash"]
     assert first["run_id"] != second["run_id"]
+
+
+def test_snr_run_on_given_duckdb_data(small_config: RunConfig, mlflow_store: str) -> None:
+    """`snr run --data FILE.duckdb`: real data are loaded, not simulated, and every stage runs."""
+    from mlflow.tracking import MlflowClient
+    from typer.testing import CliRunner
+
+    from snr_models.cli import app
+    from snr_models.data import save
+    from snr_models.data.simulate import SimulationConfig, simulate
+
+    world = simulate(SimulationConfig.from_yaml(small_config.simulation)).tables
+    config_file = Path(small_config.simulation).parent / "run.yaml"
+    database = save(world, Path(small_config.data_dir).parent / "given.duckdb")
+    result = CliRunner().invoke(app, ["run", "--config", str(config_file), "--data", str(database)])
+    assert result.exit_code == 0, result.output
+    assert not Path(small_config.data_dir).exists()  # nothing simulated
+    run_id = re.search(r"MLflow run ([0-9a-f]{32})", result.output).group(1)
+    summary = json.loads((Path(small_config.output_dir) / run_id / "summary.json").read_text())
+    assert summary["data_source"] == "given"
+    assert summary["data_hash"] == world.content_hash()
+    client = MlflowClient(tracking_uri=mlflow_store)
+    parent = client.get_run(run_id)
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
+    )
+    assert {c.data.tags["stage"] for c in children} == set(SECTIONS[2:-1]) | {"data", "netrate"}
