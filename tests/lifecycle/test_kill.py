@@ -9,15 +9,14 @@ the killed run does not count as finished, and the next run completes.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import sys
 import time
-import warnings
 from pathlib import Path
 
 import pytest
+
+from tests.lifecycle.cli import SnrRun, run_snr
 
 WRAPPER = """
 import os, sys, time
@@ -68,19 +67,8 @@ def _kill(proc) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def _retrain(cfg: Path, data: Path, monkeypatch, capsys) -> tuple[int, list[dict], str]:
-    from snr_models.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["snr", "retrain", "--config", str(cfg), "--data", str(data)])
-    code = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, [json.loads(x) for x in out.out.splitlines() if x.startswith("{")], out.err
+def _retrain(cfg: Path, data: Path, monkeypatch, capsys) -> SnrRun:
+    return run_snr(["retrain", "--config", cfg, "--data", data], monkeypatch, capsys)
 
 
 def _champion_loads(expected_version: str) -> None:
@@ -98,7 +86,8 @@ def test_kill_during_training_and_promotion(
     from mlflow.tracking import MlflowClient
 
     cfg = make_config(tmp_path / "churn.yaml", loose_gate)
-    code, _, err = _retrain(cfg, worlds["a"], monkeypatch, capsys)
+    run = _retrain(cfg, worlds["a"], monkeypatch, capsys)
+    code, err = run.code, run.err
     assert code == 0, err
     _champion_loads("1")
     wrapper = tmp_path / "wrapper.py"
@@ -109,7 +98,8 @@ def test_kill_during_training_and_promotion(
     marker = tmp_path / "training"
     child = snr_process([str(wrapper), str(marker), "train", *retrain_b], cwd=tmp_path)
     _wait_for(marker, child)
-    code, lines, err = _retrain(cfg, worlds["b"], monkeypatch, capsys)
+    run = _retrain(cfg, worlds["b"], monkeypatch, capsys)
+    code, lines, err = run.code, run.lines, run.err
     assert code == 75
     assert f"pid {child.pid}" in err and "retrain.lock" in err
     assert lines == []
@@ -132,7 +122,8 @@ def test_kill_during_training_and_promotion(
     _champion_loads("1")
 
     # 3. the next run takes the lock and completes the promotion
-    code, lines, err = _retrain(cfg, worlds["b"], monkeypatch, capsys)
+    run = _retrain(cfg, worlds["b"], monkeypatch, capsys)
+    code, lines, err = run.code, run.lines, run.err
     assert code == 0, err
     assert lines[3]["status"] == "new"  # neither killed run finished
     promote = next(line for line in lines if line["step"] == "promote")

@@ -8,8 +8,6 @@ stored numbers: the metrics are whatever the small simulated worlds give.
 from __future__ import annotations
 
 import json
-import sys
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -18,25 +16,9 @@ import pytest
 from snr_models.jobs.churn import ChurnConfig
 from snr_models.jobs.drift import drift_report, psi, training_profile
 from snr_models.jobs.retrain import gate_reasons, run_key
+from tests.lifecycle.cli import run_snr
 
 STEPS_PROMOTED = ["lock", "load", "drift", "run_key", "train", "evaluate", "gate", "promote"]
-
-
-def run_snr(args: list[str], monkeypatch, capsys) -> tuple[int, list[dict], str]:
-    """Run ``snr`` in this process through its real entry point; (exit code, JSON lines, err)."""
-    from snr_models.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["snr", *map(str, args)])
-    code = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    lines = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
-    return code, lines, captured.err
 
 
 def aliases(name: str = "snr-churn") -> dict[str, str]:
@@ -58,9 +40,8 @@ def test_retrain_lifecycle(
     from mlflow.tracking import MlflowClient
 
     cfg = make_config(tmp_path / "churn.yaml", loose_gate)
-    code, lines, err = run_snr(
-        ["retrain", "--config", cfg, "--data", worlds["a"]], monkeypatch, capsys
-    )
+    run = run_snr(["retrain", "--config", cfg, "--data", worlds["a"]], monkeypatch, capsys)
+    code, lines, err = run.code, run.lines, run.err
     assert code == 0, err
     steps = [line["step"] for line in lines]
     assert steps == [*STEPS_PROMOTED, "summary"]
@@ -72,9 +53,8 @@ def test_retrain_lifecycle(
     assert aliases() == {"champion": "1", "challenger": "1"}
 
     # the same data and configuration again: nothing to do
-    code, lines, err = run_snr(
-        ["retrain", "--config", cfg, "--data", worlds["a"]], monkeypatch, capsys
-    )
+    run = run_snr(["retrain", "--config", cfg, "--data", worlds["a"]], monkeypatch, capsys)
+    code, lines, err = run.code, run.lines, run.err
     assert code == 0, err
     assert [line["step"] for line in lines] == ["lock", "load", "drift", "run_key", "summary"]
     assert lines[3]["status"] == "exists" and lines[4]["status"] == "skipped"
@@ -86,7 +66,8 @@ def test_retrain_lifecycle(
         {"gate": {"max_auc_drop": -1.0}, "summary": str(tmp_path / "s2.json")},
     )
     args = ["retrain", "--config", strict, "--data", worlds["a"]]
-    code, lines, err = run_snr(args, monkeypatch, capsys)
+    run = run_snr(args, monkeypatch, capsys)
+    code, lines, err = run.code, run.lines, run.err
     assert code == 3, err
     assert lines[3]["status"] == "new"  # another gate: another run key
     gate = next(line for line in lines if line["step"] == "gate")
@@ -100,16 +81,17 @@ def test_retrain_lifecycle(
     assert v2.tags["lifecycle"] == "rejected" and "ROC-AUC" in v2.tags["rejected_reasons"]
     assert aliases() == {"champion": "1", "challenger": "2"}
     # the same run again does nothing; --force retrains (and is rejected again)
-    code, lines, err = run_snr(args, monkeypatch, capsys)
+    run = run_snr(args, monkeypatch, capsys)
+    code, lines, err = run.code, run.lines, run.err
     assert code == 0 and lines[3]["status"] == "exists"
-    code, lines, err = run_snr([*args, "--force"], monkeypatch, capsys)
+    run = run_snr([*args, "--force"], monkeypatch, capsys)
+    code, lines, err = run.code, run.lines, run.err
     assert code == 3 and lines[3]["status"] == "forced"
     assert aliases() == {"champion": "1", "challenger": "3"}
 
     # new data, loose gate: promoted, the old champion kept as previous
-    code, lines, err = run_snr(
-        ["retrain", "--config", cfg, "--data", worlds["b"]], monkeypatch, capsys
-    )
+    run = run_snr(["retrain", "--config", cfg, "--data", worlds["b"]], monkeypatch, capsys)
+    code, lines, err = run.code, run.lines, run.err
     assert code == 0, err
     assert [line["step"] for line in lines] == [*STEPS_PROMOTED, "summary"]
     assert lines[7]["champion"] == "4" and lines[7]["previous"] == "1"
@@ -121,15 +103,19 @@ def test_retrain_lifecycle(
         "drift/report.json",
     }
 
-    code, _, err = run_snr(["models", "list"], monkeypatch, capsys)
+    run = run_snr(["models", "list"], monkeypatch, capsys)
+    code, err = run.code, run.err
     assert code == 0
-    code, _, err = run_snr(["models", "rollback"], monkeypatch, capsys)
+    run = run_snr(["models", "rollback"], monkeypatch, capsys)
+    code, err = run.code, run.err
     assert code == 0, err
     assert aliases() == {"champion": "1", "previous": "4", "challenger": "4"}
-    code, _, err = run_snr(["models", "promote", "4"], monkeypatch, capsys)
+    run = run_snr(["models", "promote", "4"], monkeypatch, capsys)
+    code, err = run.code, run.err
     assert code == 0, err
     assert aliases()["champion"] == "4" and aliases()["previous"] == "1"
-    code, _, err = run_snr(["models", "promote", "99"], monkeypatch, capsys)
+    run = run_snr(["models", "promote", "99"], monkeypatch, capsys)
+    code, err = run.code, run.err
     assert code == 2 and "no version 99" in err
 
     # drift that blocks: any feature past a tiny threshold stops the run before training
@@ -137,9 +123,10 @@ def test_retrain_lifecycle(
         tmp_path / "block.yaml",
         loose_gate | {"drift": {"psi_threshold": 1e-9, "block": True}},
     )
-    code, lines, err = run_snr(
+    run = run_snr(
         ["retrain", "--config", blocking, "--data", worlds["b"], "--force"], monkeypatch, capsys
     )
+    code, lines, err = run.code, run.lines, run.err
     assert code == 3, err
     assert lines[2]["status"] == "breach" and lines[2]["blocking"] is True
     assert [line["step"] for line in lines][-2:] == ["gate", "summary"]
@@ -158,15 +145,18 @@ def test_retrain_bad_input_exits_2(
     for name in ("client_months", "tickets", "surveys", "interventions", "market"):
         (broken / f"{name}.parquet").write_bytes((worlds["a"] / f"{name}.parquet").read_bytes())
     cfg = make_config(tmp_path / "churn.yaml")
-    code, lines, err = run_snr(["retrain", "--config", cfg, "--data", broken], monkeypatch, capsys)
+    run = run_snr(["retrain", "--config", cfg, "--data", broken], monkeypatch, capsys)
+    code, lines, err = run.code, run.lines, run.err
     assert code == 2
     assert "segment" in err and "Traceback" not in err
     assert [line["step"] for line in lines] == ["lock"]
-    code, _, err = run_snr(["retrain", "--config", cfg], monkeypatch, capsys)
+    run = run_snr(["retrain", "--config", cfg], monkeypatch, capsys)
+    code, err = run.code, run.err
     assert code == 2 and "no data source" in err
     bad = tmp_path / "bad.yaml"
     bad.write_text("retrain: {holdout_months: 0}\n")
-    code, _, err = run_snr(["retrain", "--config", bad, "--data", worlds["a"]], monkeypatch, capsys)
+    run = run_snr(["retrain", "--config", bad, "--data", worlds["a"]], monkeypatch, capsys)
+    code, err = run.code, run.err
     assert code == 2 and "holdout_months" in err
 
 

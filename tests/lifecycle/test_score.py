@@ -7,9 +7,6 @@ notebook: ``build_features`` then ``predict_proba`` and ``snr_models.churn.top_r
 
 from __future__ import annotations
 
-import sys
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +21,7 @@ from snr_models.jobs.score import (
     score,
 )
 from snr_models.tracking.models import TamperedModelError, load_registered_model
+from tests.lifecycle.cli import run_snr
 
 AS_OF = "2023-12"
 URI = "models:/snr-churn@champion"
@@ -38,21 +36,6 @@ def notebook(store, worlds):
     return frame.assign(p=model.predict_proba(frame[cols])[:, 1]), model, cols
 
 
-def run_snr(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
-    from snr_models.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["snr", *map(str, args)])
-    code = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
-
-
 def test_scores_equal_the_notebook_row_for_row(
     store, worlds, notebook, tmp_path, monkeypatch, capsys
 ):
@@ -60,11 +43,12 @@ def test_scores_equal_the_notebook_row_for_row(
 
     frame, model, cols = notebook
     out = tmp_path / "calls.parquet"
-    code, text = run_snr(
+    run = run_snr(
         ["score", "--model", URI, "--data", worlds["a"], "--as-of", AS_OF, "--output", out],
         monkeypatch,
         capsys,
     )
+    code, text = run.code, run.text
     assert code == 0, text
     written = pd.read_parquet(out)
     assert tuple(written.columns) == OUTPUT_COLUMNS
@@ -149,11 +133,12 @@ def test_tampered_or_unregistered_model_is_refused(store, worlds, tmp_path, monk
         with pytest.raises(TamperedModelError, match="differs from the registry's record"):
             load_registered_model(URI)
         out = tmp_path / "x.parquet"
-        code, text = run_snr(
+        run = run_snr(
             ["score", "--model", URI, "--data", worlds["a"], "--as-of", AS_OF, "--output", out],
             monkeypatch,
             capsys,
         )
+        code, text = run.code, run.text
         assert code == 2 and "SHA-256" in text and not out.exists()
     finally:
         files[0].write_bytes(original)

@@ -19,6 +19,7 @@ import pytest
 
 from snr_models.jobs.score import OUTPUT_COLUMNS, score
 from snr_models.jobs.score_spark import quiet_pandas_warnings, score_spark, spark_session
+from tests.lifecycle.cli import run_snr
 
 AS_OF = "2023-12"
 URI = "models:/snr-churn@champion"
@@ -46,22 +47,6 @@ def local_calls(store, worlds, tmp_path_factory) -> tuple[pd.DataFrame, pa.Schem
 
 def _read(path) -> pd.DataFrame:
     return pd.read_parquet(path).sort_values("client_id", ignore_index=True)
-
-
-def run_snr(args: list, monkeypatch, capsys) -> tuple[int, str]:
-    """Run the real ``snr`` entry point (with its exit codes); return (code, output)."""
-    from snr_models.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["snr", *map(str, args)])
-    code = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 def test_spark_engine(store, worlds, spark, local_calls, tmp_path, monkeypatch, capsys):
@@ -103,11 +88,12 @@ def check_cli(worlds, local_calls, folder, monkeypatch, capsys) -> None:
     """``snr score --engine spark`` writes the call list and exits 0."""
     out = folder / "calls.parquet"
     args = ["score", "--model", URI, "--data", worlds["a"], "--as-of", AS_OF, "--output", out]
-    code, text = run_snr(
+    run = run_snr(
         [*args, "--engine", "spark", "--spark-master", "local[2]", "--no-reasons"],
         monkeypatch,
         capsys,
     )
+    code, text = run.code, run.text
     assert code == 0, text
     expected, schema = local_calls
     assert f"{len(expected)} clients, model version 1" in text
@@ -153,7 +139,8 @@ def test_bad_input_exits_2_before_spark_and_harms_no_output(
     base = ["score", "--model", URI, "--data", worlds["a"], "--output", out, "--engine", "spark"]
 
     # an as-of month outside the data
-    code, text = run_snr([*base, "--as-of", "2031-01"], monkeypatch, capsys)
+    run = run_snr([*base, "--as-of", "2031-01"], monkeypatch, capsys)
+    code, text = run.code, run.text
     assert code == 2 and "outside the data" in text and "Traceback" not in text
 
     # features that do not match the model's signature (a column missing, one of a wrong type)
@@ -166,13 +153,15 @@ def test_bad_input_exits_2_before_spark_and_harms_no_output(
         return path
 
     monkeypatch.setattr(engine, "write_as_of_features", drifted)
-    code, text = run_snr([*base, "--as-of", AS_OF], monkeypatch, capsys)
+    run = run_snr([*base, "--as-of", AS_OF], monkeypatch, capsys)
+    code, text = run.code, run.text
     assert code == 2 and "signature" in text and "tenure_months" in text, text
     assert "Traceback" not in text
 
     # --spark-master without --engine spark
     local = [*base[:-2], "--as-of", AS_OF, "--spark-master", "local[2]"]
-    code, text = run_snr(local, monkeypatch, capsys)
+    run = run_snr(local, monkeypatch, capsys)
+    code, text = run.code, run.text
     assert code == 2 and "--spark-master applies only to --engine spark" in text
 
     assert out.read_bytes() == b"the previous call list"
@@ -183,7 +172,8 @@ def test_missing_pyspark_is_a_clear_error(worlds, tmp_path, monkeypatch, capsys)
     monkeypatch.setitem(sys.modules, "pyspark", None)  # ``import pyspark`` now fails
     out = tmp_path / "calls.parquet"
     args = ["score", "--model", URI, "--data", worlds["a"], "--as-of", AS_OF, "--output", out]
-    code, text = run_snr([*args, "--engine", "spark"], monkeypatch, capsys)
+    run = run_snr([*args, "--engine", "spark"], monkeypatch, capsys)
+    code, text = run.code, run.text
     assert code == 2, text
     assert "pip install 'snr_models[spark]'" in " ".join(text.split())
     assert "Traceback" not in text and not out.exists()

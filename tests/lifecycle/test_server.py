@@ -7,7 +7,6 @@ MLflow's HTTP retries bounded by its environment variables (``MLFLOW_HTTP_REQUES
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -15,11 +14,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.lifecycle.cli import run_snr
 
 
 def _free_port() -> int:
@@ -40,22 +40,6 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> N
         except OSError:
             time.sleep(0.5)
     raise AssertionError("mlflow server did not become healthy")
-
-
-def run_snr(args: list, monkeypatch, capsys) -> tuple[int, list[dict], str]:
-    from snr_models.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["snr", *map(str, args)])
-    code = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    out = capsys.readouterr()
-    lines = [json.loads(x) for x in out.out.splitlines() if x.startswith("{")]
-    return code, lines, out.out + out.err
 
 
 @pytest.mark.slow
@@ -96,17 +80,18 @@ def test_retrain_promote_score_over_http(
         monkeypatch.setenv("SNR_ARTIFACT_ROOT", str(tmp_path / "mlruns"))
         mlflow.set_tracking_uri(url)
         cfg = make_config(tmp_path / "churn.yaml", loose_gate)
-        code, lines, text = run_snr(
-            ["retrain", "--config", cfg, "--data", worlds["a"]], monkeypatch, capsys
-        )
+        run = run_snr(["retrain", "--config", cfg, "--data", worlds["a"]], monkeypatch, capsys)
+        code, lines, text = run.code, run.lines, run.text
         assert code == 0, text
         assert lines[-2]["step"] == "promote" and lines[-2]["champion"] == "1"
-        code, _, text = run_snr(["models", "promote", "1"], monkeypatch, capsys)
+        run = run_snr(["models", "promote", "1"], monkeypatch, capsys)
+        code, text = run.code, run.text
         assert code == 0, text
-        code, _, text = run_snr(["models", "list"], monkeypatch, capsys)
+        run = run_snr(["models", "list"], monkeypatch, capsys)
+        code, text = run.code, run.text
         assert code == 0 and "champion" in text
         out = tmp_path / "calls.parquet"
-        code, _, text = run_snr(
+        run = run_snr(
             [
                 "score",
                 "--model",
@@ -122,6 +107,7 @@ def test_retrain_promote_score_over_http(
             monkeypatch,
             capsys,
         )
+        code, text = run.code, run.text
         assert code == 0, text
         assert len(pd.read_parquet(out)) > 0
         # the registry lives in the server's database, not in a local store
@@ -146,7 +132,7 @@ def test_unreachable_server_fails_fast_and_clearly(
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     out = tmp_path / "calls.parquet"
     start = time.monotonic()
-    code, _, text = run_snr(
+    run = run_snr(
         [
             "score",
             "--model",
@@ -161,12 +147,13 @@ def test_unreachable_server_fails_fast_and_clearly(
         monkeypatch,
         capsys,
     )
+    code, text = run.code, run.text
     assert code == 69 and "cannot be reached" in text and not out.exists()
     cfg = make_config(tmp_path / "churn.yaml")
-    code, _, text = run_snr(
-        ["retrain", "--config", cfg, "--data", worlds["a"]], monkeypatch, capsys
-    )
+    run = run_snr(["retrain", "--config", cfg, "--data", worlds["a"]], monkeypatch, capsys)
+    code, text = run.code, run.text
     assert code == 69 and "cannot be reached" in text
-    code, _, text = run_snr(["models", "list"], monkeypatch, capsys)
+    run = run_snr(["models", "list"], monkeypatch, capsys)
+    code, text = run.code, run.text
     assert code == 69 and "cannot be reached" in text
     assert time.monotonic() - start < 120
