@@ -207,6 +207,15 @@ class _StateSpace(_Base):
 
     uses_exog = True
 
+    def _prepare(
+        self, y: pd.Series | np.ndarray, exog: np.ndarray | None
+    ) -> tuple[pd.Series, np.ndarray | None]:
+        """The standardised series and the exposure columns that vary over the window."""
+        series, self.centre_, self.scale_ = _standardise(_as_series(y))
+        self.columns_ = _varying(exog)
+        x = None if not self.columns_.size else np.asarray(exog)[:, self.columns_]
+        return series, x
+
     def _fit_state_space(self, model: Any, start_params: np.ndarray | None) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -257,9 +266,7 @@ class SARIMAXForecaster(_StateSpace):
         """Maximum likelihood fit; exposure columns constant over the window are dropped."""
         from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-        series, self.centre_, self.scale_ = _standardise(_as_series(y))
-        self.columns_ = _varying(exog)
-        x = None if not self.columns_.size else np.asarray(exog)[:, self.columns_]
+        series, x = self._prepare(y, exog)
         seasonal = (1, 0, 0, self.season_length) if self._seasonal(len(series)) else (0, 0, 0, 0)
         model = SARIMAX(
             series,
@@ -299,9 +306,7 @@ class StructuralForecaster(_StateSpace):
         """Maximum likelihood fit (diffuse initial state)."""
         from statsmodels.tsa.statespace.structural import UnobservedComponents
 
-        series, self.centre_, self.scale_ = _standardise(_as_series(y))
-        self.columns_ = _varying(exog)
-        x = None if not self.columns_.size else np.asarray(exog)[:, self.columns_]
+        series, x = self._prepare(y, exog)
         kwargs: dict[str, Any] = {}
         if self._seasonal(len(series)):
             kwargs["freq_seasonal"] = [{"period": self.season_length, "harmonics": 2}]
