@@ -120,13 +120,13 @@ def cluster_rows(
             inv_root = np.where(vals > 1e-12, 1 / np.sqrt(np.maximum(vals, 1e-12)), 0.0)
             rows[g] = m_inv @ (zg.T @ (vecs @ (inv_root * (vecs.T @ e[idx]))))
         else:
-            rows[g] = _solve_psd(m - zg.T @ zg, zg.T @ e[idx])  # b - b_(g)
+            rows[g] = solve_normal(m - zg.T @ zg, zg.T @ e[idx])  # b - b_(g)
     if kind == "CR3":
         rows = np.sqrt((n_clusters - 1) / n_clusters) * (rows.mean(axis=0) - rows)
     return rows
 
 
-def _solve_psd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def solve_normal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cholesky solve of normal equations; the minimum-norm solution when singular."""
     import warnings
 

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from snr_models.attribution.inference import z_value
+from snr_models.attribution.inference import solve_normal, z_value
 from snr_models.attribution.panel import COMPONENTS, BranchPanel
 from snr_models.attribution.regression import OLSFit, fe_ols
 from snr_models.errors import SnrInputError
@@ -537,7 +537,7 @@ class _FixedBlock:
         b = self.xo_w.T @ xnd
         xtwx = np.block([[self.a, b], [b.T, xn_w.T @ xnd]])
         rhs = np.concatenate([self.ro, xn_w.T @ self.yd])
-        beta = _solve_normal(xtwx, rhs)
+        beta = solve_normal(xtwx, rhs)  # the rule of fe_ols(..., vcov=False)
         return float(weights[ok] @ beta[self.a.shape[0] :])
 
 
@@ -546,21 +546,6 @@ def _usable_columns(x: np.ndarray, xd: np.ndarray, sw: np.ndarray) -> np.ndarray
     scale = np.sqrt(np.maximum(np.sum(xd**2 * sw[:, None], axis=0), 1e-300))
     raw_scale = np.sqrt(np.sum(x**2 * sw[:, None], axis=0)) + 1e-300
     return scale / raw_scale > 1e-8
-
-
-def _solve_normal(xtwx: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Cholesky solve of the normal equations; the minimum-norm solution when singular (the
-    rule of ``fe_ols(..., vcov=False)``)."""
-    import warnings
-
-    from scipy import linalg
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", linalg.LinAlgWarning)
-            return linalg.solve(xtwx, rhs, assume_a="pos")
-    except (linalg.LinAlgError, linalg.LinAlgWarning, ValueError):
-        return np.linalg.pinv(xtwx, hermitian=True) @ rhs
 
 
 def _one_blas_thread():  # noqa: ANN202 - a context manager

@@ -9,15 +9,13 @@ parameters not nested in the clusters.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import linalg
 
-from snr_models.attribution.inference import cluster_rows
+from snr_models.attribution.inference import cluster_rows, solve_normal
 from snr_models.errors import SnrInputError
 
 
@@ -174,16 +172,6 @@ def _cluster_design(
     return z * root[:, None], y * root
 
 
-def _solve_normal(xtwx: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Cholesky solve of normal equations; the minimum-norm solution when singular."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", linalg.LinAlgWarning)
-            return linalg.solve(xtwx, rhs, assume_a="pos")
-    except (linalg.LinAlgError, linalg.LinAlgWarning, ValueError):
-        return np.linalg.pinv(xtwx, hermitian=True) @ rhs
-
-
 @dataclass(frozen=True)
 class OLSFit:
     """Coefficients and their cluster-robust covariance.
@@ -283,13 +271,8 @@ def fe_ols(
     xtwx = (xs * sw[:, None]).T @ xs
     rhs = (xs * sw[:, None]).T @ yd
     if not vcov:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", linalg.LinAlgWarning)
-                beta = linalg.solve(xtwx, rhs, assume_a="pos")
-        except (linalg.LinAlgError, linalg.LinAlgWarning, ValueError):
-            # collinear regressors: the minimum-norm solution, as the covariance path's pinv
-            beta = np.linalg.pinv(xtwx, hermitian=True) @ rhs
+        # collinear regressors: the minimum-norm solution, as the covariance path's pinv
+        beta = solve_normal(xtwx, rhs)
         params = np.full(len(regressors), np.nan)
         params[usable] = beta
         return OLSFit(
