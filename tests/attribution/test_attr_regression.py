@@ -159,3 +159,67 @@ def test_cr2_is_unbiased_under_its_working_model(staggered, weights) -> None:
     assert expected_variance("CR2") == pytest.approx(true_var, rel=1e-8)
     # the jackknife over-corrects the leverage (its (I - H_gg)^-1 where CR2 has the root)
     assert expected_variance("CR3") > 1.05 * true_var
+
+
+@pytest.mark.parametrize("weights", [None, "n"])
+def test_bell_mccaffrey_dof_equals_its_definition_with_explicit_dummies(staggered, weights) -> None:
+    # independent computation of Bell & McCaffrey (2002) / Imbens & Kolesar (2016, eq. 4.3):
+    # explicit unit and period dummies, the full n x n residual maker I - H, the columns
+    # G_g = (I - H)_{., g} A_g X_g (X'X)^-1 c, and (sum lambda)^2 / sum lambda^2 over the
+    # eigenvalues of G'G (row-scaled by root weights, the working model of weighted least squares)
+    df, nb, nt = staggered, 14, 9
+    x = np.column_stack([df["d1"], df["d2"], np.eye(nb)[df["b"]], np.eye(nt)[df["t"]][:, 1:]])
+    w = np.ones(len(df)) if weights is None else df[weights].to_numpy()
+    xs = x * np.sqrt(w)[:, None]
+    m_inv = np.linalg.pinv(xs.T @ xs)
+    resid_maker = np.eye(len(df)) - xs @ m_inv @ xs.T
+    fit = fe_ols(
+        df, "y", ["d1", "d2"], fixed_effects=["b", "t"], cluster="b", weights=weights, se="CR2"
+    )
+    for coef in ({"d1": 1.0}, {"d2": 1.0}, {"d1": 0.3, "d2": 0.7}):
+        c = np.zeros(x.shape[1])
+        c[:2] = [coef.get("d1", 0.0), coef.get("d2", 0.0)]
+        cols = []
+        for g in range(nb):
+            i = (df["b"] == g).to_numpy()
+            vals, vecs = np.linalg.eigh(np.eye(i.sum()) - xs[i] @ m_inv @ xs[i].T)
+            inv_root = np.where(vals > 1e-10, 1 / np.sqrt(np.maximum(vals, 1e-10)), 0.0)
+            col = np.zeros(len(df))
+            col[i] = vecs @ (inv_root * (vecs.T @ (xs[i] @ m_inv @ c)))
+            cols.append(resid_maker @ col)
+        g_mat = np.column_stack(cols)
+        lam = np.linalg.eigvalsh(g_mat.T @ g_mat)
+        expected = lam.sum() ** 2 / (lam**2).sum()
+        assert fit.dof(pd.Series(coef)) == pytest.approx(expected, rel=1e-8), coef
+    # an intercept-only mean of equal clusters has exactly G - 1 (the textbook case)
+    from snr_models.attribution.inference import ClusterCR2
+
+    cl = np.repeat(np.arange(7), 4)
+    cr2 = ClusterCR2.from_design(np.ones((28, 1)), cl, 7)
+    assert cr2.dof(np.array([1.0])) == pytest.approx(6.0, rel=1e-10)
+
+
+def test_bell_mccaffrey_intervals_cover_where_t_of_g_minus_1_does_not() -> None:
+    # Monte Carlo under a known truth (effect 0): 20 clusters of 5 with a random cluster effect,
+    # 4 of them treated. CR2's t(G - 1) interval for the treated-control difference rests on 4
+    # clusters and under-covers (measured 0.915 at 95%); with Bell-McCaffrey's degrees of freedom
+    # (about 4.6 here) it covers (0.96). 4,000 worlds: binomial s.e. 0.0035.
+    from scipy import stats
+
+    from snr_models.attribution.inference import ClusterCR2
+
+    rng = np.random.default_rng(0)
+    n_cl, size, reps = 20, 5, 4000
+    cl = np.repeat(np.arange(n_cl), size)
+    z = np.column_stack([np.ones(n_cl * size), (cl < 4).astype(float)])
+    cr2 = ClusterCR2.from_design(z, cl, n_cl)
+    c = np.array([0.0, 1.0])
+    dof = cr2.dof(c)
+    assert 3 < dof < 7
+    y = rng.normal(size=(reps, n_cl))[:, cl] * 0.7 + rng.normal(size=(reps, n_cl * size))
+    est = y @ (z @ cr2.m_inv @ c)
+    se = np.array([np.sqrt(np.sum((cr2.rows(yr) @ c) ** 2)) for yr in y])
+    naive = np.mean(np.abs(est) <= stats.t.ppf(0.975, n_cl - 1) * se)
+    corrected = np.mean(np.abs(est) <= stats.t.ppf(0.975, dof) * se)
+    assert naive < 0.93
+    assert 0.94 <= corrected <= 0.975

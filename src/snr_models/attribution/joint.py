@@ -15,13 +15,17 @@ controls are the not-yet- and never-treated branch-months of each intervention.
 The effect of an intervention is the average of its cell coefficients over its treated
 branch-months (the definition of the simulator's truth); the standard error is branch
 (cluster) robust, Bell-McCaffrey CR2 (:func:`snr_models.attribution.inference.cluster_rows`),
-and intervals use the t distribution with ``G - 1`` degrees of freedom. CR1 is biased down
-here: each cohort's cells are fitted by its few branches, whose residuals the fit shrinks; CR2
-undoes that shrinkage, the jackknife CR3 over-corrects. Measured over 100 simulated worlds of
-30 branches (``benchmarks/attribution_coverage.py``, README), the mean CR2 standard error was
-0.79-1.15 times the spread of the estimates around the truth (median 0.97) and the 95%
-intervals covered it in 86-98% of worlds; the jackknife's (the default before) was 1.09-1.83
-times the spread, its intervals covering the truth in up to 100% of worlds.
+and intervals use the t distribution with Bell and McCaffrey's degrees of freedom
+(:class:`~snr_models.attribution.inference.ClusterCR2`). CR1 is biased down here: each cohort's
+cells are fitted by its few branches, whose residuals the fit shrinks; CR2 undoes that
+shrinkage, the jackknife CR3 over-corrects. The degrees of freedom matter when an effect rests
+on few branches: the simulator's staff training reaches 27 of 30 branches, so its late cells are
+compared with 3 never-trained branches; its effect on E has about 6 degrees of freedom, and
+``t(29)`` intervals covered the truth in 86% of 100 worlds where ``t(6)`` ones cover it in 94%
+(``benchmarks/attribution_coverage.py``, README). Over those worlds the mean CR2 standard error
+was 0.79-1.15 times the spread of the estimates around the truth (median 0.97); the
+jackknife's (the default before) was 1.09-1.83 times, its intervals covering the truth in up to
+100% of worlds.
 
 A firm-wide roll-out is collinear with the month effects and is identified only through its
 branch pilot: the pilot cells are estimated, and the firm-wide months take the pilot's average
@@ -37,9 +41,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from snr_models.attribution.inference import solve_normal, z_value
+from snr_models.attribution.inference import (
+    solve_normal,
+    t_value,
+)
 from snr_models.attribution.panel import COMPONENTS, BranchPanel
 from snr_models.attribution.regression import OLSFit, fe_ols
 from snr_models.errors import SnrInputError
@@ -154,6 +160,21 @@ def _cell_weights(
 
 
 @dataclass(frozen=True)
+class LinearEffect:
+    """A linear combination of regression coefficients and its inference."""
+
+    estimate: float
+    se: float
+    df: float  # of the t interval
+    influence: pd.Series  # per branch: the squares sum to se**2
+
+    def interval(self, alpha: float) -> tuple[float, float]:
+        """The ``1 - alpha`` t interval (NaN when the standard error is unknown)."""
+        half = t_value(alpha, self.df) * self.se
+        return self.estimate - half, self.estimate + half
+
+
+@dataclass(frozen=True)
 class JointEffects:
     """Effects of every intervention on every component, estimated jointly.
 
@@ -178,25 +199,39 @@ class JointEffects:
         equally weighted)."""
         return _cell_weights(self.design.cell_of[name], name, self.design.regressors.columns, rows)
 
-    def effect_of(
+    def effect_weights(
         self, name: str, component: str, rows: pd.DataFrame | None = None
-    ) -> tuple[float, pd.Series]:
-        """(estimate, per-branch influence) of ``name``'s mean effect on ``component``.
+    ) -> dict[str, pd.Series]:
+        """``name``'s mean effect on ``component`` over ``rows`` as weights on each fit's
+        coefficients (:meth:`infer` gives its estimate and interval).
 
         Without a fit of the net rate (client weighting), its effect is the weighted sum of the
-        components' (the net rate is linear in S, R, E), influences summed per branch.
+        components' (the net rate is linear in S, R, E).
         """
-        if component not in self.fits and component == "net_rate":
-            est, inf = 0.0, None
-            for c, wc in self.panel.weights.items():
-                e_c, i_c = self.effect_of(name, c, rows)
-                est += wc * e_c
-                inf = wc * i_c if inf is None else inf.add(wc * i_c, fill_value=0.0)
-            return est, inf
-        fit = self.fits[component]
         w = self.cell_weights(name, rows)
-        est, _ = fit.linear(w)
-        return est, fit.linear_influence(w)
+        if component not in self.fits and component == "net_rate":
+            return {c: wc * w for c, wc in self.panel.weights.items()}
+        return {component: w}
+
+    def infer(self, weights: dict[str, pd.Series]) -> LinearEffect:
+        """Estimate, branch-clustered standard error, degrees of freedom and per-branch influence
+        of ``sum_k weights[k] @ fits[k].params`` (see :meth:`effect_weights`).
+
+        The degrees of freedom are Bell and McCaffrey's
+        (:meth:`~snr_models.attribution.regression.OLSFit.dof`); across fits, the smallest of
+        the parts' (their errors are correlated through the branches; Welch-Satterthwaite,
+        which assumes independent parts, gave about twice as many).
+        """
+        est, inf, dfs = 0.0, None, []
+        for comp, w in weights.items():
+            fit = self.fits[comp]
+            est += fit.linear(w)[0]
+            i_c = fit.linear_influence(w)
+            inf = i_c if inf is None else inf.add(i_c, fill_value=0.0)
+            dfs.append(fit.dof(w))
+        se = float(np.sqrt(np.sum(inf.to_numpy() ** 2)))
+        df = float(np.nanmin(dfs)) if np.isfinite(dfs).any() else float("nan")
+        return LinearEffect(estimate=est, se=se, df=df, influence=inf)
 
     def to_frame(self) -> pd.DataFrame:
         """The effects table."""
@@ -233,21 +268,27 @@ class JointEffects:
         return fig
 
     def event_time(self, name: str, component: str = "net_rate") -> pd.DataFrame:
-        """Effect by event time (mean of cohorts' cells at each ``e``), with intervals."""
-        fit = self.fits[component]
+        """Effect by event time (mean of cohorts' cells at each ``e``), with t intervals
+        (Bell-McCaffrey degrees of freedom)."""
         cells = [c for c in self.design.regressors.columns if c.startswith(f"{name}|")]
         if not cells:
-            return pd.DataFrame(columns=["label", "estimate", "se", "lo", "hi"])
+            return pd.DataFrame(columns=["label", "estimate", "se", "lo", "hi", "df"])
         ev = pd.Series([int(c.rsplit("|", 1)[1]) for c in cells], index=cells)
         n = self.design.regressors[cells].sum()
-        z = z_value(self.alpha)
         rows = []
         for e in sorted(ev.unique()):
             members = ev.index[ev == e]
-            w = n[members] / n[members].sum()
-            est, se = fit.linear(w)
+            res = self.infer({component: n[members] / n[members].sum()})
+            lo, hi = res.interval(self.alpha)
             rows.append(
-                {"label": e, "estimate": est, "se": se, "lo": est - z * se, "hi": est + z * se}
+                {
+                    "label": e,
+                    "estimate": res.estimate,
+                    "se": res.se,
+                    "lo": lo,
+                    "hi": hi,
+                    "df": res.df,
+                }
             )
         return pd.DataFrame(rows)
 
@@ -266,12 +307,13 @@ def estimate_joint(
 ) -> JointEffects:
     """Estimate every intervention's effect on every component jointly (see module doc).
 
-    Standard errors are branch-clustered CR2 (see the module doc). Cluster-robust errors are
-    still too small when few clusters are treated (Conley & Taber 2011): for an intervention
-    reaching fewer than ``min_treated_branches`` branches at branch level (typically a pilot),
-    the standard error is the larger of the cluster-robust one and the standard deviation of
-    ``n_placebo`` placebo estimates, each with the intervention's branch assignment permuted
-    across branches (method suffix ``+placebo_se``).
+    Standard errors are branch-clustered CR2 and intervals t with Bell-McCaffrey degrees of
+    freedom (column ``df``; see the module doc). Cluster-robust errors are still too small when
+    few clusters are treated (Conley & Taber 2011): for an intervention reaching fewer than
+    ``min_treated_branches`` branches at branch level (typically a pilot), the standard error is
+    the larger of the cluster-robust one and the standard deviation of ``n_placebo`` placebo
+    estimates, each with the intervention's branch assignment permuted across branches (method
+    suffix ``+placebo_se``; the interval then has ``n_placebo - 1`` degrees of freedom).
 
     ``weighting="client"`` is client-level estimation: every survey response, client-month
     and ticket counts once (each component's regression is weighted by its denominator, which
@@ -325,9 +367,6 @@ def estimate_joint(
         alpha=alpha,
         weighting=weighting,
     )
-    # t(G - 1) critical value, G the number of branches (clusters), as Stata and fixest
-    n_cl = min(f.n_clusters for f in fits.values())
-    z = float(stats.t.ppf(1 - alpha / 2, max(n_cl - 1, 1)))
     rng = np.random.default_rng(random_state)
     for name in names:
         placebo_sd = None
@@ -337,23 +376,26 @@ def estimate_joint(
             design.method[name] += "+placebo_se"
         for comp in components:
             if design.method[name] == "not_identified":
-                est, se = np.nan, np.nan
+                est, se, df = np.nan, np.nan, np.nan
             else:
-                est, inf = result.effect_of(name, comp)
-                se = float(np.sqrt(np.sum(inf.to_numpy() ** 2)))
-                if placebo_sd is not None and np.isfinite(placebo_sd[comp]):
-                    # without residual degrees of freedom the placebo spread is the only one
-                    se = max(se, placebo_sd[comp]) if np.isfinite(se) else placebo_sd[comp]
+                res = result.infer(result.effect_weights(name, comp))
+                est, se, df = res.estimate, res.se, res.df
+                if placebo_sd is not None and placebo_sd[comp] > (se if np.isfinite(se) else 0):
+                    # the permutation spread, from n_placebo draws; without residual degrees
+                    # of freedom it is the only one
+                    se, df = placebo_sd[comp], n_placebo - 1
                 if not np.isfinite(se) and np.isfinite(est):
                     raise SnrInputError(_no_se_message(name, comp, fits))
+            half = t_value(alpha, df) * se
             rows.append(
                 {
                     "intervention": name,
                     "component": comp,
                     "estimate": est,
                     "se": se,
-                    "lo": est - z * se,
-                    "hi": est + z * se,
+                    "lo": est - half,
+                    "hi": est + half,
+                    "df": df,
                     "method": design.method[name],
                     "n_treated_cells": len(design.cell_of[name]),
                 }

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from snr_models.attribution.inference import cluster_rows, solve_normal
+from snr_models.attribution.inference import ClusterCR2, cluster_rows, solve_normal
 from snr_models.errors import SnrInputError
 
 
@@ -184,6 +184,8 @@ class OLSFit:
         CR1 covariance (heteroskedasticity-robust HC1 when unclustered).
     n_obs, n_clusters : int
     residuals : ndarray
+    cr2 : ClusterCR2 or None
+        With CR2 standard errors, the design's CR2 basis (for :meth:`dof`).
     """
 
     params: pd.Series
@@ -193,6 +195,19 @@ class OLSFit:
     residuals: np.ndarray
     influence: np.ndarray | None = None
     clusters: np.ndarray | None = None
+    cr2: ClusterCR2 | None = None
+
+    def dof(self, weights: pd.Series) -> float:
+        """Degrees of freedom of the t interval of ``sum_j weights_j * params_j``: Bell and
+        McCaffrey's with CR2 standard errors (few clusters behind the combination give few),
+        else the clusters minus one."""
+        if self.cr2 is None:
+            return float(max(self.n_clusters - 1, 1))
+        usable = self.params.notna().to_numpy()
+        w = weights.reindex(self.params.index).fillna(0.0).to_numpy()[usable]
+        c = np.zeros(self.cr2.z.shape[1])
+        c[: len(w)] = w
+        return self.cr2.dof(c)
 
     def linear_influence(self, weights: pd.Series) -> pd.Series:
         """Per-cluster influence of ``sum_j weights_j * params_j``: its variance is the sum of
@@ -300,9 +315,14 @@ def fe_ols(
         k_total = k + _fe_dof(fes, None)
         adj = (n - 1) / (n - k_total) if n > k_total else np.nan
     influence = np.zeros((meat_rows.shape[0], len(regressors)))
+    cr2 = None
     if se in ("CR2", "CR3") and cluster is not None:
         z, yz = _cluster_design(x[:, usable], y, fes, cl, sw)
-        rows = cluster_rows(z, yz, cl, n_cl, se)[:, : int(usable.sum())]
+        if se == "CR2":
+            cr2 = ClusterCR2.from_design(z, cl, n_cl)
+            rows = cr2.rows(yz)[:, : int(usable.sum())]
+        else:
+            rows = cluster_rows(z, yz, cl, n_cl, se)[:, : int(usable.sum())]
         if n <= k_total:  # no residual degrees of freedom: not estimable (as CR1's factor)
             rows = np.full_like(rows, np.nan)
         vcov_u = rows.T @ rows
@@ -330,4 +350,5 @@ def fe_ols(
         residuals=resid,
         influence=influence,
         clusters=np.asarray(labels),
+        cr2=cr2,
     )

@@ -14,8 +14,10 @@ Because the effects are estimated jointly and additively, the Shapley split over
 coincides with the one-at-a-time contributions (every marginal contribution of an intervention
 is the same whatever the coalition); the table says so in its ``note`` column.
 Intervals come from the joint regression's branch-clustered influence functions, combined
-across components and windows; where the regression has no residual degrees of freedom (a
-world of a few branches and months) they are missing and the ``note`` column says why.
+across components and windows, with t degrees of freedom (column ``df``) from Bell and
+McCaffrey (the smallest of the components' for the net rate's); where the
+regression has no residual degrees of freedom (a world of a few branches and months) they are
+missing and the ``note`` column says why.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from snr_models.attribution.joint import JointEffects, estimate_joint
+from snr_models.attribution.inference import t_value
+from snr_models.attribution.joint import JointEffects, LinearEffect, estimate_joint
 from snr_models.attribution.panel import DENOMINATORS, BranchPanel, build_panel
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
@@ -146,13 +148,11 @@ def attribute_change(
     w1 = _window(end if end is not None else months[-1], months, window, at_end=True)
     eff = effects or estimate_joint(panel, alpha=alpha)
     frame = panel.frame
-    n_cl = min(f.n_clusters for f in eff.fits.values())
-    z = float(stats.t.ppf(1 - alpha / 2, max(n_cl - 1, 1)))
     weights = panel.weights
     rows: list[dict[str, Any]] = []
     level = {}
-    infl: dict[tuple[str, str], pd.Series] = {}
-    val: dict[tuple[str, str], float] = {}
+    # each contribution as weights on the fits' coefficients: {component: Series}
+    combo: dict[tuple[str, str], dict[str, pd.Series]] = {}
     mix: dict[str, float] = {}
     for comp, den in DENOMINATORS.items():
         parts = {}
@@ -164,10 +164,9 @@ def attribute_change(
             for name in panel.interventions:
                 if eff.design.method.get(name) == "not_identified":
                     continue
-                est, inf = eff.effect_of(name, comp, parts[tag][["branch_id", "period", "weight"]])
+                w = eff.effect_weights(name, comp, parts[tag][["branch_id", "period", "weight"]])
                 sign = 1.0 if tag == "end" else -1.0
-                val[(name, comp)] = val.get((name, comp), 0.0) + sign * est
-                infl[(name, comp)] = infl.get((name, comp), 0.0) + sign * inf
+                combo[(name, comp)] = _add(combo.get((name, comp), {}), w, sign)
         # mix: shift-share between branches (shares of the denominator), symmetric form
         sh = {}
         for tag in ("start", "end"):
@@ -187,33 +186,27 @@ def attribute_change(
             mix_v = sum(weights[c] * mix[c] for c in DENOMINATORS)
         else:
             start_v, end_v, mix_v = level[(comp, "start")], level[(comp, "end")], mix[comp]
-        rows.append(_row("start", comp, start_v, np.nan, "level", z))
-        total_inf = None
+        rows.append(_row("start", comp, start_v, "level", alpha))
+        explained_w: dict[str, pd.Series] = {}
         explained = 0.0
         for name in panel.interventions:
-            if comp == "net_rate":
-                keys = [(name, c) for c in DENOMINATORS]
-                if not all(k in val for k in keys):
-                    rows.append(_row(name, comp, np.nan, np.nan, "intervention", z))
-                    continue
-                v = sum(weights[c] * val[(name, c)] for c in DENOMINATORS)
-                inf = sum(weights[c] * infl[(name, c)] for c in DENOMINATORS)
-            else:
-                if (name, comp) not in val:
-                    rows.append(_row(name, comp, np.nan, np.nan, "intervention", z))
-                    continue
-                v, inf = val[(name, comp)], infl[(name, comp)]
-            se = float(np.sqrt(np.sum(np.asarray(inf) ** 2)))
-            rows.append(_row(name, comp, v, se, "intervention", z))
-            explained += v
-            total_inf = inf if total_inf is None else total_inf + inf
+            keys = [(name, c) for c in DENOMINATORS] if comp == "net_rate" else [(name, comp)]
+            if not all(k in combo for k in keys):
+                rows.append(_row(name, comp, np.nan, "intervention", alpha))
+                continue
+            w: dict[str, pd.Series] = {}
+            for _, c in keys:
+                w = _add(w, combo[(name, c)], weights[c] if comp == "net_rate" else 1.0)
+            res = eff.infer(w)
+            rows.append(_row(name, comp, res.estimate, "intervention", alpha, res))
+            explained += res.estimate
+            explained_w = _add(explained_w, w, 1.0)
         rem = end_v - start_v - explained - mix_v
-        rem_se = (
-            float(np.sqrt(np.sum(np.asarray(total_inf) ** 2))) if total_inf is not None else np.nan
-        )
-        rows.append(_row("mix", comp, mix_v, np.nan, "mix", z))
-        rows.append(_row("remainder", comp, rem, rem_se, "remainder", z))
-        rows.append(_row("end", comp, end_v, np.nan, "level", z))
+        # the remainder's uncertainty is that of the contributions it is net of
+        rem_res = eff.infer(explained_w) if explained_w else None
+        rows.append(_row("mix", comp, mix_v, "mix", alpha))
+        rows.append(_row("remainder", comp, rem, "remainder", alpha, rem_res))
+        rows.append(_row("end", comp, end_v, "level", alpha))
     table = pd.DataFrame(rows)
     table["note"] = np.where(
         table["kind"] == "intervention",
@@ -234,13 +227,31 @@ def attribute_change(
     return Waterfall(table=table, start_window=w0, end_window=w1, effects=eff, alpha=alpha)
 
 
-def _row(step: str, comp: str, value: float, se: float, kind: str, z: float) -> dict[str, Any]:
+def _add(a: dict[str, pd.Series], b: dict[str, pd.Series], scale: float) -> dict[str, pd.Series]:
+    """``a + scale * b`` for coefficient weights per fit."""
+    out = dict(a)
+    for comp, w in b.items():
+        out[comp] = out[comp].add(scale * w, fill_value=0.0) if comp in out else scale * w
+    return out
+
+
+def _row(
+    step: str,
+    comp: str,
+    value: float,
+    kind: str,
+    alpha: float,
+    res: LinearEffect | None = None,
+) -> dict[str, Any]:
+    se, df = (res.se, res.df) if res is not None else (np.nan, np.nan)
+    half = t_value(alpha, df) * se if np.isfinite(se) else np.nan
     return {
         "step": step,
         "component": comp,
         "value": value,
         "se": se,
-        "lo": value - z * se if np.isfinite(se) else np.nan,
-        "hi": value + z * se if np.isfinite(se) else np.nan,
+        "lo": value - half,
+        "hi": value + half,
+        "df": df,
         "kind": kind,
     }

@@ -173,8 +173,8 @@ def estimate_attribution(
         "branch and month fixed effects",
         "controls": "not-yet- and never-treated branch-months",
         "cluster": "branch_id",
-        "standard_errors": "branch-clustered CR2 (Bell-McCaffrey), t(G - 1) intervals; "
-        "placebo s.d. when < 8 branches treated",
+        "standard_errors": "branch-clustered CR2 (Bell-McCaffrey), t intervals with "
+        "Bell-McCaffrey degrees of freedom; placebo s.d. when < 8 branches treated",
         "weighting": weighting,
         "interventions": list(panel.interventions),
         "start_window": [f"{m:%Y-%m}" for m in wf.start_window],
