@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
@@ -321,7 +322,7 @@ def composite(values: dict[str, np.ndarray], spec: MetricSpec) -> np.ndarray:
 
 def z_value(alpha: float) -> float:
     """The two-sided normal quantile ``z_{1 - alpha/2}``."""
-    return float(stats.norm.ppf(1.0 - alpha / 2.0))
+    return NormalDist().inv_cdf(1.0 - alpha / 2.0)
 
 
 def _net_score_se(p: np.ndarray, d: np.ndarray, n: np.ndarray) -> np.ndarray:

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from snr_models.errors import SnrInputError
 from snr_models.metrics.netrate import VALUE_COLUMNS
 from snr_models.metrics.spec import COMPONENTS
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from snr_models.metrics.decompose import Decomposition
 
 _TITLES = {
@@ -74,6 +75,8 @@ def plot_net_rate(result: pd.DataFrame, *, group: str | None = None) -> Figure:
     >>> len(plot_net_rate(frame).axes)
     4
     """
+    from matplotlib.figure import Figure  # lazily: importing it costs 0.5 s
+
     fig = Figure(figsize=(9.0, 9.0), layout="constrained")
     axes = fig.subplots(4, 1, sharex=True, gridspec_kw={"height_ratios": [1.6, 1, 1, 1]})
     lines = _series(result, group)
@@ -97,6 +100,8 @@ def plot_net_rate(result: pd.DataFrame, *, group: str | None = None) -> Figure:
 def plot_decomposition(decomposition: Decomposition) -> Figure:
     """Waterfall of a :class:`~snr_models.metrics.Decomposition` (see its ``plot``)."""
     grouped = decomposition.by_group is not None
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10.0 if grouped else 6.0, 4.5), layout="constrained")
     axes = fig.subplots(1, 2 if grouped else 1, squeeze=False)[0]
     ax = axes[0]
