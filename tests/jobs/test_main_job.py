@@ -101,9 +101,11 @@ def test_report_renders_offline_in_a_real_browser_and_names_no_client(
     assert summary["data_hash"] in page
     clients = pd.read_parquet(Path(small_config.data_dir) / "clients.parquet")
     assert not any(cid in page for cid in clients["client_id"])
-    # The waterfall's steps add up to the change the headline reports (same windows).
+    # The waterfall's steps add up to the change between its windows, which the headline states
     waterfall = pd.read_csv(Path(summary["output_dir"]) / "attribution_waterfall.csv")
-    assert not waterfall.empty
+    nr = waterfall[waterfall["component"] == "net_rate"].set_index("step")["value"]
+    assert nr["start"] + nr.drop(["start", "end"]).sum() == pytest.approx(nr["end"], abs=1e-12)
+    assert f"steadier than single months: {100 * (nr['end'] - nr['start']):+.1f} points" in page
 
     flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     flags += ["--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -319,6 +319,11 @@ def _attribution_stage(
     return est
 
 
+def _months(window: list[str]) -> str:
+    """``2023-01 to 2023-03`` (or the one month)."""
+    return window[0] if len(window) == 1 else f"{window[0]} to {window[-1]}"
+
+
 def _report_sections(
     config: RunConfig,
     tables: Tables,
@@ -342,10 +347,14 @@ def _report_sections(
     if attribution is not None:
         wf = attribution.waterfall
         nr = wf[wf["component"] == "net_rate"][["step", "value", "lo", "hi", "kind"]]
+        level = nr.set_index("step")["value"]
+        w0, w1 = attribution.design["start_window"], attribution.design["end_window"]
         headline.text(
             "What explains the change: each intervention's contribution, estimated jointly "
             "by staggered difference-in-differences across branches, and the remainder "
-            "(market, trend and mix)."
+            "(market, trend and mix). The waterfall compares the averages of "
+            f"{_months(w0)} and {_months(w1)}, steadier than single months: "
+            f"{100 * (level['end'] - level['start']):+.1f} points."
         )
         headline.figure(attribution.figures["waterfall.png"], "Waterfall of the change")
         headline.table(nr, "Contributions to the change of the net rate, with 95% intervals")
