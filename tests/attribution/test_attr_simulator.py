@@ -38,6 +38,16 @@ def effects(panel):
     return estimate_joint(panel)
 
 
+@pytest.fixture(scope="module")
+def placebo_panel(world):
+    """The world plus a fake roll-out (no effect) to 15 random branches at random half-years."""
+    rng = np.random.default_rng(0)
+    branches = np.sort(world.tables.clients["branch_id"].unique())
+    chosen = rng.choice(branches, size=15, replace=False)
+    months = pd.date_range("2023-07-01", periods=4, freq="6MS")
+    return build_panel(with_placebo_rollout(world.tables, chosen, rng.choice(months, size=15)))
+
+
 def test_panel_has_every_branch_month_and_the_rollout(world, panel) -> None:
     # the interventions table says which branch got what when; the panel must agree
     frame = panel.frame
@@ -136,37 +146,25 @@ def test_waterfall_adds_up_and_contributions_cover_truth(world, panel, effects) 
     assert "remainder" in wf.summary()
 
 
-def test_placebo_intervention_is_null(world) -> None:
+def test_placebo_intervention_is_null(placebo_panel) -> None:
     # a fake roll-out to random branches at random dates: its effect should be ~0 and its
     # interval should usually cover 0 (with 4 components, all covering has P ~ 0.8 if correct;
     # we require 3 of 4)
-    tables = world.tables
-    rng = np.random.default_rng(0)
-    branches = np.sort(tables.clients["branch_id"].unique())
-    chosen = rng.choice(branches, size=15, replace=False)
-    months = pd.date_range("2023-07-01", periods=4, freq="6MS")
-    t2 = with_placebo_rollout(tables, chosen, rng.choice(months, size=len(chosen)))
-    res = estimate_joint(build_panel(t2), n_placebo=0)
+    res = estimate_joint(placebo_panel, n_placebo=0)
     tab = res.to_frame().set_index(["intervention", "component"]).loc["placebo"]
     covers = ((tab["lo"] <= 0) & (tab["hi"] >= 0)).sum()
     assert covers >= 3, tab
     assert tab["estimate"].abs().max() < 0.05
 
 
-def test_pretrend_test_does_not_reject_a_random_rollout(world) -> None:
+def test_pretrend_test_does_not_reject_a_random_rollout(placebo_panel) -> None:
     # parallel trends hold by construction for a roll-out to random branches at random dates
     # (no effect). The chi-square reference of the Wald statistic rejected them in every one of
     # 40 simulated worlds (23 pre-period event times estimated from 30 branches: a near-singular
     # covariance); the permutation p-value rejected in 0 of 40 at 5%
     from snr_models.attribution import pretrend_permutation_test
 
-    tables = world.tables
-    rng = np.random.default_rng(0)
-    branches = np.sort(tables.clients["branch_id"].unique())
-    chosen = rng.choice(branches, size=15, replace=False)
-    months = pd.date_range("2023-07-01", periods=4, freq="6MS")
-    panel = build_panel(with_placebo_rollout(tables, chosen, rng.choice(months, size=15)))
-    data = panel.frame[["branch_id", "period", "net_rate", "placebo__first"]]
+    data = placebo_panel.frame[["branch_id", "period", "net_rate", "placebo__first"]]
     test = pretrend_permutation_test(
         data,
         outcome="net_rate",

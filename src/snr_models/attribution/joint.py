@@ -37,15 +37,12 @@ effect scaled by the ratio of intensities (an explicit, reported assumption; met
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from snr_models.attribution.inference import (
-    solve_normal,
-    t_value,
-)
+from snr_models.attribution.inference import solve_normal, t_value
 from snr_models.attribution.panel import COMPONENTS, BranchPanel
 from snr_models.attribution.regression import OLSFit, fe_ols
 from snr_models.errors import SnrInputError
@@ -168,9 +165,13 @@ class LinearEffect:
     df: float  # of the t interval
     influence: pd.Series  # per branch: the squares sum to se**2
 
+    def half_width(self, alpha: float) -> float:
+        """Half the ``1 - alpha`` t interval (NaN when the standard error is unknown)."""
+        return t_value(alpha, self.df) * self.se
+
     def interval(self, alpha: float) -> tuple[float, float]:
-        """The ``1 - alpha`` t interval (NaN when the standard error is unknown)."""
-        half = t_value(alpha, self.df) * self.se
+        """The ``1 - alpha`` t interval around the estimate."""
+        half = self.half_width(alpha)
         return self.estimate - half, self.estimate + half
 
 
@@ -376,26 +377,26 @@ def estimate_joint(
             design.method[name] += "+placebo_se"
         for comp in components:
             if design.method[name] == "not_identified":
-                est, se, df = np.nan, np.nan, np.nan
+                res = LinearEffect(np.nan, np.nan, np.nan, pd.Series(dtype=float))
             else:
                 res = result.infer(result.effect_weights(name, comp))
-                est, se, df = res.estimate, res.se, res.df
-                if placebo_sd is not None and placebo_sd[comp] > (se if np.isfinite(se) else 0):
+                se = res.se if np.isfinite(res.se) else 0.0
+                if placebo_sd is not None and placebo_sd[comp] > se:
                     # the permutation spread, from n_placebo draws; without residual degrees
                     # of freedom it is the only one
-                    se, df = placebo_sd[comp], n_placebo - 1
-                if not np.isfinite(se) and np.isfinite(est):
+                    res = replace(res, se=placebo_sd[comp], df=n_placebo - 1)
+                if not np.isfinite(res.se) and np.isfinite(res.estimate):
                     raise SnrInputError(_no_se_message(name, comp, fits))
-            half = t_value(alpha, df) * se
+            lo, hi = res.interval(alpha)
             rows.append(
                 {
                     "intervention": name,
                     "component": comp,
-                    "estimate": est,
-                    "se": se,
-                    "lo": est - half,
-                    "hi": est + half,
-                    "df": df,
+                    "estimate": res.estimate,
+                    "se": res.se,
+                    "lo": lo,
+                    "hi": hi,
+                    "df": res.df,
                     "method": design.method[name],
                     "n_treated_cells": len(design.cell_of[name]),
                 }

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from snr_models.attribution.inference import t_value
 from snr_models.attribution.joint import JointEffects, LinearEffect, estimate_joint
 from snr_models.attribution.panel import DENOMINATORS, BranchPanel, build_panel
 from snr_models.data import Tables
@@ -243,15 +242,16 @@ def _row(
     alpha: float,
     res: LinearEffect | None = None,
 ) -> dict[str, Any]:
-    se, df = (res.se, res.df) if res is not None else (np.nan, np.nan)
-    half = t_value(alpha, df) * se if np.isfinite(se) else np.nan
+    """One waterfall row; ``res`` carries the standard error and degrees of freedom of
+    ``value`` (the remainder's are those of the contributions it is net of)."""
+    half = res.half_width(alpha) if res is not None else np.nan
     return {
         "step": step,
         "component": comp,
         "value": value,
-        "se": se,
+        "se": res.se if res is not None else np.nan,
         "lo": value - half,
         "hi": value + half,
-        "df": df,
+        "df": res.df if res is not None else np.nan,
         "kind": kind,
     }

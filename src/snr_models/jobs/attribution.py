@@ -82,29 +82,19 @@ def diagnose(
             data.loc[data[f"{name}__first"] >= firm, f"{name}__first"] = pd.NaT
         complete = data.groupby("branch_id")["net_rate"].transform(lambda s: s.notna().all())
         data = data[complete.astype(bool)]
+        design = dict(
+            outcome="net_rate",
+            unit="branch_id",
+            time="period",
+            group=f"{name}__first",
+            control_group="notyet",
+        )
         try:
-            res = att_gt(
-                data,
-                outcome="net_rate",
-                unit="branch_id",
-                time="period",
-                group=f"{name}__first",
-                control_group="notyet",
-                alpha=alpha,
-                n_boot=499,
-            )
+            res = att_gt(data, **design, alpha=alpha, n_boot=499)
             ev = res.aggregate("event")
             # the chi-square reference is far too liberal with few branches per cohort (see
             # pretrend_permutation_test): its p-value comes from re-assigned roll-out dates
-            test = pretrend_permutation_test(
-                data,
-                outcome="net_rate",
-                unit="branch_id",
-                time="period",
-                group=f"{name}__first",
-                control_group="notyet",
-                n_perm=n_perm,
-            )
+            test = pretrend_permutation_test(data, **design, n_perm=n_perm)
             row.update(
                 {
                     "cs_simple_att": res.aggregate("simple").overall,
