@@ -27,19 +27,16 @@ not count and the next run retrains.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import filelock
 import numpy as np
 import pandas as pd
 
@@ -57,6 +54,7 @@ from snr_models.jobs.churn import (
     model_inputs,
 )
 from snr_models.jobs.drift import drift_report, training_profile
+from snr_models.jobs.lock import EXIT_LOCKED, Locked, acquire
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -76,24 +74,15 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_GATE = 3
-EXIT_LOCKED = 75
 
 MODEL_NAME = "snr-churn"
 _PATH_SETTINGS = ("data", "lock", "summary")
 
 
-class RetrainLocked(RuntimeError):
+class RetrainLocked(Locked):
     """Another retrain holds the lock; ``holder`` says which (pid, host, start time)."""
 
-    def __init__(self, lock: Path, holder: dict[str, Any]) -> None:
-        self.lock = lock
-        self.holder = holder
-        who = (
-            f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('started')}"
-            if holder
-            else "an unknown process"
-        )
-        super().__init__(f"another retrain holds the lock {lock}: {who}")
+    what = "retrain"
 
 
 @dataclass
@@ -220,31 +209,6 @@ class _Steps:
             self._on_step(json.loads(json.dumps(record, default=str)))
 
 
-def _holder_path(lock: Path) -> Path:
-    return lock.with_name(lock.name + ".holder.json")
-
-
-def _acquire(lock_path: Path, config_path: str | None) -> filelock.BaseFileLock:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(lock_path), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        holder: dict[str, Any] = {}
-        with contextlib.suppress(OSError, ValueError):
-            holder = json.loads(_holder_path(lock_path).read_text())
-        raise RetrainLocked(lock_path, holder) from None
-    info = {
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "started": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "config": config_path,
-    }
-    with atomic_path(_holder_path(lock_path)) as tmp:
-        tmp.write_text(json.dumps(info))
-    return lock
-
-
 def _write_summary(summary: dict[str, Any], path: Path) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(summary, indent=1, default=str))
@@ -318,7 +282,7 @@ def retrain(
     summary_file = Path(summary_path or config.retrain.summary)
     steps = _Steps(on_step)
     started = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
-    lock = _acquire(Path(config.retrain.lock), config_path)
+    lock = acquire(Path(config.retrain.lock), config_path, RetrainLocked)
     try:
         steps("lock", lock=str(config.retrain.lock), pid=os.getpid())
 
