@@ -27,6 +27,7 @@ decimal point moved for the unit, so ingesting them gives back the same doubles.
 
 from __future__ import annotations
 
+import copy
 import decimal
 from collections.abc import Iterable
 from pathlib import Path
@@ -413,7 +414,7 @@ def _sources(database: str) -> dict[str, Any]:
     }
     if database == "sql":
         sources["databases"] = {"warehouse": {"url_env": "SNR_WAREHOUSE_URL"}}
-    return sources
+    return copy.deepcopy(sources)  # the module's maps are not the caller's to change
 
 
 def write_exports(
