@@ -73,9 +73,7 @@ class PostgresServer:
 
     def url(self, database: str = "postgres") -> str:
         """``postgresql+psycopg://user:password@127.0.0.1:port/database``."""
-        return (
-            f"postgresql+psycopg://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
-        )
+        return f"postgresql+psycopg://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def psql(self, database: str, *, file: Path | None = None, command: str | None = None):
         """Run ``psql`` (stopping at the first error); return the completed process."""
@@ -102,7 +100,7 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         """Create database ``name`` (dropping one of that name first); return its URL."""
         self.psql("postgres", command=f'DROP DATABASE IF EXISTS "{name}"')
-        self.psql("postgres", command=f'CREATE DATABASE "{name}" ENCODING \'UTF8\'')
+        self.psql("postgres", command=f"CREATE DATABASE \"{name}\" ENCODING 'UTF8'")
         return self.url(name)
 
     def stop(self) -> None:

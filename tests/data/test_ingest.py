@@ -161,7 +161,9 @@ def _tickets_config(tmp_path, sources, encoding="auto") -> Path:
     return _write(tmp_path, sources)
 
 
-_HEADER = "工单号,客户号,创建时间,首次响应时间,解决时间,业务类别,渠道,时限(分钟),是否升级,是否重开\n"
+_HEADER = (
+    "工单号,客户号,创建时间,首次响应时间,解决时间,业务类别,渠道,时限(分钟),是否升级,是否重开\n"
+)
 
 
 def _ticket_line(i: int, channel: str = "电话", created: str = "2024/3/1 09:00:00") -> str:

@@ -237,9 +237,9 @@ def map_chunk(table: str, source: TableSource, chunk: Chunk) -> Mapped:
     unknown: dict[str, Counter] = {}
     unknown_lines: dict[str, list[int]] = {}
 
-    def reject(column: str, mask: np.ndarray, reason: str, raw: pa.Array) -> None:
+    def reject(column: str, mask: np.ndarray, reason: str, raw: pa.Array) -> np.ndarray:
         if not mask.any():
-            return
+            return mask
         where = np.flatnonzero(mask)
         rejected_rows[where] = True
         rejected_parts.append(
@@ -254,6 +254,7 @@ def map_chunk(table: str, source: TableSource, chunk: Chunk) -> Mapped:
                 }
             )
         )
+        return mask
 
     for src, target in source.columns.items():
         raw = chunk.frame[src].combine_chunks()
@@ -261,6 +262,7 @@ def map_chunk(table: str, source: TableSource, chunk: Chunk) -> Mapped:
         text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
         kind = kinds[target]
         label = f"{target} (source column {src})"
+        done = np.zeros(n, dtype=bool)  # cells of this column already rejected
         mapping = source.values.get(target)
         if mapping is None and kind == "bool":
             mapping = DEFAULT_BOOLEANS
@@ -273,21 +275,22 @@ def map_chunk(table: str, source: TableSource, chunk: Chunk) -> Mapped:
             series = _to_pandas(mapped, kind)
         elif kind in ("int", "nullable_int", "float"):
             values, bad = parse_number(text, source.units.get(target))
-            reject(label, bad, f"not a number ({source.units.get(target) or 'plain'})", raw)
+            done |= reject(label, bad, f"not a number ({source.units.get(target) or 'plain'})", raw)
             series = pd.Series(values)
         elif kind in ("date", "timestamp"):
             spec = source.dates.get(target, DateSpec())
             values, bad = parse_dates(text, spec)
-            reject(label, bad, f"not a date in format {spec.format}", raw)
+            done |= reject(label, bad, f"not a date in format {spec.format}", raw)
             series = pd.Series(values)
         else:
             series = _to_pandas(text, "text")
         if kind in ("int", "nullable_int"):
             numbers = series.to_numpy(dtype=float)
             fractional = ~np.isnan(numbers) & (numbers != np.round(numbers))
-            reject(label, fractional, "not a whole number", raw)
+            done |= reject(label, fractional, "not a whole number", raw)
         if not schema.field(target).nullable:
-            reject(label, series.isna().to_numpy(), "empty (the contract requires a value)", raw)
+            empty = series.isna().to_numpy() & ~done
+            reject(label, empty, "empty (the contract requires a value)", raw)
         columns[target] = series
 
     keep = ~rejected_rows
