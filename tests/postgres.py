@@ -65,11 +65,11 @@ class PostgresServer:
     password: str
     run_as: str | None
 
-    def _run(self, args: list[str], **kw) -> subprocess.CompletedProcess:
+    def _run(self, args: list[str], *, server: bool = False) -> subprocess.CompletedProcess:
+        """Run a client command, or (``server``) a server one as the server's user."""
         env = dict(os.environ, PGPASSWORD=self.password, LC_ALL="C.UTF-8")
-        return subprocess.run(
-            args, capture_output=True, text=True, check=False, env=env, user=self.run_as, **kw
-        )
+        user = self.run_as if server else None
+        return subprocess.run(args, capture_output=True, text=True, check=False, env=env, user=user)
 
     def url(self, database: str = "postgres") -> str:
         """``postgresql+psycopg://user:password@127.0.0.1:port/database``."""
@@ -105,7 +105,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and remove its folder."""
-        self._run([str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "stop"])
+        stop = [str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "stop"]
+        self._run(stop, server=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -134,7 +135,8 @@ def start_server(bin_dir: Path) -> PostgresServer:
             "-E",
             "UTF8",
             "--no-locale",
-        ]
+        ],
+        server=True,
     )
     assert init.returncode == 0, f"initdb failed:\n{init.stderr[-2000:]}"
     pwfile.unlink()
@@ -155,7 +157,8 @@ def start_server(bin_dir: Path) -> PostgresServer:
             "-t",
             "60",
             "start",
-        ]
+        ],
+        server=True,
     )
     if start.returncode != 0:
         log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
