@@ -21,8 +21,8 @@ from snr_models.data.ingest import IngestError, detect_encoding, load_sources
 from snr_models.data.ingest.config import DateSpec
 from snr_models.data.ingest.convert import map_chunk, parse_dates, parse_number, shift_decimal
 from snr_models.data.ingest.read import Chunk, read_source
-from snr_models.data.simulate.exports import _sources
 from snr_models.errors import SnrInputError
+from snr_models.simulate.exports import _sources
 
 
 def _write(tmp_path: Path, sources: dict) -> Path:
@@ -183,7 +183,7 @@ def test_a_gbk_file_read_with_detection(tmp_path, sources):
 
 def test_a_wrong_stated_encoding_names_the_file_and_line(tmp_path, sources):
     (tmp_path / "t.csv").write_bytes(
-        (_HEADER.encode("utf-8") + _ticket_line(1).encode("utf-8") + _ticket_line(2).encode("gbk"))
+        _HEADER.encode("utf-8") + _ticket_line(1).encode("utf-8") + _ticket_line(2).encode("gbk")
     )
     config = load_sources(_tickets_config(tmp_path, sources, "utf-8"))
     with pytest.raises(IngestError, match=r"t\.csv: line 3 is not valid utf-8 \(stated"):

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from snr_models.data import load, save
-from snr_models.data.simulate import simulate
-from snr_models.data.simulate.exports import write_exports
 from snr_models.jobs.ingest import ingest, sidecar
+from snr_models.simulate import simulate
+from snr_models.simulate.exports import write_exports
 from tests.lifecycle.cli import run_snr
 
 MONTHS = ["2023-01", "2023-02", "2023-03", "2023-04", "2023-05"]

@@ -49,9 +49,9 @@ def simulate_command(
     ] = "sql",
 ) -> None:
     """Simulate a margin-financing client world with known ground truth."""
-    from snr_models.data.simulate import SimulationConfig, simulate, write_simulation
-    from snr_models.data.simulate.exports import write_exports
     from snr_models.errors import SnrInputError
+    from snr_models.simulate import SimulationConfig, simulate, write_simulation
+    from snr_models.simulate.exports import write_exports
 
     if out is None and exports is None:
         raise SnrInputError("give --out (the contract's tables), --exports (a broker's), or both")

@@ -32,7 +32,7 @@ from snr_models.data.ingest import Extract, IngestError, extract, load_sources
 from snr_models.data.ingest.config import MONTHLY_COLUMN
 from snr_models.data.io import load, save
 from snr_models.data.tables import TABLE_NAMES, Tables
-from snr_models.jobs.drift import drift_report, training_profile
+from snr_models.features.drift import drift_report, training_profile
 from snr_models.jobs.lock import Locked, acquire
 from snr_models.jobs.report import Section, render
 

@@ -447,7 +447,7 @@ def write_exports(
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from snr_models.data.simulate import simulate
+    >>> from snr_models.simulate import simulate
     >>> world = simulate(n_clients=500, n_branches=2, n_months=3, seed=1, truth=False)
     >>> folder = write_exports(world.tables, pathlib.Path(tempfile.mkdtemp()) / "x", database="csv")
     >>> sorted(p.name for p in folder.iterdir())[:3]
