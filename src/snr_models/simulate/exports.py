@@ -162,15 +162,15 @@ _SHIFT = {"万元": -4, "percent": 2, "亿元": -8}
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
-def _decimal(values: pd.Series, shift: int = 0) -> list[str | None]:
+def _decimal(values: pd.Series, shift: int = 0) -> np.ndarray:
     """Each number in decimal, from its shortest round-trip form, × 10**shift exactly."""
-    out: list[str | None] = []
-    for v in values.to_numpy(dtype=float):
-        if np.isnan(v):
-            out.append(None)
-        else:
-            out.append(format(decimal.Decimal(repr(float(v))).scaleb(shift).normalize(), "f"))
-    return out
+    codes, uniques = pd.factorize(values.to_numpy(dtype=float), use_na_sentinel=True)
+    text = np.array(
+        [format(decimal.Decimal(repr(float(v))).scaleb(shift).normalize(), "f") for v in uniques]
+        + [None],
+        dtype=object,
+    )
+    return text[codes]  # code -1 (NaN) takes the trailing None
 
 
 def _whole(values: pd.Series) -> list[str | None]:
@@ -198,7 +198,10 @@ def _local_text(values: pd.Series) -> pd.Series:
 
 
 def _frame(columns: dict[str, str], values: dict[str, Iterable]) -> pd.DataFrame:
-    return pd.DataFrame({header: list(values[target]) for header, target in columns.items()})
+    def plain(v: Iterable) -> Any:
+        return v.to_numpy() if isinstance(v, pd.Series) else v
+
+    return pd.DataFrame({header: plain(values[target]) for header, target in columns.items()})
 
 
 def _clients(tables: Tables) -> pd.DataFrame:
