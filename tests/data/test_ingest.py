@@ -224,3 +224,33 @@ def test_a_missing_column_names_the_source_and_the_columns_found(tmp_path, sourc
     (chunk,) = read_source("tickets", config)
     with pytest.raises(IngestError, match=r"t\.csv \(table tickets\): column\(s\) 渠道 not found"):
         map_chunk("tickets", config.tables["tickets"], chunk)
+
+
+def test_a_parquet_source_with_typed_columns(tmp_path, sources):
+    """Parquet keeps types: a date column arrives as a date, percent numbers as doubles."""
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "月份": pa.array([pd.Timestamp("2024-03-01").date(), None], type=pa.date32()),
+            "指数收益率(%)": [1.25, -0.5],
+            "波动率(%)": [12.0, 15.5],
+            "成交额(亿元)": [6874.39, 7000.0],
+        }
+    )
+    pq.write_table(table, tmp_path / "market.parquet")
+    sources["tables"]["market"] = {
+        "path": "market.parquet",
+        "columns": sources["tables"]["market"]["columns"],
+        "units": sources["tables"]["market"]["units"],
+    }
+    config = load_sources(_write(tmp_path, sources))
+    (chunk,) = read_source("market", config)
+    mapped = map_chunk("market", config.tables["market"], chunk)
+    row = mapped.frame.iloc[0]
+    assert row["month"] == pd.Timestamp("2024-03-01")
+    # by hand: 1.25% = 0.0125, 12% = 0.12, 6874.39 亿元 = 687,439,000,000 元
+    assert (row["index_return"], row["volatility"], row["turnover"]) == (0.0125, 0.12, 6.87439e11)
+    assert mapped.rejected[["line", "reason"]].values.tolist() == [
+        [2, "empty (the contract requires a value)"]
+    ]

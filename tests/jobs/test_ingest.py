@@ -256,3 +256,26 @@ def test_a_second_ingest_meanwhile_exits_75(warehouse, tmp_path, monkeypatch, ca
         held.release()
     assert run.code == 75 and "another ingest holds the lock" in " ".join(run.err.split())
     assert not out.exists()
+
+
+def test_snr_simulate_exports_then_ingest_gives_the_simulated_world(tmp_path, monkeypatch, capsys):
+    """The CLI path of the README without a database: --exports-database csv."""
+    world, exports = tmp_path / "world", tmp_path / "exports"
+    common = ["--clients", "300", "--branches", "2", "--months", "3", "--seed", "2"]
+    run = run_snr(["simulate", *common, "--out", world], monkeypatch, capsys)
+    assert run.code == 0, run.text
+    run = run_snr(
+        ["simulate", *common, "--exports", exports, "--exports-database", "csv"],
+        monkeypatch,
+        capsys,
+    )
+    assert run.code == 0, run.text
+    assert (exports / "accounts.csv").exists() and not (exports / "accounts.sql").exists()
+    out = tmp_path / "ingested"
+    run = run_snr(
+        ["ingest", "--sources", exports / "sources.yaml", "--out", out], monkeypatch, capsys
+    )
+    assert run.code == 0, run.text
+    assert load(out).content_hash() == load(world).content_hash()
+    run = run_snr(["simulate", *common], monkeypatch, capsys)
+    assert run.code == 2 and "--exports" in run.err
