@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 from snr_models.data.atomic import atomic_path
-from snr_models.data.contract import KEYS, column_kinds, validate
+from snr_models.data.contract import KEYS, column_kinds
 from snr_models.data.ingest import Extract, IngestError, extract, load_sources
 from snr_models.data.ingest.config import MONTHLY_COLUMN
 from snr_models.data.io import load, save
-from snr_models.data.tables import TABLE_NAMES, Tables
+from snr_models.data.tables import TABLE_NAMES
 from snr_models.features.drift import drift_report, training_profile
 from snr_models.jobs.lock import Locked, acquire
 from snr_models.jobs.report import Section, render
@@ -179,7 +179,7 @@ def _quality_page(
     key: str,
     ex: Extract,
     counts: dict[str, dict[str, int]],
-    tables: Tables,
+    frames: dict[str, pd.DataFrame],
     psi: dict[str, dict[str, float]],
     quarantine: Path | None,
 ) -> str:
@@ -249,7 +249,7 @@ def _quality_page(
         sections.append(section)
     months = Section("months", "Rows per month in the dataset")
     per_month = {
-        name: getattr(tables, name)[column].dt.to_period("M").astype("str").value_counts()
+        name: frames[name][column].dt.strftime("%Y-%m").value_counts()
         for name, column in MONTHLY_COLUMN.items()
     }
     table = pd.DataFrame(per_month).fillna(0).astype("int64").sort_index()
@@ -317,8 +317,8 @@ def ingest(
                 _threshold_message(ex, over, limit, side / "quarantine" / f"{key}.csv")
             )
         frames, replaced = _merge(out, ex)
-        tables = validate(_sorted(frames))
-        save(tables, out)
+        frames = _sorted(frames)
+        save(frames, out)  # validates against the contract (once), then writes atomically
         counts = {
             name: {
                 "rows_read": ex.rows_read(name),
@@ -328,7 +328,7 @@ def ingest(
                     s.rows_other_months for s in ex.sources if s.table == name
                 ),
                 "rows_replaced": replaced[name],
-                "rows_total": len(getattr(tables, name)),
+                "rows_total": len(frames[name]),
             }
             for name in TABLE_NAMES
         }
@@ -365,7 +365,7 @@ def ingest(
         with atomic_path(manifest_path) as tmp:
             tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
         quality = side / f"quality-{key}.html"
-        page = _quality_page(out, key, ex, counts, tables, psi, quarantine)
+        page = _quality_page(out, key, ex, counts, frames, psi, quarantine)
         with atomic_path(quality) as tmp:
             tmp.write_text(page, encoding="utf-8")
         return IngestResult(
