@@ -248,10 +248,11 @@ def _quality_page(
         )
         sections.append(section)
     months = Section("months", "Rows per month in the dataset")
-    per_month = {
-        name: frames[name][column].dt.strftime("%Y-%m").value_counts()
-        for name, column in MONTHLY_COLUMN.items()
-    }
+    per_month = {}
+    for name, column in MONTHLY_COLUMN.items():
+        months_of_rows = frames[name][column].to_numpy(dtype="datetime64[us]").astype("M8[M]")
+        labels, n = np.unique(months_of_rows, return_counts=True)
+        per_month[name] = pd.Series(n, index=np.datetime_as_string(labels, unit="M"))
     table = pd.DataFrame(per_month).fillna(0).astype("int64").sort_index()
     months.table(table.rename_axis("month").reset_index(), "A gap or a dip is a missing extract.")
     sections.append(months)
