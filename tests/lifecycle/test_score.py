@@ -147,3 +147,40 @@ def test_tampered_or_unregistered_model_is_refused(store, worlds, tmp_path, monk
         score("runs:/0123/model", worlds["a"], AS_OF, tmp_path / "y.parquet")
     with pytest.raises(SnrInputError, match="no @nobody"):
         score("models:/snr-churn@nobody", worlds["a"], AS_OF, tmp_path / "y.parquet")
+
+
+@pytest.fixture(scope="module")
+def broken_world(worlds, tmp_path_factory):
+    """World ``a`` with text in a numeric column and a duplicated (client_id, month) row."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("broken") / "world"
+    shutil.copytree(worlds["a"], root)
+    months = pd.read_parquet(root / "client_months.parquet")
+    months = pd.concat([months, months.iloc[[3]]], ignore_index=True)
+    text = months["financing_balance"].map(lambda v: f"{v:.2f}")
+    months["financing_balance"] = text
+    months.to_parquet(root / "client_months.parquet", index=False)
+    return root
+
+
+def test_score_validates_what_it_reads(store, broken_world, tmp_path, monkeypatch, capsys):
+    """Same problems, same words as ``snr validate`` (the reference), exit 2, no output."""
+    from snr_models.data.contract import ContractError
+    from snr_models.data.contract_sql import validate_parquet
+    from snr_models.data.io import load
+
+    with pytest.raises(ContractError) as pandas_err:
+        load(broken_world)
+    with pytest.raises(ContractError) as sql_err:
+        validate_parquet(broken_world)
+    assert [p.check for p in pandas_err.value.problems] == ["duplicate_key", "dtype"]
+    assert str(sql_err.value) == str(pandas_err.value)
+    out = tmp_path / "x.parquet"
+    args = ["score", "--model", URI, "--data", broken_world, "--as-of", AS_OF, "--output", out]
+    run = run_snr(args, monkeypatch, capsys)
+    validated = run_snr(["validate", "--data", broken_world], monkeypatch, capsys)
+    assert run.code == 2 == validated.code and not out.exists()
+    for line in str(pandas_err.value).splitlines()[1:]:
+        assert line.strip() in " ".join(run.text.split()), line
+    assert "Traceback" not in run.text

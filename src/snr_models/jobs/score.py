@@ -713,15 +713,24 @@ def write_as_of_features(
 ) -> Path:
     """Write the as-of month's point-in-time features for scoring to ``path`` (Parquet).
 
-    A Parquet folder streams through DuckDB (:func:`~snr_models.features.write_features`,
-    in client buckets, within ``memory_limit``; ``path`` may become a folder of parts);
-    tables or a DuckDB file go through :func:`~snr_models.features.build_features`.
+    A Parquet folder is first checked against the data contract in DuckDB
+    (:func:`~snr_models.data.contract_sql.validate_parquet`: the messages of ``snr validate``,
+    within ``memory_limit``), then streams through DuckDB
+    (:func:`~snr_models.features.write_features`, in client buckets; ``path`` may become a
+    folder of parts); tables or a DuckDB file are validated when loaded and go through
+    :func:`~snr_models.features.build_features`.
+
+    Raises
+    ------
+    ContractError
+        If the data break the contract.
 
     Returns
     -------
     Path
         The features file or folder.
     """
+    from snr_models.data.contract_sql import validate_parquet
     from snr_models.features import write_features
 
     if isinstance(data, Tables) or not Path(data).is_dir():
@@ -729,6 +738,7 @@ def write_as_of_features(
         frame = build_features(tables, as_of=month)
         frame.to_parquet(path, index=False)
         return path
+    validate_parquet(data, memory_limit=memory_limit)
     return write_features(
         Path(data),
         path,
