@@ -885,12 +885,14 @@ def _after_extract(tables: dict[str, _Table], as_of: Any) -> list[Problem]:
             return None
         return months.frame["month"].max()
 
+    found: list[Problem | None] = [
+        Problem(name, "*", "empty", [], 0, "table holds no rows")
+        for name in ("clients", "client_months")
+        if name in tables and tables[name].frame.empty
+    ]
     end = extract_end(as_of, last_month)
-    if end is None:
-        return []
-    limit = end + pd.offsets.MonthBegin(1)
-    found = []
-    for name, table in tables.items():
+    limit = None if end is None else end + pd.offsets.MonthBegin(1)
+    for name, table in tables.items() if limit is not None else ():
         for col in _COLUMNS[name]:
             if col.kind in ("date", "timestamp") and table.has(col.name):
                 if (name, col.name) in _PLANNED:
@@ -901,9 +903,6 @@ def _after_extract(tables: dict[str, _Table], as_of: Any) -> list[Problem]:
                         col.name, "after_extract", mask, after_extract_message(end), [col.name]
                     )
                 )
-    for name in ("clients", "client_months"):
-        if name in tables and tables[name].frame.empty:
-            found.append(Problem(name, "*", "empty", [], 0, "table holds no rows"))
     return [p for p in found if p is not None]
 
 
