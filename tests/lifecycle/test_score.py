@@ -184,3 +184,52 @@ def test_score_validates_what_it_reads(store, broken_world, tmp_path, monkeypatc
     for line in str(pandas_err.value).splitlines()[1:]:
         assert line.strip() in " ".join(run.text.split()), line
     assert "Traceback" not in run.text
+
+
+SCORE_WRAPPER = """
+import os, sys, time
+from pathlib import Path
+
+marker, *args = sys.argv[1:]
+from snr_models.jobs import score
+
+def write_scored(parts, output, staging=None):
+    Path(marker).write_text(str(os.getpid()))
+    time.sleep(600)
+
+score.write_scored = write_scored
+sys.argv = ["snr", *args]
+from snr_models.cli import main
+
+main()
+"""
+
+
+def test_kill_9_leaves_staging_that_the_next_run_removes(
+    store, worlds, tmp_path, snr_process, monkeypatch, capsys
+):
+    """A ``snr score`` killed with SIGKILL after staging its features (client ids): the
+    staging folder is the only thing left, and the next run removes it."""
+    import os
+    import signal
+    import time
+
+    wrapper = tmp_path / "wrapper.py"
+    wrapper.write_text(SCORE_WRAPPER)
+    marker, calls = tmp_path / "marker", tmp_path / "calls"
+    out = calls / "x.parquet"
+    args = ["score", "--model", URI, "--data", worlds["a"], "--as-of", AS_OF, "--output", out]
+    proc = snr_process([str(wrapper), str(marker), *map(str, args)], tmp_path)
+    deadline = time.monotonic() + 240
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "the child never reached the scoring step"
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    left = list(calls.iterdir())
+    assert len(left) == 1 and left[0].name.startswith(".x.parquet.staging-")
+    assert (left[0] / "features.parquet").exists()
+    run = run_snr(args, monkeypatch, capsys)
+    assert run.code == 0, run.text
+    assert [p.name for p in calls.iterdir()] == ["x.parquet"]

@@ -39,7 +39,6 @@ import hashlib
 import logging
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +49,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from snr_models.data.atomic import staging_dir
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 from snr_models.features import parse_month
@@ -304,13 +304,18 @@ def score_spark(
     _require_pyspark()
     month = parse_month(as_of)
     loaded = load_registered_model(model_uri)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.features-", dir=output.parent) as tmp:
+    with staging_dir(output) as stage:
         features = write_as_of_features(
-            data, month, Path(tmp) / "features.parquet", chunk_size, memory_limit
+            data, month, stage / "features.parquet", chunk_size, memory_limit
         )
         n = score_features_spark(
-            loaded, features, output, master=master, chunk_size=chunk_size, reasons=reasons
+            loaded,
+            features,
+            output,
+            master=master,
+            chunk_size=chunk_size,
+            reasons=reasons,
+            staging=stage,
         )
     logger.info(
         "scored %d clients as of %s with version %s on Spark",
@@ -329,6 +334,7 @@ def score_features_spark(
     master: str = DEFAULT_MASTER,
     chunk_size: int = 100_000,
     reasons: bool = True,
+    staging: Path | None = None,
 ) -> int:
     """Score a features Parquet file (or folder of parts) on Spark into ``output``.
 
@@ -348,6 +354,9 @@ def score_features_spark(
         The ``.parquet`` file to write.
     master, chunk_size, reasons
         As :func:`score_spark`.
+    staging : Path, optional
+        The run's staging folder (:func:`~snr_models.data.atomic.staging_dir`; default: one
+        of its own).
 
     Returns
     -------
@@ -366,15 +375,27 @@ def score_features_spark(
             "(load it with load_registered_model)"
         )
     output = Path(output)
+    if staging is None:
+        with staging_dir(output) as stage:
+            return score_features_spark(
+                loaded,
+                features,
+                output,
+                master=master,
+                chunk_size=chunk_size,
+                reasons=reasons,
+                staging=stage,
+            )
     first = next(feature_chunks(features, min(chunk_size, 1_000)), None)
     if first is None:  # nobody open at the as-of month: an empty call list, as locally
-        return write_with_deciles([], output)
+        return write_with_deciles([], output, staging)
     fill = signature_fill(loaded, first)
     del first
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.spark-", dir=output.parent) as tmp:
-        staged = Path(tmp) / "scored"
-        _run_spark(loaded, features, staged, fill, master, chunk_size, reasons, Path(tmp))
-        return write_with_deciles(sorted(staged.glob("part-*.parquet")), output)
+    tmp = Path(staging) / "spark"
+    tmp.mkdir()
+    staged = tmp / "scored"
+    _run_spark(loaded, features, staged, fill, master, chunk_size, reasons, tmp)
+    return write_with_deciles(sorted(staged.glob("part-*.parquet")), output, staging)
 
 
 def _run_spark(
