@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 import skops.io as sio
 
-from snr_models.data.simulate import simulate, write_simulation
 from snr_models.features import build_features
 from snr_models.jobs.churn import (
     ChurnConfig,
@@ -31,6 +30,7 @@ from snr_models.jobs.churn import (
     make_estimator,
     model_inputs,
 )
+from snr_models.simulate import simulate, write_simulation
 from snr_models.tracking import models as tracking_models
 from snr_models.tracking.models import (
     TRUSTED_TYPES,
