@@ -25,6 +25,7 @@ one. Memory is bounded by ``chunk_size`` (plus 8 bytes per client for the decile
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import Iterator
@@ -589,22 +590,21 @@ def write_scored(parts: Iterator[pd.DataFrame], output: Path, staging: Path | No
         Rows written.
     """
     output = Path(output)
-    if staging is None:
-        with staging_dir(output) as stage:
-            return write_scored(parts, output, stage)
-    staged = Path(staging) / "scored.parquet"
-    writer = None
-    schema = _SCHEMA.remove(_SCHEMA.get_field_index("risk_decile"))
-    for part in parts:
-        table = pa.Table.from_pandas(
-            part[[f.name for f in schema]], schema=schema, preserve_index=False
-        )
-        if writer is None:
-            writer = pq.ParquetWriter(staged, schema)
-        writer.write_table(table)
-    if writer is not None:
-        writer.close()
-    return write_with_deciles([staged] if writer is not None else [], output, staging)
+    with contextlib.ExitStack() as stack:
+        stage = Path(staging) if staging else stack.enter_context(staging_dir(output))
+        staged = stage / "scored.parquet"
+        writer = None
+        schema = _SCHEMA.remove(_SCHEMA.get_field_index("risk_decile"))
+        for part in parts:
+            table = pa.Table.from_pandas(
+                part[[f.name for f in schema]], schema=schema, preserve_index=False
+            )
+            if writer is None:
+                writer = pq.ParquetWriter(staged, schema)
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()
+        return write_with_deciles([staged] if writer is not None else [], output, stage)
 
 
 def write_with_deciles(staged: list[Path], output: Path, staging: Path | None = None) -> int:

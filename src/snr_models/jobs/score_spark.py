@@ -35,6 +35,7 @@ modules) is silenced here and on the executors, no other warning is.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -375,27 +376,18 @@ def score_features_spark(
             "(load it with load_registered_model)"
         )
     output = Path(output)
-    if staging is None:
-        with staging_dir(output) as stage:
-            return score_features_spark(
-                loaded,
-                features,
-                output,
-                master=master,
-                chunk_size=chunk_size,
-                reasons=reasons,
-                staging=stage,
-            )
-    first = next(feature_chunks(features, min(chunk_size, 1_000)), None)
-    if first is None:  # nobody open at the as-of month: an empty call list, as locally
-        return write_with_deciles([], output, staging)
-    fill = signature_fill(loaded, first)
-    del first
-    tmp = Path(staging) / "spark"
-    tmp.mkdir()
-    staged = tmp / "scored"
-    _run_spark(loaded, features, staged, fill, master, chunk_size, reasons, tmp)
-    return write_with_deciles(sorted(staged.glob("part-*.parquet")), output, staging)
+    with contextlib.ExitStack() as stack:
+        stage = Path(staging) if staging else stack.enter_context(staging_dir(output))
+        first = next(feature_chunks(features, min(chunk_size, 1_000)), None)
+        if first is None:  # nobody open at the as-of month: an empty call list, as locally
+            return write_with_deciles([], output, stage)
+        fill = signature_fill(loaded, first)
+        del first
+        tmp = stage / "spark"
+        tmp.mkdir()
+        staged = tmp / "scored"
+        _run_spark(loaded, features, staged, fill, master, chunk_size, reasons, tmp)
+        return write_with_deciles(sorted(staged.glob("part-*.parquet")), output, stage)
 
 
 def _run_spark(
