@@ -4,7 +4,8 @@ Steps: take the lock (a second ingest of the same output meanwhile exits with 75
 convert every source (:func:`snr_models.data.ingest.extract`); write the quarantine (rows that
 could not be converted, with source, line, column, reason and value); stop with an error if a
 table's rejected share passes the threshold (nothing else written); merge the month into the
-existing dataset (its rows of that month replaced, never doubled; snapshot tables replaced);
+existing dataset (its rows of that month replaced, never doubled; snapshot tables replaced,
+as of the dataset's last month: see :func:`_as_of`);
 validate against the contract and write atomically; record the manifest; write the
 data-quality page.
 
@@ -147,6 +148,41 @@ def _merge(out: Path, ex: Extract) -> tuple[dict[str, pd.DataFrame], dict[str, i
         replaced[name] = int(inside.sum())
         frames[name] = pd.concat([old.loc[~inside], new], ignore_index=True)
     return frames, replaced
+
+
+def _as_of(
+    frames: dict[str, pd.DataFrame], ex: Extract
+) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """Snapshot tables as of the dataset's last month (monthly ingests only).
+
+    A snapshot extracted later than the dataset's last month (accounts opened, an intervention
+    started or a market month after it; a later close) would break the contract's rule that no
+    date follows the extract: those rows are set aside (counted as other months) and a later
+    close is not yet known (``close_date``, ``close_reason`` null) until that month is ingested.
+    """
+    later = dict.fromkeys(TABLE_NAMES, 0)
+    months = frames["client_months"]["month"]
+    if ex.month is None or months.empty:
+        return frames, later
+    limit = (months.max() + pd.offsets.MonthBegin()).to_datetime64()
+    frames = dict(frames)
+    for name, column in (
+        ("clients", "open_date"),
+        ("interventions", "start_date"),
+        ("market", "month"),
+    ):
+        frame = frames[name]
+        keep = frame[column].to_numpy(dtype="datetime64[us]") < limit
+        later[name] = int((~keep).sum())
+        frames[name] = frame.loc[keep].reset_index(drop=True) if later[name] else frame
+    clients = frames["clients"]
+    closed_later = clients["close_date"].to_numpy(dtype="datetime64[us]") >= limit
+    if closed_later.any():
+        clients = clients.copy()
+        clients.loc[closed_later, "close_date"] = pd.NaT
+        clients.loc[closed_later, "close_reason"] = np.nan
+        frames["clients"] = clients
+    return frames, later
 
 
 def _sorted(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -318,16 +354,16 @@ def ingest(
                 _threshold_message(ex, over, limit, side / "quarantine" / f"{key}.csv")
             )
         frames, replaced = _merge(out, ex)
+        frames, later = _as_of(frames, ex)
         frames = _sorted(frames)
         save(frames, out)  # validates against the contract (once), then writes atomically
         counts = {
             name: {
                 "rows_read": ex.rows_read(name),
-                "rows_written": len(ex.frames[name]),
+                "rows_written": len(ex.frames[name]) - later[name],
                 "rows_rejected": ex.rows_rejected(name),
-                "rows_other_months": sum(
-                    s.rows_other_months for s in ex.sources if s.table == name
-                ),
+                "rows_other_months": later[name]
+                + sum(s.rows_other_months for s in ex.sources if s.table == name),
                 "rows_replaced": replaced[name],
                 "rows_total": len(frames[name]),
             }
