@@ -158,7 +158,8 @@ def _as_of(
     A snapshot extracted later than the dataset's last month (accounts opened, an intervention
     started or a market month after it; a later close) would break the contract's rule that no
     date follows the extract: those rows are set aside (counted as other months) and a later
-    close is not yet known (``close_date``, ``close_reason`` null) until that month is ingested.
+    close, or a ticket's response or resolution after it, is not yet known (null): ingesting
+    an earlier month again once later months are in brings them in.
     """
     later = dict.fromkeys(TABLE_NAMES, 0)
     months = frames["client_months"]["month"]
@@ -182,6 +183,13 @@ def _as_of(
         clients.loc[closed_later, "close_date"] = pd.NaT
         clients.loc[closed_later, "close_reason"] = np.nan
         frames["clients"] = clients
+    tickets = frames["tickets"]
+    for column in ("first_response_at", "resolved_at"):  # not yet answered or resolved
+        after = tickets[column].to_numpy(dtype="datetime64[us]") >= limit
+        if after.any():
+            tickets = tickets.copy()
+            tickets.loc[after, column] = pd.NaT
+    frames["tickets"] = tickets
     return frames, later
 
 
