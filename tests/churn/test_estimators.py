@@ -23,7 +23,7 @@ from snr_models.churn import (
     explain,
     top_reasons,
 )
-from snr_models.churn.treeshap import tree_shap
+from snr_models.churn.treeshap import tree_shap_rows
 
 
 # Every check applies and passes: arrays are accepted beside frames (all columns numeric),
@@ -143,10 +143,10 @@ def test_treeshap_equals_brute_force_shapley_values():
     model = ChurnBoost(max_iter=5, max_leaf_nodes=8, calibration=None).fit(X, y)
     Z = model._design(X.head(5))
     for nodes in (p[0].nodes for p in model.model_._predictors[:3]):
-        for row in Z:
-            phi = np.zeros(Z.shape[1])
-            tree_shap(nodes, row, phi)
-            np.testing.assert_allclose(phi, _brute_force_shap(nodes, row, Z.shape[1]), atol=1e-10)
+        phi = tree_shap_rows(nodes, Z, Z.shape[1])  # every row at once
+        for row, values in zip(Z, phi, strict=True):
+            expected = _brute_force_shap(nodes, row, Z.shape[1])
+            np.testing.assert_allclose(values, expected, atol=1e-10)
 
 
 def test_boost_shap_values_add_up_and_reasons_read_well():

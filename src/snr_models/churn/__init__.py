@@ -8,6 +8,8 @@ Backtest: :func:`rolling_origin_backtest`, :class:`BacktestResult`.
 Evaluation (free functions): :mod:`snr_models.churn.evaluation`.
 Reasons: :func:`explain`, :func:`top_reasons`, :func:`permutation_importance_frame`,
 :func:`partial_dependence`.
+Scoring: :func:`score_clients`, :func:`call_list`, :func:`risk_deciles`,
+:func:`expected_months_to_exit` (what ``snr score`` writes per client).
 """
 
 from snr_models.churn.backtest import BacktestResult, backtest_origins, rolling_origin_backtest
@@ -40,6 +42,13 @@ from snr_models.churn.reasons import (
     plot_partial_dependence,
     top_reasons,
 )
+from snr_models.churn.scoring import (
+    call_list,
+    expected_months_to_exit,
+    make_explainer,
+    risk_deciles,
+    score_clients,
+)
 
 __all__ = [
     "EMPC",
@@ -52,13 +61,16 @@ __all__ = [
     "backtest_origins",
     "bootstrap_interval",
     "brier",
+    "call_list",
     "calibration_intercept_slope",
     "describe",
     "empc",
     "evaluate",
+    "expected_months_to_exit",
     "expected_retained_value",
     "explain",
     "lift_table",
+    "make_explainer",
     "partial_dependence",
     "permutation_importance_frame",
     "plot_importance",
@@ -69,6 +81,8 @@ __all__ = [
     "pr_auc",
     "reliability_curve",
     "roc_auc",
+    "risk_deciles",
     "rolling_origin_backtest",
+    "score_clients",
     "top_reasons",
 ]

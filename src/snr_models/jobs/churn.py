@@ -150,6 +150,7 @@ class ChurnConfig(_Strict):
     boost: BoostSettings = Field(default_factory=BoostSettings)
     hazard: HazardSettings = Field(default_factory=HazardSettings)
     n_boot: int = Field(200, ge=0)
+    alpha: float = Field(0.05, gt=0, lt=1, description="1 - level of every interval")
     # "register" in YAML; renamed here because pydantic's BaseModel has a ``register`` method
     register_model: bool = Field(True, alias="register", description="register the model")
     seed: int = 0
@@ -275,6 +276,7 @@ def fit_churn(tables: Tables, config: ChurnConfig | None = None) -> ChurnFit:
         importance=config.backtest.importance,
         n_repeats=config.backtest.n_repeats,
         n_boot=config.n_boot,
+        alpha=config.alpha,
         random_state=config.seed,
     )
     return ChurnFit(
@@ -436,9 +438,10 @@ def evaluate_churn(
             raise SnrInputError(
                 f"evaluate: the {horizon}-month outcome of {month:%Y-%m} is not observed yet"
             )
-    from snr_models.jobs.score import align_columns
+    from snr_models.churn.scoring import model_columns
+    from snr_models.features.signature import align_columns
 
-    X = align_columns(labelled, model)
+    X = align_columns(labelled, model_columns(model))
     p = model.predict_proba(X)[:, 1]
     metrics = evaluate(labelled["churn"], p, n_boot=n_boot)
     run_id = None

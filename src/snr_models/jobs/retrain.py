@@ -451,9 +451,10 @@ def retrain(
 
 
 def _predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    from snr_models.jobs.score import align_columns
+    from snr_models.churn.scoring import model_columns
+    from snr_models.features.signature import align_columns
 
-    return model.predict_proba(align_columns(frame, model))[:, 1]
+    return model.predict_proba(align_columns(frame, model_columns(model)))[:, 1]
 
 
 def _finish(

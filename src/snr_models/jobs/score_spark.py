@@ -50,18 +50,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from snr_models.churn.scoring import make_explainer
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
-from snr_models.features import parse_month
+from snr_models.features.signature import normalise, signature_fill
 from snr_models.jobs.score import (
     OUTPUT_COLUMNS,
     ScoreResult,
-    _make_explainer,
-    _normalise,
     feature_chunks,
     score_frame,
-    signature_fill,
-    write_as_of_features,
+    scoring_inputs,
     write_with_deciles,
 )
 
@@ -235,11 +233,11 @@ def _scorer(
 
     def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         loaded = _worker_model(blob, record, inputs)
-        explainer = _make_explainer(loaded.estimator) if reasons else None
+        explainer = make_explainer(loaded.estimator) if reasons else None
         for batch in batches:
             # back through the features' own Arrow schema: the dtypes the local engine reads
             table = pa.Table.from_pandas(batch, schema=feature_schema, preserve_index=False)
-            frame = _normalise(table.to_pandas())
+            frame = normalise(table.to_pandas())
             scored = score_frame(loaded, frame, fill=fill, explainer=explainer, reasons=reasons)
             yield scored[_SCORED]
 
@@ -294,31 +292,20 @@ def score_spark(
         month lies outside the data, the model cannot be found or fails its checks, or the
         data do not match its signature; all before Spark starts.
     """
-    from snr_models.tracking.models import load_registered_model
-
-    output = Path(output)
-    if output.suffix.lower() != ".parquet":
-        raise SnrInputError(f"--output {output}: expected a .parquet file name")
-    if chunk_size < 1:
-        raise SnrInputError(f"chunk size must be at least 1, got {chunk_size}")
     _require_pyspark()
-    month = parse_month(as_of)
-    loaded = load_registered_model(model_uri)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.features-", dir=output.parent) as tmp:
-        features = write_as_of_features(
-            data, month, Path(tmp) / "features.parquet", chunk_size, memory_limit
-        )
+    with scoring_inputs(model_uri, data, as_of, output, chunk_size, memory_limit) as job:
         n = score_features_spark(
-            loaded, features, output, master=master, chunk_size=chunk_size, reasons=reasons
+            job.model,
+            job.features,
+            job.output,
+            master=master,
+            chunk_size=chunk_size,
+            reasons=reasons,
         )
     logger.info(
-        "scored %d clients as of %s with version %s on Spark",
-        n,
-        f"{month:%Y-%m}",
-        loaded.version,
+        "scored %d clients as of %s with version %s on Spark", n, f"{job.month:%Y-%m}", job.version
     )
-    return ScoreResult(output=output, n_clients=n, as_of=month, model_version=str(loaded.version))
+    return ScoreResult(output=job.output, n_clients=n, as_of=job.month, model_version=job.version)
 
 
 def score_features_spark(
@@ -369,7 +356,7 @@ def score_features_spark(
     first = next(feature_chunks(features, min(chunk_size, 1_000)), None)
     if first is None:  # nobody open at the as-of month: an empty call list, as locally
         return write_with_deciles([], output)
-    fill = signature_fill(loaded, first)
+    fill = signature_fill(loaded.inputs, first)
     del first
     with tempfile.TemporaryDirectory(prefix=f".{output.name}.spark-", dir=output.parent) as tmp:
         staged = Path(tmp) / "scored"
