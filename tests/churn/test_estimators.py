@@ -63,9 +63,9 @@ def test_logit_matches_statsmodels_without_penalty():
     ref = sm.Logit(y, sm.add_constant(np.asarray(design, dtype=float))).fit(disp=0)
     table = model.inference_table()
     np.testing.assert_allclose(table["coef"], ref.params, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(table["std_err"], ref.bse, rtol=1e-3)
+    np.testing.assert_allclose(table["se"], ref.bse, rtol=1e-3)
     ci = np.asarray(ref.conf_int(0.05))
-    np.testing.assert_allclose(table["ci_lo"], ci[:, 0], rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(table["coef_lo"], ci[:, 0], rtol=1e-3, atol=1e-4)
     assert "odds_ratio" in model.summary() or "coef" in model.summary()
 
 

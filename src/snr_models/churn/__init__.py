@@ -12,14 +12,11 @@ Scoring: :func:`score_clients`, :func:`call_list`, :func:`risk_deciles`,
 :func:`expected_months_to_exit` (what ``snr score`` writes per client).
 """
 
-from snr_models.churn.backtest import BacktestResult, backtest_origins, rolling_origin_backtest
+from snr_models.churn.backtest import BacktestResult, rolling_origin_backtest
 from snr_models.churn.boost import AdditivityError, ChurnBoost
 from snr_models.churn.design import UnseenCategoryWarning
 from snr_models.churn.evaluation import (
     EMPC,
-    bootstrap_interval,
-    brier,
-    calibration_intercept_slope,
     empc,
     evaluate,
     expected_retained_value,
@@ -27,14 +24,10 @@ from snr_models.churn.evaluation import (
     plot_lift,
     plot_reliability,
     plot_roc,
-    pr_auc,
-    reliability_curve,
-    roc_auc,
 )
 from snr_models.churn.hazard import HazardModel
 from snr_models.churn.logit import ChurnLogit
 from snr_models.churn.reasons import (
-    describe,
     explain,
     partial_dependence,
     permutation_importance_frame,
@@ -45,7 +38,6 @@ from snr_models.churn.reasons import (
 from snr_models.churn.scoring import (
     call_list,
     expected_months_to_exit,
-    make_explainer,
     risk_deciles,
     score_clients,
 )
@@ -58,19 +50,13 @@ __all__ = [
     "ChurnLogit",
     "HazardModel",
     "UnseenCategoryWarning",
-    "backtest_origins",
-    "bootstrap_interval",
-    "brier",
     "call_list",
-    "calibration_intercept_slope",
-    "describe",
     "empc",
     "evaluate",
     "expected_months_to_exit",
     "expected_retained_value",
     "explain",
     "lift_table",
-    "make_explainer",
     "partial_dependence",
     "permutation_importance_frame",
     "plot_importance",
@@ -78,9 +64,6 @@ __all__ = [
     "plot_lift",
     "plot_reliability",
     "plot_roc",
-    "pr_auc",
-    "reliability_curve",
-    "roc_auc",
     "risk_deciles",
     "rolling_origin_backtest",
     "score_clients",

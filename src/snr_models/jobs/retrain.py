@@ -43,9 +43,9 @@ import filelock
 import numpy as np
 import pandas as pd
 
-from snr_models import __version__
-from snr_models.churn import calibration_intercept_slope, empc, roc_auc
-from snr_models.churn.evaluation import brier
+from snr_models._version import __version__
+from snr_models.churn import empc
+from snr_models.churn.evaluation import brier, calibration_intercept_slope, roc_auc
 from snr_models.data.atomic import atomic_path
 from snr_models.errors import SnrInputError
 from snr_models.features import build_features, feature_columns
