@@ -228,7 +228,7 @@ def rolling_origin_backtest(
         predictions=predictions,
         per_origin=pd.DataFrame(rows),
         metrics=metrics,
-        importance=summarise_importance(raw_imp) if raw_imp is not None else None,
+        importance=summarise_importance(raw_imp, alpha) if raw_imp is not None else None,
         horizon=horizon,
         importance_raw=raw_imp,
         alpha=alpha,

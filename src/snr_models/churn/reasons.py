@@ -87,12 +87,11 @@ def permutation_importance_frame(
     return frame if raw else summarise_importance(frame)
 
 
-def summarise_importance(raw: pd.DataFrame) -> pd.DataFrame:
-    """Mean importance per feature with the 2.5%-97.5% range of its repeats (and origins)."""
+def summarise_importance(raw: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Mean importance per feature with the central ``1 - alpha`` range of its repeats."""
     g = raw.groupby("feature")["importance"]
-    out = pd.DataFrame(
-        {"importance": g.mean(), "lo": g.quantile(0.025), "hi": g.quantile(0.975)}
-    ).reset_index()
+    lo, hi = g.quantile(alpha / 2), g.quantile(1 - alpha / 2)
+    out = pd.DataFrame({"importance": g.mean(), "lo": lo, "hi": hi}).reset_index()
     return out.sort_values("importance", ascending=False, ignore_index=True)
 
 
