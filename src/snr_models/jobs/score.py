@@ -25,8 +25,8 @@ one. Memory is bounded by ``chunk_size`` (plus 8 bytes per client for the decile
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,10 +44,11 @@ from snr_models.churn.scoring import (
     risk_deciles,
     score_clients,
 )
-from snr_models.data.atomic import atomic_path
+from snr_models.data.atomic import atomic_path, staging_dir
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
-from snr_models.features import build_features, parse_month
+from snr_models.features import parse_month
+from snr_models.features.build import write_as_of_features
 from snr_models.features.signature import normalise, signature_fill
 
 __all__ = [
@@ -159,11 +160,13 @@ _SCHEMA = pa.schema(
 )
 
 
-def write_scored(parts: Iterator[pd.DataFrame], output: Path) -> int:
+def write_scored(parts: Iterator[pd.DataFrame], output: Path, staging: Path | None = None) -> int:
     """Write scored chunks to ``output`` atomically, adding the risk decile (two passes).
 
-    The chunks go to a temporary file first; the deciles need every probability (8 bytes a
-    client), then the file is rewritten row group by row group with ``risk_decile``.
+    The chunks go to a temporary file first (in ``staging``, default: a
+    :func:`~snr_models.data.atomic.staging_dir` of its own); the deciles need every
+    probability (8 bytes a client), then the file is rewritten row group by row group with
+    ``risk_decile``.
 
     Returns
     -------
@@ -171,8 +174,9 @@ def write_scored(parts: Iterator[pd.DataFrame], output: Path) -> int:
         Rows written.
     """
     output = Path(output)
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.parts-", dir=output.parent) as tmp:
-        staged = Path(tmp) / "scored.parquet"
+    with contextlib.ExitStack() as stack:
+        stage = Path(staging) if staging else stack.enter_context(staging_dir(output))
+        staged = stage / "scored.parquet"
         writer = None
         schema = _SCHEMA.remove(_SCHEMA.get_field_index("risk_decile"))
         for part in parts:
@@ -184,10 +188,10 @@ def write_scored(parts: Iterator[pd.DataFrame], output: Path) -> int:
             writer.write_table(table)
         if writer is not None:
             writer.close()
-        return write_with_deciles([staged] if writer is not None else [], output)
+        return write_with_deciles([staged] if writer is not None else [], output, stage)
 
 
-def write_with_deciles(staged: list[Path], output: Path) -> int:
+def write_with_deciles(staged: list[Path], output: Path, staging: Path | None = None) -> int:
     """Combine staged scored Parquet files into ``output`` atomically, adding the decile.
 
     The second pass of :func:`write_scored`, shared with the Spark engine: the risk deciles
@@ -201,6 +205,8 @@ def write_with_deciles(staged: list[Path], output: Path) -> int:
         Parquet files with every output column but ``risk_decile``.
     output : Path
         The final ``.parquet`` file (an existing one is replaced only on success).
+    staging : Path, optional
+        The run's staging folder, where the output is assembled before its rename.
 
     Returns
     -------
@@ -214,7 +220,7 @@ def write_with_deciles(staged: list[Path], output: Path) -> int:
     ]
     p = np.concatenate(probs) if probs else np.zeros(0)
     deciles = risk_deciles(p)
-    with atomic_path(output) as final:
+    with atomic_path(output, staging=staging) as final:
         out = pq.ParquetWriter(final, _SCHEMA)
         start = 0
         for file in staged:
@@ -269,7 +275,8 @@ def score(
         cannot be found or fails its checks, or the data do not match its signature.
     """
     with scoring_inputs(model_uri, data, as_of, output, chunk_size, memory_limit) as job:
-        n = write_scored(score_chunks(job.model, job.features, chunk_size, reasons), job.output)
+        scored = score_chunks(job.model, job.features, chunk_size, reasons)
+        n = write_scored(scored, job.output, job.staging)
     logger.info("scored %d clients as of %s with version %s", n, f"{job.month:%Y-%m}", job.version)
     return ScoreResult(output=job.output, n_clients=n, as_of=job.month, model_version=job.version)
 
@@ -282,6 +289,7 @@ class ScoringInputs:
     month: pd.Timestamp
     model: Any
     features: Path
+    staging: Path
 
     @property
     def version(self) -> str:
@@ -300,7 +308,8 @@ def scoring_inputs(
 ) -> Iterator[ScoringInputs]:
     """Check a scoring run's arguments, load its model, write its features (both engines).
 
-    The features live in a temporary folder beside ``output`` until the block ends.
+    The features live in the run's staging folder
+    (:func:`~snr_models.data.atomic.staging_dir`) until the block ends.
 
     Raises
     ------
@@ -317,46 +326,13 @@ def scoring_inputs(
         raise SnrInputError(f"chunk size must be at least 1, got {chunk_size}")
     month = parse_month(as_of)
     loaded = load_registered_model(model_uri)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.features-", dir=output.parent) as tmp:
+    with staging_dir(output) as stage:
         features = write_as_of_features(
-            data, month, Path(tmp) / "features.parquet", chunk_size, memory_limit
+            data, month, stage / "features.parquet", chunk_size, memory_limit
         )
-        yield ScoringInputs(output=output, month=month, model=loaded, features=features)
-
-
-def write_as_of_features(
-    data: str | Path | Tables,
-    month: pd.Timestamp,
-    path: Path,
-    chunk_size: int = 100_000,
-    memory_limit: str | None = "2GB",
-) -> Path:
-    """Write the as-of month's point-in-time features for scoring to ``path`` (Parquet).
-
-    A Parquet folder streams through DuckDB (:func:`~snr_models.features.write_features`,
-    in client buckets, within ``memory_limit``; ``path`` may become a folder of parts);
-    tables or a DuckDB file go through :func:`~snr_models.features.build_features`.
-
-    Returns
-    -------
-    Path
-        The features file or folder.
-    """
-    from snr_models.features import write_features
-
-    if isinstance(data, Tables) or not Path(data).is_dir():
-        tables = data if isinstance(data, Tables) else _load(data)
-        frame = build_features(tables, as_of=month)
-        frame.to_parquet(path, index=False)
-        return path
-    return write_features(
-        Path(data),
-        path,
-        as_of=month,
-        memory_limit=memory_limit,
-        clients_per_chunk=max(chunk_size, 250_000),
-    )
+        yield ScoringInputs(
+            output=output, month=month, model=loaded, features=features, staging=stage
+        )
 
 
 def feature_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
@@ -367,12 +343,6 @@ def feature_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
     """
     for chunk in _chunks(path, chunk_size):
         yield normalise(chunk)
-
-
-def _load(path: str | Path) -> Tables:
-    from snr_models.data.io import load
-
-    return load(path)
 
 
 def score_chunks(

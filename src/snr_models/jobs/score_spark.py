@@ -35,9 +35,9 @@ modules) is silenced here and on the executors, no other warning is.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from snr_models.churn.scoring import make_explainer
+from snr_models.data.atomic import staging_dir
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 from snr_models.features.signature import normalise, signature_fill
@@ -187,6 +188,7 @@ def score_spark(
             master=master,
             chunk_size=chunk_size,
             reasons=reasons,
+            staging=job.staging,
         )
     logger.info(
         "scored %d clients as of %s with version %s on Spark", n, f"{job.month:%Y-%m}", job.version
@@ -202,6 +204,7 @@ def score_features_spark(
     master: str = DEFAULT_MASTER,
     chunk_size: int = 100_000,
     reasons: bool = True,
+    staging: Path | None = None,
 ) -> int:
     """Score a features Parquet file (or folder of parts) on Spark into ``output``.
 
@@ -221,6 +224,9 @@ def score_features_spark(
         The ``.parquet`` file to write.
     master, chunk_size, reasons
         As :func:`score_spark`.
+    staging : Path, optional
+        The run's staging folder (:func:`~snr_models.data.atomic.staging_dir`; default: one
+        of its own).
 
     Returns
     -------
@@ -239,15 +245,18 @@ def score_features_spark(
             "(load it with load_registered_model)"
         )
     output = Path(output)
-    first = next(feature_chunks(features, min(chunk_size, 1_000)), None)
-    if first is None:  # nobody open at the as-of month: an empty call list, as locally
-        return write_with_deciles([], output)
-    fill = signature_fill(loaded.inputs, first)
-    del first
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.spark-", dir=output.parent) as tmp:
-        staged = Path(tmp) / "scored"
-        _run_spark(loaded, features, staged, fill, master, chunk_size, reasons, Path(tmp))
-        return write_with_deciles(sorted(staged.glob("part-*.parquet")), output)
+    with contextlib.ExitStack() as stack:
+        stage = Path(staging) if staging else stack.enter_context(staging_dir(output))
+        first = next(feature_chunks(features, min(chunk_size, 1_000)), None)
+        if first is None:  # nobody open at the as-of month: an empty call list, as locally
+            return write_with_deciles([], output, stage)
+        fill = signature_fill(loaded.inputs, first)
+        del first
+        tmp = stage / "spark"
+        tmp.mkdir()
+        staged = tmp / "scored"
+        _run_spark(loaded, features, staged, fill, master, chunk_size, reasons, tmp)
+        return write_with_deciles(sorted(staged.glob("part-*.parquet")), output, stage)
 
 
 def _run_spark(
