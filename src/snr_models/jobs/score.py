@@ -5,22 +5,16 @@
 client buckets, within DuckDB's memory limit), then reads them back in chunks of
 ``chunk_size`` clients and writes per client:
 
-- ``churn_probability``: the probability of exit within the model's horizon, exactly the
-  model's ``predict_proba`` (what a notebook gets);
-- ``risk_decile``: 1 (lowest) to 10 (highest), on the deciles of this scoring run's
-  probabilities;
-- ``expected_months_to_exit``: the hazard model's restricted mean (120 months); for a
-  classifier, the same restricted mean under the constant monthly hazard its horizon
-  probability implies, ``h = 1 - (1 - p) ** (1 / horizon)``;
-- ``reason_1..3``: the three features that raise the client's risk most, in words (exact
-  per-client contributions; see :func:`snr_models.churn.explain`);
+- ``churn_probability``, ``risk_decile``, ``expected_months_to_exit``, ``reason_1..3``: from
+  :mod:`snr_models.churn.scoring` (the deciles over the whole run);
 - ``model_version``.
 
 The model is loaded with :func:`snr_models.tracking.models.load_registered_model` (SHA-256
 checked against the registry's record, skops allow-list; no pickle) and the features are
-checked against its signature before any row is scored. The output is written to a
-temporary sibling and renamed: a failure leaves no partial file and never harms an existing
-one. Memory is bounded by ``chunk_size`` (plus 8 bytes per client for the deciles).
+checked against its signature (:mod:`snr_models.features.signature`) before any row is
+scored; :func:`scoring_inputs` does both for the local and the Spark engine. The output is
+written to a temporary sibling and renamed: a failure leaves no partial file and never harms
+an existing one. Memory is bounded by ``chunk_size`` (plus 8 bytes per client for the deciles).
 """
 
 from __future__ import annotations
