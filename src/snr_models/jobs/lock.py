@@ -19,7 +19,7 @@ import pandas as pd
 
 from snr_models.data.atomic import atomic_path
 
-__all__ = ["EXIT_LOCKED", "Locked", "acquire"]
+__all__ = ["EXIT_LOCKED", "Locked", "RetrainLocked", "acquire", "acquire_lock"]
 
 EXIT_LOCKED = 75
 
@@ -72,3 +72,14 @@ def acquire(
     with atomic_path(_holder_path(lock_path)) as tmp:
         tmp.write_text(json.dumps(info))
     return lock
+
+
+class RetrainLocked(Locked):
+    """Another retrain holds the lock; ``holder`` says which (pid, host, start time)."""
+
+    what = "retrain"
+
+
+def acquire_lock(lock_path: Path, config_path: str | None) -> filelock.BaseFileLock:
+    """Take the retrain lock without waiting (:func:`acquire` raising :class:`RetrainLocked`)."""
+    return acquire(lock_path, config_path, RetrainLocked)
