@@ -1,0 +1,468 @@
+"""Overlapping programmes: the world without any programme, imputed, and each programme's
+Shapley share of what they did together.
+
+Programmes overlap: re-engineering, the AI assistant and training partly do the same work, so
+each one's effect is smaller where another is already active. A model that adds the
+programmes' average effects (:mod:`~snr_models.attribution.joint`) then misstates what they did
+together, and the part of a change it leaves to "market and trend" is not the change of the
+world without them.
+
+:func:`estimate_overlap` is Borusyak, Jaravel and Spiess's (2024) imputation estimator with a
+model of the effects (their section 4; Gardner's two-stage DiD is the same idea): the
+untreated potential outcome is ``Y0_bt = a_b + l_t`` (branch and month effects), fitted on the
+branch-months untouched by any programme, and the effect of the programmes active in a treated
+branch-month is modelled as
+
+    tau_bt = sum_k tau_k(g, e) + sum_T d_T * x_T,bt
+
+the first sum the joint model's cohort x event-time cell of every active programme ``k``, the
+second the *interactions* (Harsanyi dividends) of every set ``T`` of two or more programmes
+active together, ``x_T = 1`` when all of ``T`` are active (times the firm-wide scale, below).
+BJS show that with such a restricted effect model the efficient imputation estimator is least
+squares of ``Y`` on the unit and time effects and the model's regressors over all
+branch-months, which is what is computed (``fe_ols``, branch-clustered CR2, Bell-McCaffrey
+degrees of freedom as in the joint model). With every treated branch-month its own effect it
+reduces to the two-stage imputation (fit ``a_b + l_t`` on the untreated, impute, subtract):
+:func:`impute_untreated` computes that, and the tests check the two against each other and
+against an explicit dummy regression.
+
+Why a model of the effects is needed: on the simulator's default world no branch-month is
+untouched by any programme from its 19th month on (every branch has one; the AI assistant goes
+firm-wide in month 22), so the month effects of the last months cannot be fitted on untreated
+branch-months alone. They are identified through the effect model: the cohort x event-time
+cells, and the AI assistant's firm-wide months taking its pilot's effect scaled by intensity
+(the joint model's assumption, method ``did_pilot_scaled``).
+
+An interaction is estimated where the roll-outs identify it: at least ``min_branch_months``
+branch-months of ``min_branches`` branches with the whole set active, and its column not
+collinear with the branch and month effects, the cells and the interactions already admitted
+(smaller sets first). Otherwise it is *pooled*: set to zero, i.e. that set's effect is assumed
+to be the sum of its parts' (additivity in an unidentified cell); :attr:`OverlapEffects.terms`
+says which and why, and every waterfall row that such a set reaches carries a note.
+
+The effect of the programmes active in a branch-month is a game over them: the value of a
+subset ``S`` is ``sum_(k in S) tau_k + sum_(T subset of S) d_T``; the Shapley value of
+programme ``k`` is ``tau_k + sum_(T contains k) d_T / |T|`` (a dividend is shared equally by
+its members), and the Shapley values add up to the joint effect exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from snr_models.attribution.joint import (
+    JointEffects,
+    LinearEffect,
+    _Design,
+    _design,
+    _fit_all,
+    _one_blas_thread,
+)
+from snr_models.attribution.panel import COMPONENTS, BranchPanel
+from snr_models.attribution.regression import _codes, demeaner
+
+logger = logging.getLogger(__name__)
+
+TERM_PREFIX = "overlap|"
+
+
+def _term_label(term: tuple[str, ...]) -> str:
+    return TERM_PREFIX + "+".join(term)
+
+
+def _scales(panel: BranchPanel, design: _Design, names: tuple[str, ...]) -> pd.DataFrame:
+    """Per branch-month and programme: 0 when inactive, else the scale its cell takes (1, or
+    the firm-wide months' intensity over the pilot's)."""
+    frame = panel.frame[["branch_id", "period"]]
+    out = {}
+    for name in names:
+        cells = design.cell_of[name][["branch_id", "period", "scale"]]
+        merged = frame.merge(cells, on=["branch_id", "period"], how="left")
+        out[name] = merged["scale"].fillna(0.0).to_numpy()
+    return pd.DataFrame(out, index=panel.frame.index)
+
+
+def _admit_terms(
+    panel: BranchPanel,
+    design: _Design,
+    scales: pd.DataFrame,
+    identified: tuple[str, ...],
+    min_branch_months: int,
+    min_branches: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The interaction columns admitted and the table of every candidate set (see module doc)."""
+    frame = panel.frame
+    active = scales > 0
+    fes = [_codes(frame[f]) for f in ("branch_id", "period")]
+    sweep = demeaner(fes)
+    base = sweep(design.regressors.to_numpy(dtype=float))
+    basis = _orthonormal(base)
+    cols: dict[str, np.ndarray] = {}
+    rows = []
+    for size in range(2, len(identified) + 1):
+        for term in itertools.combinations(identified, size):
+            on = active[list(term)].all(axis=1).to_numpy()
+            # a firm-wide programme's interactions are identified by its pilot only: every
+            # branch has it in the firm-wide months
+            for name in term:
+                if name in panel.firm_start:
+                    on = on & (frame["period"] < panel.firm_start[name]).to_numpy()
+            n_bm = int(on.sum())
+            n_b = int(frame.loc[on, "branch_id"].nunique())
+            row = {
+                "term": "+".join(term),
+                "size": size,
+                "n_branch_months": n_bm,
+                "n_branches": n_b,
+            }
+            if n_bm == 0 and not active[list(term)].all(axis=1).any():
+                continue  # never active together: nothing to pool
+            if n_bm < min_branch_months or n_b < min_branches:
+                row.update(
+                    status="pooled",
+                    reason=f"too few branch-months ({n_bm} of {n_b} branches; "
+                    f"needs {min_branch_months} of {min_branches})",
+                )
+            else:
+                x = np.prod(scales[list(term)].to_numpy(), axis=1)
+                xd = sweep(x)
+                resid = xd - basis @ (basis.T @ xd)
+                if np.linalg.norm(resid) <= 1e-6 * max(np.linalg.norm(x), 1e-300):
+                    row.update(
+                        status="pooled",
+                        reason="not identified: collinear with the branch, month and cell effects",
+                    )
+                else:
+                    cols[_term_label(term)] = x
+                    basis = np.column_stack([basis, resid / np.linalg.norm(resid)])
+                    row.update(status="estimated", reason="")
+            rows.append(row)
+    terms = pd.DataFrame(
+        rows, columns=["term", "size", "n_branch_months", "n_branches", "status", "reason"]
+    )
+    return pd.DataFrame(cols, index=frame.index), terms
+
+
+def _orthonormal(x: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the column space of ``x`` (rank-revealing)."""
+    if x.shape[1] == 0:
+        return np.zeros((x.shape[0], 0))
+    u, s, _ = np.linalg.svd(x, full_matrices=False)
+    keep = s > s.max() * 1e-9 if s.size else np.zeros(0, dtype=bool)
+    return u[:, keep]
+
+
+@dataclass(frozen=True)
+class OverlapEffects:
+    """The imputation estimator with programme interactions (see the module doc).
+
+    Attributes
+    ----------
+    effects : JointEffects
+        The regression behind it: its design holds the joint model's cells plus the admitted
+        interaction columns ``overlap|<a>+<b>``; :meth:`JointEffects.infer` gives any linear
+        combination's estimate and interval.
+    terms : DataFrame
+        Every set of two or more programmes active together somewhere: ``term, size,
+        n_branch_months, n_branches, status`` (estimated / pooled), ``reason``.
+    active : DataFrame
+        Per branch-month (the panel's rows) and programme, its scale when active, else 0.
+    """
+
+    effects: JointEffects
+    terms: pd.DataFrame
+    active: pd.DataFrame = field(repr=False)
+    alpha: float = 0.05
+
+    @property
+    def panel(self) -> BranchPanel:
+        """The branch x month panel."""
+        return self.effects.panel
+
+    @property
+    def programmes(self) -> tuple[str, ...]:
+        """The programmes whose effects are identified."""
+        return tuple(self.active.columns)
+
+    def estimated_terms(self) -> list[tuple[str, ...]]:
+        """The interactions estimated, as tuples of programme names."""
+        tab = self.terms[self.terms["status"] == "estimated"]
+        return [tuple(t.split("+")) for t in tab["term"]]
+
+    def pooled_terms(self) -> list[tuple[str, ...]]:
+        """The sets whose interaction is assumed zero (additivity in an unidentified cell)."""
+        tab = self.terms[self.terms["status"] == "pooled"]
+        return [tuple(t.split("+")) for t in tab["term"]]
+
+    def weights(
+        self, rows: pd.DataFrame, component: str, part: str = "joint"
+    ) -> dict[str, pd.Series]:
+        """Coefficient weights of a mean effect over ``rows`` (``branch_id, period, weight``).
+
+        ``part`` is ``"joint"`` (all programmes together), ``"overlap"`` (the interactions
+        only), ``"shapley:<name>"`` (the programme's Shapley share) or ``"main:<name>"`` (its
+        cells only, without a share of the interactions).
+        """
+        eff = self.effects
+        wrows = self.panel.frame[["branch_id", "period"]].merge(
+            rows[["branch_id", "period", "weight"]], on=["branch_id", "period"], how="left"
+        )
+        wvec = wrows["weight"].fillna(0.0).to_numpy()
+        kind, _, name = part.partition(":")
+        out: pd.Series | None = None
+
+        def add(s: pd.Series) -> None:
+            nonlocal out
+            out = s if out is None else out.add(s, fill_value=0.0)
+
+        mains = self.programmes if kind in ("joint",) else (name,) if kind != "overlap" else ()
+        for k in mains:
+            add(eff.cell_weights(k, rows))
+        for term in self.estimated_terms():
+            if kind == "shapley" and name not in term:
+                continue
+            if kind == "main":
+                continue
+            share = 1.0 / len(term) if kind == "shapley" else 1.0
+            x = np.prod(self.active[list(term)].to_numpy(), axis=1)
+            add(pd.Series({_term_label(term): share * float(wvec @ x)}))
+        if out is None:
+            out = pd.Series(dtype=float)
+        if component not in eff.fits and component == "net_rate":
+            return {c: wc * out for c, wc in self.panel.weights.items()}
+        return {component: out}
+
+    def infer(self, weights: dict[str, pd.Series]) -> LinearEffect:
+        """Estimate and inference of a linear combination (:meth:`JointEffects.infer`)."""
+        return self.effects.infer(weights)
+
+    def pooled_reach(self, rows: pd.DataFrame, name: str | None = None) -> list[str]:
+        """The pooled sets active (all members) in some of ``rows`` (containing ``name``)."""
+        idx = self.panel.frame[["branch_id", "period"]].merge(
+            rows[["branch_id", "period"]].assign(_in=True), on=["branch_id", "period"], how="left"
+        )["_in"]
+        inside = idx.fillna(False).astype(bool).to_numpy()
+        out = []
+        for term in self.pooled_terms():
+            if name is not None and name not in term:
+                continue
+            on = (self.active[list(term)] > 0).all(axis=1).to_numpy() & inside
+            if on.any():
+                out.append(f"{'+'.join(term)} ({int(on.sum())} branch-months)")
+        return out
+
+    def combinations(self, component: str = "net_rate") -> pd.DataFrame:
+        """Effect of each combination of programmes active together, averaged over its
+        branch-months, with its interval: ``combination, n_branch_months, n_branches,
+        estimate, se, lo, hi, df, assumed_additive`` (the pooled sets it contains)."""
+        frame = self.panel.frame
+        on = self.active > 0
+        key = on.apply(lambda r: "+".join(np.asarray(self.programmes)[r.to_numpy()]), axis=1)
+        rows = []
+        for combo, idx in frame.groupby(key.to_numpy()).groups.items():
+            if not combo:
+                continue
+            sub = frame.loc[idx, ["branch_id", "period"]].assign(weight=1.0 / len(idx))
+            res = self.infer(self.weights(sub, component))
+            lo, hi = res.interval(self.alpha)
+            members = set(combo.split("+"))
+            pooled = ["+".join(t) for t in self.pooled_terms() if set(t) <= members and len(t) > 1]
+            rows.append(
+                {
+                    "combination": combo,
+                    "n_branch_months": len(idx),
+                    "n_branches": int(frame.loc[idx, "branch_id"].nunique()),
+                    "estimate": res.estimate,
+                    "se": res.se,
+                    "lo": lo,
+                    "hi": hi,
+                    "df": res.df,
+                    "assumed_additive": ", ".join(pooled),
+                }
+            )
+        return pd.DataFrame(rows).sort_values("n_branch_months", ascending=False, kind="stable")
+
+    def no_programme_path(self, component: str = "net_rate") -> pd.DataFrame:
+        """Per month: the firm-wide ``observed`` component and the ``estimate`` (with ``se,
+        lo, hi``) of the world without any programme (observed minus the programmes' joint
+        effect, denominator-weighted over branches as the firm-wide figure)."""
+        from snr_models.attribution.waterfall import window_rows
+
+        rows = []
+        for month in self.panel.periods:
+            parts = window_rows(self.panel, [month])
+            w: dict[str, pd.Series] = {}
+            obs = 0.0
+            comps = list(self.panel.weights) if component == "net_rate" else [component]
+            for comp in comps:
+                scale = self.panel.weights[comp] if component == "net_rate" else 1.0
+                sub = parts[comp]
+                obs += scale * float(np.sum(sub["weight"] * sub[comp]))
+                for c, s in self.weights(sub, comp).items():
+                    w[c] = w[c].add(scale * s, fill_value=0.0) if c in w else scale * s
+            res = self.infer(w)
+            lo, hi = res.interval(self.alpha)
+            est = obs - res.estimate
+            rows.append(
+                {
+                    "period": month,
+                    "observed": obs,
+                    "estimate": est,
+                    "se": res.se,
+                    "lo": obs - hi,
+                    "hi": obs - lo,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The effect of each combination on the net rate (:meth:`combinations`)."""
+        return self.combinations()
+
+    def summary(self) -> str:
+        """Text: the interactions estimated and pooled, and the combinations' effects."""
+        terms = self.terms.to_string(index=False) if len(self.terms) else "(none)"
+        return (
+            "Imputation (BJS) with programme interactions, branch-clustered CR2\n"
+            f"Interactions:\n{terms}\nEffect of each combination on the net rate:\n"
+            + self.combinations().to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        )
+
+    def plot(self, component: str = "net_rate"):  # noqa: ANN201 - matplotlib imported lazily
+        """The observed firm-wide ``component`` and the world without any programme (a Figure)."""
+        import matplotlib.pyplot as plt
+
+        path = self.no_programme_path(component)
+        fig, ax = plt.subplots(figsize=(8, 3.8))
+        ax.plot(path["period"], path["observed"], color="black", label="observed")
+        ax.plot(path["period"], path["estimate"], color="tab:blue", label="without programmes")
+        ax.fill_between(path["period"], path["lo"], path["hi"], color="tab:blue", alpha=0.2)
+        ax.set_title(f"{component}: observed and without any programme")
+        ax.legend(loc="best")
+        fig.tight_layout()
+        return fig
+
+
+def estimate_overlap(
+    panel: BranchPanel,
+    *,
+    interventions: tuple[str, ...] | None = None,
+    components: tuple[str, ...] = COMPONENTS,
+    alpha: float = 0.05,
+    min_branch_months: int = 12,
+    min_branches: int = 2,
+    weighting: str = "branch_month",
+    se: str = "CR2",
+) -> OverlapEffects:
+    """Impute the world without any programme, with programme interactions (see module doc).
+
+    Parameters
+    ----------
+    panel : BranchPanel
+        From :func:`~snr_models.attribution.panel.build_panel`.
+    interventions : tuple of str, optional
+        Default: all in the panel.
+    components : tuple of str
+        Outcome columns.
+    alpha : float
+        ``1 - alpha`` intervals.
+    min_branch_months, min_branches : int
+        Support an interaction needs to be estimated rather than pooled.
+    weighting, se
+        As :func:`~snr_models.attribution.joint.estimate_joint`.
+
+    Returns
+    -------
+    OverlapEffects
+
+    Examples
+    --------
+    >>> from snr_models.data.simulate import simulate
+    >>> from snr_models.attribution.panel import build_panel
+    >>> tables = simulate(n_clients=2_000, n_branches=10, n_months=12, seed=2, truth=False).tables
+    >>> res = estimate_overlap(build_panel(tables), components=("net_rate",))
+    >>> set(res.terms["status"]) <= {"estimated", "pooled"}
+    True
+    """
+    if weighting not in ("branch_month", "client"):
+        raise ValueError(f"weighting must be 'branch_month' or 'client', not {weighting!r}")
+    names = tuple(interventions or panel.interventions)
+    design = _design(panel, names)
+    identified = tuple(n for n in names if design.method[n] != "not_identified")
+    scales = _scales(panel, design, identified)
+    with _one_blas_thread():
+        extra, terms = _admit_terms(
+            panel, design, scales, identified, min_branch_months, min_branches
+        )
+        full = _Design(
+            regressors=pd.concat([design.regressors, extra], axis=1),
+            cell_of=design.cell_of,
+            method=design.method,
+        )
+        fits = _fit_all(panel, full, components, weighting, vcov=True, se=se)
+    for row in terms[terms["status"] == "pooled"].itertuples():
+        logger.info("overlap of %s pooled (additivity assumed): %s", row.term, row.reason)
+    effects = JointEffects(
+        table=pd.DataFrame(),
+        fits=fits,
+        design=full,
+        panel=panel,
+        alpha=alpha,
+        weighting=weighting,
+    )
+    return OverlapEffects(effects=effects, terms=terms, active=scales, alpha=alpha)
+
+
+def impute_untreated(
+    panel: BranchPanel, component: str = "net_rate", interventions: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """The two-stage imputation of BJS (2024) / Gardner (2022), without a model of the effects.
+
+    Stage one fits ``Y = a_b + l_t`` on the branch-months untouched by any programme; stage two
+    imputes ``Y0`` for every treated branch-month whose branch and month both have untreated
+    branch-months and returns ``tau = Y - Y0``. Branch-months whose month (or branch) has no
+    untreated branch-month cannot be imputed this way and are left out (column ``imputable``
+    False, ``tau`` NaN): on the simulator's default world that is every month from the 19th.
+
+    Returns
+    -------
+    DataFrame
+        ``branch_id, period, treated, imputable, y0, tau`` for every branch-month with the
+        component observed.
+    """
+    names = tuple(interventions or panel.interventions)
+    frame = panel.frame
+    y = frame[component].to_numpy(dtype=float)
+    treated = (frame[list(names)] > 0).any(axis=1).to_numpy()
+    ok = np.isfinite(y)
+    untreated = ok & ~treated
+    b = _codes(frame["branch_id"])
+    t = _codes(frame["period"])
+    a, lam = _two_way_effects(y[untreated], b[untreated], t[untreated], b.max() + 1, t.max() + 1)
+    imputable = ok & np.isfinite(a[b]) & np.isfinite(lam[t])
+    y0 = np.where(imputable, a[b] + lam[t], np.nan)
+    y0 = np.where(untreated, y, y0)
+    out = frame.loc[ok, ["branch_id", "period"]].copy()
+    out["treated"] = treated[ok]
+    out["imputable"] = imputable[ok]
+    out["y0"] = y0[ok]
+    out["tau"] = np.where(treated, y - y0, 0.0)[ok]
+    return out.reset_index(drop=True)
+
+
+def _two_way_effects(
+    y: np.ndarray, b: np.ndarray, t: np.ndarray, n_b: int, n_t: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares branch and month effects (NaN for levels without observations); the
+    fitted values ``a_b + l_t`` are unique for a connected design."""
+    x = np.column_stack([np.eye(n_b)[b], np.eye(n_t)[t]])
+    coef = np.linalg.lstsq(x, y, rcond=None)[0]
+    a, lam = coef[:n_b].copy(), coef[n_b:].copy()
+    a[np.bincount(b, None, n_b) == 0] = np.nan
+    lam[np.bincount(t, None, n_t) == 0] = np.nan
+    return a, lam
