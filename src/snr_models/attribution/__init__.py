@@ -10,12 +10,16 @@ Public API:
 - :func:`twfe` (static TWFE with negative-weight diagnostic), :func:`event_study` (dynamic
   TWFE with pre-trend test).
 - :func:`estimate_joint`: every intervention on every component, jointly.
-- :func:`attribute_change`: the waterfall of the change of the firm-wide net rate.
+- :func:`estimate_overlap`: the world without any programme imputed (Borusyak-Jaravel-Spiess)
+  with programme interactions; :func:`impute_untreated`: the two-stage imputation alone.
+- :func:`attribute_change`: the waterfall of the change of the firm-wide net rate
+  (``overlap="shapley"``: each programme's Shapley share and the no-programme change).
 - :func:`synthetic_control`, :func:`structural_impact`: one treated unit; firm-wide roll-outs.
 - :func:`fe_ols`: least squares with absorbed fixed effects and clustered errors.
 """
 
 from snr_models.attribution.joint import JointEffects, estimate_joint
+from snr_models.attribution.overlap import OverlapEffects, estimate_overlap, impute_untreated
 from snr_models.attribution.panel import BranchPanel, build_panel, with_placebo_rollout
 from snr_models.attribution.regression import OLSFit, fe_ols
 from snr_models.attribution.staggered import (
@@ -36,6 +40,7 @@ __all__ = [
     "GroupTimeATT",
     "JointEffects",
     "OLSFit",
+    "OverlapEffects",
     "StructuralImpactResult",
     "SyntheticControlResult",
     "TWFEResult",
@@ -44,8 +49,10 @@ __all__ = [
     "attribute_change",
     "build_panel",
     "estimate_joint",
+    "estimate_overlap",
     "event_study",
     "fe_ols",
+    "impute_untreated",
     "pretrend_permutation_test",
     "structural_impact",
     "synthetic_control",

@@ -51,6 +51,7 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,7 @@ from snr_models.attribution.joint import (
     _design,
     _fit_all,
     _one_blas_thread,
+    estimate_joint,
 )
 from snr_models.attribution.panel import COMPONENTS, BranchPanel
 from snr_models.attribution.regression import _codes, demeaner
@@ -157,7 +159,7 @@ def _orthonormal(x: np.ndarray) -> np.ndarray:
     return u[:, keep]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OverlapEffects:
     """The imputation estimator with programme interactions (see the module doc).
 
@@ -172,12 +174,17 @@ class OverlapEffects:
         n_branch_months, n_branches, status`` (estimated / pooled), ``reason``.
     active : DataFrame
         Per branch-month (the panel's rows) and programme, its scale when active, else 0.
+    inflation : dict
+        Per pilot programme and component, its placebo over its cluster-robust standard error
+        (:meth:`infer`); ``placebo_df`` the placebo's degrees of freedom.
     """
 
     effects: JointEffects
     terms: pd.DataFrame
     active: pd.DataFrame = field(repr=False)
     alpha: float = 0.05
+    inflation: dict[str, dict[str, float]] = field(default_factory=dict)
+    placebo_df: float = float("nan")
 
     @property
     def panel(self) -> BranchPanel:
@@ -199,6 +206,35 @@ class OverlapEffects:
         tab = self.terms[self.terms["status"] == "pooled"]
         return [tuple(t.split("+")) for t in tab["term"]]
 
+    @cached_property
+    def _rows(self) -> pd.MultiIndex:
+        return pd.MultiIndex.from_frame(self.panel.frame[["branch_id", "period"]])
+
+    @cached_property
+    def _main(self) -> dict[str, np.ndarray]:
+        """Per programme, the (branch-months x coefficients) matrix whose row ``r`` holds the
+        weights on the coefficients of the programme's effect in branch-month ``r`` (its cell
+        times its scale; in firm-wide months the pilot's cells by their shares, as
+        :meth:`JointEffects.cell_weights`)."""
+        eff = self.effects
+        columns = eff.design.regressors.columns
+        out = {}
+        for name in self.programmes:
+            cells = eff.design.cell_of[name]
+            pos = self._rows.get_indexer(pd.MultiIndex.from_frame(cells[["branch_id", "period"]]))
+            mat = np.zeros((len(self._rows), len(columns)))
+            cell = cells["cell"].to_numpy()
+            scale = cells["scale"].to_numpy(dtype=float)
+            on_firm = cell == f"{name}|pilot_mean"
+            mat[pos[~on_firm], columns.get_indexer(cell[~on_firm])] = scale[~on_firm]
+            if on_firm.any():
+                share = pd.Series(cell[~on_firm]).value_counts(normalize=True, sort=False)
+                mat[np.ix_(pos[on_firm], columns.get_indexer(share.index))] = (
+                    scale[on_firm, None] * share.to_numpy()[None, :]
+                )
+            out[name] = mat
+        return out
+
     def weights(
         self, rows: pd.DataFrame, component: str, part: str = "joint"
     ) -> dict[str, pd.Series]:
@@ -208,38 +244,56 @@ class OverlapEffects:
         only), ``"shapley:<name>"`` (the programme's Shapley share) or ``"main:<name>"`` (its
         cells only, without a share of the interactions).
         """
-        eff = self.effects
-        wrows = self.panel.frame[["branch_id", "period"]].merge(
-            rows[["branch_id", "period", "weight"]], on=["branch_id", "period"], how="left"
-        )
-        wvec = wrows["weight"].fillna(0.0).to_numpy()
+        columns = self.effects.design.regressors.columns
+        pos = self._rows.get_indexer(pd.MultiIndex.from_frame(rows[["branch_id", "period"]]))
+        if (pos < 0).any():
+            raise ValueError("weights: rows not in the panel")
+        wvec = np.zeros(len(self._rows))
+        np.add.at(wvec, pos, rows["weight"].to_numpy(dtype=float))
         kind, _, name = part.partition(":")
-        out: pd.Series | None = None
-
-        def add(s: pd.Series) -> None:
-            nonlocal out
-            out = s if out is None else out.add(s, fill_value=0.0)
-
-        mains = self.programmes if kind in ("joint",) else (name,) if kind != "overlap" else ()
+        if kind not in ("joint", "overlap", "shapley", "main"):
+            raise ValueError(f"part must be joint, overlap, shapley:<name> or main:<name>: {part}")
+        out = np.zeros(len(columns))
+        mains = self.programmes if kind == "joint" else () if kind == "overlap" else (name,)
         for k in mains:
-            add(eff.cell_weights(k, rows))
-        for term in self.estimated_terms():
-            if kind == "shapley" and name not in term:
-                continue
-            if kind == "main":
-                continue
-            share = 1.0 / len(term) if kind == "shapley" else 1.0
-            x = np.prod(self.active[list(term)].to_numpy(), axis=1)
-            add(pd.Series({_term_label(term): share * float(wvec @ x)}))
-        if out is None:
-            out = pd.Series(dtype=float)
-        if component not in eff.fits and component == "net_rate":
-            return {c: wc * out for c, wc in self.panel.weights.items()}
-        return {component: out}
+            out += wvec @ self._main[k]
+        if kind != "main":
+            for term in self.estimated_terms():
+                if kind == "shapley" and name not in term:
+                    continue
+                share = 1.0 / len(term) if kind == "shapley" else 1.0
+                x = np.prod(self.active[list(term)].to_numpy(), axis=1)
+                out[columns.get_loc(_term_label(term))] += share * float(wvec @ x)
+        w = pd.Series(out, index=columns)
+        if component not in self.effects.fits and component == "net_rate":
+            return {c: wc * w for c, wc in self.panel.weights.items()}
+        return {component: w}
 
     def infer(self, weights: dict[str, pd.Series]) -> LinearEffect:
-        """Estimate and inference of a linear combination (:meth:`JointEffects.infer`)."""
-        return self.effects.infer(weights)
+        """Estimate and inference of a linear combination (:meth:`JointEffects.infer`).
+
+        A programme reaching fewer than ``min_treated_branches`` branches (a pilot) has its
+        cells' deviations scaled up by the ratio of its placebo standard error to its
+        cluster-robust one in the joint model (the joint model's rule, see
+        :func:`~snr_models.attribution.joint.estimate_joint`); the interval then takes the
+        placebo's degrees of freedom.
+        """
+        res = self.effects.infer(weights)
+        scaled, touched = {}, False
+        for comp, w in weights.items():
+            w = w.copy()
+            for name, ratio in self.inflation.items():
+                r = ratio.get(comp, 1.0)
+                mask = w.index.str.startswith(f"{name}|")
+                if r > 1 and np.any(w[mask] != 0):
+                    w[mask] *= r
+                    touched = True
+            scaled[comp] = w
+        if not touched:
+            return res
+        inf = self.effects.infer(scaled).influence
+        se = float(np.sqrt(np.sum(inf.to_numpy() ** 2)))
+        return LinearEffect(res.estimate, se, float(np.nanmin([res.df, self.placebo_df])), inf)
 
     def pooled_reach(self, rows: pd.DataFrame, name: str | None = None) -> list[str]:
         """The pooled sets active (all members) in some of ``rows`` (containing ``name``)."""
@@ -355,9 +409,10 @@ def estimate_overlap(
     components: tuple[str, ...] = COMPONENTS,
     alpha: float = 0.05,
     min_branch_months: int = 12,
-    min_branches: int = 2,
+    min_branches: int = 8,
     weighting: str = "branch_month",
     se: str = "CR2",
+    joint: JointEffects | None = None,
 ) -> OverlapEffects:
     """Impute the world without any programme, with programme interactions (see module doc).
 
@@ -372,9 +427,15 @@ def estimate_overlap(
     alpha : float
         ``1 - alpha`` intervals.
     min_branch_months, min_branches : int
-        Support an interaction needs to be estimated rather than pooled.
+        Support an interaction needs to be estimated rather than pooled (in a firm-wide
+        programme's pilot months only: its firm-wide months do not identify it). The default
+        ``min_branches`` is the joint model's ``min_treated_branches``: with fewer branches,
+        cluster-robust errors are too small and the interaction too noisy to trust.
     weighting, se
         As :func:`~snr_models.attribution.joint.estimate_joint`.
+    joint : JointEffects, optional
+        The joint model on the same panel (for the placebo standard errors of pilots;
+        estimated when not given).
 
     Returns
     -------
@@ -415,7 +476,25 @@ def estimate_overlap(
         alpha=alpha,
         weighting=weighting,
     )
-    return OverlapEffects(effects=effects, terms=terms, active=scales, alpha=alpha)
+    joint = joint or estimate_joint(
+        panel, interventions=names, components=components, alpha=alpha, weighting=weighting, se=se
+    )
+    inflation, placebo_df = {}, float("nan")
+    for row in joint.table.itertuples():
+        if "+placebo_se" not in row.method or row.component not in fits:
+            continue
+        cr = joint.infer(joint.effect_weights(row.intervention, row.component)).se
+        if np.isfinite(cr) and cr > 0 and row.se > cr:
+            inflation.setdefault(row.intervention, {})[row.component] = float(row.se / cr)
+            placebo_df = float(row.df)
+    return OverlapEffects(
+        effects=effects,
+        terms=terms,
+        active=scales,
+        alpha=alpha,
+        inflation=inflation,
+        placebo_df=placebo_df,
+    )
 
 
 def impute_untreated(

@@ -106,6 +106,8 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
                         "attribution_effects.csv": attribution.effects,
                         "attribution_waterfall.csv": attribution.waterfall,
                         "attribution_diagnostics.csv": attribution.diagnostics,
+                        "attribution_programmes_total.csv": attribution.totals,
+                        "attribution_combinations.csv": attribution.combinations,
                     }
                 )
 
@@ -347,15 +349,35 @@ def _report_sections(
     if attribution is not None:
         wf = attribution.waterfall
         nr = wf[wf["component"] == "net_rate"][["step", "value", "lo", "hi", "kind"]]
+        nr = nr.assign(step=nr["step"].str.replace("_", " "))
         level = nr.set_index("step")["value"]
         w0, w1 = attribution.design["start_window"], attribution.design["end_window"]
+        tot = attribution.totals
+        tot = tot[tot["component"] == "net_rate"].set_index("quantity")
+        together, without = tot.loc["programmes_total"], tot.loc["no_programme_change"]
         headline.text(
-            "What explains the change: each intervention's contribution, estimated jointly "
-            "by staggered difference-in-differences across branches, and the remainder "
-            "(market, trend and mix). The waterfall compares the averages of "
-            f"{_months(w0)} and {_months(w1)}, steadier than single months: "
-            f"{100 * (level['end'] - level['start']):+.1f} points."
+            "What explains the change: the programmes together, and each one's share of what "
+            "they did together (a Shapley share: where programmes overlap, their common part is "
+            "split equally), estimated by comparing branches at different stages of the "
+            "roll-outs; 'market and trend' is how the rate would have moved with no programme "
+            "at all, net of the change in the branches' mix. The waterfall compares the "
+            f"averages of {_months(w0)} and {_months(w1)}, steadier than single months: "
+            f"{100 * (level['end'] - level['start']):+.1f} points, of which the programmes "
+            f"together {100 * together['value']:+.1f} points (95% interval "
+            f"{100 * together['lo']:+.1f} to {100 * together['hi']:+.1f}) and the world without "
+            f"them {100 * without['value']:+.1f} points."
         )
+        notes = nr.join(wf.loc[nr.index, "note"])
+        assumed = notes[notes["note"].str.contains("additivity assumed", na=False)]
+        if len(assumed):
+            headline.text(
+                "Where programmes were rarely active together, their joint effect is assumed to "
+                "be the sum of their own (see the notes of the table): "
+                + "; ".join(
+                    f"{r.step}: {r.note.split('additivity assumed')[1].strip()}"
+                    for r in assumed.itertuples()
+                )
+            )
         headline.figure(attribution.figures["waterfall.png"], "Waterfall of the change")
         headline.table(nr, "Contributions to the change of the net rate, with 95% intervals")
     else:
