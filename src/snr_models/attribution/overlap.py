@@ -361,6 +361,8 @@ class OverlapEffects:
                     w[c] = w[c].add(scale * s, fill_value=0.0) if c in w else scale * s
             res = self.infer(w)
             lo, hi = res.interval(self.alpha)
+            if not any(np.any(v.to_numpy() != 0) for v in w.values()):
+                lo = hi = 0.0  # no programme active anywhere this month: observed exactly
             est = obs - res.estimate
             rows.append(
                 {
