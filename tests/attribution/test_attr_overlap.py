@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-import snr_models.data.simulate as simulate_mod
+import snr_models.simulate as simulate_mod
 from snr_models.attribution import (
     attribute_change,
     build_panel,
@@ -34,7 +34,7 @@ from snr_models.attribution import (
     fe_ols,
     impute_untreated,
 )
-from snr_models.data.simulate.truth import shapley_values
+from snr_models.simulate.truth import shapley_values
 
 
 @pytest.fixture(scope="module")

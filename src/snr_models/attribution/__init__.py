@@ -14,13 +14,14 @@ Public API:
   with programme interactions; :func:`impute_untreated`: the two-stage imputation alone.
 - :func:`attribute_change`: the waterfall of the change of the firm-wide net rate
   (``overlap="shapley"``: each programme's Shapley share and the no-programme change).
+- :func:`diagnose`: per intervention, the event study's pre-trend test and the TWFE weights.
 - :func:`synthetic_control`, :func:`structural_impact`: one treated unit; firm-wide roll-outs.
 - :func:`fe_ols`: least squares with absorbed fixed effects and clustered errors.
 """
 
+from snr_models.attribution.diagnostics import diagnose
 from snr_models.attribution.joint import JointEffects, estimate_joint
 from snr_models.attribution.overlap import OverlapEffects, estimate_overlap, impute_untreated
-from snr_models.attribution.panel import BranchPanel, build_panel, with_placebo_rollout
 from snr_models.attribution.regression import OLSFit, fe_ols
 from snr_models.attribution.staggered import (
     AggregatedATT,
@@ -32,6 +33,7 @@ from snr_models.attribution.structural import StructuralImpactResult, structural
 from snr_models.attribution.synthetic import SyntheticControlResult, synthetic_control
 from snr_models.attribution.twfe import EventStudyResult, TWFEResult, event_study, twfe
 from snr_models.attribution.waterfall import Waterfall, attribute_change
+from snr_models.metrics.panel import BranchPanel, build_panel, with_placebo_rollout
 
 __all__ = [
     "AggregatedATT",
@@ -47,6 +49,7 @@ __all__ = [
     "Waterfall",
     "att_gt",
     "attribute_change",
+    "diagnose",
     "build_panel",
     "estimate_joint",
     "estimate_overlap",

@@ -65,8 +65,8 @@ from snr_models.attribution.joint import (
     _one_blas_thread,
     estimate_joint,
 )
-from snr_models.attribution.panel import COMPONENTS, BranchPanel
 from snr_models.attribution.regression import _codes, demeaner
+from snr_models.metrics.panel import COMPONENTS, BranchPanel
 
 logger = logging.getLogger(__name__)
 
@@ -421,7 +421,7 @@ def estimate_overlap(
     Parameters
     ----------
     panel : BranchPanel
-        From :func:`~snr_models.attribution.panel.build_panel`.
+        From :func:`~snr_models.metrics.panel.build_panel`.
     interventions : tuple of str, optional
         Default: all in the panel.
     components : tuple of str
@@ -445,8 +445,8 @@ def estimate_overlap(
 
     Examples
     --------
-    >>> from snr_models.data.simulate import simulate
-    >>> from snr_models.attribution.panel import build_panel
+    >>> from snr_models.simulate import simulate
+    >>> from snr_models.metrics.panel import build_panel
     >>> tables = simulate(n_clients=2_000, n_branches=10, n_months=12, seed=2, truth=False).tables
     >>> res = estimate_overlap(build_panel(tables), components=("net_rate",))
     >>> set(res.terms["status"]) <= {"estimated", "pooled"}
