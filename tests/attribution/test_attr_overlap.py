@@ -25,7 +25,6 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-import snr_models.simulate as simulate_mod
 from snr_models.attribution import (
     attribute_change,
     build_panel,
@@ -34,12 +33,13 @@ from snr_models.attribution import (
     fe_ols,
     impute_untreated,
 )
+from snr_models.simulate import simulate
 from snr_models.simulate.truth import shapley_values
 
 
 @pytest.fixture(scope="module")
 def world():
-    return simulate_mod.simulate(n_clients=6_000, n_branches=24, n_months=24, seed=5)
+    return simulate(n_clients=6_000, n_branches=24, n_months=24, seed=5)
 
 
 @pytest.fixture(scope="module")
