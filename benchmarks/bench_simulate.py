@@ -3,7 +3,8 @@
 Compares, in the same run,
 
 - baseline: ``simulate(truth=False)``, the same world and tables without the counterfactual
-  runs (one per intervention, plus one with none) that the ground truth needs;
+  runs (every subset of the interventions switched off: 2^k - 1 = 15) that the ground
+  truth needs;
 - full: ``simulate()``, tables plus ``truth`` (what ``snr simulate`` does);
 
 and prints the wall time of each (best of ``--repeat``), the cost of the truth, and the peak

@@ -295,20 +295,22 @@ class OverlapEffects:
         se = float(np.sqrt(np.sum(inf.to_numpy() ** 2)))
         return LinearEffect(res.estimate, se, float(np.nanmin([res.df, self.placebo_df])), inf)
 
-    def pooled_reach(self, rows: pd.DataFrame, name: str | None = None) -> list[str]:
-        """The pooled sets active (all members) in some of ``rows`` (containing ``name``)."""
-        idx = self.panel.frame[["branch_id", "period"]].merge(
-            rows[["branch_id", "period"]].assign(_in=True), on=["branch_id", "period"], how="left"
-        )["_in"]
-        inside = idx.fillna(False).astype(bool).to_numpy()
-        out = []
+    def pooled_reach(self, rows: pd.DataFrame, name: str | None = None) -> tuple[list[str], int]:
+        """The programmes with which ``name`` (or any programme) is active in ``rows`` in a
+        pooled set (interaction assumed zero), and the number of such branch-months."""
+        pos = self._rows.get_indexer(pd.MultiIndex.from_frame(rows[["branch_id", "period"]]))
+        inside = np.zeros(len(self._rows), dtype=bool)
+        inside[pos[pos >= 0]] = True
+        partners: set[str] = set()
+        reached = np.zeros(len(self._rows), dtype=bool)
         for term in self.pooled_terms():
             if name is not None and name not in term:
                 continue
             on = (self.active[list(term)] > 0).all(axis=1).to_numpy() & inside
             if on.any():
-                out.append(f"{'+'.join(term)} ({int(on.sum())} branch-months)")
-        return out
+                partners |= set(term) - ({name} if name else set())
+                reached |= on
+        return sorted(partners), int(reached.sum())
 
     def combinations(self, component: str = "net_rate") -> pd.DataFrame:
         """Effect of each combination of programmes active together, averaged over its

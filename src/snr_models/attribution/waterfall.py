@@ -306,20 +306,23 @@ def _overlap_waterfall(
 
 
 def _overlap_note(ov: OverlapEffects, reach: pd.DataFrame, step: str, mode: str) -> str:
-    """The note of a programme's (or the overlap's) step: how it is split, and the pooled
-    sets of programmes whose additivity it assumes in the windows."""
+    """The note of a programme's (or the overlap's) step: how it is split, and where it
+    assumes additivity (a pooled set of programmes active in the windows)."""
     if step == "overlap":
         note = "interactions of the programmes active together"
-        pooled = ov.pooled_reach(reach)
+        partners, n = ov.pooled_reach(reach)
     else:
         note = (
             "Shapley share: interactions split equally among the programmes active together"
             if mode == "shapley"
             else "own cells only; interactions in the overlap step"
         )
-        pooled = ov.pooled_reach(reach, step)
-    if pooled:
-        note += "; additivity assumed (interaction not identified) for " + ", ".join(pooled)
+        partners, n = ov.pooled_reach(reach, step)
+    if partners:
+        note += (
+            f"; additivity assumed (interaction not identified) with {', '.join(partners)} "
+            f"in {n} of the windows' branch-months"
+        )
     return note
 
 
