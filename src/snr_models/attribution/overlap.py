@@ -235,6 +235,25 @@ class OverlapEffects:
             out[name] = mat
         return out
 
+    @cached_property
+    def _term_x(self) -> dict[tuple[str, ...], np.ndarray]:
+        """Each estimated interaction's column (the product of its members' scales)."""
+        return {t: np.prod(self.active[list(t)].to_numpy(), axis=1) for t in self.estimated_terms()}
+
+    def _positions(self, rows: pd.DataFrame) -> np.ndarray:
+        """The panel row of each of ``rows`` (by ``branch_id, period``)."""
+        frame = self.panel.frame
+        pos = frame.index.get_indexer(rows.index)
+        if (pos >= 0).all() and (
+            np.array_equal(frame["branch_id"].to_numpy()[pos], rows["branch_id"].to_numpy())
+            and np.array_equal(frame["period"].to_numpy()[pos], rows["period"].to_numpy())
+        ):
+            return pos  # rows taken from the panel's frame (the usual case): no lookup
+        pos = self._rows.get_indexer(pd.MultiIndex.from_frame(rows[["branch_id", "period"]]))
+        if (pos < 0).any():
+            raise ValueError("weights: rows not in the panel")
+        return pos
+
     def weights(
         self, rows: pd.DataFrame, component: str, part: str = "joint"
     ) -> dict[str, pd.Series]:
@@ -245,9 +264,7 @@ class OverlapEffects:
         cells only, without a share of the interactions).
         """
         columns = self.effects.design.regressors.columns
-        pos = self._rows.get_indexer(pd.MultiIndex.from_frame(rows[["branch_id", "period"]]))
-        if (pos < 0).any():
-            raise ValueError("weights: rows not in the panel")
+        pos = self._positions(rows)
         wvec = np.zeros(len(self._rows))
         np.add.at(wvec, pos, rows["weight"].to_numpy(dtype=float))
         kind, _, name = part.partition(":")
@@ -258,11 +275,10 @@ class OverlapEffects:
         for k in mains:
             out += wvec @ self._main[k]
         if kind != "main":
-            for term in self.estimated_terms():
+            for term, x in self._term_x.items():
                 if kind == "shapley" and name not in term:
                     continue
                 share = 1.0 / len(term) if kind == "shapley" else 1.0
-                x = np.prod(self.active[list(term)].to_numpy(), axis=1)
                 out[columns.get_loc(_term_label(term))] += share * float(wvec @ x)
         w = pd.Series(out, index=columns)
         if component not in self.effects.fits and component == "net_rate":
@@ -291,14 +307,17 @@ class OverlapEffects:
             scaled[comp] = w
         if not touched:
             return res
-        inf = self.effects.infer(scaled).influence
+        inf = None
+        for comp, w in scaled.items():
+            i_c = self.effects.fits[comp].linear_influence(w)
+            inf = i_c if inf is None else inf.add(i_c, fill_value=0.0)
         se = float(np.sqrt(np.sum(inf.to_numpy() ** 2)))
         return LinearEffect(res.estimate, se, float(np.nanmin([res.df, self.placebo_df])), inf)
 
     def pooled_reach(self, rows: pd.DataFrame, name: str | None = None) -> tuple[list[str], int]:
         """The programmes with which ``name`` (or any programme) is active in ``rows`` in a
         pooled set (interaction assumed zero), and the number of such branch-months."""
-        pos = self._rows.get_indexer(pd.MultiIndex.from_frame(rows[["branch_id", "period"]]))
+        pos = self._positions(rows)
         inside = np.zeros(len(self._rows), dtype=bool)
         inside[pos[pos >= 0]] = True
         partners: set[str] = set()

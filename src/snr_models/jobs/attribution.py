@@ -93,7 +93,7 @@ def estimate_attribution(
     """
     panel = build_panel(tables)
     effects = estimate_joint(panel, alpha=alpha, weighting=weighting)
-    overlap = estimate_overlap(panel, alpha=alpha, weighting=weighting)
+    overlap = estimate_overlap(panel, alpha=alpha, weighting=weighting, joint=effects)
     wf = attribute_change(
         panel, start, end, window=window, effects=overlap, alpha=alpha, overlap="shapley"
     )
