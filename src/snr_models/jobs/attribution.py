@@ -13,6 +13,8 @@ TWFE negative-weight share), and writes, atomically into one output directory:
   ``overlap="shapley"``)
 - ``programmes_total.csv``: what the programmes did together and the change without any
 - ``combinations.csv``: the effect of each combination of programmes active together
+- ``overlap_terms.csv``: which interactions of programmes were estimated, which pooled
+  (assumed additive) and why
 - ``diagnostics.csv``: per intervention, pre-trend test and TWFE weights
 - ``figures/``: ``waterfall.png``, ``effects.png``, ``event_<intervention>.png``
 
@@ -209,6 +211,7 @@ def run_attribution(
         est.diagnostics.to_csv(tmp / "diagnostics.csv", index=False)
         est.totals.to_csv(tmp / "programmes_total.csv", index=False)
         est.combinations.to_csv(tmp / "combinations.csv", index=False)
+        est.overlap_terms.to_csv(tmp / "overlap_terms.csv", index=False)
         (tmp / "figures").mkdir()
         for name, fig in est.figures.items():
             fig.savefig(tmp / "figures" / name, dpi=110)
