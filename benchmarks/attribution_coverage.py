@@ -47,6 +47,22 @@ def placebo_tables(tables, seed: int, n_branches: int):
     return with_placebo_rollout(tables, chosen, rng.choice(months, size=len(chosen)))
 
 
+def result_row(seed: int, kind: str, name: str, component: str, r, target: float) -> dict:
+    """One estimate (``r`` has ``estimate, se, lo, hi``) against its truth."""
+    return {
+        "seed": seed,
+        "kind": kind,
+        "intervention": name,
+        "component": component,
+        "estimate": r.estimate,
+        "se": r.se,
+        "lo": r.lo,
+        "hi": r.hi,
+        "truth": target,
+        "covered": r.lo <= target <= r.hi,
+    }
+
+
 def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
     world = simulate(
         n_clients=args.clients, n_branches=args.branches, n_months=args.months, seed=seed
@@ -61,20 +77,7 @@ def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
             if r.intervention == "placebo"
             else truth["interventions"][r.intervention]["effect"][r.component]
         )
-        rows.append(
-            {
-                "seed": seed,
-                "kind": "effect",
-                "intervention": r.intervention,
-                "component": r.component,
-                "estimate": r.estimate,
-                "se": r.se,
-                "lo": r.lo,
-                "hi": r.hi,
-                "truth": target,
-                "covered": r.lo <= target <= r.hi,
-            }
-        )
+        rows.append(result_row(seed, "effect", r.intervention, r.component, r, target))
     ov = estimate_overlap(panel, se=args.se, joint=eff)
     owf = attribute_change(panel, effects=ov, overlap="shapley")
     change = truth["change"]
@@ -91,38 +94,13 @@ def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
     ):
         targets.append((quantity, "all", next(together.loc[[quantity]].itertuples()), change[key]))
     for kind, name, r, target in targets:
-        rows.append(
-            {
-                "seed": seed,
-                "kind": kind,
-                "intervention": name,
-                "component": "net_rate",
-                "estimate": r.estimate,
-                "se": r.se,
-                "lo": r.lo,
-                "hi": r.hi,
-                "truth": target,
-                "covered": r.lo <= target <= r.hi,
-            }
-        )
+        rows.append(result_row(seed, kind, name, "net_rate", r, target))
     wf = attribute_change(panel, effects=eff).to_frame()
     nr = wf[(wf["component"] == "net_rate") & (wf["kind"] == "intervention")]
+    nr = nr.rename(columns={"value": "estimate"})
     for r in nr.itertuples():
         target = 0.0 if r.step == "placebo" else truth["change"]["contributions"][r.step]
-        rows.append(
-            {
-                "seed": seed,
-                "kind": "contribution",
-                "intervention": r.step,
-                "component": "net_rate",
-                "estimate": r.value,
-                "se": r.se,
-                "lo": r.lo,
-                "hi": r.hi,
-                "truth": target,
-                "covered": r.lo <= target <= r.hi,
-            }
-        )
+        rows.append(result_row(seed, "contribution", r.step, "net_rate", r, target))
     return rows
 
 

@@ -443,19 +443,16 @@ def estimate_overlap(
     ----------
     panel : BranchPanel
         From :func:`~snr_models.metrics.panel.build_panel`.
-    interventions : tuple of str, optional
-        Default: all in the panel.
-    components : tuple of str
-        Outcome columns.
-    alpha : float
-        ``1 - alpha`` intervals.
+    interventions, components, alpha
+        As :func:`~snr_models.attribution.joint.estimate_joint` (default: every intervention,
+        S, R, E and the net rate, 95% intervals).
     min_branch_months, min_branches : int
         Support an interaction needs to be estimated rather than pooled (in a firm-wide
         programme's pilot months only: its firm-wide months do not identify it). The default
         ``min_branches`` is the joint model's ``min_treated_branches``: with fewer branches,
         cluster-robust errors are too small and the interaction too noisy to trust.
     weighting, se
-        As :func:`~snr_models.attribution.joint.estimate_joint`.
+        As there.
     joint : JointEffects, optional
         The joint model on the same panel (for the placebo standard errors of pilots;
         estimated when not given).
