@@ -66,7 +66,7 @@ from snr_models.attribution.joint import (
     estimate_joint,
 )
 from snr_models.attribution.regression import _codes, demeaner
-from snr_models.metrics.panel import COMPONENTS, BranchPanel
+from snr_models.metrics.panel import COMPONENTS, DENOMINATORS, BranchPanel
 
 logger = logging.getLogger(__name__)
 
@@ -366,18 +366,28 @@ class OverlapEffects:
         """Per month: the firm-wide ``observed`` component and the ``estimate`` (with ``se,
         lo, hi``) of the world without any programme (observed minus the programmes' joint
         effect, denominator-weighted over branches as the firm-wide figure)."""
-        from snr_models.attribution.waterfall import window_rows
-
+        frame = self.panel.frame
+        comps = list(self.panel.weights) if component == "net_rate" else [component]
+        months = {}
+        for comp in comps:
+            den = DENOMINATORS[comp]
+            sub = pd.DataFrame(
+                {"branch_id": frame["branch_id"], "period": frame["period"], "y": frame[comp]},
+                index=frame.index,
+            )[frame[den] > 0]
+            sub["weight"] = frame[den] / frame[den][frame[den] > 0].groupby(
+                sub["period"]
+            ).transform("sum")
+            months[comp] = sub.groupby("period").indices
+            months[comp + "|rows"] = sub
         rows = []
         for month in self.panel.periods:
-            parts = window_rows(self.panel, [month])
             w: dict[str, pd.Series] = {}
             obs = 0.0
-            comps = list(self.panel.weights) if component == "net_rate" else [component]
             for comp in comps:
                 scale = self.panel.weights[comp] if component == "net_rate" else 1.0
-                sub = parts[comp]
-                obs += scale * float(np.sum(sub["weight"] * sub[comp]))
+                sub = months[comp + "|rows"].iloc[months[comp].get(month, [])]
+                obs += scale * float(np.sum(sub["weight"] * sub["y"]))
                 for c, s in self.weights(sub, comp).items():
                     w[c] = w[c].add(scale * s, fill_value=0.0) if c in w else scale * s
             res = self.infer(w)
