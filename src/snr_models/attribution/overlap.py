@@ -111,6 +111,7 @@ def _admit_terms(
             on = active[list(term)].all(axis=1).to_numpy()
             # a firm-wide programme's interactions are identified by its pilot only: every
             # branch has it in the firm-wide months
+            pilot_only = any(name in panel.firm_start for name in term)
             for name in term:
                 if name in panel.firm_start:
                     on = on & (frame["period"] < panel.firm_start[name]).to_numpy()
@@ -127,8 +128,9 @@ def _admit_terms(
             if n_bm < min_branch_months or n_b < min_branches:
                 row.update(
                     status="pooled",
-                    reason=f"too few branch-months ({n_bm} of {n_b} branches; "
-                    f"needs {min_branch_months} of {min_branches})",
+                    reason=f"too few: {n_bm} branch-months in {n_b} branches"
+                    + (" before the firm-wide roll-out" if pilot_only else "")
+                    + f" (needs {min_branch_months} in {min_branches})",
                 )
             else:
                 x = np.prod(scales[list(term)].to_numpy(), axis=1)
