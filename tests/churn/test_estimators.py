@@ -23,7 +23,7 @@ from snr_models.churn import (
     explain,
     top_reasons,
 )
-from snr_models.churn.treeshap import tree_shap
+from snr_models.churn.treeshap import tree_shap_rows
 
 
 # Every check applies and passes: arrays are accepted beside frames (all columns numeric),
@@ -63,9 +63,9 @@ def test_logit_matches_statsmodels_without_penalty():
     ref = sm.Logit(y, sm.add_constant(np.asarray(design, dtype=float))).fit(disp=0)
     table = model.inference_table()
     np.testing.assert_allclose(table["coef"], ref.params, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(table["std_err"], ref.bse, rtol=1e-3)
+    np.testing.assert_allclose(table["se"], ref.bse, rtol=1e-3)
     ci = np.asarray(ref.conf_int(0.05))
-    np.testing.assert_allclose(table["ci_lo"], ci[:, 0], rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(table["coef_lo"], ci[:, 0], rtol=1e-3, atol=1e-4)
     assert "odds_ratio" in model.summary() or "coef" in model.summary()
 
 
@@ -143,10 +143,10 @@ def test_treeshap_equals_brute_force_shapley_values():
     model = ChurnBoost(max_iter=5, max_leaf_nodes=8, calibration=None).fit(X, y)
     Z = model._design(X.head(5))
     for nodes in (p[0].nodes for p in model.model_._predictors[:3]):
-        for row in Z:
-            phi = np.zeros(Z.shape[1])
-            tree_shap(nodes, row, phi)
-            np.testing.assert_allclose(phi, _brute_force_shap(nodes, row, Z.shape[1]), atol=1e-10)
+        phi = tree_shap_rows(nodes, Z, Z.shape[1])  # every row at once
+        for row, values in zip(Z, phi, strict=True):
+            expected = _brute_force_shap(nodes, row, Z.shape[1])
+            np.testing.assert_allclose(values, expected, atol=1e-10)
 
 
 def test_boost_shap_values_add_up_and_reasons_read_well():
@@ -167,6 +167,48 @@ def test_boost_calibration_is_fitted_on_the_latest_months():
     X, y = _frame()
     model = ChurnBoost(max_iter=10).fit(X, y)
     assert (model.n_train_, model.n_calibration_) == (900, 600)
+
+
+def test_isotonic_calibration_never_returns_0_or_1():
+    """A feature that separates churners perfectly: plain isotonic calibration gives
+    p = 0 and p = 1 exactly (as 6 of 18 clients given p = 1 stayed on IBM's HR data); the
+    shrunk blocks stay within [1 / (m + 2), (m + 1) / (m + 2)] for m calibration rows, and a
+    pure block of n rows gets exactly (n + 1) / (n + 2) (Laplace's rule)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=2000)
+    y = (x > 0.8).astype(int)
+    X = pd.DataFrame({"x": x})
+    model = ChurnBoost(max_iter=20, calibration="isotonic").fit(X, y)
+    p = model.predict_proba(X)[:, 1]
+    m = model.n_calibration_
+    assert p.min() > 0 and p.max() < 1
+    assert p.min() >= 1 / (m + 2) - 1e-12 and p.max() <= (m + 1) / (m + 2) + 1e-12
+    # the hole: plain isotonic regression on the same calibration slice gives exactly 0 and 1
+    from sklearn.isotonic import IsotonicRegression
+
+    mask = model._calibration_mask(X, y.astype(float))
+    raw = model.raw_log_odds(X)
+    plain = IsotonicRegression(out_of_bounds="clip").fit(raw[mask], y[mask]).predict(raw)
+    assert plain.min() == 0.0 and plain.max() == 1.0
+
+
+def test_without_time_column_calibration_slice_is_random_and_stratified():
+    """Rows sorted by target (all churners last) and by an id: the calibration slice holds
+    the overall share of churners, and the calibrated probabilities average the base rate
+    (calibration-in-the-large). Before, the last 25% of rows, all churners, calibrated."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(x - 2)))).astype(int)
+    order = np.argsort(y, kind="stable")  # sorted by target
+    X, y = pd.DataFrame({"x": x[order]}), y[order]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "single class" warning
+        model = ChurnBoost(max_iter=20, time_column="as_of").fit(X, y)
+    mask = model._calibration_mask(X, y.astype(float))
+    assert abs(y[mask].mean() - y.mean()) < 1 / mask.sum() + 1e-3
+    assert abs(mask.mean() - 0.25) < 1e-3
+    p = model.predict_proba(X)[:, 1]
+    assert abs(p.mean() - y.mean()) < 0.02
 
 
 def test_hazard_survival_maths():

@@ -15,16 +15,9 @@ import pandas as pd
 import pytest
 
 from snr_models.data import Tables
+from snr_models.data.vocabulary import RATING_ATTRIBUTES
 
-_ATTRIBUTES = (
-    "speed",
-    "accuracy",
-    "staff_knowledge",
-    "app_experience",
-    "fees_rates",
-    "communication",
-    "problem_resolution",
-)
+_ATTRIBUTES = RATING_ATTRIBUTES
 
 
 def _ts(values: Any) -> pd.Series:
@@ -195,6 +188,8 @@ def hand_tables() -> Tables:
         months.append((cid, "2024-01-01", cid in {"q5", "q6"}))
     for cid in ["c1", "c3", "c4", *(f"q{i}" for i in range(1, 8))]:
         months.append((cid, "2024-02-01", cid == "q5"))
+    for cid in ["c1", "c4", *(f"q{i}" for i in range(1, 8))]:  # the extract ends in March
+        months.append((cid, "2024-03-01", False))
     return build_tables(clients, surveys, tickets, months)
 
 
