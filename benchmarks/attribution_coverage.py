@@ -26,7 +26,7 @@ from snr_models.attribution import (
     estimate_joint,
     with_placebo_rollout,
 )
-from snr_models.data.simulate import simulate
+from snr_models.simulate import simulate
 
 
 def placebo_tables(tables, seed: int, n_branches: int):

@@ -42,7 +42,7 @@ def _peak_rss_mib() -> float:
 
 
 def child_simulate(args: argparse.Namespace) -> dict:
-    from snr_models.data.simulate import simulate, write_simulation
+    from snr_models.simulate import simulate, write_simulation
 
     t0 = time.perf_counter()
     world = simulate(

@@ -31,9 +31,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from snr_models.data.simulate import simulate
 from snr_models.forecast import NetRateBacktest, SeasonalNaive, backtest_net_rate, forecast
 from snr_models.forecast.core import COMPONENTS
+from snr_models.simulate import simulate
 
 
 def naive_baseline(result, horizon: int) -> float:

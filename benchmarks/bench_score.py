@@ -58,9 +58,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def setup(workdir: Path) -> tuple[str, Path, float]:
     """Retrain a champion into a store under ``workdir``; return (uri, world, seconds)."""
-    from snr_models.data.simulate import simulate, write_simulation
     from snr_models.jobs.churn import ChurnConfig
     from snr_models.jobs.retrain import retrain
+    from snr_models.simulate import simulate, write_simulation
 
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
     os.environ["SNR_ARTIFACT_ROOT"] = str(workdir / "mlruns")

@@ -21,7 +21,7 @@ import sys
 import time
 import tracemalloc
 
-from snr_models.data.simulate import SimulationConfig, simulate
+from snr_models.simulate import SimulationConfig, simulate
 
 
 def _best_of(repeat: int, **kwargs) -> float:

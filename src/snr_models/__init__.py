@@ -19,8 +19,8 @@ warnings.filterwarnings(
 )
 
 from snr_models.data import ContractError, Tables, load, save, validate
-from snr_models.data.simulate import SimulationConfig, simulate, write_simulation
 from snr_models.metrics import Decomposition, MetricSpec, decompose, net_rate, plot_net_rate
+from snr_models.simulate import SimulationConfig, simulate, write_simulation
 
 try:
     __version__ = version("snr_models")

@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import snr_models.data.simulate as simulate_mod
 from snr_models.cli import app
 from snr_models.jobs.attribution import EFFECT_COLUMNS, run_attribution
+from snr_models.simulate import simulate, write_simulation
 
 
 @pytest.fixture(scope="module")
 def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = simulate_mod.simulate(n_clients=3_000, n_branches=12, n_months=18, seed=4)
-    return simulate_mod.write_simulation(result, tmp_path_factory.mktemp("w") / "data")
+    result = simulate(n_clients=3_000, n_branches=12, n_months=18, seed=4)
+    return write_simulation(result, tmp_path_factory.mktemp("w") / "data")
 
 
 def test_cli_writes_effects_waterfall_and_figures(world_dir: Path, tmp_path: Path) -> None:

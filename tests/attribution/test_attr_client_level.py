@@ -34,10 +34,10 @@ def test_cell_mean_regression_weighted_by_counts_equals_client_level_ols() -> No
 
 
 def test_client_weighting_on_simulated_world() -> None:
-    import snr_models.data.simulate as simulate_mod
     from snr_models.attribution import build_panel, estimate_joint
+    from snr_models.simulate import simulate
 
-    world = simulate_mod.simulate(n_clients=4_000, n_branches=16, n_months=24, seed=5)
+    world = simulate(n_clients=4_000, n_branches=16, n_months=24, seed=5)
     panel = build_panel(world.tables)
     res = estimate_joint(panel, weighting="client", n_placebo=0)
     tab = res.to_frame().set_index(["intervention", "component"])

@@ -78,7 +78,6 @@ def test_cr2_equals_bell_mccaffrey_with_explicit_dummies(staggered, weights) -> 
 def test_placebo_sd_equals_refitting_every_permutation() -> None:
     # independent computation: for each permutation of the pilot's branches (same random
     # draws), rebuild the panel and refit every component with fe_ols, as before the fast path
-    import snr_models.data.simulate as simulate_mod
     from snr_models.attribution import build_panel
     from snr_models.attribution.joint import (
         JointEffects,
@@ -86,11 +85,10 @@ def test_placebo_sd_equals_refitting_every_permutation() -> None:
         _fit_all,
         _placebo_sd,
     )
-    from snr_models.attribution.panel import BranchPanel
+    from snr_models.metrics.panel import BranchPanel
+    from snr_models.simulate import simulate
 
-    tables = simulate_mod.simulate(
-        n_clients=2_000, n_branches=12, n_months=12, seed=3, truth=False
-    ).tables
+    tables = simulate(n_clients=2_000, n_branches=12, n_months=12, seed=3, truth=False).tables
     panel = build_panel(tables)
     names, comps = panel.interventions, ("S", "R", "E", "net_rate")
     name = "ai_assistant"

@@ -1,7 +1,7 @@
 """Against the simulator's truth: each intervention's effect on S, R, E and the net rate, and
 the waterfall's contributions to the change of the firm-wide net rate.
 
-Expected numbers: ``truth.json`` of :func:`snr_models.data.simulate.simulate` (the same world
+Expected numbers: ``truth.json`` of :func:`snr_models.simulate.simulate` (the same world
 re-run with each intervention switched off, common random numbers). One seed here; the
 50-seed coverage study is ``benchmarks/attribution_coverage.py``.
 """
@@ -12,20 +12,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import snr_models.data.simulate as simulate_mod
 from snr_models.attribution import (
     attribute_change,
     build_panel,
     estimate_joint,
     with_placebo_rollout,
 )
+from snr_models.simulate import simulate
 
 BRANCH_LEVEL = ["process_reengineering", "staff_training", "survey_program"]
 
 
 @pytest.fixture(scope="module")
 def world():
-    return simulate_mod.simulate(n_clients=12_000, n_branches=30, n_months=36, seed=11)
+    return simulate(n_clients=12_000, n_branches=30, n_months=36, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +184,7 @@ def test_tiny_world_has_intervals_or_a_clear_error() -> None:
     # reaches fewer than 8 branches); without placebos the error names the problem
     from snr_models.errors import SnrInputError
 
-    tables = simulate_mod.simulate(n_clients=2_000, n_branches=6, n_months=12, seed=1).tables
+    tables = simulate(n_clients=2_000, n_branches=6, n_months=12, seed=1).tables
     panel = build_panel(tables)
     tab = estimate_joint(panel).to_frame()
     identified = tab[tab["method"] != "not_identified"]
@@ -206,7 +206,7 @@ def test_default_world_intervals_cover_truth() -> None:
     # true effects are -0.001..+0.003. Re-assigning the pilot to 400 random sets of 4 branches,
     # 0.5% of the estimates deviate as much: a rare draw of the world, not a bias (over 100
     # worlds of benchmarks/attribution_coverage.py this interval covered the truth in 98)
-    world = simulate_mod.simulate()
+    world = simulate()
     tab = estimate_joint(build_panel(world.tables)).to_frame()
     truth = [
         world.truth["interventions"][n]["effect"][c]

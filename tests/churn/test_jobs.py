@@ -16,11 +16,11 @@ import pytest
 import skops.io as sio
 from typer.testing import CliRunner
 
-from snr_models.data.simulate import simulate, write_simulation
 from snr_models.errors import SnrInputError
 from snr_models.features import build_features
 from snr_models.jobs.churn import ChurnConfig, evaluate_churn, train_churn
 from snr_models.jobs.score import score
+from snr_models.simulate import simulate, write_simulation
 from snr_models.tracking.models import UntrustedModelError, load_churn_model, load_skops
 
 

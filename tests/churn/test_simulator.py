@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from snr_models.churn import ChurnBoost, HazardModel, roc_auc
-from snr_models.data.simulate import simulate
 from snr_models.features import build_features, feature_columns
+from snr_models.simulate import simulate
 from tests.churn.oracle import oracle_log_hazard
 
 

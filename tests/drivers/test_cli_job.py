@@ -9,17 +9,17 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import snr_models.data.simulate as simulate_mod
 from snr_models.cli import app
 from snr_models.drivers.groups import GROUP_TEST_COLUMNS
 from snr_models.drivers.importance import IMPORTANCE_COLUMNS
 from snr_models.jobs.drivers import run_drivers
+from snr_models.simulate import simulate, write_simulation
 
 
 @pytest.fixture(scope="module")
 def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = simulate_mod.simulate(n_clients=3_000, n_branches=6, n_months=12, seed=4)
-    return simulate_mod.write_simulation(result, tmp_path_factory.mktemp("w") / "data")
+    result = simulate(n_clients=3_000, n_branches=6, n_months=12, seed=4)
+    return write_simulation(result, tmp_path_factory.mktemp("w") / "data")
 
 
 def test_cli_writes_tables_and_figures(world_dir: Path, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-import snr_models.data.simulate as simulate_mod
 from snr_models.drivers import (
     RATING_COLUMNS,
     key_drivers,
@@ -17,11 +16,12 @@ from snr_models.drivers import (
     pseudo_r2_shapley,
     survey_frame,
 )
+from snr_models.simulate import simulate
 
 
 @pytest.fixture(scope="module")
 def world():  # noqa: ANN201 - a SimulationResult
-    return simulate_mod.simulate(n_clients=8_000, n_branches=8, n_months=12, seed=3)
+    return simulate(n_clients=8_000, n_branches=8, n_months=12, seed=3)
 
 
 @pytest.mark.parametrize("target", ["csat", "nps"])

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snr_models.data.simulate import simulate
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 from snr_models.features import FeatureWarning, build_features, feature_columns, write_features
+from snr_models.simulate import simulate
 
 
 def _ts(*values):
@@ -231,7 +231,7 @@ def test_as_of_outside_the_data_is_a_clear_error(as_of):
 
 def test_parquet_source_equals_in_memory_source(tmp_path):
     """The same query over Parquet files and over frames gives the same frame."""
-    from snr_models.data.simulate import write_simulation
+    from snr_models.simulate import write_simulation
 
     result = simulate(n_clients=300, n_branches=2, n_months=8, seed=3)
     folder = write_simulation(result, tmp_path / "world")

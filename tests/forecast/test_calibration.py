@@ -24,7 +24,6 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
-from snr_models.data.simulate import simulate
 from snr_models.forecast import forecast
 from snr_models.forecast.calibration import (
     composite_factor,
@@ -35,6 +34,7 @@ from snr_models.forecast.calibration import (
 )
 from snr_models.forecast.core import COMPONENTS
 from snr_models.forecast.models import make_model
+from snr_models.simulate import simulate
 
 POINT_COLUMNS = ["model", "origin", "step", "actual", "mean", "sd", "scale"]
 

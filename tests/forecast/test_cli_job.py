@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from snr_models.data.simulate import simulate, write_simulation
 from snr_models.forecast import OUTPUT_COLUMNS, load_scenarios
+from snr_models.simulate import simulate, write_simulation
 
 SNR = [sys.executable, "-c", "from snr_models.cli import main; main()"]
 REPO = Path(__file__).resolve().parents[2]

@@ -13,10 +13,10 @@ import pytest
 from matplotlib.figure import Figure
 from numpy.testing import assert_allclose
 
-from snr_models.data.simulate import simulate
 from snr_models.errors import SnrInputError
 from snr_models.forecast import OUTPUT_COLUMNS, Scenario, forecast
 from snr_models.metrics import net_rate
+from snr_models.simulate import simulate
 
 WEIGHTS = {"S": 0.4, "R": 0.3, "E": 0.3}  # DESIGN.md's default specification
 EFFECTS = pd.DataFrame(

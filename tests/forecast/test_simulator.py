@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snr_models.data.simulate import SimulationConfig, simulate
 from snr_models.forecast import Scenario, backtest_net_rate, forecast
+from snr_models.simulate import SimulationConfig, simulate
 
 
 def test_backtest_beats_seasonal_naive_and_covers() -> None:

@@ -151,7 +151,7 @@ def test_snr_run_on_given_duckdb_data(small_config: RunConfig, mlflow_store: str
 
     from snr_models.cli import app
     from snr_models.data import save
-    from snr_models.data.simulate import SimulationConfig, simulate
+    from snr_models.simulate import SimulationConfig, simulate
 
     world = simulate(SimulationConfig.from_yaml(small_config.simulation)).tables
     config_file = Path(small_config.simulation).parent / "run.yaml"

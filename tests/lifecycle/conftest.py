@@ -14,7 +14,7 @@ import pytest
 import yaml
 from threadpoolctl import threadpool_limits
 
-from snr_models.data.simulate import simulate, write_simulation
+from snr_models.simulate import simulate, write_simulation
 
 SMALL_MODEL = {
     "model": "boost",

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from snr_models.features.drift import drift_report, psi, training_profile
 from snr_models.jobs.churn import ChurnConfig
-from snr_models.jobs.drift import drift_report, psi, training_profile
 from snr_models.jobs.retrain import gate_reasons, run_key
 from tests.lifecycle.cli import run_snr
 

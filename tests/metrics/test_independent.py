@@ -106,14 +106,14 @@ def test_equals_independent_pandas_computation(make_random_tables, freq: str, by
 
 @pytest.fixture(scope="module")
 def simulated():
-    from snr_models.data.simulate import simulate
+    from snr_models.simulate import simulate
 
     return simulate(n_clients=3_000, n_branches=4, n_months=8, seed=3, truth=False)
 
 
 def test_equals_simulator_truth(simulated) -> None:
     # The simulator computes S, R, E and the default net rate per month with its own code
-    # (snr_models.data.simulate.components) into truth["components_firm"].
+    # (snr_models.simulate.components) into truth["components_firm"].
     truth = simulated.truth["components_firm"]
     got = net_rate(simulated.tables, n_boot=0)
     assert [p.strftime("%Y-%m") for p in got["period"]] == sorted(truth)

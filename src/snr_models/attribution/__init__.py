@@ -11,12 +11,13 @@ Public API:
   TWFE with pre-trend test).
 - :func:`estimate_joint`: every intervention on every component, jointly.
 - :func:`attribute_change`: the waterfall of the change of the firm-wide net rate.
+- :func:`diagnose`: per intervention, the event study's pre-trend test and the TWFE weights.
 - :func:`synthetic_control`, :func:`structural_impact`: one treated unit; firm-wide roll-outs.
 - :func:`fe_ols`: least squares with absorbed fixed effects and clustered errors.
 """
 
+from snr_models.attribution.diagnostics import diagnose
 from snr_models.attribution.joint import JointEffects, estimate_joint
-from snr_models.attribution.panel import BranchPanel, build_panel, with_placebo_rollout
 from snr_models.attribution.regression import OLSFit, fe_ols
 from snr_models.attribution.staggered import (
     AggregatedATT,
@@ -28,6 +29,7 @@ from snr_models.attribution.structural import StructuralImpactResult, structural
 from snr_models.attribution.synthetic import SyntheticControlResult, synthetic_control
 from snr_models.attribution.twfe import EventStudyResult, TWFEResult, event_study, twfe
 from snr_models.attribution.waterfall import Waterfall, attribute_change
+from snr_models.metrics.panel import BranchPanel, build_panel, with_placebo_rollout
 
 __all__ = [
     "AggregatedATT",
@@ -42,6 +44,7 @@ __all__ = [
     "Waterfall",
     "att_gt",
     "attribute_change",
+    "diagnose",
     "build_panel",
     "estimate_joint",
     "event_study",

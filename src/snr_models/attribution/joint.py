@@ -43,9 +43,9 @@ import numpy as np
 import pandas as pd
 
 from snr_models.attribution.inference import solve_normal, t_value
-from snr_models.attribution.panel import COMPONENTS, BranchPanel
 from snr_models.attribution.regression import OLSFit, fe_ols
 from snr_models.errors import SnrInputError
+from snr_models.metrics.panel import COMPONENTS, BranchPanel
 
 logger = logging.getLogger(__name__)
 
@@ -326,7 +326,7 @@ def estimate_joint(
     Parameters
     ----------
     panel : BranchPanel
-        From :func:`~snr_models.attribution.panel.build_panel`.
+        From :func:`~snr_models.metrics.panel.build_panel`.
     interventions : tuple of str, optional
         Default: all in the panel.
     components : tuple of str
@@ -346,8 +346,8 @@ def estimate_joint(
 
     Examples
     --------
-    >>> from snr_models.data.simulate import simulate
-    >>> from snr_models.attribution.panel import build_panel
+    >>> from snr_models.simulate import simulate
+    >>> from snr_models.metrics.panel import build_panel
     >>> tables = simulate(n_clients=2_000, n_branches=10, n_months=12, seed=2, truth=False).tables
     >>> res = estimate_joint(build_panel(tables), components=("net_rate",))
     >>> sorted(res.table["intervention"])[:2]
@@ -434,7 +434,7 @@ def _fit_all(
     se: str = "CR2",
 ) -> dict[str, OLSFit]:
     """One regression per component (client weighting: S, R, E weighted by denominators)."""
-    from snr_models.attribution.panel import DENOMINATORS
+    from snr_models.metrics.panel import DENOMINATORS
 
     frame = panel.frame
     dens = list(DENOMINATORS.values())
@@ -538,8 +538,8 @@ class _FixedBlock:
     def __init__(
         self, panel: BranchPanel, fixed: pd.DataFrame, component: str, weighting: str
     ) -> None:
-        from snr_models.attribution.panel import DENOMINATORS
         from snr_models.attribution.regression import _codes, demeaner
+        from snr_models.metrics.panel import DENOMINATORS
 
         frame = panel.frame
         self.component = component

@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from snr_models.attribution.joint import JointEffects, LinearEffect, estimate_joint
-from snr_models.attribution.panel import DENOMINATORS, BranchPanel, build_panel
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
+from snr_models.metrics.panel import DENOMINATORS, BranchPanel, build_panel
 from snr_models.metrics.periods import to_timestamp
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def attribute_change(
     ----------
     data : Tables or BranchPanel
         The contract's tables (a panel is built) or a panel from
-        :func:`~snr_models.attribution.panel.build_panel`.
+        :func:`~snr_models.metrics.panel.build_panel`.
     start, end : month labels, optional
         The start window begins at ``start`` and the end window ends at ``end`` (default: the
         first and the last months of the data).
@@ -134,7 +134,7 @@ def attribute_change(
 
     Examples
     --------
-    >>> from snr_models.data.simulate import simulate
+    >>> from snr_models.simulate import simulate
     >>> tables = simulate(n_clients=2_000, n_branches=10, n_months=12, seed=2, truth=False).tables
     >>> wf = attribute_change(tables)
     >>> tab = wf.table[wf.table.component == "net_rate"].set_index("step")["value"]

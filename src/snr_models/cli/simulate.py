@@ -33,7 +33,7 @@ def simulate_command(
     ] = None,
 ) -> None:
     """Simulate a margin-financing client world with known ground truth."""
-    from snr_models.data.simulate import SimulationConfig, simulate, write_simulation
+    from snr_models.simulate import SimulationConfig, simulate, write_simulation
 
     base = SimulationConfig.from_yaml(config) if config else SimulationConfig()
     overrides = {

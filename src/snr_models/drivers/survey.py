@@ -45,7 +45,7 @@ def survey_frame(tables: Tables, *, window_days: int = 30) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from snr_models.data.simulate import simulate
+    >>> from snr_models.simulate import simulate
     >>> frame = survey_frame(simulate(n_clients=1_000, n_branches=4, n_months=6, seed=1).tables)
     >>> set(EXPERIENCE_COLUMNS) <= set(frame.columns)
     True

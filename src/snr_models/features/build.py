@@ -204,7 +204,7 @@ def build_features(
 
     Examples
     --------
-    >>> from snr_models.data.simulate import simulate
+    >>> from snr_models.simulate import simulate
     >>> tables = simulate(n_clients=500, n_branches=2, n_months=8, seed=1).tables
     >>> frame = build_features(tables, as_of="2023-06", horizon=1)
     >>> bool(frame["as_of"].eq(pd.Timestamp("2023-06-01")).all())
@@ -252,7 +252,7 @@ def write_features(
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from snr_models.data.simulate import simulate
+    >>> from snr_models.simulate import simulate
     >>> tables = simulate(n_clients=300, n_branches=2, n_months=6, seed=1).tables
     >>> out = write_features(tables, pathlib.Path(tempfile.mkdtemp()) / "f.parquet")
     >>> pd.read_parquet(out)["client_id"].nunique() > 0

@@ -62,7 +62,7 @@ def connect(
 
     Examples
     --------
-    >>> from snr_models.data.simulate import simulate
+    >>> from snr_models.simulate import simulate
     >>> tables = simulate(n_clients=300, n_branches=2, n_months=4, seed=1).tables
     >>> con = connect(tables)
     >>> con.sql("SELECT count(*) FROM clients").fetchall()[0][0]

@@ -285,7 +285,7 @@ def forecast(
 
     Examples
     --------
-    >>> from snr_models.data.simulate import simulate
+    >>> from snr_models.simulate import simulate
     >>> tables = simulate(n_clients=2_000, n_branches=4, n_months=24, seed=1, truth=False).tables
     >>> res = forecast(tables, horizon=3, models=("snaive", "ets"), n_origins=2, n_paths=500)
     >>> sorted(res.to_frame()["series"].unique())[:2]

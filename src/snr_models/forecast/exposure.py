@@ -1,7 +1,7 @@
 """Intervention exposure: per branch and month, and as the share of a component's volume.
 
 The branch-month intensity of each intervention comes from the ``interventions`` table
-(:func:`snr_models.attribution.panel.intervention_timing`: absorbing from its start month, a
+(:func:`snr_models.metrics.panel.intervention_timing`: absorbing from its start month, a
 firm-wide row reaching every branch). Its *shape* turns intensity into exposure:
 
 - ``step``: the intensity from the first month on;
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from snr_models.attribution.panel import intervention_timing
 from snr_models.errors import SnrInputError
+from snr_models.metrics.panel import intervention_timing
 
 __all__ = ["Shape", "branch_exposure", "firm_exposure", "shape_factor"]
 

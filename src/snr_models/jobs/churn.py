@@ -295,7 +295,7 @@ def log_churn(run: TrackedRun, tables: Tables, fit: ChurnFit) -> LoggedChurnMode
     dependence, the logit's inference table, and the model (skops) with its training
     profile. No client row or identifier.
     """
-    from snr_models.jobs.drift import training_profile
+    from snr_models.features.drift import training_profile
     from snr_models.tracking.models import log_churn_model
 
     config, bt, final, labelled, inputs = (

@@ -27,7 +27,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from snr_models import __version__, tracking
 from snr_models.data import Tables, load
 from snr_models.data.atomic import atomic_path
-from snr_models.data.simulate import SimulationConfig, simulate, write_simulation
 from snr_models.forecast import ForecastResult, forecast, load_scenarios
 from snr_models.jobs import report
 from snr_models.jobs.attribution import (
@@ -41,6 +40,7 @@ from snr_models.jobs.drivers import DriverAnalyses, analyse_drivers, analysis_me
 from snr_models.jobs.forecast import log_forecast
 from snr_models.jobs.score import call_list
 from snr_models.metrics import MetricSpec, decompose, net_rate, plot_net_rate
+from snr_models.simulate import SimulationConfig, simulate, write_simulation
 
 logger = logging.getLogger(__name__)
 

@@ -49,6 +49,7 @@ from snr_models.churn.evaluation import brier
 from snr_models.data.atomic import atomic_path
 from snr_models.errors import SnrInputError
 from snr_models.features import build_features, feature_columns
+from snr_models.features.drift import drift_report, training_profile
 from snr_models.jobs.churn import (
     ChurnConfig,
     fit_estimator,
@@ -56,7 +57,6 @@ from snr_models.jobs.churn import (
     labelled_rows,
     model_inputs,
 )
-from snr_models.jobs.drift import drift_report, training_profile
 
 __all__ = [
     "EXIT_BAD_INPUT",

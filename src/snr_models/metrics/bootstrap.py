@@ -107,7 +107,7 @@ def bootstrap_replicates(
     Examples
     --------
     >>> import pandas as pd
-    >>> from snr_models.data.simulate import simulate
+    >>> from snr_models.simulate import simulate
     >>> from snr_models.metrics.components import client_period_stats
     >>> from snr_models.metrics.periods import Window
     >>> tables = simulate(n_clients=1_000, n_branches=2, n_months=3, seed=1, truth=False).tables

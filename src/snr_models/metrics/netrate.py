@@ -135,7 +135,7 @@ def net_rate(
 
     Examples
     --------
-    >>> from snr_models.data.simulate import simulate
+    >>> from snr_models.simulate import simulate
     >>> tables = simulate(n_clients=2_000, n_branches=4, n_months=6, seed=1, truth=False).tables
     >>> frame = net_rate(tables, freq="Q", by="segment", n_boot=200)
     >>> frame[["period", "segment", "net_rate", "net_rate_lo", "net_rate_hi"]].shape

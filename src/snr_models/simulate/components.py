@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snr_models.data.simulate.world import NEVER, US_PER_HOUR
+from snr_models.simulate.world import NEVER, US_PER_HOUR
 
 __all__ = ["WEIGHTS", "Counts", "count_components"]
 

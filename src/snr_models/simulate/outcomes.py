@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import expit
 
-from snr_models.data.simulate.config import (
+from snr_models.simulate.config import (
     ATTRIBUTES,
     CATEGORIES,
     CHANNELS,
@@ -33,8 +33,8 @@ from snr_models.data.simulate.config import (
     SEGMENTS,
     SIGNALS,
 )
-from snr_models.data.simulate.rollout import Exposure
-from snr_models.data.simulate.world import (
+from snr_models.simulate.rollout import Exposure
+from snr_models.simulate.world import (
     NEVER,
     US_PER_SECOND,
     World,

@@ -20,7 +20,8 @@ import pandas as pd
 
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
-from snr_models.metrics import MetricSpec, net_rate
+from snr_models.metrics.netrate import net_rate
+from snr_models.metrics.spec import MetricSpec
 
 COMPONENTS: tuple[str, ...] = ("S", "R", "E", "net_rate")
 DENOMINATORS: dict[str, str] = {"S": "n_responses", "R": "n_open", "E": "n_tickets"}
@@ -123,7 +124,7 @@ def build_panel(
 
     Examples
     --------
-    >>> from snr_models.data.simulate import simulate
+    >>> from snr_models.simulate import simulate
     >>> tables = simulate(n_clients=1_000, n_branches=4, n_months=6, seed=1, truth=False).tables
     >>> panel = build_panel(tables)
     >>> panel.frame.shape[0] == 4 * 6, "process_reengineering" in panel.interventions

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from snr_models.data.simulate.config import ATTRIBUTES, CATEGORIES, CHANNELS, SEGMENTS
-from snr_models.data.simulate.outcomes import PERIODIC, Outcome
-from snr_models.data.simulate.rollout import FIRM, Rollout
-from snr_models.data.simulate.world import ACQUISITION_CHANNELS, NEVER, RISK_LEVELS, World
 from snr_models.data.tables import Tables
+from snr_models.simulate.config import ATTRIBUTES, CATEGORIES, CHANNELS, SEGMENTS
+from snr_models.simulate.outcomes import PERIODIC, Outcome
+from snr_models.simulate.rollout import FIRM, Rollout
+from snr_models.simulate.world import ACQUISITION_CHANNELS, NEVER, RISK_LEVELS, World
 
 __all__ = ["build_tables"]
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from snr_models.data.simulate.components import WEIGHTS, Counts, count_components
-from snr_models.data.simulate.config import ATTRIBUTES, SEGMENTS, SimulationConfig
-from snr_models.data.simulate.outcomes import Outcome, hazard_terms
-from snr_models.data.simulate.rollout import Rollout
-from snr_models.data.simulate.world import NEVER, World
+from snr_models.simulate.components import WEIGHTS, Counts, count_components
+from snr_models.simulate.config import ATTRIBUTES, SEGMENTS, SimulationConfig
+from snr_models.simulate.outcomes import Outcome, hazard_terms
+from snr_models.simulate.rollout import Rollout
+from snr_models.simulate.world import NEVER, World
 
 __all__ = [
     "Summary",

@@ -39,7 +39,7 @@ their joint effect: ``remainder = interaction + without_interventions``, where
 
 Examples
 --------
->>> from snr_models.data.simulate import simulate
+>>> from snr_models.simulate import simulate
 >>> result = simulate(n_clients=2_000, n_branches=4, n_months=6, seed=1)
 >>> sorted(result.truth["interventions"])[:2]
 ['ai_assistant', 'process_reengineering']
@@ -57,13 +57,13 @@ from pathlib import Path
 from typing import Any
 
 from snr_models.data.atomic import atomic_path
-from snr_models.data.simulate.assemble import build_tables
-from snr_models.data.simulate.config import INTERVENTIONS, SimulationConfig
-from snr_models.data.simulate.outcomes import baseline, run_scenario
-from snr_models.data.simulate.rollout import build_rollout, exposure
-from snr_models.data.simulate.truth import summarise, truth_dict
-from snr_models.data.simulate.world import build_world
 from snr_models.data.tables import Tables
+from snr_models.simulate.assemble import build_tables
+from snr_models.simulate.config import INTERVENTIONS, SimulationConfig
+from snr_models.simulate.outcomes import baseline, run_scenario
+from snr_models.simulate.rollout import build_rollout, exposure
+from snr_models.simulate.truth import summarise, truth_dict
+from snr_models.simulate.world import build_world
 
 __all__ = ["SimulationConfig", "SimulationResult", "simulate", "write_simulation"]
 

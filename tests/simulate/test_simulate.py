@@ -21,14 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from snr_models.data.simulate import (
+from snr_models.data.tables import Tables
+from snr_models.simulate import (
     SimulationConfig,
     SimulationResult,
     simulate,
     write_simulation,
 )
-from snr_models.data.simulate.config import ATTRIBUTES, INTERVENTIONS
-from snr_models.data.tables import Tables
+from snr_models.simulate.config import ATTRIBUTES, INTERVENTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = {"n_clients": 3_000, "n_branches": 6, "n_months": 24, "seed": 1}
@@ -394,7 +394,7 @@ def test_margin_marginals(small: SimulationResult) -> None:
 
 def test_branch_sizes_at_default_scale() -> None:
     """Brief: 200-2,000 clients per branch at the default size (50,000 clients, 40 branches)."""
-    from snr_models.data.simulate.world import _clients, _streams, make_calendar
+    from snr_models.simulate.world import _clients, _streams, make_calendar
 
     cfg = SimulationConfig()
     clients = _clients(cfg, make_calendar(cfg.start_month, cfg.n_months), _streams(cfg.seed))
@@ -421,9 +421,9 @@ def test_interventions_table_shape(small: SimulationResult) -> None:
 def test_switching_off_an_intervention_changes_only_what_it_reaches() -> None:
     """CRN: without re-engineering, a branch that never got it is identical, and treated
     branches are identical before their start."""
-    from snr_models.data.simulate.outcomes import baseline, run_scenario
-    from snr_models.data.simulate.rollout import build_rollout, exposure
-    from snr_models.data.simulate.world import build_world
+    from snr_models.simulate.outcomes import baseline, run_scenario
+    from snr_models.simulate.rollout import build_rollout, exposure
+    from snr_models.simulate.world import build_world
 
     cfg = SimulationConfig(**SMALL)
     world = build_world(cfg)

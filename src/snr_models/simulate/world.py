@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from snr_models.data.simulate.config import (
+from snr_models.simulate.config import (
     APPROVALS,
     ATTRIBUTES,
     CATEGORIES,

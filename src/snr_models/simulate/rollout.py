@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snr_models.data.simulate.config import INTERVENTIONS, Cohort, SimulationConfig
-from snr_models.data.simulate.world import NEVER, US_PER_DAY, Calendar, _weekdays
+from snr_models.simulate.config import INTERVENTIONS, Cohort, SimulationConfig
+from snr_models.simulate.world import NEVER, US_PER_DAY, Calendar, _weekdays
 
 __all__ = ["Exposure", "Rollout", "build_rollout", "exposure"]
 
