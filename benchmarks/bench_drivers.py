@@ -79,8 +79,8 @@ def refit_on_every_row(
 
 def stage(clients: int) -> None:
     """Time the drivers stage on the default world, as it is and with the baseline refits."""
-    from snr_models.data.simulate import simulate
     from snr_models.jobs.drivers import analyse_drivers
+    from snr_models.simulate import simulate
 
     tables = simulate(n_clients=clients, truth=False).tables
     fast_fn = importance._mcfadden_subsets

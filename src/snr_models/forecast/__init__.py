@@ -7,6 +7,8 @@ Public API:
   branches reconciled with the firm, 80% and 95% intervals by joint simulation calibrated on the
   backtest's out-of-sample errors (:mod:`snr_models.forecast.calibration`), a baseline and any
   number of roll-out scenarios.
+- :func:`forecast_series` -> :class:`SeriesForecast`: any one monthly series, the same model
+  choice and calibrated intervals, levels from ``alpha``.
 - :class:`Scenario`, :class:`Rollout`, :class:`ScenarioFile`, :func:`load_scenarios`: what a
   scenario rolls out where and when; :func:`effects_table` the effects it uses.
 - :func:`backtest_series` (one series, every candidate model) and :func:`backtest_net_rate`
@@ -36,6 +38,7 @@ from snr_models.forecast.scenario import (
     effects_table,
     load_scenarios,
 )
+from snr_models.forecast.series import SeriesForecast, forecast_series
 
 __all__ = [
     "COMPONENTS",
@@ -50,11 +53,13 @@ __all__ = [
     "ScenarioFile",
     "SeasonalNaive",
     "SeriesBacktest",
+    "SeriesForecast",
     "Shape",
     "StructuralForecaster",
     "backtest_net_rate",
     "backtest_series",
     "effects_table",
     "forecast",
+    "forecast_series",
     "load_scenarios",
 ]

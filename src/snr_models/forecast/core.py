@@ -36,18 +36,16 @@ import pandas as pd
 
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
-from snr_models.forecast.backtest import backtest_series
 from snr_models.forecast.calibration import (
     Calibration,
     composite_factor,
     effective_dof,
     error_correlation,
     scale_factor,
-    selection_points,
     standardised_errors,
 )
 from snr_models.forecast.exposure import Shape, branch_exposure, firm_exposure
-from snr_models.forecast.models import MODELS, make_model
+from snr_models.forecast.models import MODELS
 from snr_models.forecast.result import ForecastResult
 from snr_models.forecast.scenario import (
     Scenario,
@@ -56,6 +54,7 @@ from snr_models.forecast.scenario import (
     effects_table,
     load_scenarios,
 )
+from snr_models.forecast.series import DEFAULT_MODELS, fit_series
 from snr_models.metrics import MetricSpec, net_rate
 
 logger = logging.getLogger(__name__)
@@ -120,49 +119,6 @@ def _fill(y: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     return pd.Series(y).interpolate(limit_direction="both").to_numpy()
 
 
-def _fit_one(
-    y: pd.Series,
-    exog: np.ndarray,
-    horizon: int,
-    models: Sequence[str],
-    n_origins: int,
-    season_length: int,
-) -> tuple[str, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
-    """Choose, refit and forecast one series.
-
-    Returns the model's name, the backtest scores, the model's own predictive mean and standard
-    deviation, its in-sample residuals and the honest backtest points the calibration uses
-    (:func:`~snr_models.forecast.calibration.selection_points`; empty without a backtest, or
-    when the chosen model failed on the whole history and a fallback forecasts instead).
-    """
-    t = len(y)
-    if len(models) > 1 and n_origins > 0:
-        bt = backtest_series(
-            y,
-            exog[:t],
-            models=models,
-            horizon=horizon,
-            n_origins=n_origins,
-            season_length=season_length,
-        )
-        chosen, scores, warm = bt.chosen, bt.scores, bt.params
-        points = selection_points(bt.points)
-    else:
-        chosen, scores, warm = models[0], pd.DataFrame(), {}
-        points = pd.DataFrame(columns=["model", "origin", "step", "actual", "mean", "sd", "scale"])
-    for name in dict.fromkeys([chosen, "ets", "snaive"]):
-        try:
-            model = make_model(name, season_length).fit(y, exog[:t], start_params=warm.get(name))
-            mean, sd = model.predict(horizon, exog[t:])
-            if np.all(np.isfinite(mean)) and np.all(np.isfinite(sd)):
-                if name != chosen:
-                    points = points.iloc[:0]
-                return name, scores, mean, sd, model.residuals(), points
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            logger.info("forecast: %s failed (%s); falling back", name, exc)
-    raise SnrInputError("forecast: no model could be fitted to a series")  # pragma: no cover
-
-
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 6 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
@@ -225,7 +181,7 @@ def forecast(
     scenario: Any = None,
     *,
     effects: Any = None,
-    models: Sequence[str] = ("snaive", "ets", "sarimax", "uc"),
+    models: Sequence[str] = DEFAULT_MODELS,
     branches: bool = True,
     n_origins: int = 6,
     end: Any = None,
@@ -347,7 +303,7 @@ def forecast(
 
     for j, c in enumerate(COMPONENTS):
         y = pd.Series(firm[c], index=index)
-        name, scores, mean, sd, resid, points = _fit_one(
+        name, scores, mean, sd, resid, points = fit_series(
             y, x_firm[c], horizon, models, n_origins, season_length
         )
         factors_f[c] = scale_factor(standardised_errors(points))
@@ -355,7 +311,7 @@ def forecast(
         mu_f[:, j], sd_f[:, j], res_f[c], honest_f[c] = mean, sd * factors_f[c], resid, points
         for i in range(n_b):
             yb = pd.Series(_fill(values[c][i], firm[c]), index=index)
-            name, scores, mean, sd, resid, points = _fit_one(
+            name, scores, mean, sd, resid, points = fit_series(
                 yb, x_branch[i], horizon, models, n_origins, season_length
             )
             factor = scale_factor(standardised_errors(points))
