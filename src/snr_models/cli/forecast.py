@@ -65,7 +65,7 @@ def forecast_command(
     for name in job.result.scenario_names:
         console.print(
             f"{name:>28} {last['period']:%Y-%m} net rate {last[name]:.4f} "
-            f"[{last[f'{name}_lo95']:.4f}, {last[f'{name}_hi95']:.4f}]"
+            f"[{last[f'{name}_lo']:.4f}, {last[f'{name}_hi']:.4f}]"
         )
     console.print(f"wrote {job.output} ({len(job.result.table)} rows)")
     if job.run_id:

@@ -20,7 +20,8 @@ Steps (see the package docstring for the why):
 5. Reconciliation per path (weighted least squares, MinT with diagonal variances; Wickramasuriya
    et al. 2019): the branch paths move towards the firm path in proportion to their variance
    until the firm-wide value is exactly their volume-weighted mean.
-6. Net rate = sum of weight x component per path; intervals are path quantiles (80% and 95%).
+6. Net rate = sum of weight x component per path; the ``1 - alpha`` intervals (``lo``, ``hi``)
+   are path quantiles.
 """
 
 from __future__ import annotations
@@ -70,12 +71,9 @@ OUTPUT_COLUMNS: list[str] = [
     "component",
     "scenario",
     "forecast",
-    "lo80",
-    "hi80",
-    "lo95",
-    "hi95",
+    "lo",
+    "hi",
 ]
-_LEVELS = (0.025, 0.1, 0.9, 0.975)
 
 
 def _history(
@@ -190,6 +188,7 @@ def forecast(
     season_length: int = 12,
     volume_months: int = 6,
     spec: MetricSpec | str | Path | None = None,
+    alpha: float = 0.05,
     random_state: int | None = 0,
 ) -> ForecastResult:
     """Forecast the net rate and S, R, E, firm-wide and per branch, for a baseline and scenarios.
@@ -232,6 +231,8 @@ def forecast(
         months.
     spec : optional
         Metric specification (default: DESIGN.md's).
+    alpha : float
+        ``1 - alpha`` intervals (columns ``lo`` and ``hi``).
     random_state : int, optional
         Seed of the simulation.
 
@@ -257,6 +258,8 @@ def forecast(
     models = tuple(models)
     if not models or any(m not in MODELS for m in models):
         raise SnrInputError(f"models must be some of {list(MODELS)}, got {list(models)}")
+    if not 0 < alpha < 1:
+        raise SnrInputError(f"alpha must be in (0, 1), got {alpha!r}")
     if n_paths < 200:
         raise SnrInputError(f"n_paths must be >= 200, got {n_paths}")
     if isinstance(scenario, str | Path):
@@ -392,9 +395,9 @@ def forecast(
             b_path = b_path + var_b[None] * v[None] * lam_p[:, None]
             f_mean = (v * b_mean).sum(axis=0)
             f_path = np.einsum("bhc,nbhc->nhc", v, b_path)
-        tables.append(_table(label, "firm", future, f_mean, f_path, w, net_extra))
+        tables.append(_table(label, "firm", future, f_mean, f_path, w, alpha, net_extra))
         for i in range(n_b):
-            tables.append(_table(label, str(ids[i]), future, b_mean[i], b_path[:, i], w))
+            tables.append(_table(label, str(ids[i]), future, b_mean[i], b_path[:, i], w, alpha))
         summaries[label] = f_path @ w + net_extra
     table = pd.concat(tables, ignore_index=True)[OUTPUT_COLUMNS]
 
@@ -429,6 +432,7 @@ def forecast(
             "n_branches": len(ids),
             "n_origins": n_origins,
             "n_paths": n_paths,
+            "alpha": alpha,
             "history_start": f"{periods[0]:%Y-%m}",
             "history_end": f"{periods[-1]:%Y-%m}",
             "weights": weights,
@@ -449,6 +453,7 @@ def _table(
     mean: np.ndarray,
     paths: np.ndarray,
     w: np.ndarray,
+    alpha: float,
     net_extra: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Rows ``period x component`` (S, R, E, net_rate) of one series and scenario.
@@ -459,7 +464,7 @@ def _table(
     means = np.column_stack([mean, mean @ w])  # (H, 4)
     net = paths @ w if net_extra is None else paths @ w + net_extra
     allp = np.concatenate([paths, net[..., None]], axis=-1)  # (n, H, 4)
-    q = np.quantile(allp, _LEVELS, axis=0)  # (4, H, 4)
+    q = np.quantile(allp, [alpha / 2, 1 - alpha / 2], axis=0)  # (2, H, 4)
     comps = [*COMPONENTS, "net_rate"]
     h = len(future)
     return pd.DataFrame(
@@ -469,10 +474,8 @@ def _table(
             "component": np.tile(comps, h),
             "scenario": label,
             "forecast": means.reshape(-1),
-            "lo80": q[1].reshape(-1),
-            "hi80": q[2].reshape(-1),
-            "lo95": q[0].reshape(-1),
-            "hi95": q[3].reshape(-1),
+            "lo": q[0].reshape(-1),
+            "hi": q[1].reshape(-1),
         }
     )
 

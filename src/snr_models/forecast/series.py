@@ -122,7 +122,7 @@ class SeriesForecast:
             f"{level} intervals: model sd x {self.factor:.2f} (backtest calibration), "
             f"Student t with {self.dof:g} degrees of freedom",
             "",
-            self.table.round(4).to_string(index=False),
+            self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
         ]
         return "\n".join(lines)
 

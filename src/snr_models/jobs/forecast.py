@@ -1,7 +1,7 @@
 """The forecast job behind ``snr forecast``: load, forecast under scenarios, write, track.
 
 Writes one table (CSV or Parquet, atomically, after everything succeeded) with the columns
-``period, series, component, scenario, forecast, lo80, hi80, lo95, hi95``. With ``track=True``
+``period, series, component, scenario, forecast, lo, hi``. With ``track=True``
 the run logs to MLflow (experiment ``snr-forecast``): the settings, the model chosen per
 series, every candidate's backtest scores, the interval calibration applied (its factors and
 degrees of freedom, also as metrics ``calibration.*``), the effects the scenarios used, the
@@ -87,7 +87,7 @@ def log_forecast(result: ForecastResult, run: Any, tables: Tables | None = None)
         {
             f"forecast.firm.net_rate.{r.scenario}.{k}": getattr(r, k)
             for r in last.itertuples()
-            for k in ("forecast", "lo95", "hi95")
+            for k in ("forecast", "lo", "hi")
         }
     )
     run.log_figure(result.plot(), "forecast/fan_net_rate.png")
