@@ -24,6 +24,7 @@ from snr_models.forecast.core import COMPONENTS, OUTPUT_COLUMNS, forecast
 from snr_models.forecast.evaluate import NetRateBacktest, backtest_net_rate
 from snr_models.forecast.exposure import Shape
 from snr_models.forecast.models import (
+    DEFAULT_MODELS,
     MODELS,
     ETSForecaster,
     SARIMAXForecaster,
@@ -42,6 +43,7 @@ from snr_models.forecast.series import SeriesForecast, forecast_series
 
 __all__ = [
     "COMPONENTS",
+    "DEFAULT_MODELS",
     "MODELS",
     "OUTPUT_COLUMNS",
     "ETSForecaster",

@@ -46,7 +46,7 @@ from snr_models.forecast.calibration import (
     standardised_errors,
 )
 from snr_models.forecast.exposure import Shape, branch_exposure, firm_exposure
-from snr_models.forecast.models import MODELS
+from snr_models.forecast.models import DEFAULT_MODELS, MODELS
 from snr_models.forecast.result import ForecastResult
 from snr_models.forecast.scenario import (
     Scenario,
@@ -55,7 +55,7 @@ from snr_models.forecast.scenario import (
     effects_table,
     load_scenarios,
 )
-from snr_models.forecast.series import DEFAULT_MODELS, fit_series
+from snr_models.forecast.series import fit_series
 from snr_models.metrics import MetricSpec, net_rate
 
 logger = logging.getLogger(__name__)
@@ -211,7 +211,9 @@ def forecast(
         YAML's effects, else estimated on ``data`` (up to ``end``) with
         :func:`~snr_models.attribution.estimate_joint`.
     models : sequence of str
-        Candidate models (``snaive``, ``ets``, ``sarimax``, ``uc``); one name skips the choice.
+        Candidates among ``snaive``, ``ets``, ``sarimax``, ``uc`` (default
+        :data:`~snr_models.forecast.models.DEFAULT_MODELS`: all but the fixed-order
+        ``sarimax``); one name skips the choice.
     branches : bool
         Forecast each branch too and reconcile (``False``: firm-wide only, faster).
     n_origins : int

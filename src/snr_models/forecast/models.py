@@ -29,6 +29,7 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "DEFAULT_MODELS",
     "ETSForecaster",
     "MODELS",
     "SARIMAXForecaster",
@@ -327,6 +328,11 @@ MODELS: dict[str, type[_Base]] = {
     "sarimax": SARIMAXForecaster,
     "uc": StructuralForecaster,
 }
+
+#: The default candidates. SARIMAX is not among them: its order is fixed, (1,0,0)(1,0,0)12, and
+#: it forecast worse than the seasonal naive on two classic monthly series (issue 16);
+#: the structural model takes the exposure regressors instead. Ask for it by name.
+DEFAULT_MODELS: tuple[str, ...] = ("snaive", "ets", "uc")
 
 
 def make_model(name: str, season_length: int = 12) -> Any:

@@ -27,14 +27,11 @@ from snr_models.forecast.calibration import (
     selection_points,
     standardised_errors,
 )
-from snr_models.forecast.models import MODELS, make_model
+from snr_models.forecast.models import DEFAULT_MODELS, MODELS, make_model
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["SeriesForecast", "fit_series", "forecast_series"]
-
-#: The default candidates.
-DEFAULT_MODELS: tuple[str, ...] = ("snaive", "ets", "sarimax", "uc")
 
 
 def fit_series(
@@ -178,7 +175,8 @@ def forecast_series(
     horizon : int
         Months ahead.
     models : sequence of str
-        Candidates (``snaive``, ``ets``, ``sarimax``, ``uc``); one name skips the choice.
+        Candidates among ``snaive``, ``ets``, ``sarimax``, ``uc`` (default
+        :data:`DEFAULT_MODELS`: all but ``sarimax``); one name skips the choice.
     n_origins : int
         Backtest origins for the choice and the calibration.
     alpha : float

@@ -20,7 +20,7 @@ from snr_models.data.atomic import write_frame
 from snr_models.data.io import load
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
-from snr_models.forecast import MODELS, ForecastResult, forecast, load_scenarios
+from snr_models.forecast import DEFAULT_MODELS, ForecastResult, forecast, load_scenarios
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def run_forecast(
     scenario : path, optional
         Scenario YAML (see :mod:`snr_models.forecast.scenario`).
     branches, models, n_origins, n_paths, end, seed
-        See :func:`snr_models.forecast.forecast` (``models=None``: every candidate).
+        See :func:`snr_models.forecast.forecast` (``models=None``: the default candidates).
     track : bool
         Log to MLflow (experiment ``snr-forecast``).
     """
@@ -136,7 +136,7 @@ def run_forecast(
         horizon=horizon,
         scenario=scenarios,
         branches=branches,
-        models=models or tuple(MODELS),
+        models=models or DEFAULT_MODELS,
         n_origins=n_origins,
         n_paths=n_paths,
         end=end,
