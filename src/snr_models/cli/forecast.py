@@ -43,7 +43,7 @@ def forecast_command(
         bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
     ] = False,
 ) -> None:
-    """Forecast the net rate, S, R and E with 80% and 95% intervals; compare scenarios."""
+    """Forecast the net rate, S, R and E with 95% intervals; compare scenarios."""
     from snr_models.jobs.forecast import run_forecast
 
     with err_console.status("forecasting the net rate"):

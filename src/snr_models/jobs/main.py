@@ -422,7 +422,7 @@ def _report_sections(
     if outlook is not None:
         ahead = report.Section("forecast", "Outlook: the net rate ahead, by scenario")
         ahead.text(
-            "Monthly forecasts with 80% and 95% intervals; each scenario adds its roll-outs, "
+            "Monthly forecasts with 95% intervals; each scenario adds its roll-outs, "
             "with the estimated effects and their uncertainty carried into the intervals."
         )
         ahead.figure(outlook.plot(), "Fan chart per scenario")
