@@ -4,9 +4,9 @@ Public API:
 
 - :func:`forecast` -> :class:`ForecastResult` (``summary()``, ``to_frame()``, ``plot()``,
   ``compare()``): 1-12 months ahead, models chosen per series by rolling-origin backtest,
-  branches reconciled with the firm, intervals at the level set by ``alpha`` (95%) by joint simulation calibrated on the
-  backtest's out-of-sample errors (:mod:`snr_models.forecast.calibration`), a baseline and any
-  number of roll-out scenarios.
+  branches reconciled with the firm, ``1 - alpha`` intervals (95% by default) by joint
+  simulation calibrated on the backtest's out-of-sample errors
+  (:mod:`snr_models.forecast.calibration`), a baseline and any number of roll-out scenarios.
 - :func:`forecast_series` -> :class:`SeriesForecast`: any one monthly series, the same model
   choice and calibrated intervals, levels from ``alpha``.
 - :class:`Scenario`, :class:`Rollout`, :class:`ScenarioFile`, :func:`load_scenarios`: what a
