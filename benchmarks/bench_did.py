@@ -8,7 +8,7 @@ bootstrap. At each size the ATT(g,t) and their standard errors are checked again
 Usage::
 
     .venv/bin/python benchmarks/bench_did.py [--units 500 2000 10000] [--periods 60]
-        [--repeat 5] [--boot 999]
+        [--repeat 5] [--boot 999] [--blas-threads 1]
 """
 
 from __future__ import annotations
@@ -100,7 +100,18 @@ def main() -> None:
     parser.add_argument("--periods", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--boot", type=int, default=999)
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="cap BLAS/OpenMP threads for every contender (threadpoolctl); on a shared machine "
+        "idle-spinning BLAS threads dominate the matrix products",
+    )
     args = parser.parse_args()
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads)
     for n_units in args.units:
         df = make_panel(n_units, args.periods)
         table = att_gt(df, outcome="y", unit="id", time="t", group="g").table
