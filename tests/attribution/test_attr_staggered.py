@@ -9,6 +9,8 @@ effects and event-time effects below; every ATT(g, t) to 4 decimals.
 
 from __future__ import annotations
 
+import warnings
+
 import moderndid
 import numpy as np
 import pandas as pd
@@ -144,3 +146,38 @@ def test_unit_shift_does_not_change_att(mpdta: pd.DataFrame, result) -> None:
     again = att_gt(shifted, outcome="lemp", unit="countyreal", time="year", group="first.treat")
     np.testing.assert_allclose(again.table["estimate"], result.table["estimate"], atol=1e-12)
     assert mpdta["lemp"].iloc[0] != shifted["lemp"].iloc[0] or mpdta["countyreal"].iloc[0] % 7 == 0
+
+
+def test_cells_whose_propensity_model_separates_are_dropped_with_a_warning() -> None:
+    """A cohort of one unit whose covariate lies beyond every control's: its propensity
+    model separates perfectly, so its cells would get a spurious s.e. of 0 and feed the
+    pre-trend test. R ``did`` drops such cells with a warning; so must we."""
+    rng = np.random.default_rng(3)
+    n, periods = 61, np.arange(1, 6)
+    g = np.r_[np.full(30, 3), [4], np.zeros(30, dtype=int)]
+    x = rng.normal(size=n)
+    x[30] = 10.0  # the lone unit of cohort 4 lies beyond every other unit
+    frame = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), len(periods)),
+            "t": np.tile(periods, n),
+            "g": np.repeat(g, len(periods)),
+            "x": np.repeat(x, len(periods)),
+        }
+    )
+    treated = (frame["g"] > 0) & (frame["t"] >= frame["g"])
+    frame["y"] = 0.5 * frame["x"] + rng.normal(scale=0.1, size=len(frame)) + 1.0 * treated
+    with pytest.warns(UserWarning, match="separates") as caught:
+        res = att_gt(frame, outcome="y", unit="id", time="t", group="g", covariates=["x"])
+    message = str(caught[0].message)
+    assert "4 group-time cell(s)" in message  # cohort 4 against periods 2..5
+    assert all(f"group 4 time {t}" in message for t in (2, 3, 4, 5))
+    assert "group 3" not in message
+    assert set(res.table["group"]) == {3}
+    assert (res.table["se"] > 1e-3).all()
+    # the same panel without the outlier: nothing dropped, both cohorts estimated
+    frame.loc[frame["id"] == 30, "x"] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = att_gt(frame, outcome="y", unit="id", time="t", group="g", covariates=["x"])
+    assert set(full.table["group"]) == {3, 4}

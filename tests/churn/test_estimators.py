@@ -169,6 +169,48 @@ def test_boost_calibration_is_fitted_on_the_latest_months():
     assert (model.n_train_, model.n_calibration_) == (900, 600)
 
 
+def test_isotonic_calibration_never_returns_0_or_1():
+    """A feature that separates churners perfectly: plain isotonic calibration gives
+    p = 0 and p = 1 exactly (as 6 of 18 clients given p = 1 stayed on IBM's HR data); the
+    shrunk blocks stay within [1 / (m + 2), (m + 1) / (m + 2)] for m calibration rows, and a
+    pure block of n rows gets exactly (n + 1) / (n + 2) (Laplace's rule)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=2000)
+    y = (x > 0.8).astype(int)
+    X = pd.DataFrame({"x": x})
+    model = ChurnBoost(max_iter=20, calibration="isotonic").fit(X, y)
+    p = model.predict_proba(X)[:, 1]
+    m = model.n_calibration_
+    assert p.min() > 0 and p.max() < 1
+    assert p.min() >= 1 / (m + 2) - 1e-12 and p.max() <= (m + 1) / (m + 2) + 1e-12
+    # the hole: plain isotonic regression on the same calibration slice gives exactly 0 and 1
+    from sklearn.isotonic import IsotonicRegression
+
+    mask = model._calibration_mask(X, y.astype(float))
+    raw = model.raw_log_odds(X)
+    plain = IsotonicRegression(out_of_bounds="clip").fit(raw[mask], y[mask]).predict(raw)
+    assert plain.min() == 0.0 and plain.max() == 1.0
+
+
+def test_without_time_column_calibration_slice_is_random_and_stratified():
+    """Rows sorted by target (all churners last) and by an id: the calibration slice holds
+    the overall share of churners, and the calibrated probabilities average the base rate
+    (calibration-in-the-large). Before, the last 25% of rows, all churners, calibrated."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(x - 2)))).astype(int)
+    order = np.argsort(y, kind="stable")  # sorted by target
+    X, y = pd.DataFrame({"x": x[order]}), y[order]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "single class" warning
+        model = ChurnBoost(max_iter=20, time_column="as_of").fit(X, y)
+    mask = model._calibration_mask(X, y.astype(float))
+    assert abs(y[mask].mean() - y.mean()) < 1 / mask.sum() + 1e-3
+    assert abs(mask.mean() - 0.25) < 1e-3
+    p = model.predict_proba(X)[:, 1]
+    assert abs(p.mean() - y.mean()) < 0.02
+
+
 def test_hazard_survival_maths():
     """Without a duration feature the hazard h is constant: S(k) = (1 - h)^k, and the
     restricted mean months to exit is sum_{k<K} (1-h)^k = (1 - (1-h)^K) / h (geometric sum);

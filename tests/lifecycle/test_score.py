@@ -147,3 +147,89 @@ def test_tampered_or_unregistered_model_is_refused(store, worlds, tmp_path, monk
         score("runs:/0123/model", worlds["a"], AS_OF, tmp_path / "y.parquet")
     with pytest.raises(SnrInputError, match="no @nobody"):
         score("models:/snr-churn@nobody", worlds["a"], AS_OF, tmp_path / "y.parquet")
+
+
+@pytest.fixture(scope="module")
+def broken_world(worlds, tmp_path_factory):
+    """World ``a`` with text in a numeric column and a duplicated (client_id, month) row."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("broken") / "world"
+    shutil.copytree(worlds["a"], root)
+    months = pd.read_parquet(root / "client_months.parquet")
+    months = pd.concat([months, months.iloc[[3]]], ignore_index=True)
+    text = months["financing_balance"].map(lambda v: f"{v:.2f}")
+    months["financing_balance"] = text
+    months.to_parquet(root / "client_months.parquet", index=False)
+    return root
+
+
+def test_score_validates_what_it_reads(store, broken_world, tmp_path, monkeypatch, capsys):
+    """Same problems, same words as ``snr validate`` (the reference), exit 2, no output."""
+    from snr_models.data.contract import ContractError
+    from snr_models.data.contract_sql import validate_parquet
+    from snr_models.data.io import load
+
+    with pytest.raises(ContractError) as pandas_err:
+        load(broken_world)
+    with pytest.raises(ContractError) as sql_err:
+        validate_parquet(broken_world)
+    assert [p.check for p in pandas_err.value.problems] == ["duplicate_key", "dtype"]
+    assert str(sql_err.value) == str(pandas_err.value)
+    out = tmp_path / "x.parquet"
+    args = ["score", "--model", URI, "--data", broken_world, "--as-of", AS_OF, "--output", out]
+    run = run_snr(args, monkeypatch, capsys)
+    validated = run_snr(["validate", "--data", broken_world], monkeypatch, capsys)
+    assert run.code == 2 == validated.code and not out.exists()
+    for line in str(pandas_err.value).splitlines()[1:]:
+        assert line.strip() in " ".join(run.text.split()), line
+    assert "Traceback" not in run.text
+
+
+SCORE_WRAPPER = """
+import os, sys, time
+from pathlib import Path
+
+marker, *args = sys.argv[1:]
+from snr_models.jobs import score
+
+def write_scored(parts, output, staging=None):
+    Path(marker).write_text(str(os.getpid()))
+    time.sleep(600)
+
+score.write_scored = write_scored
+sys.argv = ["snr", *args]
+from snr_models.cli import main
+
+main()
+"""
+
+
+def test_kill_9_leaves_staging_that_the_next_run_removes(
+    store, worlds, tmp_path, snr_process, monkeypatch, capsys
+):
+    """A ``snr score`` killed with SIGKILL after staging its features (client ids): the
+    staging folder is the only thing left, and the next run removes it."""
+    import os
+    import signal
+    import time
+
+    wrapper = tmp_path / "wrapper.py"
+    wrapper.write_text(SCORE_WRAPPER)
+    marker, calls = tmp_path / "marker", tmp_path / "calls"
+    out = calls / "x.parquet"
+    args = ["score", "--model", URI, "--data", worlds["a"], "--as-of", AS_OF, "--output", out]
+    proc = snr_process([str(wrapper), str(marker), *map(str, args)], tmp_path)
+    deadline = time.monotonic() + 240
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "the child never reached the scoring step"
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    left = list(calls.iterdir())
+    assert len(left) == 1 and left[0].name.startswith(".x.parquet.staging-")
+    assert (left[0] / "features.parquet").exists()
+    run = run_snr(args, monkeypatch, capsys)
+    assert run.code == 0, run.text
+    assert [p.name for p in calls.iterdir()] == ["x.parquet"]

@@ -195,6 +195,8 @@ def hand_tables() -> Tables:
         months.append((cid, "2024-01-01", cid in {"q5", "q6"}))
     for cid in ["c1", "c3", "c4", *(f"q{i}" for i in range(1, 8))]:
         months.append((cid, "2024-02-01", cid == "q5"))
+    for cid in ["c1", "c4", *(f"q{i}" for i in range(1, 8))]:  # the extract ends in March
+        months.append((cid, "2024-03-01", False))
     return build_tables(clients, surveys, tickets, months)
 
 

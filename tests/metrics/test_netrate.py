@@ -69,14 +69,14 @@ def test_monthly_components_by_hand(hand: Tables) -> None:
     assert np.isnan(mar.E) and np.isnan(mar.E_se) and np.isnan(mar.net_rate)
     assert np.isnan(mar.net_rate_se) and mar.n_tickets == 0
     assert mar.S == -1.0  # one response, csat 1
-    # counts and dormancy: Jan 2 of 10 client_months rows dormant, Feb 1 of 10, Mar none
+    # counts and dormancy: Jan 2 of 10 client_months rows dormant, Feb 1 of 10, Mar 0 of 9
     assert r[["n_responses", "n_open", "n_tickets"]].to_numpy().tolist() == [
         [6, 10, 5],
         [4, 10, 3],
         [1, 9, 0],
     ]
     assert r["n_open"].dtype == np.int64
-    assert_allclose(r["dormant_share"], [0.2, 0.1, np.nan])
+    assert_allclose(r["dormant_share"], [0.2, 0.1, 0.0])
 
 
 def test_quarter_and_year(hand: Tables) -> None:
@@ -100,8 +100,8 @@ def test_quarter_and_year(hand: Tables) -> None:
     # composites: 0.4 * 3/11 + 0.3 * 0.2 + 0.3 * 0.5 and 0.4 * 3/11 + 0.3 * 0.8 + 0.3 * 0.5
     assert_allclose(q.net_rate, 1.2 / 11 + 0.06 + 0.15, rtol=1e-12)
     assert_allclose(y.net_rate, 1.2 / 11 + 0.24 + 0.15, rtol=1e-12)
-    # dormant share over the quarter's client_months rows: 3 of 20
-    assert_allclose(q.dormant_share, 0.15)
+    # dormant share over the quarter's client_months rows: 3 of 29
+    assert_allclose(q.dormant_share, 3 / 29)
 
 
 def test_by_branch(hand: Tables) -> None:
@@ -148,12 +148,15 @@ def test_two_group_columns(hand: Tables) -> None:
 
 
 def test_window_bounds(hand: Tables) -> None:
-    r = net_rate(hand, n_boot=0, start="2024-02-17", end=pd.Timestamp("2024-05-31"))
+    with pytest.warns(UserWarning, match="after the extract's last month"):
+        r = net_rate(hand, n_boot=0, start="2024-02-17", end=pd.Timestamp("2024-05-31"))
     assert list(r["period"].dt.strftime("%Y-%m")) == ["2024-02", "2024-03", "2024-04", "2024-05"]
-    # April and May: no responses or tickets -> NaN; R still defined from clients (9 open)
+    # April and May: no responses or tickets -> NaN; after the extract (March) nobody is
+    # observed, so R is unknown too (never a certain 1 with standard error 0)
     assert r["n_open"].tolist() == [10, 9, 9, 9]
     assert r["S"].isna().tolist() == [False, False, True, True]
-    assert r["dormant_share"].isna().tolist() == [False, True, True, True]
+    assert r["R"].isna().tolist() == [False, False, True, True]
+    assert r["dormant_share"].isna().tolist() == [False, False, True, True]
     with pytest.raises(SnrInputError, match="after end"):
         net_rate(hand, n_boot=0, start="2024-03", end="2024-01")
 

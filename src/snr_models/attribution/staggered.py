@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -198,6 +199,18 @@ def _logit(x: np.ndarray, d: np.ndarray, max_iter: int = 50) -> np.ndarray:
         if np.max(np.abs(step)) < 1e-10:
             break
     return beta
+
+
+def separates(x: np.ndarray, d: np.ndarray) -> bool:
+    """Whether a linear score of ``x`` separates ``d == 1`` from ``d == 0`` perfectly.
+
+    Checked on the fitted logit's linear predictor: all treated on one side of all controls
+    (complete separation; the propensity score is then 0 or 1 and the comparison has no
+    overlap). ``x`` includes the intercept.
+    """
+    eta = x @ _logit(x, d)
+    treated, controls = eta[d == 1], eta[d == 0]
+    return bool(treated.min() > controls.max() or treated.max() < controls.min())
 
 
 def _did_2x2(dy: np.ndarray, d: np.ndarray, x: np.ndarray | None, method: Method) -> tuple:
@@ -549,7 +562,10 @@ def att_gt(
         The period in which the unit is first treated, constant within unit; ``0`` or null
         for never-treated units. Units treated after the last period count as never treated.
     covariates : list of str, optional
-        Covariates, taken in the base period of each comparison.
+        Covariates, taken in the base period of each comparison. With ``method`` "ipw" or
+        "dr", a group-time cell whose propensity model separates treated from control units
+        perfectly (no overlap: its standard error would be a spurious 0) is dropped, with a
+        warning naming it, as R ``did`` does.
     control_group : {"never", "notyet"}
         Never-treated units only, or also units not yet treated by ``max(t, base)``.
     method : {"reg", "ipw", "dr"}
@@ -615,6 +631,7 @@ def _att_gt_panel(
         raise SnrInputError("panel: no never-treated unit; use control_group='notyet'")
     rows: list[dict[str, Any]] = []
     cols: list[np.ndarray] = []
+    dropped: list[str] = []
     for gg in cohorts:
         treat = g == gg
         if panel.x is None:
@@ -629,7 +646,10 @@ def _att_gt_panel(
             sub = treat | ctrl
             d = treat[sub].astype(float)
             dy = y[sub, t] - y[sub, base]
-            x = panel.x[sub, base, :] if panel.x is not None else None
+            x = panel.x[sub, base, :]
+            if method != "reg" and separates(np.column_stack([np.ones(len(d)), x]), d):
+                dropped.append(f"group {panel.periods[gg]} time {panel.periods[t]}")
+                continue
             att, psi_sub = _did_2x2(dy, d, x, method)
             psi = np.zeros(n)
             psi[sub] = psi_sub * (n / sub.sum())
@@ -646,6 +666,15 @@ def _att_gt_panel(
                 }
             )
             cols.append(psi)
+    if dropped:
+        message = (
+            f"the propensity model separates treated and control units perfectly (no "
+            f"overlap) in {len(dropped)} group-time cell(s), dropped: {'; '.join(dropped)}"
+        )
+        logger.warning(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
+    if not rows:
+        raise SnrInputError("panel: no group-time cell left to estimate (" + message + ")")
     table = pd.DataFrame(rows)
     influence = np.column_stack(cols)
     from snr_models.attribution.inference import cluster_psi

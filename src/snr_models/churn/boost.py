@@ -26,15 +26,37 @@ class AdditivityError(RuntimeError):
     """SHAP values do not add up to the model's output: the explanation would be wrong."""
 
 
+def _shrunk_isotonic(raw: np.ndarray, y: np.ndarray) -> IsotonicRegression:
+    """Isotonic calibration whose blocks are shrunk to ``(k + 1) / (n + 2)``, never 0 or 1.
+
+    ``k`` churners among the ``n`` rows of each block of the plain isotonic fit; the shrunk
+    values are made monotone again by a second (weighted-mean) isotonic fit, which keeps them
+    within ``[1 / (m + 2), (m + 1) / (m + 2)]`` for ``m`` rows.
+    """
+    plain = IsotonicRegression(out_of_bounds="clip").fit(raw, y)
+    _, block = np.unique(plain.predict(raw), return_inverse=True)
+    n = np.bincount(block)
+    k = np.bincount(block, weights=y)
+    shrunk = ((k + 1) / (n + 2))[block]
+    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, shrunk)
+
+
 class ChurnBoost(FrameClassifier):
     """HistGradientBoosting churn model whose probabilities are calibrated on later months.
 
     The rows of the latest ``calibration_fraction`` of as-of months (``time_column``) are held
     out: the boosting model is fitted on the earlier months and the calibrator (Platt's
     sigmoid on the log-odds, or isotonic) on the held-out later slice, so calibration sees
-    the drift a deployed model meets. Without a time column (e.g. an array), the last rows
-    are held out, in the order given. Categorical features are one-hot encoded (never native
-    categorical splits), so that :meth:`shap_values` is exact.
+    the drift a deployed model meets. Without a time column (e.g. an array), a random
+    stratified ``calibration_fraction`` of the rows is held out (seeded by ``random_state``;
+    the same share of churners as the whole), so that data sorted by target or id cannot
+    bias it. Categorical features are one-hot encoded (never native categorical splits), so
+    that :meth:`shap_values` is exact.
+
+    Isotonic calibration never returns exactly 0 or 1: each block of the isotonic fit with
+    ``k`` churners among ``n`` calibration rows gets ``(k + 1) / (n + 2)`` (Laplace's rule of
+    succession) before the fit is made monotone again, so every probability lies within
+    ``[1 / (m + 2), (m + 1) / (m + 2)]`` for ``m`` calibration rows.
 
     Parameters
     ----------
@@ -44,7 +66,8 @@ class ChurnBoost(FrameClassifier):
     calibration : {"sigmoid", "isotonic", None}, default "sigmoid"
         The calibrator; ``None`` fits the boosting model on all rows, uncalibrated.
     calibration_fraction : float, default 0.25
-        Share of the (latest) as-of months held out for calibration.
+        Share of the (latest) as-of months held out for calibration (without a time column:
+        share of the rows, drawn at random within each class).
     time_column : str, default "as_of"
         Column ordering the rows in time; not a model input.
     features : sequence of str, optional
@@ -85,7 +108,7 @@ class ChurnBoost(FrameClassifier):
         self.features = features
         self.random_state = random_state
 
-    def _calibration_mask(self, frame: pd.DataFrame) -> np.ndarray:
+    def _calibration_mask(self, frame: pd.DataFrame, y01: np.ndarray) -> np.ndarray:
         n = len(frame)
         if self.calibration is None:
             return np.zeros(n, dtype=bool)
@@ -100,9 +123,13 @@ class ChurnBoost(FrameClassifier):
                 )
             k = min(len(times) - 1, max(1, math.ceil(self.calibration_fraction * len(times))))
             return frame[self.time_column].to_numpy() >= times[-k]
-        k = max(1, int(round(self.calibration_fraction * n)))
+        # no time order: a random slice with the churners' share of the whole
+        rng = np.random.default_rng(self.random_state)
         mask = np.zeros(n, dtype=bool)
-        mask[n - k :] = True
+        for cls in (0.0, 1.0):
+            rows = np.flatnonzero(y01 == cls)
+            k = max(1, int(round(self.calibration_fraction * len(rows))))
+            mask[rng.choice(rows, size=min(k, len(rows) - 1), replace=False)] = True
         return mask
 
     def fit(self, X: object, y: object) -> ChurnBoost:
@@ -113,7 +140,7 @@ class ChurnBoost(FrameClassifier):
         if self.time_column in self.categorical_features_:
             self.categorical_features_.remove(self.time_column)
             self.categories_.pop(self.time_column, None)
-        mask = self._calibration_mask(frame)
+        mask = self._calibration_mask(frame, y01)
         if self.calibration is not None and len(np.unique(y01[~mask])) < 2:
             raise ValueError("the training slice (before calibration) holds a single class")
         design = make_design(
@@ -157,9 +184,7 @@ class ChurnBoost(FrameClassifier):
             elif self.calibration == "sigmoid":
                 self.calibrator_ = LogisticRegression(C=1e6).fit(raw[:, None], yc)
             elif self.calibration == "isotonic":
-                self.calibrator_ = IsotonicRegression(
-                    y_min=0.0, y_max=1.0, out_of_bounds="clip"
-                ).fit(raw, yc)
+                self.calibrator_ = _shrunk_isotonic(raw, yc)
             else:
                 raise ValueError(
                     f"calibration must be 'sigmoid', 'isotonic' or None, got {self.calibration!r}"

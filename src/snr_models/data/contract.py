@@ -15,7 +15,12 @@ Three kinds of rule are checked, in this order:
 2. column rules, with the pandera schemas of :data:`SCHEMAS` (validated lazily, so that every
    failure is collected): nulls, value sets, ranges, duplicate keys;
 3. rules across columns and tables, in plain pandas: the order of timestamps, months that are
-   not a month's first day, dates with a time of day, references to unknown clients or branches.
+   not a month's first day, dates with a time of day, references to unknown clients or branches,
+   dates after the extract's last month (the latest month of ``client_months``, or a stated
+   extract date), and a data set without clients or client-months.
+
+:func:`snr_models.data.contract_sql.validate_parquet` checks the same rules, with the same
+messages, in DuckDB for Parquet folders too large for pandas.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ __all__ = [
     "Problem",
     "arrow_schema",
     "column_kinds",
+    "extract_end",
     "validate",
 ]
 
@@ -279,7 +285,7 @@ class Problem:
         A short code: ``missing_path``, ``unreadable``, ``missing_table``, ``missing_column``,
         ``duplicate_column``, ``dtype``, ``null``, ``empty_text``, ``value_set``, ``range``,
         ``not_finite``, ``duplicate_key``, ``order``, ``inconsistent``, ``not_a_date``,
-        ``month_start``, ``unknown_client``, ``unknown_branch``.
+        ``month_start``, ``unknown_client``, ``unknown_branch``, ``after_extract``, ``empty``.
     rows : list of dict
         At most five offending rows: ``row`` (the row's index in the source) and the key
         columns and offending column(s) with their values.
@@ -835,6 +841,71 @@ def _unit_problem(interventions: _Table, clients: _Table | None) -> Problem | No
     )
 
 
+# --------------------------------------------------------------------------- extract end
+
+#: Planned dates that may lie after the extract: an intervention's scheduled end.
+_PLANNED = {("interventions", "end_date")}
+
+
+def extract_end(as_of: Any, last_month: Any) -> pd.Timestamp | None:
+    """The extract's last month: ``as_of``'s month if stated, else ``last_month()``'s.
+
+    Parameters
+    ----------
+    as_of : str, Timestamp or None
+        The stated extract date (``YYYY-MM`` or a day).
+    last_month : callable
+        Returns the latest month of ``client_months`` (or None); called only without
+        ``as_of``.
+
+    Examples
+    --------
+    >>> extract_end("2024-03-17", lambda: None)
+    Timestamp('2024-03-01 00:00:00')
+    """
+    value = as_of if as_of is not None else last_month()
+    if value is None or pd.isna(value):
+        return None
+    try:
+        return pd.Timestamp(value).to_period("M").to_timestamp()
+    except (TypeError, ValueError) as exc:
+        raise SnrInputError(f"extract date {as_of!r}: expected YYYY-MM or a date") from exc
+
+
+def after_extract_message(end: pd.Timestamp) -> str:
+    """The message of a date after the extract's last month."""
+    return f"a date after the extract's last month ({end:%Y-%m})"
+
+
+def _after_extract(tables: dict[str, _Table], as_of: Any) -> list[Problem]:
+    months = tables.get("client_months")
+
+    def last_month():
+        if months is None or not months.has("month") or months.frame.empty:
+            return None
+        return months.frame["month"].max()
+
+    found: list[Problem | None] = [
+        Problem(name, "*", "empty", [], 0, "table holds no rows")
+        for name in ("clients", "client_months")
+        if name in tables and tables[name].frame.empty
+    ]
+    end = extract_end(as_of, last_month)
+    limit = None if end is None else end + pd.offsets.MonthBegin(1)
+    for name, table in tables.items() if limit is not None else ():
+        for col in _COLUMNS[name]:
+            if col.kind in ("date", "timestamp") and table.has(col.name):
+                if (name, col.name) in _PLANNED:
+                    continue
+                mask = (table.frame[col.name] >= limit).to_numpy()
+                found.append(
+                    table.problem(
+                        col.name, "after_extract", mask, after_extract_message(end), [col.name]
+                    )
+                )
+    return [p for p in found if p is not None]
+
+
 # --------------------------------------------------------------------------- validate
 
 
@@ -894,7 +965,7 @@ def _prepare(name: str, frame: pd.DataFrame, problems: list[Problem]) -> tuple[_
     return table, dtypes
 
 
-def validate(tables: Tables | Mapping[str, pd.DataFrame]) -> Tables:
+def validate(tables: Tables | Mapping[str, pd.DataFrame], *, as_of: Any = None) -> Tables:
     """Normalise the six tables to the contract's types and check every rule of the contract.
 
     Parameters
@@ -909,6 +980,9 @@ def validate(tables: Tables | Mapping[str, pd.DataFrame]) -> Tables:
         New frames holding the contract's columns only, in contract order, with normalised
         dtypes (see :class:`~snr_models.data.tables.Tables`) and a fresh ``RangeIndex``.
         Extra columns are dropped (logged at INFO); extra tables are ignored.
+    as_of : str or Timestamp, optional
+        The extract's date: dates after its month are refused (default: the latest month of
+        ``client_months``; an intervention's planned ``end_date`` may lie later).
 
     Raises
     ------
@@ -947,6 +1021,7 @@ def validate(tables: Tables | Mapping[str, pd.DataFrame]) -> Tables:
     for name, table in prepared.items():
         problems.extend(_pandera_problems(table, dtypes[name]))
     problems.extend(_cross_problems(prepared))
+    problems.extend(_after_extract(prepared, as_of))
     if problems:
         raise ContractError(_ordered(problems))
     return Tables(**{name: table.frame for name, table in prepared.items()})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 import pandas as pd
@@ -133,7 +133,7 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def load(path: str | Path) -> Tables:
+def load(path: str | Path, *, as_of: Any = None) -> Tables:
     """Read, normalise and validate the six tables from a Parquet directory or a DuckDB file.
 
     Parameters
@@ -142,6 +142,9 @@ def load(path: str | Path) -> Tables:
         A directory holding ``<table>.parquet`` for each table, or a DuckDB file (any file
         whose header is DuckDB's; ``.duckdb``, ``.db`` or ``.ddb`` by convention) holding
         tables of the same names.
+    as_of : str or Timestamp, optional
+        The extract's date: dates after its month are refused (default: the latest month
+        of ``client_months``); see :func:`~snr_models.data.contract.validate`.
 
     Returns
     -------
@@ -176,7 +179,7 @@ def load(path: str | Path) -> Tables:
     if problems and not frames:
         raise ContractError(problems)
     try:
-        tables = validate(frames)
+        tables = validate(frames, as_of=as_of)
     except ContractError as err:
         unreadable = {p.table for p in problems}
         rest = [

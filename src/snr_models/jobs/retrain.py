@@ -5,9 +5,10 @@ Steps, each reported as one JSON line (``on_step``) and kept in the summary:
 1. ``lock``: take a file lock; a second run meanwhile fails with :class:`RetrainLocked`
    naming the holder (the CLI exits 75).
 2. ``load``: load and validate the data (the contract's errors: exit 2).
-3. ``drift``: PSI per feature (latest as-of month) and of the label rate (holdout months)
-   against the champion's training profile; a breach is reported, and blocks (exit 3) if
-   the configuration says so.
+3. ``drift``: PSI per feature and of the label rate of the rows the challenger will learn
+   from (the labelled months before the holdout) against the champion's training profile
+   (the same selection when it was trained: identical data give PSI 0); a breach is
+   reported, and blocks (exit 3) if the configuration says so.
 4. ``run_key``: SHA-256 of the data's content hash, the configuration and the package
    version; if a finished retrain run has that key, nothing more is done (unless ``force``).
 5. ``train``: fit the challenger on the labelled months before the holdout (leaving a gap of
@@ -328,16 +329,19 @@ def retrain(
 
         frame = build_features(tables, horizon=config.horizon)
         train, holdout = _split(frame, config)
-        latest = frame[frame["as_of"] == frame["as_of"].max()]
         champion_record = registry.alias_version(MODEL_NAME, registry.CHAMPION)
         champion = load_registered_model(champion_record.uri) if champion_record else None
         drift = None
         if champion is not None and champion.profile is not None:
             d = config.retrain.drift
+            # like with like: the rows the challenger learns from against those the champion
+            # learned from (the same as-of months of the same data give PSI 0). The latest
+            # month alone differs from a pool of training months by design: 12-month
+            # windows still filling in the early months, interventions rolled out later.
             drift = drift_report(
                 champion.profile,
-                latest,
-                labelled=holdout,
+                train,
+                labelled=train,
                 psi_threshold=d.psi_threshold,
                 label_psi_threshold=d.label_psi_threshold,
                 exclude=d.exclude,

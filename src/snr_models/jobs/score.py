@@ -25,8 +25,8 @@ one. Memory is bounded by ``chunk_size`` (plus 8 bytes per client for the decile
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from snr_models.data.atomic import atomic_path
+from snr_models.data.atomic import atomic_path, staging_dir
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 from snr_models.features import CATEGORICAL_FEATURES, build_features, parse_month
@@ -576,11 +576,13 @@ _SCHEMA = pa.schema(
 )
 
 
-def write_scored(parts: Iterator[pd.DataFrame], output: Path) -> int:
+def write_scored(parts: Iterator[pd.DataFrame], output: Path, staging: Path | None = None) -> int:
     """Write scored chunks to ``output`` atomically, adding the risk decile (two passes).
 
-    The chunks go to a temporary file first; the deciles need every probability (8 bytes a
-    client), then the file is rewritten row group by row group with ``risk_decile``.
+    The chunks go to a temporary file first (in ``staging``, default: a
+    :func:`~snr_models.data.atomic.staging_dir` of its own); the deciles need every
+    probability (8 bytes a client), then the file is rewritten row group by row group with
+    ``risk_decile``.
 
     Returns
     -------
@@ -588,8 +590,9 @@ def write_scored(parts: Iterator[pd.DataFrame], output: Path) -> int:
         Rows written.
     """
     output = Path(output)
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.parts-", dir=output.parent) as tmp:
-        staged = Path(tmp) / "scored.parquet"
+    with contextlib.ExitStack() as stack:
+        stage = Path(staging) if staging else stack.enter_context(staging_dir(output))
+        staged = stage / "scored.parquet"
         writer = None
         schema = _SCHEMA.remove(_SCHEMA.get_field_index("risk_decile"))
         for part in parts:
@@ -601,10 +604,10 @@ def write_scored(parts: Iterator[pd.DataFrame], output: Path) -> int:
             writer.write_table(table)
         if writer is not None:
             writer.close()
-        return write_with_deciles([staged] if writer is not None else [], output)
+        return write_with_deciles([staged] if writer is not None else [], output, stage)
 
 
-def write_with_deciles(staged: list[Path], output: Path) -> int:
+def write_with_deciles(staged: list[Path], output: Path, staging: Path | None = None) -> int:
     """Combine staged scored Parquet files into ``output`` atomically, adding the decile.
 
     The second pass of :func:`write_scored`, shared with the Spark engine: the risk deciles
@@ -618,6 +621,8 @@ def write_with_deciles(staged: list[Path], output: Path) -> int:
         Parquet files with every output column but ``risk_decile``.
     output : Path
         The final ``.parquet`` file (an existing one is replaced only on success).
+    staging : Path, optional
+        The run's staging folder, where the output is assembled before its rename.
 
     Returns
     -------
@@ -631,7 +636,7 @@ def write_with_deciles(staged: list[Path], output: Path) -> int:
     ]
     p = np.concatenate(probs) if probs else np.zeros(0)
     deciles = risk_deciles(p)
-    with atomic_path(output) as final:
+    with atomic_path(output, staging=staging) as final:
         out = pq.ParquetWriter(final, _SCHEMA)
         start = 0
         for file in staged:
@@ -694,12 +699,11 @@ def score(
         raise SnrInputError(f"chunk size must be at least 1, got {chunk_size}")
     month = parse_month(as_of)
     loaded = load_registered_model(model_uri)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.features-", dir=output.parent) as tmp:
+    with staging_dir(output) as stage:
         features = write_as_of_features(
-            data, month, Path(tmp) / "features.parquet", chunk_size, memory_limit
+            data, month, stage / "features.parquet", chunk_size, memory_limit
         )
-        n = write_scored(score_chunks(loaded, features, chunk_size, reasons), output)
+        n = write_scored(score_chunks(loaded, features, chunk_size, reasons), output, stage)
     logger.info("scored %d clients as of %s with version %s", n, f"{month:%Y-%m}", loaded.version)
     return ScoreResult(output=output, n_clients=n, as_of=month, model_version=str(loaded.version))
 
@@ -713,15 +717,24 @@ def write_as_of_features(
 ) -> Path:
     """Write the as-of month's point-in-time features for scoring to ``path`` (Parquet).
 
-    A Parquet folder streams through DuckDB (:func:`~snr_models.features.write_features`,
-    in client buckets, within ``memory_limit``; ``path`` may become a folder of parts);
-    tables or a DuckDB file go through :func:`~snr_models.features.build_features`.
+    A Parquet folder is first checked against the data contract in DuckDB
+    (:func:`~snr_models.data.contract_sql.validate_parquet`: the messages of ``snr validate``,
+    within ``memory_limit``), then streams through DuckDB
+    (:func:`~snr_models.features.write_features`, in client buckets; ``path`` may become a
+    folder of parts); tables or a DuckDB file are validated when loaded and go through
+    :func:`~snr_models.features.build_features`.
+
+    Raises
+    ------
+    ContractError
+        If the data break the contract.
 
     Returns
     -------
     Path
         The features file or folder.
     """
+    from snr_models.data.contract_sql import validate_parquet
     from snr_models.features import write_features
 
     if isinstance(data, Tables) or not Path(data).is_dir():
@@ -729,6 +742,7 @@ def write_as_of_features(
         frame = build_features(tables, as_of=month)
         frame.to_parquet(path, index=False)
         return path
+    validate_parquet(data, memory_limit=memory_limit)
     return write_features(
         Path(data),
         path,

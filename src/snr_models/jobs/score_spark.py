@@ -35,11 +35,11 @@ modules) is silenced here and on the executors, no other warning is.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +50,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from snr_models.data.atomic import staging_dir
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 from snr_models.features import parse_month
@@ -304,13 +305,18 @@ def score_spark(
     _require_pyspark()
     month = parse_month(as_of)
     loaded = load_registered_model(model_uri)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.features-", dir=output.parent) as tmp:
+    with staging_dir(output) as stage:
         features = write_as_of_features(
-            data, month, Path(tmp) / "features.parquet", chunk_size, memory_limit
+            data, month, stage / "features.parquet", chunk_size, memory_limit
         )
         n = score_features_spark(
-            loaded, features, output, master=master, chunk_size=chunk_size, reasons=reasons
+            loaded,
+            features,
+            output,
+            master=master,
+            chunk_size=chunk_size,
+            reasons=reasons,
+            staging=stage,
         )
     logger.info(
         "scored %d clients as of %s with version %s on Spark",
@@ -329,6 +335,7 @@ def score_features_spark(
     master: str = DEFAULT_MASTER,
     chunk_size: int = 100_000,
     reasons: bool = True,
+    staging: Path | None = None,
 ) -> int:
     """Score a features Parquet file (or folder of parts) on Spark into ``output``.
 
@@ -348,6 +355,9 @@ def score_features_spark(
         The ``.parquet`` file to write.
     master, chunk_size, reasons
         As :func:`score_spark`.
+    staging : Path, optional
+        The run's staging folder (:func:`~snr_models.data.atomic.staging_dir`; default: one
+        of its own).
 
     Returns
     -------
@@ -366,15 +376,18 @@ def score_features_spark(
             "(load it with load_registered_model)"
         )
     output = Path(output)
-    first = next(feature_chunks(features, min(chunk_size, 1_000)), None)
-    if first is None:  # nobody open at the as-of month: an empty call list, as locally
-        return write_with_deciles([], output)
-    fill = signature_fill(loaded, first)
-    del first
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.spark-", dir=output.parent) as tmp:
-        staged = Path(tmp) / "scored"
-        _run_spark(loaded, features, staged, fill, master, chunk_size, reasons, Path(tmp))
-        return write_with_deciles(sorted(staged.glob("part-*.parquet")), output)
+    with contextlib.ExitStack() as stack:
+        stage = Path(staging) if staging else stack.enter_context(staging_dir(output))
+        first = next(feature_chunks(features, min(chunk_size, 1_000)), None)
+        if first is None:  # nobody open at the as-of month: an empty call list, as locally
+            return write_with_deciles([], output, stage)
+        fill = signature_fill(loaded, first)
+        del first
+        tmp = stage / "spark"
+        tmp.mkdir()
+        staged = tmp / "scored"
+        _run_spark(loaded, features, staged, fill, master, chunk_size, reasons, tmp)
+        return write_with_deciles(sorted(staged.glob("part-*.parquet")), output, stage)
 
 
 def _run_spark(

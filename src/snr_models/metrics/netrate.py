@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,18 @@ def normalise_by(by: str | list[str] | tuple[str, ...] | None, clients: pd.DataF
     return cols
 
 
+def _extract_end(data: Tables) -> pd.Timestamp | None:
+    """The last month of ``client_months``: no client is observed after it."""
+    months = data.client_months["month"].dropna()
+    return None if months.empty else pd.Timestamp(months.max())
+
+
 def _data_window(data: Tables, k: int, start: Any, end: Any) -> Window:
-    """The requested window; an open bound is the first / last period holding any data."""
+    """The requested window; an open bound is the first / last period holding any data.
+
+    An open end stops at the extract's last month (of ``client_months``): events dated later
+    belong to no reported period (a warning says how many).
+    """
     if start is None or end is None:
         stamps = pd.concat(
             [
@@ -74,7 +85,37 @@ def _data_window(data: Tables, k: int, start: Any, end: Any) -> Window:
             )
     first = to_timestamp(start) if start is not None else stamps.min()
     last = to_timestamp(end) if end is not None else stamps.max()
+    extract_end = _extract_end(data)
+    if end is None and extract_end is not None:
+        after = int((stamps >= extract_end + pd.offsets.MonthBegin(1)).sum())
+        if after:
+            message = (
+                f"net rate: {after} survey(s)/ticket(s) dated after the extract's last month "
+                f"({extract_end:%Y-%m}) belong to no reported period"
+            )
+            logger.warning(message)
+            warnings.warn(message, UserWarning, stacklevel=3)
+        last = min(last, extract_end + pd.offsets.MonthEnd(0))
     return Window.between(first, last, k)
+
+
+def _unobserved_retention(est: dict[str, np.ndarray], data: Tables, window: Window) -> None:
+    """R is unknown (NaN, with a warning) in periods that start after the extract's last
+    month: nobody was observed, so no exit could be, and R = 1 would be a false certainty."""
+    extract_end = _extract_end(data)
+    if extract_end is None:
+        return
+    beyond = window.starts[: window.n] > np.datetime64(extract_end, "us")
+    if not beyond.any():
+        return
+    for name in ("R", "R_se", "R_lo", "R_hi"):
+        est[name][..., beyond] = np.nan
+    message = (
+        f"net rate: {int(beyond.sum())} period(s) start after the extract's last month "
+        f"({extract_end:%Y-%m}); their retention and net rate are unknown (NaN)"
+    )
+    logger.warning(message)
+    warnings.warn(message, UserWarning, stacklevel=3)
 
 
 def net_rate(
@@ -158,6 +199,7 @@ def net_rate(
     stats = client_period_stats(data, spec, window, by_cols)
     totals = stats.totals()
     est = component_estimates(totals, spec, k, alpha)
+    _unobserved_retention(est, data, window)
     net = composite(est, spec)
     if n_boot > 0:
         net_se, net_lo, net_hi = bootstrap_composite(

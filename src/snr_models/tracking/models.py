@@ -6,8 +6,9 @@ unpickled) with a signature, a synthetic input example (a typical client built f
 and modes, never a real client's row) and explicit pip requirements, and registered as a new
 version of ``snr-churn`` whose record (model-version tags) holds the SHA-256 of the skops
 file. :func:`load_registered_model` resolves a registry URI to one version, downloads it,
-checks the file's SHA-256 against that record and reads it back accepting only scikit-learn,
-NumPy, SciPy and ``snr_models`` types; a model that fails either check is refused.
+checks the file's SHA-256 against that record and reads it back accepting, beyond skops' own
+defaults (scikit-learn estimators, NumPy arrays and ufuncs, built-in containers), only the
+exact type names in :data:`TRUSTED_TYPES`; a model that fails either check is refused.
 
 This is the only module that imports MLflow's model flavours or skops.
 """
@@ -46,7 +47,7 @@ from snr_models.tracking.runs import TrackedRun, tracking_uri
 __all__ = [
     "MODEL_NAME",
     "RegistryUnavailableError",
-    "TRUSTED_PREFIXES",
+    "TRUSTED_TYPES",
     "ChurnPyfunc",
     "LoadedChurnModel",
     "LoggedChurnModel",
@@ -68,8 +69,19 @@ logger = logging.getLogger(__name__)
 MODEL_NAME = "snr-churn"
 SKOPS_FILE = "model.skops"
 PROFILE_FILE = "profile.json"
-#: Module prefixes of the types a churn model file may hold.
-TRUSTED_PREFIXES = ("sklearn.", "snr_models.", "numpy.", "scipy.", "builtins.", "collections.")
+#: The types a churn model file may hold beyond skops' defaults: exact names, never a prefix
+#: and never a callable. The set the package's estimators produce (ChurnBoost with each
+#: calibration, ChurnLogit, HazardModel); ``tests/churn/test_model_safety.py`` re-derives it by
+#: fitting each one and checks it equals this set.
+TRUSTED_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "snr_models.churn.boost.ChurnBoost",
+        "snr_models.churn.hazard.HazardModel",
+        "snr_models.churn.logit.ChurnLogit",
+    }
+)
 _IDS = ("client_id", "branch_id")
 
 _CODE = '''"""MLflow model-from-code entry point for a snr-churn model (written by snr_models)."""
@@ -99,7 +111,7 @@ def file_sha256(path: str | Path) -> str:
 
 
 def load_skops(path: str | Path) -> Any:
-    """Load a skops file, trusting only the allow-listed module prefixes.
+    """Load a skops file, trusting only skops' defaults and :data:`TRUSTED_TYPES`.
 
     Raises
     ------
@@ -120,7 +132,10 @@ def load_skops(path: str | Path) -> Any:
 
 
 def load_skops_bytes(data: bytes, *, name: str = SKOPS_FILE) -> Any:
-    """Load a skops file's bytes, trusting only the allow-listed module prefixes.
+    """Load a skops file's bytes, trusting only skops' defaults and :data:`TRUSTED_TYPES`.
+
+    The file is audited before anything in it is constructed: a type (or function, such as
+    ``builtins.exec`` in a reduce node) outside the allow-list refuses the whole file.
 
     Parameters
     ----------
@@ -141,14 +156,17 @@ def load_skops_bytes(data: bytes, *, name: str = SKOPS_FILE) -> Any:
     >>> type(load_skops_bytes(skops.io.dumps(LogisticRegression()))).__name__
     'LogisticRegression'
     """
-    untrusted = sio.get_untrusted_types(data=data)
-    bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    try:
+        untrusted = set(sio.get_untrusted_types(data=data))
+    except Exception as exc:  # not a zip, no schema, an unknown node: not a model file
+        raise UntrustedModelError(f"{name} is not a readable skops file ({exc})") from exc
+    bad = sorted(untrusted - TRUSTED_TYPES)
     if bad:
         raise UntrustedModelError(
-            f"{name} holds type(s) outside the allow-list ({', '.join(sorted(bad)[:5])}); "
+            f"{name} holds untrusted type(s) outside the allow-list ({', '.join(bad[:5])}); "
             "refusing to load it"
         )
-    return sio.loads(data, trusted=untrusted)
+    return sio.loads(data, trusted=sorted(untrusted))
 
 
 class ChurnPyfunc(mlflow.pyfunc.PythonModel):
