@@ -108,6 +108,8 @@ def _balanced(
     if ((lo != hi) & (lo < len(gvalues))).any():
         raise SnrInputError(f"panel: {group} varies within a unit")
     gvalues = np.asarray(gvalues)
+    if not len(gvalues):  # no unit is ever treated
+        gvalues = np.array([np.nan])
     graw = gvalues[np.maximum(hi, 0)]
     if (hi < 0).any():
         missing_value = np.datetime64("NaT") if graw.dtype.kind == "M" else np.nan
