@@ -33,9 +33,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from snr_models.drivers import importance, key_drivers, shapley_from_subsets
+from snr_models.drivers import importance, key_drivers
 from snr_models.drivers.ordinal import fit_cumulative_logit, null_loglik
-from snr_models.drivers.shapley import _subsets_of_size
+from snr_models.drivers.shapley import _subsets_of_size, shapley_from_subsets
 
 
 def synthetic(n: int, p: int, seed: int) -> pd.DataFrame:

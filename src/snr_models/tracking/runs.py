@@ -34,7 +34,7 @@ import pandas as pd
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
-from snr_models import __version__
+from snr_models._version import __version__
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
