@@ -22,7 +22,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from snr_models.churn import (
+from snr_models.churn.evaluation import (
+    _resamples,
     brier,
     calibration_intercept_slope,
     empc,
@@ -32,7 +33,6 @@ from snr_models.churn import (
     pr_auc,
     roc_auc,
 )
-from snr_models.churn.evaluation import _resamples
 
 FRACTIONS = (0.05, 0.10, 0.20)
 
