@@ -181,3 +181,13 @@ def test_cells_whose_propensity_model_separates_are_dropped_with_a_warning() -> 
         warnings.simplefilter("error")
         full = att_gt(frame, outcome="y", unit="id", time="t", group="g", covariates=["x"])
     assert set(full.table["group"]) == {3, 4}
+
+
+def test_a_panel_with_no_treated_unit_is_refused_clearly() -> None:
+    """Every cohort value missing (nobody treated, as in a world without roll-outs): a clear
+    input error, not an index error from the cohort lookup."""
+    frame = pd.DataFrame(
+        {"id": np.repeat([1, 2], 3), "t": np.tile([1, 2, 3], 2), "y": np.arange(6.0), "g": np.nan}
+    )
+    with pytest.raises(SnrInputError, match="no unit is treated"):
+        att_gt(frame, outcome="y", unit="id", time="t", group="g")

@@ -98,12 +98,11 @@ def test_firm_is_volume_weighted_branches_and_net_rate_is_weighted_components(
         assert_allclose(wide["net_rate"], sum(WEIGHTS[c] * wide[c] for c in WEIGHTS), atol=1e-12)
 
 
-def test_intervals_are_nested_around_the_forecast(result) -> None:
+def test_intervals_are_around_the_forecast(result) -> None:
     t = result.to_frame()
-    assert (t["lo95"] <= t["lo80"]).all() and (t["lo80"] <= t["hi80"]).all()
-    assert (t["hi80"] <= t["hi95"]).all()
-    inside = (t["forecast"] >= t["lo95"]) & (t["forecast"] <= t["hi95"])
-    assert inside.all()
+    assert result.params["alpha"] == 0.05
+    assert ((t["lo"] <= t["forecast"]) & (t["forecast"] <= t["hi"])).all()
+    assert (t["hi"] - t["lo"] > 0).all()
 
 
 def test_scenario_adds_effect_times_added_exposure(result, tables) -> None:
@@ -138,7 +137,7 @@ def test_scenario_adds_effect_times_added_exposure(result, tables) -> None:
 def test_scenario_widens_intervals_by_effect_uncertainty(result) -> None:
     t = result.to_frame()
     firm = t[(t["series"] == "firm") & (t["component"] == "net_rate")]
-    width = (firm["hi95"] - firm["lo95"]).groupby(firm["scenario"]).mean()
+    width = (firm["hi"] - firm["lo"]).groupby(firm["scenario"]).mean()
     assert width["train_rest"] >= width["baseline"] * 0.98  # common random numbers
 
 

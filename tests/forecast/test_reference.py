@@ -97,16 +97,15 @@ def test_ets_matches_hand_written_recursion(air: pd.Series) -> None:
 
 
 def test_ets_forecaster_forecast_is_the_recursion_extended(air: pd.Series) -> None:
-    # Our wrapper standardises the series before fitting; its forecast must still be ETS's:
-    # for ETS(A,A,A) the h-step mean is l_T + h b_T + s_{T+h-m} (FPP3 section 8.7).
+    # The wrapper's forecast is ETS's: for ETS(A,A,A) the h-step mean is
+    # l_T + h b_T + s_{T+h-m} (FPP3 section 8.7), from the fitted states.
     from snr_models.forecast import ETSForecaster
 
     model = ETSForecaster(trend="add", damped_trend=False, season_length=12).fit(air)
     mean, sd = model.predict(12)
     states = model.result_.states.iloc[-1]
-    level = states["level"] * model.scale_ + model.centre_
-    trend = states["trend"] * model.scale_
-    seasons = model.result_.states.iloc[-12:]["seasonal"].to_numpy() * model.scale_
+    level, trend = states["level"], states["trend"]
+    seasons = model.result_.states.iloc[-12:]["seasonal"].to_numpy()
     expected = level + trend * np.arange(1, 13) + seasons
     assert_allclose(mean, expected, rtol=1e-8)
     assert np.all(np.diff(sd) >= -1e-12)  # uncertainty grows with the horizon

@@ -76,8 +76,6 @@ def _balanced(
     frame = data[[c for c in dict.fromkeys([unit, time, outcome, group, *covariates])]]
     if cluster is not None and cluster not in frame.columns:
         frame = frame.assign(**{cluster: data[cluster]})
-    if frame.duplicated([unit, time]).any():
-        raise SnrInputError(f"panel: duplicated ({unit}, {time}) rows")
     if frame[[outcome, *covariates]].isna().any().any():
         bad = frame.loc[frame[[outcome, *covariates]].isna().any(axis=1), [unit, time]].head(5)
         raise SnrInputError(
@@ -87,6 +85,13 @@ def _balanced(
     periods = np.sort(frame[time].unique())
     units, ucode = np.unique(frame[unit].to_numpy(), return_inverse=True)
     tcode = np.searchsorted(periods, frame[time].to_numpy())
+    cell = ucode * len(periods) + tcode
+    seen = np.bincount(cell, minlength=len(units) * len(periods))
+    if (seen > 1).any():
+        bad = frame.loc[seen[cell] > 1, [unit, time]].head(5)
+        raise SnrInputError(
+            f"panel: duplicated ({unit}, {time}) rows, e.g. {bad.to_dict('records')}"
+        )
     if len(frame) != len(units) * len(periods):
         raise SnrInputError(
             f"panel: unbalanced ({len(frame)} rows for {len(units)} units x {len(periods)} "
@@ -94,10 +99,21 @@ def _balanced(
         )
     y = np.full((len(units), len(periods)), np.nan)
     y[ucode, tcode] = frame[outcome].to_numpy(dtype=float)
-    gvals = frame.groupby(ucode, sort=True)[group].agg(["first", "nunique"])
-    if (gvals["nunique"] > 1).any():
+    # the cohort of each unit: its one non-missing group value (all missing: never treated)
+    gcode, gvalues = pd.factorize(frame[group])
+    gm = np.empty((len(units), len(periods)), dtype=np.intp)
+    gm[ucode, tcode] = gcode
+    hi = gm.max(axis=1)
+    lo = np.where(gm < 0, len(gvalues), gm).min(axis=1)
+    if ((lo != hi) & (lo < len(gvalues))).any():
         raise SnrInputError(f"panel: {group} varies within a unit")
-    graw = gvals["first"].to_numpy()
+    gvalues = np.asarray(gvalues)
+    if not len(gvalues):  # no unit is ever treated
+        gvalues = np.array([np.nan])
+    graw = gvalues[np.maximum(hi, 0)]
+    if (hi < 0).any():
+        missing_value = np.datetime64("NaT") if graw.dtype.kind == "M" else np.nan
+        graw = np.where(hi >= 0, graw, missing_value)
     never = pd.isna(graw) | (graw == 0) if graw.dtype.kind != "M" else pd.isna(graw)
     g = np.full(len(units), -1)
     valid = ~never
@@ -388,69 +404,63 @@ class GroupTimeATT:
         pg = pg_g[np.searchsorted(glist, gi)]
         psi = self.influence
 
-        def combine(keep: np.ndarray, weight_groups: np.ndarray | None = None):
-            """(estimate, influence) of sum_k w_k att_k with w_k = pg_k / sum pg over keep."""
-            idx = np.flatnonzero(keep)
-            w = pg[idx] / pg[idx].sum()
-            est = float(att[idx] @ w)
-            inf = psi[:, idx] @ w + self._wif(gi[idx], pg[idx]) @ att[idx]
-            return est, inf
+        def combine(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """(estimates, influence columns) of ``sum_k w_k att_k`` for each column of
+            ``members`` (ATTs x labels), ``w_k = pg_k / sum pg`` over the label's ATTs: all
+            labels in one product."""
+            m = members.astype(float)
+            w = pg[:, None] * m
+            w /= w.sum(axis=0)
+            return att @ w, psi @ w + self._wif(gi, pg, att, m)
 
         labels: list[Any] = []
-        ests: list[float] = []
-        infs: list[np.ndarray] = []
+        ests = np.zeros(0)
+        infs = np.zeros((psi.shape[0], 0))
         if kind == "simple":
-            overall, inf = combine(post)
+            est1, inf1 = combine(post[:, None])
+            overall, inf = float(est1[0]), inf1[:, 0]
         elif kind == "group":
+            cols = []
             for g in glist:
                 keep = post & (gi == g)
                 if keep.any():
                     idx = np.flatnonzero(keep)
                     labels.append(self.periods[g])
-                    ests.append(float(att[idx].mean()))
-                    infs.append(psi[:, idx].mean(axis=1))
-            est_g = np.array(ests)
-            inf_g = np.column_stack(infs)
+                    cols.append(idx)
+            ests = np.array([att[idx].mean() for idx in cols])
+            infs = np.column_stack([psi[:, idx].mean(axis=1) for idx in cols])
             have = np.array([post[gi == g].any() for g in glist])
             w = pg_g[have] / pg_g[have].sum()
-            overall = float(est_g @ w)
-            inf = inf_g @ w + self._wif(glist[have], pg_g[have]) @ est_g
+            overall = float(ests @ w)
+            ones = np.ones((int(have.sum()), 1))
+            inf = infs @ w + self._wif(glist[have], pg_g[have], ests, ones)[:, 0]
         elif kind == "calendar":
-            for t in np.unique(ti[post]):
-                keep = post & (ti == t)
-                est, inf_t = combine(keep)
-                labels.append(self.periods[t])
-                ests.append(est)
-                infs.append(inf_t)
+            periods_t = np.unique(ti[post])
+            ests, infs = combine(post[:, None] & (ti[:, None] == periods_t[None, :]))
+            labels = [self.periods[t] for t in periods_t]
             overall = float(np.mean(ests))
-            inf = np.column_stack(infs).mean(axis=1)
+            inf = infs.mean(axis=1)
         elif kind == "event":
             evs = np.unique(e if max_e is None else e[e <= max_e])
-            for ev in evs:
-                est, inf_e = combine(e == ev)
-                labels.append(int(ev))
-                ests.append(est)
-                infs.append(inf_e)
-            lab = np.array(labels)
-            inf_m = np.column_stack(infs)
-            overall = float(np.mean(np.array(ests)[lab >= 0]))
-            inf = inf_m[:, lab >= 0].mean(axis=1)
+            ests, infs = combine(e[:, None] == evs[None, :])
+            labels = [int(ev) for ev in evs]
+            overall = float(np.mean(ests[evs >= 0]))
+            inf = infs[:, evs >= 0].mean(axis=1)
         else:
             raise ValueError(f"unknown aggregation {kind!r}")
-        inf_all = (
-            np.column_stack([*infs, inf]) if infs else inf[:, None]
-        )  # per-label columns, then overall
+        n_labels = len(labels)
+        inf_all = np.column_stack([infs, inf])  # per-label columns, then overall
         from snr_models.attribution.inference import cluster_psi
 
         inf_c = cluster_psi(inf_all, self.cluster)
         se_all = analytic_se(inf_c)
         n = inf_c.shape[0]
-        vcov = inf_c[:, :-1].T @ inf_c[:, :-1] / n**2 if infs else np.zeros((0, 0))
+        vcov = inf_c[:, :-1].T @ inf_c[:, :-1] / n**2 if n_labels else np.zeros((0, 0))
         z = z_value(self.alpha)
-        est_arr = np.array(ests)
+        est_arr = np.asarray(ests, dtype=float)
         se = se_all[:-1]
         crit = z
-        if self.n_boot and infs:
+        if self.n_boot and n_labels:
             boot = multiplier_bootstrap(
                 inf_c[:, :-1], n_boot=self.n_boot, alpha=self.alpha, random_state=self.random_state
             )
@@ -485,14 +495,28 @@ class GroupTimeATT:
             outcome=self.outcome,
         )
 
-    def _wif(self, groups: np.ndarray, pg: np.ndarray) -> np.ndarray:
-        """Influence function of the estimated weights ``pg_k / sum(pg)`` (R ``did``'s
-        ``wif``), one column per kept ATT."""
-        ind = (self.unit_group[:, None] == groups[None, :]).astype(float) - pg[None, :]
-        s = pg.sum()
-        if1 = ind / s
-        if2 = ind.sum(axis=1)[:, None] * (pg / s**2)[None, :]
-        return if1 - if2
+    def _wif(
+        self, groups: np.ndarray, pg: np.ndarray, a: np.ndarray, members: np.ndarray
+    ) -> np.ndarray:
+        """Influence function of the estimated weights ``pg_k / sum(pg)`` over each label's
+        ATTs (R ``did``'s ``wif``) times the ATTs ``a``: units x labels.
+
+        R forms, per label, the units x ATTs matrix with columns ``1[G_i = g_k] - pg_k`` (over
+        ``sum(pg)``, less the row sum times ``pg_k / sum(pg)^2``). Its product with ``a`` only
+        needs, per cohort and label, the sum of ``a`` and the count of ATTs, which a unit picks
+        by its cohort: the same numbers without the matrix.
+        """
+        levels, inv = np.unique(groups, return_inverse=True)
+        by_cohort = np.zeros((len(groups), len(levels)))
+        by_cohort[np.arange(len(groups)), inv] = 1.0
+        a_sum = by_cohort.T @ (a[:, None] * members)  # cohorts x labels
+        count = by_cohort.T @ members
+        s, pa = pg @ members, (pg * a) @ members
+        pos = np.minimum(np.searchsorted(levels, self.unit_group), len(levels) - 1)
+        mine = (levels[pos] == self.unit_group)[:, None]
+        ind_a = np.where(mine, a_sum[pos], 0.0) - pa
+        ind_sum = np.where(mine, count[pos], 0.0) - s
+        return ind_a / s - ind_sum * (pa / s**2)
 
     def to_frame(self) -> pd.DataFrame:
         """The ATT(g, t) table (without internal columns)."""

@@ -12,12 +12,13 @@ measuring classification performance of customer churn prediction models", IEEE 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 __all__ = [
@@ -46,6 +47,56 @@ def _arrays(y_true: object, y_score: object) -> tuple[np.ndarray, np.ndarray]:
     if np.isnan(y).any() or np.isnan(p).any():
         raise ValueError("labels and scores must not be missing")
     return y, p
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """Clients grouped by distinct score, highest first: per group its score, its clients and
+    its churners (weighted counts).
+
+    A bootstrap resample is the same clients drawn with multiplicities, so it only changes
+    the per-group counts; every metric then follows from cumulative sums over the groups and
+    no replicate is sorted again.
+    """
+
+    score: np.ndarray
+    clients: np.ndarray
+    churners: np.ndarray
+
+    @classmethod
+    def of(cls, y: np.ndarray, p: np.ndarray) -> _Scores:
+        neg, group = np.unique(-p, return_inverse=True)
+        return cls.drawn(-neg, group, y, np.arange(len(y)))
+
+    @classmethod
+    def drawn(cls, score: np.ndarray, group: np.ndarray, y: np.ndarray, idx: np.ndarray) -> _Scores:
+        """The groups' counts among the clients drawn at rows ``idx``."""
+        g = group[idx]
+        clients = np.bincount(g, minlength=len(score)).astype(np.float64)
+        return cls(score, clients, np.bincount(g, weights=y[idx], minlength=len(score)))
+
+    @cached_property
+    def cum(self) -> tuple[np.ndarray, np.ndarray]:
+        """Clients and churners scored at or above each distinct score."""
+        return np.cumsum(self.clients), np.cumsum(self.churners)
+
+    @property
+    def n(self) -> float:
+        return float(self.cum[0][-1])
+
+    @property
+    def positives(self) -> float:
+        return float(self.cum[1][-1])
+
+    def top(self, k: float, per_group: np.ndarray | None = None) -> float:
+        """Churners (or ``per_group`` totals) among the ``k`` highest-scored clients; a group of
+        tied scores straddling the cut contributes its mean times the places left."""
+        cum_w = self.cum[0]
+        cum_q = self.cum[1] if per_group is None else np.cumsum(per_group)
+        g = min(int(np.searchsorted(cum_w, k - 1e-9)), len(cum_w) - 1)
+        w0 = cum_w[g - 1] if g else 0.0
+        q0 = cum_q[g - 1] if g else 0.0
+        return float(q0 + (min(k, cum_w[g]) - w0) * (cum_q[g] - q0) / (cum_w[g] - w0))
 
 
 def roc_auc(y_true: object, y_score: object) -> float:
@@ -100,15 +151,25 @@ def calibration_intercept_slope(y_true: object, y_prob: object) -> tuple[float, 
     True
     """
     y, p = _arrays(y_true, y_prob)
-    lp = special.logit(np.clip(p, 1e-10, 1 - 1e-10))
-    ones = np.ones((len(y), 1))
-    slope = _logistic_mle(y.astype(float), np.c_[ones, lp], np.zeros(len(y)))[1]
-    intercept = _logistic_mle(y.astype(float), ones, lp)[0]
+    return _calibration(_Scores.of(y, p))
+
+
+def _calibration(s: _Scores) -> tuple[float, float]:
+    """Calibration intercept and slope.
+
+    The likelihood depends on the clients only through each distinct score's clients and
+    churners, so the fits run on the distinct scores (binomial rows): the same estimates."""
+    drawn = s.clients > 0
+    rate, clients = s.churners[drawn] / s.clients[drawn], s.clients[drawn]
+    lp = special.logit(np.clip(s.score[drawn], 1e-10, 1 - 1e-10))
+    ones = np.ones((len(lp), 1))
+    slope = _logistic_mle(rate, np.c_[ones, lp], np.zeros(len(lp)), clients)[1]
+    intercept = _logistic_mle(rate, ones, lp, clients)[0]
     return float(intercept), float(slope)
 
 
 def _logistic_mle(
-    y: np.ndarray, X: np.ndarray, offset: np.ndarray, max_iter: int = 100
+    y: np.ndarray, X: np.ndarray, offset: np.ndarray, w: np.ndarray, max_iter: int = 100
 ) -> np.ndarray:
     """Maximum-likelihood logistic coefficients by Newton's method with step halving.
 
@@ -118,21 +179,23 @@ def _logistic_mle(
 
     def loglik(beta: np.ndarray) -> float:
         eta = X @ beta + offset
-        return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+        return float(w @ (y * eta - np.logaddexp(0.0, eta)))
 
     beta = np.zeros(X.shape[1])
     current = loglik(beta)
     for _ in range(max_iter):
         mu = special.expit(X @ beta + offset)
-        hessian = (X * (mu * (1 - mu))[:, None]).T @ X
-        step = np.linalg.lstsq(hessian, X.T @ (y - mu), rcond=None)[0]
+        hessian = (X * (w * mu * (1 - mu))[:, None]).T @ X
+        step = np.linalg.lstsq(hessian, X.T @ (w * (y - mu)), rcond=None)[0]
         for _ in range(30):  # halve until the likelihood does not fall
             candidate = loglik(beta + step)
             if candidate >= current - 1e-12:
                 break
             step = step / 2
         beta, previous, current = beta + step, current, candidate
-        if np.max(np.abs(step)) < 1e-10 or abs(current - previous) < 1e-12:
+        # the Newton step is the distance to the optimum: stop on it, not on the likelihood,
+        # whose last changes are rounding (1e-12 in it is 1e-7 in the coefficients)
+        if np.max(np.abs(step)) < 1e-10 or current <= previous:
             break
     return beta
 
@@ -188,6 +251,9 @@ def lift_table(
 ) -> pd.DataFrame:
     """Lift and capture in the top fractions of clients by score.
 
+    Clients whose scores tie at the cut count by the tied group's mean churn rate (the
+    expectation over the order of the tie), so the figures do not depend on row order.
+
     Returns
     -------
     DataFrame
@@ -202,23 +268,26 @@ def lift_table(
     1       0.5            5         0.4   2.0      1.0
     """
     y, p = _arrays(y_true, y_score)
-    order = np.argsort(-p, kind="stable")
-    ys = y[order]
-    base = y.mean()
+    return pd.DataFrame(_lift_rows(_Scores.of(y, p), fractions))
+
+
+def _lift_rows(s: _Scores, fractions: Sequence[float]) -> list[dict[str, float]]:
+    n, churners = s.n, s.positives
+    base = churners / n
     rows = []
     for f in fractions:
-        k = max(1, int(round(f * len(y))))
-        rate = ys[:k].mean()
+        k = max(1, int(round(f * n)))
+        found = s.top(k)
         rows.append(
             {
                 "fraction": float(f),
                 "n_contacted": k,
-                "churn_rate": float(rate),
-                "lift": float(rate / base) if base > 0 else np.nan,
-                "capture": float(ys[:k].sum() / y.sum()) if y.sum() > 0 else np.nan,
+                "churn_rate": found / k,
+                "lift": found / k / base if base > 0 else np.nan,
+                "capture": found / churners if churners > 0 else np.nan,
             }
         )
-    return pd.DataFrame(rows)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -229,32 +298,22 @@ class EMPC:
     fraction: float
 
 
-def _roc_hull(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Convex hull of the ROC curve: arrays (FPR, TPR) from (0, 0) to (1, 1)."""
-    order = np.argsort(-p, kind="stable")
-    ys, ps = y[order], p[order]
-    distinct = np.r_[np.flatnonzero(np.diff(ps)), len(ps) - 1]
-    tps = np.cumsum(ys)[distinct]
-    fps = (distinct + 1) - tps
-    tpr = np.r_[0.0, tps / max(ys.sum(), 1)]
-    fpr = np.r_[0.0, fps / max(len(ys) - ys.sum(), 1)]
-    # Only the points where the curve turns clockwise can be hull vertices: keep them (and
-    # the ends) before the monotone-chain pass, which is then short.
-    d_f, d_t = np.diff(fpr), np.diff(tpr)
-    turns = d_f[:-1] * d_t[1:] - d_t[:-1] * d_f[1:] < 0
-    candidates = np.flatnonzero(np.r_[True, turns, True])
-    fpr, tpr = fpr[candidates], tpr[candidates]
-    hull: list[int] = []
-    for i in range(len(fpr)):
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            cross = (fpr[b] - fpr[a]) * (tpr[i] - tpr[a]) - (tpr[b] - tpr[a]) * (fpr[i] - fpr[a])
-            if cross >= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(i)
-    return fpr[hull], tpr[hull]
+def _roc_hull(tps: np.ndarray, fps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convex hull of the ROC curve through the cumulative counts: (FPR, TPR), (0,0) to (1,1)."""
+    tpr = np.r_[0.0, tps / max(tps[-1], 1)]
+    fpr = np.r_[0.0, fps / max(fps[-1], 1)]
+    # scores no resampled client holds repeat the point before them: drop the repeats
+    moved = np.r_[True, (np.diff(fpr) != 0) | (np.diff(tpr) != 0)]
+    fpr, tpr = fpr[moved], tpr[moved]
+    # A point where the curve does not turn clockwise lies on or under the chord of its
+    # neighbours, so it is no hull vertex: drop all such points, repeat until none is left.
+    while len(fpr) > 2:
+        d_f, d_t = np.diff(fpr), np.diff(tpr)
+        keep = np.r_[True, d_f[:-1] * d_t[1:] - d_t[:-1] * d_f[1:] < 0, True]
+        if keep.all():
+            break
+        fpr, tpr = fpr[keep], tpr[keep]
+    return fpr, tpr
 
 
 def empc(
@@ -289,31 +348,38 @@ def empc(
     0.2
     """
     y, p = _arrays(y_true, y_score)
-    pi0 = y.mean()
+    return _empc(_Scores.of(y, p), clv, incentive, contact_cost, alpha, beta)
+
+
+def _empc(
+    s: _Scores,
+    clv: float = 200.0,
+    incentive: float = 10.0,
+    contact_cost: float = 1.0,
+    alpha: float = 6.0,
+    beta: float = 14.0,
+) -> EMPC:
+    cum_n, tps = s.cum
+    fps = cum_n - tps
+    pi0 = s.positives / s.n
     pi1 = 1 - pi0
     delta, phi = incentive / clv, contact_cost / clv
-    fpr, tpr = _roc_hull(y, p)
+    fpr, tpr = _roc_hull(tps, fps)
     # gamma thresholds at which the optimum moves from hull point i to i + 1
     d_tpr, d_fpr = np.diff(tpr), np.diff(fpr)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope_term = np.where(d_tpr > 0, (delta + phi) * pi1 * d_fpr / (pi0 * d_tpr), np.inf)
     g = (slope_term + phi) / (1 - delta)
     bounds = np.r_[0.0, np.clip(g, 0, 1), 1.0]
-    beta_cdf = stats.beta(alpha, beta).cdf
-    beta1_cdf = stats.beta(alpha + 1, beta).cdf
-    mean_gamma = alpha / (alpha + beta)
-    value, frac = 0.0, 0.0
-    for i in range(len(fpr)):
-        lo, hi = bounds[i], bounds[i + 1]
-        if hi <= lo:
-            continue
-        mass = beta_cdf(hi) - beta_cdf(lo)
-        gamma_mass = mean_gamma * (beta1_cdf(hi) - beta1_cdf(lo))
-        value += clv * (
-            (1 - delta) * pi0 * tpr[i] * gamma_mass
-            - (phi * pi0 * tpr[i] + (delta + phi) * pi1 * fpr[i]) * mass
-        )
-        frac += (pi0 * tpr[i] + pi1 * fpr[i]) * mass
+    # the Beta(alpha, beta) and Beta(alpha + 1, beta) masses between consecutive bounds
+    mass = np.diff(special.betainc(alpha, beta, bounds))
+    gamma_mass = alpha / (alpha + beta) * np.diff(special.betainc(alpha + 1, beta, bounds))
+    live = bounds[1:] > bounds[:-1]
+    mass, gamma_mass = np.where(live, mass, 0.0), np.where(live, gamma_mass, 0.0)
+    value = clv * np.sum(
+        (1 - delta) * pi0 * tpr * gamma_mass - (phi * pi0 * tpr + (delta + phi) * pi1 * fpr) * mass
+    )
+    frac = np.sum((pi0 * tpr + pi1 * fpr) * mass)
     return EMPC(value=float(value), fraction=float(frac))
 
 
@@ -331,6 +397,8 @@ def expected_retained_value(
     ``sum over contacted churners of acceptance * value - budget * contact_cost``: each
     contacted client who would have left stays with probability ``acceptance``.
 
+    Clients whose scores tie at the cut count by the tied group's mean.
+
     Parameters
     ----------
     y_true, y_score : array-like
@@ -347,10 +415,25 @@ def expected_retained_value(
     0.5
     """
     y, p = _arrays(y_true, y_score)
-    v = np.ones_like(y) if value is None else np.asarray(value, dtype=float).ravel()
-    budget = int(min(max(budget, 0), len(y)))
-    top = np.argsort(-p, kind="stable")[:budget]
-    return float(acceptance * (y[top] * v[top]).sum() - budget * contact_cost)
+    neg, group = np.unique(-p, return_inverse=True)
+    s = _Scores.drawn(-neg, group, y, np.arange(len(y)))
+    kept = None
+    if value is not None:
+        kept = np.bincount(group, weights=y * np.asarray(value, dtype=float).ravel())
+    return _retained(s, budget, kept, acceptance, contact_cost)
+
+
+def _retained(
+    s: _Scores,
+    budget: int,
+    kept: np.ndarray | None = None,
+    acceptance: float = 0.3,
+    contact_cost: float = 0.0,
+) -> float:
+    """``acceptance`` times the churners (or ``kept`` value per group) in the top ``budget``."""
+    budget = int(min(max(budget, 0), s.n))
+    found = s.top(budget, kept) if budget else 0.0
+    return float(acceptance * found - budget * contact_cost)
 
 
 def bootstrap_interval(
@@ -390,43 +473,80 @@ def _replicates(
     random_state: int | None,
 ) -> pd.DataFrame:
     """``metrics`` on ``n_boot`` resamples of the clients (one row each; single-class skipped)."""
+    rows = [metrics(y[idx], p[idx]) for idx in _resamples(y, n_boot, random_state)]
+    return pd.DataFrame(rows)
+
+
+def _resamples(y: np.ndarray, n_boot: int, random_state: int | None) -> Iterator[np.ndarray]:
+    """Row indices of ``n_boot`` resamples of the clients, skipping those with one class."""
     rng = np.random.default_rng(random_state)
-    rows = []
     n = len(y)
     for _ in range(n_boot):
         idx = rng.integers(0, n, n)
         yb = y[idx]
-        if yb.min() == yb.max():
-            continue
-        rows.append(metrics(yb, p[idx]))
-    return pd.DataFrame(rows)
+        if yb.min() != yb.max():
+            yield idx
 
 
-def _ranking_metrics(
-    y: np.ndarray, p: np.ndarray, fractions: Sequence[float], budget: int
-) -> dict[str, float]:
-    """Every metric of :func:`evaluate` but the calibration ones, from one resample."""
-    profit = empc(y, p)
+def _ranking_metrics(s: _Scores, fractions: Sequence[float], budget: int) -> dict[str, float]:
+    """Every metric of :func:`evaluate` but the calibration ones, from the grouped counts."""
+    cum_n, tps = s.cum
+    fps = cum_n - tps
+    n_pos, n_neg = tps[-1], fps[-1]
+    # ROC-AUC: the trapezoids under (FPR, TPR) through every distinct score
+    d_fps = np.diff(fps, prepend=0.0)
+    auc = np.sum(d_fps * (tps + np.r_[0.0, tps[:-1]])) / (2 * n_pos * n_neg)
+    # average precision: precision at each distinct score times the recall it adds
+    precision = np.divide(tps, cum_n, out=np.zeros_like(tps), where=cum_n > 0)
+    ap = np.sum(s.churners * precision) / n_pos
+    # Brier: sum of (p - y)^2 = n p^2 - 2 p churners + churners within a group of score p
+    sq = s.clients * s.score**2 - 2 * s.score * s.churners + s.churners
+    profit = _empc(s)
     values = {
-        "roc_auc": roc_auc(y, p),
-        "pr_auc": pr_auc(y, p),
-        "brier": brier(y, p),
+        "roc_auc": float(auc),
+        "pr_auc": float(ap),
+        "brier": float(sq.sum() / s.n),
         "empc": profit.value,
         "empc_fraction": profit.fraction,
-        "retained_value": expected_retained_value(y, p, budget),
-        "base_rate": float(np.mean(y)),
+        "retained_value": _retained(s, budget),
+        "base_rate": float(n_pos / s.n),
     }
-    table = lift_table(y, p, fractions)
-    for f, lift, capture in zip(fractions, table["lift"], table["capture"], strict=True):
-        tag = f"{int(round(f * 100))}pct"
-        values[f"lift_{tag}"] = float(lift)
-        values[f"capture_{tag}"] = float(capture)
+    for row in _lift_rows(s, fractions):
+        tag = f"{int(round(row['fraction'] * 100))}pct"
+        values[f"lift_{tag}"] = float(row["lift"])
+        values[f"capture_{tag}"] = float(row["capture"])
     return values
 
 
-def _calibration_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    intercept, slope = calibration_intercept_slope(y, p)
+def _calibration_metrics(s: _Scores) -> dict[str, float]:
+    intercept, slope = _calibration(s)
     return {"calibration_intercept": intercept, "calibration_slope": slope}
+
+
+def _bootstrap(
+    y: np.ndarray,
+    p: np.ndarray,
+    fractions: Sequence[float],
+    budget: int,
+    n_boot: int,
+    random_state: int | None,
+) -> pd.DataFrame:
+    """Replicates of every metric of :func:`evaluate` (calibration on the first 50 only).
+
+    The scores are grouped once; each resample only changes the groups' counts of clients and
+    churners, from which every metric follows by cumulative sums (the calibration fits run on
+    the distinct scores as binomial rows): the numbers of the resampled rows, without them.
+    """
+    neg, group = np.unique(-p, return_inverse=True)
+    rows = [
+        _ranking_metrics(_Scores.drawn(-neg, group, y, idx), fractions, budget)
+        for idx in _resamples(y, n_boot, random_state)
+    ]
+    calibration = [
+        _calibration_metrics(_Scores.drawn(-neg, group, y, idx))
+        for idx in _resamples(y, min(n_boot, 50), random_state)
+    ]
+    return pd.concat([pd.DataFrame(rows), pd.DataFrame(calibration)], axis=1)
 
 
 def evaluate(
@@ -457,17 +577,10 @@ def evaluate(
     """
     y, p = _arrays(y_true, y_prob)
     k = budget if budget is not None else max(1, int(round(0.1 * len(y))))
-    values = _ranking_metrics(y, p, fractions, k) | _calibration_metrics(y, p)
+    scores = _Scores.of(y, p)
+    values = _ranking_metrics(scores, fractions, k) | _calibration_metrics(scores)
     # one resample serves every ranking metric; the calibration fits are dearer: 50 at most
-    replicates = pd.concat(
-        [
-            _replicates(
-                lambda a, b: _ranking_metrics(a, b, fractions, k), y, p, n_boot, random_state
-            ),
-            _replicates(_calibration_metrics, y, p, min(n_boot, 50), random_state),
-        ],
-        axis=1,
-    )
+    replicates = _bootstrap(y, p, fractions, k, n_boot, random_state)
     order = ["roc_auc", "pr_auc", "brier", "calibration_intercept", "calibration_slope"]
     order += ["empc", "empc_fraction", "retained_value", "base_rate"]
     order += [m for m in values if m.startswith(("lift_", "capture_"))]

@@ -42,7 +42,7 @@ def forecast_command(
     seed: SeedOption = 0,
     track: TrackOption = False,
 ) -> None:
-    """Forecast the net rate, S, R and E with 80% and 95% intervals; compare scenarios."""
+    """Forecast the net rate, S, R and E with 95% intervals; compare scenarios."""
     from snr_models.jobs.forecast import run_forecast
 
     with err_console.status("forecasting the net rate"):
@@ -64,7 +64,7 @@ def forecast_command(
     for name in job.result.scenario_names:
         console.print(
             f"{name:>28} {last['period']:%Y-%m} net rate {last[name]:.4f} "
-            f"[{last[f'{name}_lo95']:.4f}, {last[f'{name}_hi95']:.4f}]"
+            f"[{last[f'{name}_lo']:.4f}, {last[f'{name}_hi']:.4f}]"
         )
     console.print(f"wrote {job.output} ({len(job.result.table)} rows)")
     if job.run_id:

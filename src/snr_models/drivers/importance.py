@@ -309,17 +309,66 @@ def key_drivers(
     )
 
 
+@dataclass(frozen=True)
+class _Patterns:
+    """Distinct response patterns: outcome codes, design rows, counts, per-column codes."""
+
+    codes: np.ndarray
+    X: np.ndarray
+    weights: np.ndarray
+    levels: np.ndarray
+    col_codes: np.ndarray
+
+    def subset(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Codes, design and weights of the distinct rows of ``[codes, X[:, members]]``."""
+        n_cat = int(self.codes.max()) + 1
+        if np.log2(n_cat) + np.log2(self.levels[members]).sum() >= 62:  # no room for a key
+            return self.codes, self.X[:, members], self.weights
+        key = self.codes.astype(np.int64)
+        for j in members:
+            key = key * int(self.levels[j]) + self.col_codes[:, j]
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        w = np.bincount(inverse.ravel(), weights=self.weights)
+        return self.codes[first], self.X[np.ix_(first, members)], w
+
+
+def _patterns(codes: np.ndarray, X: np.ndarray, weights: np.ndarray | None) -> _Patterns:
+    """The distinct rows of ``[codes, X]`` with their total weights, and each column's codes."""
+    w = np.ones(len(codes)) if weights is None else np.asarray(weights, dtype=np.float64)
+    rows, inverse = np.unique(np.column_stack([codes, X]), axis=0, return_inverse=True)
+    w = np.bincount(inverse.ravel(), weights=w)
+    levels, col_codes = [], []
+    for j in range(X.shape[1]):
+        values, inv = np.unique(rows[:, j + 1], return_inverse=True)
+        levels.append(len(values))
+        col_codes.append(inv.ravel())
+    codes_u = rows[:, 0].astype(np.intp)
+    return _Patterns(codes_u, rows[:, 1:], w, np.array(levels), np.column_stack(col_codes))
+
+
 def _mcfadden_subsets(
     codes: np.ndarray, X: np.ndarray, weights: np.ndarray | None = None
 ) -> np.ndarray:
-    """McFadden pseudo-R² of the logit on every subset of the columns of X (bit-mask indexed)."""
+    """McFadden pseudo-R² of the logit on every subset of the columns of X (bit-mask indexed).
+
+    Ratings take a handful of values, so each subset's logit is fitted on the distinct rows of
+    (outcome, drivers in the subset) with their counts as frequency weights -- the same
+    likelihood, hence the same estimates -- starting from the fit of the subset without its
+    last driver.
+    """
     p = X.shape[1]
     llnull = null_loglik(codes, weights)
+    rows = _patterns(codes, X, weights)
     out = np.zeros(2**p)
+    starts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for k in range(1, p + 1):
         members, masks = _subsets_of_size(p, k)
         for m, mask in zip(members, masks, strict=True):
-            fit = fit_cumulative_logit(codes, X[:, m], weights)
+            parent = starts.get(int(mask) & ~(1 << int(m[-1])))
+            start = None if parent is None else (parent[0], np.r_[parent[1], 0.0])
+            fit = fit_cumulative_logit(*rows.subset(m), start=start)
+            if k < p:
+                starts[int(mask)] = (fit.thresholds, fit.coef)
             out[mask] = 1.0 - fit.llf / llnull
     return out
 

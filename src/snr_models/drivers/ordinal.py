@@ -79,6 +79,7 @@ def fit_cumulative_logit(
     X: np.ndarray,
     weights: np.ndarray | None = None,
     *,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
     tol: float = 1e-10,
     max_iter: int = 100,
 ) -> CumulativeLogitFit:
@@ -93,6 +94,9 @@ def fit_cumulative_logit(
         Drivers, no constant column (p may be 0).
     weights : ndarray, optional
         Frequency weights.
+    start : (thresholds, coef), optional
+        Starting values (a warm start from a nested model); default the thresholds of the
+        thresholds-only model and zero slopes.
 
     Examples
     --------
@@ -111,9 +115,12 @@ def fit_cumulative_logit(
     if n_cat < 2:
         raise SnrInputError("the ordinal outcome takes a single value")
     k_th = n_cat - 1
-    cum = np.cumsum(np.bincount(codes, weights=w, minlength=n_cat))[:-1] / w.sum()
-    theta = np.log(cum / (1 - cum))
-    beta = np.zeros(p)
+    if start is None:
+        cum = np.cumsum(np.bincount(codes, weights=w, minlength=n_cat))[:-1] / w.sum()
+        theta, beta = np.log(cum / (1 - cum)), np.zeros(p)
+    else:
+        theta = np.asarray(start[0], dtype=np.float64).copy()
+        beta = np.asarray(start[1], dtype=np.float64).copy()
     upper_ok = codes < k_th  # an upper cut-point exists
     lower_ok = codes > 0
     rows = np.arange(n)

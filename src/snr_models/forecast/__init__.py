@@ -4,9 +4,11 @@ Public API:
 
 - :func:`forecast` -> :class:`ForecastResult` (``summary()``, ``to_frame()``, ``plot()``,
   ``compare()``): 1-12 months ahead, models chosen per series by rolling-origin backtest,
-  branches reconciled with the firm, 80% and 95% intervals by joint simulation calibrated on the
-  backtest's out-of-sample errors (:mod:`snr_models.forecast.calibration`), a baseline and any
-  number of roll-out scenarios.
+  branches reconciled with the firm, ``1 - alpha`` intervals (95% by default) by joint
+  simulation calibrated on the backtest's out-of-sample errors
+  (:mod:`snr_models.forecast.calibration`), a baseline and any number of roll-out scenarios.
+- :func:`forecast_series` -> :class:`SeriesForecast`: any one monthly series, the same model
+  choice and calibrated intervals, levels from ``alpha``.
 - :class:`Scenario`, :class:`Rollout`, :class:`ScenarioFile`, :func:`load_scenarios`: what a
   scenario rolls out where and when; :func:`effects_table` the effects it uses.
 - :func:`backtest_series` (one series, every candidate model) and :func:`backtest_net_rate`
@@ -22,6 +24,7 @@ from snr_models.forecast.core import COMPONENTS, OUTPUT_COLUMNS, forecast
 from snr_models.forecast.evaluate import NetRateBacktest, backtest_net_rate
 from snr_models.forecast.exposure import Shape
 from snr_models.forecast.models import (
+    DEFAULT_MODELS,
     MODELS,
     ETSForecaster,
     SARIMAXForecaster,
@@ -36,9 +39,11 @@ from snr_models.forecast.scenario import (
     effects_table,
     load_scenarios,
 )
+from snr_models.forecast.series import SeriesForecast, forecast_series
 
 __all__ = [
     "COMPONENTS",
+    "DEFAULT_MODELS",
     "MODELS",
     "OUTPUT_COLUMNS",
     "ETSForecaster",
@@ -50,11 +55,13 @@ __all__ = [
     "ScenarioFile",
     "SeasonalNaive",
     "SeriesBacktest",
+    "SeriesForecast",
     "Shape",
     "StructuralForecaster",
     "backtest_net_rate",
     "backtest_series",
     "effects_table",
     "forecast",
+    "forecast_series",
     "load_scenarios",
 ]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from snr_models.forecast.models import make_model
+from snr_models.forecast.models import DEFAULT_MODELS, MODELS, make_model
 from snr_models.forecast.scores import QUANTILES, crps_normal, mase_scale, pinball, z_of
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def backtest_series(
     y: pd.Series,
     exog: np.ndarray | None = None,
     *,
-    models: Sequence[str] = ("snaive", "ets", "sarimax", "uc"),
+    models: Sequence[str] = DEFAULT_MODELS,
     horizon: int = 6,
     n_origins: int = 6,
     season_length: int = 12,
@@ -174,6 +174,6 @@ def _choose(scores: pd.DataFrame, names: list[str]) -> str:
     ok = scores[np.isfinite(scores["mase"].astype(float))] if len(scores) else scores
     if ok.empty:
         return "ets" if "ets" in names else names[0]
-    order = {n: i for i, n in enumerate(["snaive", "ets", "sarimax", "uc"])}
+    order = {n: i for i, n in enumerate(MODELS)}
     ok = ok.assign(_rank=ok["model"].map(order)).sort_values(["mase", "_rank"])
     return str(ok["model"].iloc[0])

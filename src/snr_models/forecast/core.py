@@ -20,7 +20,8 @@ Steps (see the package docstring for the why):
 5. Reconciliation per path (weighted least squares, MinT with diagonal variances; Wickramasuriya
    et al. 2019): the branch paths move towards the firm path in proportion to their variance
    until the firm-wide value is exactly their volume-weighted mean.
-6. Net rate = sum of weight x component per path; intervals are path quantiles (80% and 95%).
+6. Net rate = sum of weight x component per path; the ``1 - alpha`` intervals (``lo``, ``hi``)
+   are path quantiles.
 """
 
 from __future__ import annotations
@@ -36,18 +37,16 @@ import pandas as pd
 
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
-from snr_models.forecast.backtest import backtest_series
 from snr_models.forecast.calibration import (
     Calibration,
     composite_factor,
     effective_dof,
     error_correlation,
     scale_factor,
-    selection_points,
     standardised_errors,
 )
 from snr_models.forecast.exposure import Shape, branch_exposure, firm_exposure
-from snr_models.forecast.models import MODELS, make_model
+from snr_models.forecast.models import DEFAULT_MODELS, MODELS
 from snr_models.forecast.result import ForecastResult
 from snr_models.forecast.scenario import (
     Scenario,
@@ -56,6 +55,7 @@ from snr_models.forecast.scenario import (
     effects_table,
     load_scenarios,
 )
+from snr_models.forecast.series import fit_series
 from snr_models.metrics import MetricSpec, net_rate
 
 logger = logging.getLogger(__name__)
@@ -71,12 +71,9 @@ OUTPUT_COLUMNS: list[str] = [
     "component",
     "scenario",
     "forecast",
-    "lo80",
-    "hi80",
-    "lo95",
-    "hi95",
+    "lo",
+    "hi",
 ]
-_LEVELS = (0.025, 0.1, 0.9, 0.975)
 
 
 def _history(
@@ -118,49 +115,6 @@ def _fill(y: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     if np.isnan(y).all():
         return fallback.copy()
     return pd.Series(y).interpolate(limit_direction="both").to_numpy()
-
-
-def _fit_one(
-    y: pd.Series,
-    exog: np.ndarray,
-    horizon: int,
-    models: Sequence[str],
-    n_origins: int,
-    season_length: int,
-) -> tuple[str, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
-    """Choose, refit and forecast one series.
-
-    Returns the model's name, the backtest scores, the model's own predictive mean and standard
-    deviation, its in-sample residuals and the honest backtest points the calibration uses
-    (:func:`~snr_models.forecast.calibration.selection_points`; empty without a backtest, or
-    when the chosen model failed on the whole history and a fallback forecasts instead).
-    """
-    t = len(y)
-    if len(models) > 1 and n_origins > 0:
-        bt = backtest_series(
-            y,
-            exog[:t],
-            models=models,
-            horizon=horizon,
-            n_origins=n_origins,
-            season_length=season_length,
-        )
-        chosen, scores, warm = bt.chosen, bt.scores, bt.params
-        points = selection_points(bt.points)
-    else:
-        chosen, scores, warm = models[0], pd.DataFrame(), {}
-        points = pd.DataFrame(columns=["model", "origin", "step", "actual", "mean", "sd", "scale"])
-    for name in dict.fromkeys([chosen, "ets", "snaive"]):
-        try:
-            model = make_model(name, season_length).fit(y, exog[:t], start_params=warm.get(name))
-            mean, sd = model.predict(horizon, exog[t:])
-            if np.all(np.isfinite(mean)) and np.all(np.isfinite(sd)):
-                if name != chosen:
-                    points = points.iloc[:0]
-                return name, scores, mean, sd, model.residuals(), points
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            logger.info("forecast: %s failed (%s); falling back", name, exc)
-    raise SnrInputError("forecast: no model could be fitted to a series")  # pragma: no cover
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -220,7 +174,7 @@ def forecast(
     scenario: Any = None,
     *,
     effects: Any = None,
-    models: Sequence[str] = ("snaive", "ets", "sarimax", "uc"),
+    models: Sequence[str] = DEFAULT_MODELS,
     branches: bool = True,
     n_origins: int = 6,
     end: Any = None,
@@ -229,6 +183,7 @@ def forecast(
     season_length: int = 12,
     volume_months: int = 6,
     spec: MetricSpec | str | Path | None = None,
+    alpha: float = 0.05,
     random_state: int | None = 0,
 ) -> ForecastResult:
     """Forecast the net rate and S, R, E, firm-wide and per branch, for a baseline and scenarios.
@@ -251,7 +206,9 @@ def forecast(
         YAML's effects; a scenario whose file says ``effects: attribution`` needs them here
         (the forecast estimates no effect itself: that is the attribution's work).
     models : sequence of str
-        Candidate models (``snaive``, ``ets``, ``sarimax``, ``uc``); one name skips the choice.
+        Candidates among ``snaive``, ``ets``, ``sarimax``, ``uc`` (default
+        :data:`~snr_models.forecast.models.DEFAULT_MODELS`: all but the fixed-order
+        ``sarimax``); one name skips the choice.
     branches : bool
         Forecast each branch too and reconcile (``False``: firm-wide only, faster).
     n_origins : int
@@ -271,6 +228,8 @@ def forecast(
         months.
     spec : optional
         Metric specification (default: DESIGN.md's).
+    alpha : float
+        ``1 - alpha`` intervals (columns ``lo`` and ``hi``).
     random_state : int, optional
         Seed of the simulation.
 
@@ -296,6 +255,8 @@ def forecast(
     models = tuple(models)
     if not models or any(m not in MODELS for m in models):
         raise SnrInputError(f"models must be some of {list(MODELS)}, got {list(models)}")
+    if not 0 < alpha < 1:
+        raise SnrInputError(f"alpha must be in (0, 1), got {alpha!r}")
     if n_paths < 200:
         raise SnrInputError(f"n_paths must be >= 200, got {n_paths}")
     if isinstance(scenario, str | Path):
@@ -342,7 +303,7 @@ def forecast(
 
     for j, c in enumerate(COMPONENTS):
         y = pd.Series(firm[c], index=index)
-        name, scores, mean, sd, resid, points = _fit_one(
+        name, scores, mean, sd, resid, points = fit_series(
             y, x_firm[c], horizon, models, n_origins, season_length
         )
         factors_f[c] = scale_factor(standardised_errors(points))
@@ -350,7 +311,7 @@ def forecast(
         mu_f[:, j], sd_f[:, j], res_f[c], honest_f[c] = mean, sd * factors_f[c], resid, points
         for i in range(n_b):
             yb = pd.Series(_fill(values[c][i], firm[c]), index=index)
-            name, scores, mean, sd, resid, points = _fit_one(
+            name, scores, mean, sd, resid, points = fit_series(
                 yb, x_branch[i], horizon, models, n_origins, season_length
             )
             factor = scale_factor(standardised_errors(points))
@@ -431,9 +392,9 @@ def forecast(
             b_path = b_path + var_b[None] * v[None] * lam_p[:, None]
             f_mean = (v * b_mean).sum(axis=0)
             f_path = np.einsum("bhc,nbhc->nhc", v, b_path)
-        tables.append(_table(label, "firm", future, f_mean, f_path, w, net_extra))
+        tables.append(_table(label, "firm", future, f_mean, f_path, w, alpha, net_extra))
         for i in range(n_b):
-            tables.append(_table(label, str(ids[i]), future, b_mean[i], b_path[:, i], w))
+            tables.append(_table(label, str(ids[i]), future, b_mean[i], b_path[:, i], w, alpha))
         summaries[label] = f_path @ w + net_extra
     table = pd.concat(tables, ignore_index=True)[OUTPUT_COLUMNS]
 
@@ -468,6 +429,7 @@ def forecast(
             "n_branches": len(ids),
             "n_origins": n_origins,
             "n_paths": n_paths,
+            "alpha": alpha,
             "history_start": f"{periods[0]:%Y-%m}",
             "history_end": f"{periods[-1]:%Y-%m}",
             "weights": weights,
@@ -488,6 +450,7 @@ def _table(
     mean: np.ndarray,
     paths: np.ndarray,
     w: np.ndarray,
+    alpha: float,
     net_extra: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Rows ``period x component`` (S, R, E, net_rate) of one series and scenario.
@@ -498,7 +461,7 @@ def _table(
     means = np.column_stack([mean, mean @ w])  # (H, 4)
     net = paths @ w if net_extra is None else paths @ w + net_extra
     allp = np.concatenate([paths, net[..., None]], axis=-1)  # (n, H, 4)
-    q = np.quantile(allp, _LEVELS, axis=0)  # (4, H, 4)
+    q = np.quantile(allp, [alpha / 2, 1 - alpha / 2], axis=0)  # (2, H, 4)
     comps = [*COMPONENTS, "net_rate"]
     h = len(future)
     return pd.DataFrame(
@@ -508,10 +471,8 @@ def _table(
             "component": np.tile(comps, h),
             "scenario": label,
             "forecast": means.reshape(-1),
-            "lo80": q[1].reshape(-1),
-            "hi80": q[2].reshape(-1),
-            "lo95": q[0].reshape(-1),
-            "hi95": q[3].reshape(-1),
+            "lo": q[0].reshape(-1),
+            "hi": q[1].reshape(-1),
         }
     )
 

@@ -35,31 +35,34 @@ class NetRateBacktest:
     Attributes
     ----------
     points : DataFrame
-        ``origin, period, step, actual, forecast, lo80, hi80, lo95, hi95, snaive, snaive_lo95,
-        snaive_hi95, scale`` (``scale``: the in-sample seasonal-naive MAE at the origin).
+        ``origin, period, step, actual, forecast, lo, hi, snaive, snaive_lo, snaive_hi, scale``
+        (``lo``/``hi`` the forecast's ``1 - alpha`` interval, ``snaive_lo``/``snaive_hi`` the
+        seasonal naive's; ``scale``: the in-sample seasonal-naive MAE at the origin).
     components : DataFrame
         The firm-wide S, R, E and net rate at the same points: ``origin, period, step,
-        component, actual, forecast, lo80, hi80, lo95, hi95``.
+        component, actual, forecast, lo, hi``.
+    alpha : float
+        The intervals' ``alpha``.
     """
 
     points: pd.DataFrame
     components: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    alpha: float = 0.05
 
     def coverage(self, by: str = "component") -> pd.DataFrame:
-        """Coverage of the 80% and 95% intervals and the number of points, per ``by``
+        """Coverage of the ``1 - alpha`` intervals and the number of points, per ``by``
         (``"component"``, ``"step"`` or both as a list)."""
         c = self.components
-        inside80 = (c["actual"] >= c["lo80"]) & (c["actual"] <= c["hi80"])
-        inside95 = (c["actual"] >= c["lo95"]) & (c["actual"] <= c["hi95"])
-        frame = c.assign(coverage80=inside80, coverage95=inside95)
-        return frame.groupby(by).agg(
-            coverage80=("coverage80", "mean"),
-            coverage95=("coverage95", "mean"),
-            n_points=("actual", "size"),
+        inside = (c["actual"] >= c["lo"]) & (c["actual"] <= c["hi"])
+        return (
+            c.assign(coverage=inside)
+            .groupby(by)
+            .agg(coverage=("coverage", "mean"), n_points=("actual", "size"))
         )
 
     def scores(self) -> dict[str, float]:
-        """MASE of the forecast and of the seasonal naive, their ratio, and coverages."""
+        """MASE of the forecast and of the seasonal naive, their ratio, and the coverage of
+        their ``1 - alpha`` intervals."""
         p = self.points
         err = (p["actual"] - p["forecast"]).abs()
         n_err = (p["actual"] - p["snaive"]).abs()
@@ -67,10 +70,9 @@ class NetRateBacktest:
             "mase": float((err / p["scale"]).mean()),
             "mase_snaive": float((n_err / p["scale"]).mean()),
             "rel_mae": float(err.mean() / n_err.mean()),
-            "coverage80": float(((p["actual"] >= p["lo80"]) & (p["actual"] <= p["hi80"])).mean()),
-            "coverage95": float(((p["actual"] >= p["lo95"]) & (p["actual"] <= p["hi95"])).mean()),
-            "coverage95_snaive": float(
-                ((p["actual"] >= p["snaive_lo95"]) & (p["actual"] <= p["snaive_hi95"])).mean()
+            "coverage": float(((p["actual"] >= p["lo"]) & (p["actual"] <= p["hi"])).mean()),
+            "coverage_snaive": float(
+                ((p["actual"] >= p["snaive_lo"]) & (p["actual"] <= p["snaive_hi"])).mean()
             ),
             "n_points": len(p),
             "n_origins": int(p["origin"].nunique()),
@@ -88,13 +90,13 @@ class NetRateBacktest:
         return self.points.copy()
 
     def plot(self) -> Figure:
-        """Actual against forecast with 95% intervals, one line per origin."""
+        """Actual against forecast with its intervals, one line per origin."""
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(7, 3.6))
         ax = fig.subplots()
         for _, g in self.points.groupby("origin"):
-            ax.fill_between(g["period"], g["lo95"], g["hi95"], alpha=0.08, color="C0")
+            ax.fill_between(g["period"], g["lo"], g["hi"], alpha=0.08, color="C0")
             ax.plot(g["period"], g["forecast"], color="C0", lw=0.8)
         act = self.points.drop_duplicates("period").sort_values("period")
         ax.plot(act["period"], act["actual"], "k.-", lw=1, label="actual")
@@ -126,7 +128,8 @@ def backtest_net_rate(
         Last history months (``"2025-03"`` ...).
     forecast_kwargs : dict, optional
         Passed to :func:`~snr_models.forecast.forecast` (default ``branches=False``), e.g.
-        ``{"n_origins": 4, "models": ("snaive", "ets")}`` for the model choice at each origin.
+        ``{"n_origins": 4, "models": ("snaive", "ets")}`` for the model choice at each origin;
+        its ``alpha`` (default 0.05) sets the intervals scored.
     """
     observed = net_rate(data, freq="M", n_boot=0).set_index("period")
     actual = observed["net_rate"]
@@ -139,6 +142,8 @@ def backtest_net_rate(
     if not idx:
         raise SnrInputError("backtest_net_rate: the data are too short for any origin")
     forecast_kwargs = {"branches": False, **(forecast_kwargs or {})}
+    alpha = float(forecast_kwargs.get("alpha", 0.05))
+    z = z_of(1 - alpha)
     rows, comp_rows = [], []
     for i in idx:
         res = forecast(data, horizon=horizon, end=periods[i], **forecast_kwargs)
@@ -153,9 +158,7 @@ def backtest_net_rate(
                         "step": g["period"].map(periods.get_loc).to_numpy() - i,
                         "component": comp,
                         "actual": observed.loc[g["period"], comp].to_numpy(dtype=float),
-                        **{
-                            k: g[k].to_numpy() for k in ("forecast", "lo80", "hi80", "lo95", "hi95")
-                        },
+                        **{k: g[k].to_numpy() for k in ("forecast", "lo", "hi")},
                     }
                 )
             )
@@ -168,7 +171,6 @@ def backtest_net_rate(
             period = pd.Timestamp(row.period)
             if period not in actual.index:
                 continue
-            z = z_of(0.95)
             rows.append(
                 {
                     "origin": periods[i],
@@ -176,13 +178,11 @@ def backtest_net_rate(
                     "step": s + 1,
                     "actual": float(actual.loc[period]),
                     "forecast": row.forecast,
-                    "lo80": row.lo80,
-                    "hi80": row.hi80,
-                    "lo95": row.lo95,
-                    "hi95": row.hi95,
+                    "lo": row.lo,
+                    "hi": row.hi,
                     "snaive": n_mean[s],
-                    "snaive_lo95": n_mean[s] - z * n_sd[s],
-                    "snaive_hi95": n_mean[s] + z * n_sd[s],
+                    "snaive_lo": n_mean[s] - z * n_sd[s],
+                    "snaive_hi": n_mean[s] + z * n_sd[s],
                     "scale": scale,
                 }
             )
@@ -190,4 +190,4 @@ def backtest_net_rate(
     points = points[np.isfinite(points["actual"])].reset_index(drop=True)
     comps = pd.concat(comp_rows, ignore_index=True)
     comps = comps[np.isfinite(comps["actual"])].reset_index(drop=True)
-    return NetRateBacktest(points=points, components=comps)
+    return NetRateBacktest(points=points, components=comps, alpha=alpha)

@@ -29,6 +29,7 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "DEFAULT_MODELS",
     "ETSForecaster",
     "MODELS",
     "SARIMAXForecaster",
@@ -171,10 +172,16 @@ class ETSForecaster(_Base):
         exog: np.ndarray | None = None,
         start_params: np.ndarray | None = None,
     ) -> ETSForecaster:
-        """Maximum likelihood fit (statsmodels)."""
+        """Maximum likelihood fit (statsmodels) on the series as it is.
+
+        ``start_params`` is accepted for the common interface and ignored: ETS's likelihood
+        has local optima, and statsmodels' own start (from a heuristic decomposition of the
+        series) reaches better ones than a warm start from another window or a rescaled
+        series.
+        """
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-        series, self.centre_, self.scale_ = _standardise(_as_series(y))
+        series = _as_series(y)
         seasonal = self._seasonal(len(series))
         model = ETSModel(
             series,
@@ -186,19 +193,17 @@ class ETSForecaster(_Base):
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.result_ = model.fit(
-                disp=False, maxiter=200, start_params=_start(start_params, model)
-            )
+            self.result_ = model.fit(disp=False)
         self.params_ = np.asarray(self.result_.params, dtype=float)
         self.nobs_ = len(series)
-        self.resid_ = np.array(self.result_.resid, dtype=float) * self.scale_
+        self.resid_ = np.array(self.result_.resid, dtype=float)
         return self
 
     def predict(self, h: int, exog: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of the ``h`` next months (analytic, additive errors)."""
         pred = self.result_.get_prediction(start=self.nobs_, end=self.nobs_ + h - 1)
-        mean = np.asarray(pred.predicted_mean, dtype=float) * self.scale_ + self.centre_
-        return mean, np.sqrt(np.asarray(pred.forecast_variance, dtype=float)) * self.scale_
+        mean = np.asarray(pred.predicted_mean, dtype=float)
+        return mean, np.sqrt(np.asarray(pred.forecast_variance, dtype=float))
 
 
 class _StateSpace(_Base):
@@ -323,6 +328,11 @@ MODELS: dict[str, type[_Base]] = {
     "sarimax": SARIMAXForecaster,
     "uc": StructuralForecaster,
 }
+
+#: The default candidates. SARIMAX is not among them: its order is fixed, (1,0,0)(1,0,0)12, and
+#: it forecast worse than the seasonal naive on two classic monthly series (issue 16);
+#: the structural model takes the exposure regressors instead. Ask for it by name.
+DEFAULT_MODELS: tuple[str, ...] = ("snaive", "ets", "uc")
 
 
 def make_model(name: str, season_length: int = 12) -> Any:

@@ -21,7 +21,8 @@ class ForecastResult:
     Attributes
     ----------
     table : DataFrame
-        ``period, series, component, scenario, forecast, lo80, hi80, lo95, hi95``; ``series``
+        ``period, series, component, scenario, forecast, lo, hi`` (``lo``/``hi``: the ``1 -
+        alpha`` interval, ``params["alpha"]``); ``series``
         is ``"firm"`` or a branch id, ``component`` one of S, R, E, net_rate.
     history : DataFrame
         ``period, series, component, value``: the observed months.
@@ -66,18 +67,18 @@ class ForecastResult:
         return self.backtest[self.backtest["series"] == "firm"].reset_index(drop=True)
 
     def compare(self, component: str = "net_rate", series: str = "firm") -> pd.DataFrame:
-        """Scenarios side by side: per period, each scenario's forecast and 95% interval, and
-        its difference from the baseline."""
+        """Scenarios side by side: per period, each scenario's forecast and interval
+        (``<scenario>_lo``, ``<scenario>_hi``), and its difference from the baseline."""
         sub = self.table[(self.table["component"] == component) & (self.table["series"] == series)]
         if sub.empty:
             raise KeyError(f"no forecast of {component!r} for series {series!r}")
-        wide = sub.pivot(index="period", columns="scenario", values=["forecast", "lo95", "hi95"])
+        wide = sub.pivot(index="period", columns="scenario", values=["forecast", "lo", "hi"])
         out = pd.DataFrame(index=wide.index)
         base = wide[("forecast", "baseline")]
         for name in self.scenario_names:
             out[f"{name}"] = wide[("forecast", name)]
-            out[f"{name}_lo95"] = wide[("lo95", name)]
-            out[f"{name}_hi95"] = wide[("hi95", name)]
+            out[f"{name}_lo"] = wide[("lo", name)]
+            out[f"{name}_hi"] = wide[("hi", name)]
             if name != "baseline":
                 out[f"{name}_minus_baseline"] = wide[("forecast", name)] - base
         return out.reset_index()
@@ -112,9 +113,10 @@ class ForecastResult:
             & (self.table["component"] == "net_rate")
             & (self.table["period"] == self.table["period"].max())
         ]
-        lines += ["", f"Firm-wide net rate in {last['period'].iloc[0]:%Y-%m}:"]
+        level = f"{100 * (1 - self.params.get('alpha', 0.05)):g}%"
+        lines += ["", f"Firm-wide net rate in {last['period'].iloc[0]:%Y-%m} ({level} interval):"]
         lines.append(
-            last[["scenario", "forecast", "lo80", "hi80", "lo95", "hi95"]].to_string(
+            last[["scenario", "forecast", "lo", "hi"]].to_string(
                 index=False, float_format=lambda v: f"{v:.4f}"
             )
         )
@@ -124,7 +126,7 @@ class ForecastResult:
         return "\n".join(lines)
 
     def plot(self, component: str = "net_rate", series: str = "firm", history: int = 24) -> Figure:
-        """A fan chart per scenario (80% and 95% bands) on one figure, with the last
+        """A fan chart per scenario (the ``1 - alpha`` band) on one figure, with the last
         ``history`` months observed."""
         from matplotlib.figure import Figure
 
@@ -141,8 +143,7 @@ class ForecastResult:
                 & (self.table["component"] == component)
             ]
             ax.plot(hist["period"], hist["value"], color="black", lw=1.2, label="observed")
-            ax.fill_between(sub["period"], sub["lo95"], sub["hi95"], alpha=0.2, color="C0")
-            ax.fill_between(sub["period"], sub["lo80"], sub["hi80"], alpha=0.35, color="C0")
+            ax.fill_between(sub["period"], sub["lo"], sub["hi"], alpha=0.25, color="C0")
             ax.plot(sub["period"], sub["forecast"], color="C0", lw=1.6, label="forecast")
             ax.set_title(name)
             ax.tick_params(axis="x", labelrotation=45)

@@ -1,7 +1,7 @@
 """The forecast job behind ``snr forecast``: load, forecast under scenarios, write, track.
 
 Writes one table (CSV or Parquet, atomically, after everything succeeded) with the columns
-``period, series, component, scenario, forecast, lo80, hi80, lo95, hi95``. With ``track=True``
+``period, series, component, scenario, forecast, lo, hi``. With ``track=True``
 the run logs to MLflow (experiment ``snr-forecast``): the settings, the model chosen per
 series, every candidate's backtest scores, the interval calibration applied (its factors and
 degrees of freedom, also as metrics ``calibration.*``), the effects the scenarios used, the
@@ -21,7 +21,7 @@ from snr_models.data.atomic import write_frame
 from snr_models.data.io import load
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
-from snr_models.forecast import MODELS, ForecastResult, forecast, load_scenarios
+from snr_models.forecast import DEFAULT_MODELS, ForecastResult, forecast, load_scenarios
 from snr_models.forecast.core import COMPONENTS
 from snr_models.forecast.scenario import ScenarioFile
 
@@ -112,7 +112,7 @@ def log_forecast(result: ForecastResult, run: Any, tables: Tables | None = None)
         {
             f"forecast.firm.net_rate.{r.scenario}.{k}": getattr(r, k)
             for r in last.itertuples()
-            for k in ("forecast", "lo95", "hi95")
+            for k in ("forecast", "lo", "hi")
         }
     )
     run.log_figure(result.plot(), "forecast/fan_net_rate.png")
@@ -147,7 +147,7 @@ def run_forecast(
     scenario : path, optional
         Scenario YAML (see :mod:`snr_models.forecast.scenario`).
     branches, models, n_origins, n_paths, end, seed
-        See :func:`snr_models.forecast.forecast` (``models=None``: every candidate).
+        See :func:`snr_models.forecast.forecast` (``models=None``: the default candidates).
     track : bool
         Log to MLflow (experiment ``snr-forecast``).
     """
@@ -162,7 +162,7 @@ def run_forecast(
         scenario=scenarios,
         effects=scenario_effects(tables, scenarios, end),
         branches=branches,
-        models=models or tuple(MODELS),
+        models=models or DEFAULT_MODELS,
         n_origins=n_origins,
         n_paths=n_paths,
         end=end,

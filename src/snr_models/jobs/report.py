@@ -249,7 +249,7 @@ def main_sections(result: MainResult) -> list[Section]:
     if result.forecast is not None:
         ahead = Section("forecast", "Outlook: the net rate ahead, by scenario")
         ahead.text(
-            "Monthly forecasts with 80% and 95% intervals; each scenario adds its roll-outs, "
+            "Monthly forecasts with 95% intervals; each scenario adds its roll-outs, "
             "with the estimated effects and their uncertainty carried into the intervals."
         )
         ahead.figure(result.forecast.plot(), "Fan chart per scenario")
