@@ -89,9 +89,9 @@ class NetRateBacktest:
 
     def plot(self) -> Figure:
         """Actual against forecast with 95% intervals, one line per origin."""
-        from matplotlib.figure import Figure
+        from snr_models.figures import new_figure
 
-        fig = Figure(figsize=(7, 3.6))
+        fig = new_figure(figsize=(7, 3.6))
         ax = fig.subplots()
         for _, g in self.points.groupby("origin"):
             ax.fill_between(g["period"], g["lo95"], g["hi95"], alpha=0.08, color="C0")

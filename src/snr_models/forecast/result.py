@@ -126,10 +126,10 @@ class ForecastResult:
     def plot(self, component: str = "net_rate", series: str = "firm", history: int = 24) -> Figure:
         """A fan chart per scenario (80% and 95% bands) on one figure, with the last
         ``history`` months observed."""
-        from matplotlib.figure import Figure
+        from snr_models.figures import new_figure
 
         names = self.scenario_names
-        fig = Figure(figsize=(4.2 * len(names), 3.6))
+        fig = new_figure(figsize=(4.2 * len(names), 3.6))
         axes = fig.subplots(1, len(names), sharey=True, squeeze=False)[0]
         hist = self.history[
             (self.history["series"] == series) & (self.history["component"] == component)
@@ -153,10 +153,10 @@ class ForecastResult:
 
     def plot_backtest(self) -> Figure:
         """Firm-wide backtest: MASE and 95% coverage by component and model."""
-        from matplotlib.figure import Figure
+        from snr_models.figures import new_figure
 
         fb = self.firm_backtest()
-        fig = Figure(figsize=(8, 3.4))
+        fig = new_figure(figsize=(8, 3.4))
         ax1, ax2 = fig.subplots(1, 2)
         if len(fb):
             comps = list(dict.fromkeys(fb["component"]))
