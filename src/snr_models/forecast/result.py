@@ -118,6 +118,9 @@ class ForecastResult:
                 index=False, float_format=lambda v: f"{v:.4f}"
             )
         )
+        notes = self.params.get("scenario_notes")
+        if notes:
+            lines += ["", "Roll-outs outside the forecast window (no effect):", *notes]
         if self.effects is not None and len(self.effects):
             lines += ["", f"Effects used ({self.params.get('effects_source')}):"]
             lines.append(self.effects.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

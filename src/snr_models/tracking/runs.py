@@ -301,7 +301,7 @@ def run_name(job: str, tables: Tables | None = None, month_column: str = "month"
     >>> tables = snr.simulate(n_clients=50, n_branches=1, n_months=3, seed=1).tables
     >>> name = run_name("main", tables)
     >>> name.split()[:2], len(name.split()[2])
-    (['main', '2024-03'], 6)
+    (['main', '2023-03'], 6)
     """
     if tables is None:
         return job
