@@ -25,7 +25,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from snr_models.drivers import key_drivers, shapley_from_subsets
+from snr_models.drivers import key_drivers
+from snr_models.drivers.shapley import shapley_from_subsets
 
 
 def synthetic(n: int, p: int, seed: int) -> pd.DataFrame:

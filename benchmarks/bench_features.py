@@ -31,16 +31,9 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-CATEGORIES = [
-    "fund_transfer",
-    "account_opening",
-    "contract_rollover",
-    "credit_line_change",
-    "margin_call",
-    "complaint",
-    "app_issue",
-    "other",
-]
+from snr_models.data.vocabulary import TICKET_CATEGORIES
+
+CATEGORIES = list(TICKET_CATEGORIES)
 
 
 def _month_starts(n_months: int) -> np.ndarray:

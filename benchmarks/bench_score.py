@@ -179,11 +179,8 @@ class SparkMemory(threading.Thread):
 
 def spark_child(mode: str, loaded, features: Path, out: Path, master: str) -> dict:
     """The Spark engine over the features file, its session started and stopped here."""
-    from snr_models.jobs.score_spark import (
-        quiet_pandas_warnings,
-        score_features_spark,
-        spark_session,
-    )
+    from snr_models.jobs.score_spark import score_features_spark
+    from snr_models.jobs.spark import quiet_pandas_warnings, spark_session
 
     memory = SparkMemory()
     memory.start()

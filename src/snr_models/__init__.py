@@ -1,13 +1,28 @@
 """snr_models: the client service net rate of a margin-financing business.
 
-Measure it (:func:`net_rate`, :func:`decompose`), load and check data (:func:`load`,
-:func:`validate`), simulate a world with known truth (:func:`simulate`), and, in the
-subpackages, predict churn (:mod:`snr_models.churn`) and attribute changes to interventions
-(:mod:`snr_models.attribution`).
+Here, at the top level: measure the net rate (:func:`net_rate`, :func:`decompose`,
+:func:`plot_net_rate`, :class:`MetricSpec`), load and check data (:func:`load`,
+:func:`validate`, :func:`save`), and simulate a world with known truth (:func:`simulate`).
+
+The capabilities, one subpackage each (none imports another):
+
+- :mod:`snr_models.churn` -- who will leave: estimators (``ChurnBoost``, ``ChurnLogit``,
+  ``HazardModel``), backtests, evaluation, reasons per client, scoring.
+- :mod:`snr_models.drivers` -- what drives satisfaction: ``key_drivers``, ``ordinal_logit``,
+  ``asymmetric_drivers``, ``importance_performance``, ``drivers_by_group``.
+- :mod:`snr_models.attribution` -- what the interventions did: ``estimate_joint``,
+  ``attribute_change`` (the waterfall), ``att_gt``, ``twfe``, ``diagnose``,
+  ``synthetic_control``, ``structural_impact``.
+- :mod:`snr_models.forecast` -- the net rate ahead, by scenario: ``forecast``.
+- :mod:`snr_models.simulate` -- a realistic client world and its ground truth: ``simulate``.
+
+Beneath them: :mod:`snr_models.data` (the contract, io), :mod:`snr_models.metrics` (the net
+rate, the branch panel), :mod:`snr_models.features` (point-in-time client features, drift).
+Above them: :mod:`snr_models.tracking` (MLflow), :mod:`snr_models.jobs` (``snr run``, scoring,
+retraining) and :mod:`snr_models.cli` (the ``snr`` command).
 """
 
 import warnings
-from importlib.metadata import PackageNotFoundError, version
 
 # With pyspark installed (the extra ``spark``), importing pandera imports pyspark.pandas,
 # whose import warns that PySpark does not yet fully support pandas 3 (it then fails and
@@ -18,14 +33,10 @@ warnings.filterwarnings(
     "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
 )
 
+from snr_models._version import __version__
 from snr_models.data import ContractError, Tables, load, save, validate
 from snr_models.metrics import Decomposition, MetricSpec, decompose, net_rate, plot_net_rate
 from snr_models.simulate import SimulationConfig, simulate, write_simulation
-
-try:
-    __version__ = version("snr_models")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
 
 __all__ = [
     "ContractError",

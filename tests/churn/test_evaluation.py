@@ -8,9 +8,6 @@ import pytest
 from scipy import integrate, stats
 
 from snr_models.churn import (
-    bootstrap_interval,
-    brier,
-    calibration_intercept_slope,
     empc,
     evaluate,
     expected_retained_value,
@@ -18,6 +15,11 @@ from snr_models.churn import (
     plot_lift,
     plot_reliability,
     plot_roc,
+)
+from snr_models.churn.evaluation import (
+    bootstrap_interval,
+    brier,
+    calibration_intercept_slope,
     pr_auc,
     reliability_curve,
     roc_auc,

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snr_models.churn import ChurnBoost, ChurnLogit, roc_auc
+from snr_models.churn import ChurnBoost, ChurnLogit
+from snr_models.churn.evaluation import roc_auc
 
 
 @pytest.fixture(scope="module")
@@ -51,5 +52,5 @@ def test_logistic_auc_on_the_c50_split(mlc_churn):
     table = model.inference_table()
     assert table.loc["international_plan_yes", "coef"] > 0
     assert table.loc["number_customer_service_calls", "coef"] > 0
-    assert np.isfinite(table["std_err"]).all()
+    assert np.isfinite(table["se"]).all()
     assert isinstance(table, pd.DataFrame)

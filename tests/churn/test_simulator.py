@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snr_models.churn import ChurnBoost, HazardModel, roc_auc
+from snr_models.churn import ChurnBoost, HazardModel
+from snr_models.churn.evaluation import roc_auc
 from snr_models.features import build_features, feature_columns
 from snr_models.simulate import simulate
 from tests.churn.oracle import oracle_log_hazard

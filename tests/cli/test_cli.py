@@ -145,3 +145,26 @@ def test_bad_config_exits_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "freq" in done.stderr
+
+
+def test_netrate_job_is_the_main_jobs_stage_and_tracks_aggregates(
+    world_dir: Path, tmp_path: Path, mlflow_store: str
+) -> None:
+    """``snr netrate --track`` runs the main job's net-rate stage: same table, logged metrics."""
+    from mlflow.tracking import MlflowClient
+
+    from snr_models.data import load
+    from snr_models.jobs.netrate import analyse_net_rate, run_netrate
+
+    job = run_netrate(world_dir, tmp_path / "nr.csv", n_boot=20, track=True)
+    stage = analyse_net_rate(load(world_dir), n_boot=20, random_state=0)
+    # independent of the job: the stage called directly gives the same firm-wide table
+    pd.testing.assert_frame_equal(job.frame, stage.firm)
+    written = pd.read_csv(tmp_path / "nr.csv")
+    assert written["net_rate"].to_numpy() == pytest.approx(stage.firm["net_rate"].to_numpy())
+    run = MlflowClient(tracking_uri=mlflow_store).get_run(job.run_id)
+    assert run.data.metrics["net_rate_latest"] == pytest.approx(stage.latest["net_rate"])
+    # the change decomposed by component adds up to the change of the net rate
+    parts = stage.change_by_component()
+    assert set(parts) == {"S", "R", "E"}
+    assert sum(parts.values()) == pytest.approx(run.data.metrics["net_rate_change"], abs=1e-12)

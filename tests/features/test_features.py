@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from snr_models.data.tables import Tables
+from snr_models.data.vocabulary import RATING_ATTRIBUTES
 from snr_models.errors import SnrInputError
 from snr_models.features import FeatureWarning, build_features, feature_columns, write_features
 from snr_models.simulate import simulate
@@ -85,18 +86,7 @@ def _tiny(drop_month: str | None = None) -> Tables:
             "nps": np.array([3], dtype=np.int64),
             "csat": np.array([2], dtype=np.int64),
             "ces": [np.nan],
-            **{
-                a: [np.nan]
-                for a in (
-                    "speed",
-                    "accuracy",
-                    "staff_knowledge",
-                    "app_experience",
-                    "fees_rates",
-                    "communication",
-                    "problem_resolution",
-                )
-            },
+            **{a: [np.nan] for a in RATING_ATTRIBUTES},
         }
     )
     interventions = pd.DataFrame(

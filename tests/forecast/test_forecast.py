@@ -193,6 +193,10 @@ def test_scenario_errors(tables) -> None:
     other = Scenario(name="y", rollouts=[{"intervention": "ai_assistant", "start": "2025-02"}])
     with pytest.raises(SnrInputError, match="no effect"):
         forecast(tables, horizon=2, scenario=other, effects=EFFECTS, models=("ets",))
+    late = Scenario(name="z", rollouts=[{"intervention": "staff_training", "start": "2025-02"}])
+    # the forecast estimates no effect itself (the attribution does): it asks for them
+    with pytest.raises(SnrInputError, match=r"effects of \['staff_training'\] are needed"):
+        forecast(tables, horizon=2, scenario=late, models=("ets",), branches=False)
 
 
 def test_rollout_after_the_window_warns_and_says_so(tables) -> None:

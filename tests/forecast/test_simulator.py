@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from snr_models.attribution import build_panel, estimate_joint
 from snr_models.forecast import Scenario, backtest_net_rate, forecast
 from snr_models.simulate import SimulationConfig, simulate
 
@@ -78,17 +79,19 @@ def test_scenario_agrees_with_simulated_rollout(worlds) -> None:
             }
         ],
     )
-    # effects estimated by the attribution (joint DiD) on the history only
+    # effects estimated by the attribution (joint DiD) on the history only, passed in
+    effects = estimate_joint(build_panel(off.tables, end="2024-12"), components=("S", "R", "E"))
     res = forecast(
         off.tables,
         horizon=6,
         scenario=scenario,
+        effects=effects,
         end="2024-12",
         branches=False,
         models=("snaive", "ets"),
         n_origins=3,
     )
-    assert res.params["effects_source"].startswith("attribution")
+    assert res.params["effects_source"] == "supplied (JointEffects)"
     table = res.to_frame()
     firm = table[(table["series"] == "firm") & (table["component"] == "net_rate")]
     for name, world in (("train_rest", on), ("baseline", off)):

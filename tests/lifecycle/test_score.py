@@ -11,15 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from snr_models.churn import risk_deciles
 from snr_models.errors import SnrInputError
 from snr_models.features import build_features
-from snr_models.jobs.score import (
-    OUTPUT_COLUMNS,
-    _BoostContributions,
-    check_signature,
-    risk_deciles,
-    score,
-)
+from snr_models.features.signature import check_signature
+from snr_models.jobs.score import OUTPUT_COLUMNS, score
 from snr_models.tracking.models import TamperedModelError, load_registered_model
 from tests.lifecycle.cli import run_snr
 
@@ -77,10 +73,10 @@ def test_fast_tree_shap_equals_exact(notebook):
     frame, model, cols = notebook
     X = frame[cols].head(150)
     exact, _ = model.shap_values(X)
-    fast = _BoostContributions(model)
+    fast = model.explainer()
     np.testing.assert_allclose(fast(X).to_numpy(), exact.to_numpy(), atol=1e-10)
     np.testing.assert_allclose(fast(X).to_numpy(), exact.to_numpy(), atol=1e-10)  # cached
-    small = _BoostContributions(model, max_cache=10)  # the cache is cleared and refilled
+    small = model.explainer(max_cache=10)  # the cache is cleared and refilled
     np.testing.assert_allclose(small(X).to_numpy(), exact.to_numpy(), atol=1e-10)
 
 

@@ -18,7 +18,8 @@ import pyspark
 import pytest
 
 from snr_models.jobs.score import OUTPUT_COLUMNS, score
-from snr_models.jobs.score_spark import quiet_pandas_warnings, score_spark, spark_session
+from snr_models.jobs.score_spark import score_spark
+from snr_models.jobs.spark import quiet_pandas_warnings, spark_session
 from tests.lifecycle.cli import run_snr
 
 AS_OF = "2023-12"
@@ -143,8 +144,11 @@ def test_bad_input_exits_2_before_spark_and_harms_no_output(
     code, text = run.code, run.text
     assert code == 2 and "outside the data" in text and "Traceback" not in text
 
-    # features that do not match the model's signature (a column missing, one of a wrong type)
-    real = engine.write_as_of_features
+    # features that do not match the model's signature (a column missing, one of a wrong type);
+    # both engines write the features through jobs.score.scoring_inputs
+    import snr_models.jobs.score as shared
+
+    real = shared.write_as_of_features
 
     def drifted(*args, **kwargs):
         path = real(*args, **kwargs)
@@ -152,7 +156,7 @@ def test_bad_input_exits_2_before_spark_and_harms_no_output(
         frame.assign(latest_csat="high").to_parquet(path, index=False)
         return path
 
-    monkeypatch.setattr(engine, "write_as_of_features", drifted)
+    monkeypatch.setattr(shared, "write_as_of_features", drifted)
     run = run_snr([*base, "--as-of", AS_OF], monkeypatch, capsys)
     code, text = run.code, run.text
     assert code == 2 and "signature" in text and "tenure_months" in text, text

@@ -15,16 +15,9 @@ import pandas as pd
 import pytest
 
 from snr_models.data import Tables
+from snr_models.data.vocabulary import RATING_ATTRIBUTES
 
-_ATTRIBUTES = (
-    "speed",
-    "accuracy",
-    "staff_knowledge",
-    "app_experience",
-    "fees_rates",
-    "communication",
-    "problem_resolution",
-)
+_ATTRIBUTES = RATING_ATTRIBUTES
 
 
 def _ts(values: Any) -> pd.Series:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from snr_models.data.tables import Tables
+from snr_models.data.vocabulary import TICKET_CATEGORIES
 from snr_models.simulate import (
     SimulationConfig,
     SimulationResult,
@@ -108,16 +109,7 @@ KEYS = {
     "interventions": ["intervention_id"],
     "market": ["month"],
 }
-CATEGORIES = {
-    "fund_transfer",
-    "account_opening",
-    "contract_rollover",
-    "credit_line_change",
-    "margin_call",
-    "complaint",
-    "app_issue",
-    "other",
-}
+CATEGORIES = set(TICKET_CATEGORIES)
 APPROVALS = ["account_opening", "contract_rollover", "credit_line_change"]
 
 

@@ -8,16 +8,15 @@ Backtest: :func:`rolling_origin_backtest`, :class:`BacktestResult`.
 Evaluation (free functions): :mod:`snr_models.churn.evaluation`.
 Reasons: :func:`explain`, :func:`top_reasons`, :func:`permutation_importance_frame`,
 :func:`partial_dependence`.
+Scoring: :func:`score_clients`, :func:`call_list`, :func:`risk_deciles`,
+:func:`expected_months_to_exit` (what ``snr score`` writes per client).
 """
 
-from snr_models.churn.backtest import BacktestResult, backtest_origins, rolling_origin_backtest
+from snr_models.churn.backtest import BacktestResult, rolling_origin_backtest
 from snr_models.churn.boost import AdditivityError, ChurnBoost
 from snr_models.churn.design import UnseenCategoryWarning
 from snr_models.churn.evaluation import (
     EMPC,
-    bootstrap_interval,
-    brier,
-    calibration_intercept_slope,
     empc,
     evaluate,
     expected_retained_value,
@@ -25,20 +24,22 @@ from snr_models.churn.evaluation import (
     plot_lift,
     plot_reliability,
     plot_roc,
-    pr_auc,
-    reliability_curve,
-    roc_auc,
 )
 from snr_models.churn.hazard import HazardModel
 from snr_models.churn.logit import ChurnLogit
 from snr_models.churn.reasons import (
-    describe,
     explain,
     partial_dependence,
     permutation_importance_frame,
     plot_importance,
     plot_partial_dependence,
     top_reasons,
+)
+from snr_models.churn.scoring import (
+    call_list,
+    expected_months_to_exit,
+    risk_deciles,
+    score_clients,
 )
 
 __all__ = [
@@ -49,13 +50,10 @@ __all__ = [
     "ChurnLogit",
     "HazardModel",
     "UnseenCategoryWarning",
-    "backtest_origins",
-    "bootstrap_interval",
-    "brier",
-    "calibration_intercept_slope",
-    "describe",
+    "call_list",
     "empc",
     "evaluate",
+    "expected_months_to_exit",
     "expected_retained_value",
     "explain",
     "lift_table",
@@ -66,9 +64,8 @@ __all__ = [
     "plot_lift",
     "plot_reliability",
     "plot_roc",
-    "pr_auc",
-    "reliability_curve",
-    "roc_auc",
+    "risk_deciles",
     "rolling_origin_backtest",
+    "score_clients",
     "top_reasons",
 ]

@@ -40,6 +40,7 @@ class BacktestResult:
     importance: pd.DataFrame | None = None
     horizon: int = 3
     importance_raw: pd.DataFrame | None = field(default=None, repr=False)
+    alpha: float = 0.05
 
     def summary(self) -> str:
         """Pooled metrics and the per-origin table as text."""
@@ -115,6 +116,7 @@ def rolling_origin_backtest(
     n_repeats: int = 3,
     max_importance_rows: int = 5000,
     n_boot: int = 200,
+    alpha: float = 0.05,
     random_state: int | None = 0,
 ) -> BacktestResult:
     """Rolling-origin backtest of ``estimator`` on a labelled feature frame.
@@ -136,6 +138,8 @@ def rolling_origin_backtest(
         Origins ``t``; default :func:`backtest_origins` (the last ``n_origins``).
     importance : bool, default False
         Also compute permutation importance (ROC-AUC drop) on each origin's test rows.
+    alpha : float, default 0.05
+        The pooled metrics' bootstrap intervals are ``1 - alpha`` intervals.
 
     Returns
     -------
@@ -216,13 +220,16 @@ def rolling_origin_backtest(
     if not rows:
         raise SnrInputError("backtest: every origin had a single class in train or test")
     predictions = pd.concat(preds, ignore_index=True)
-    metrics = evaluate(predictions["y"], predictions["p"], n_boot=n_boot, random_state=random_state)
+    metrics = evaluate(
+        predictions["y"], predictions["p"], n_boot=n_boot, alpha=alpha, random_state=random_state
+    )
     raw_imp = pd.concat(imps, ignore_index=True) if imps else None
     return BacktestResult(
         predictions=predictions,
         per_origin=pd.DataFrame(rows),
         metrics=metrics,
-        importance=summarise_importance(raw_imp) if raw_imp is not None else None,
+        importance=summarise_importance(raw_imp, alpha) if raw_imp is not None else None,
         horizon=horizon,
         importance_raw=raw_imp,
+        alpha=alpha,
     )

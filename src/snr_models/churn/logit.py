@@ -108,9 +108,9 @@ class ChurnLogit(FrameClassifier):
         Returns
         -------
         DataFrame
-            Index: ``const`` then the design columns. Columns: ``coef``, ``std_err``, ``z``,
-            ``p_value``, ``ci_lo``, ``ci_hi``, ``odds_ratio``, ``or_lo``, ``or_hi``,
-            ``feature`` (the input column), ``scale``.
+            Index: ``const`` then the design columns. Columns: ``coef``, ``se``, ``z``,
+            ``p_value``, ``coef_lo``, ``coef_hi``, ``odds_ratio``, ``odds_ratio_lo``,
+            ``odds_ratio_hi``, ``feature`` (the input column), ``scale``.
         """
         a = self.alpha if alpha is None else alpha
         coef = np.concatenate([[self.intercept_], self.coef_])
@@ -120,17 +120,17 @@ class ChurnLogit(FrameClassifier):
         table = pd.DataFrame(
             {
                 "coef": coef,
-                "std_err": se,
+                "se": se,
                 "z": z,
                 "p_value": 2 * stats.norm.sf(np.abs(z)),
-                "ci_lo": coef - q * se,
-                "ci_hi": coef + q * se,
+                "coef_lo": coef - q * se,
+                "coef_hi": coef + q * se,
             },
             index=pd.Index(["const", *self.design_columns_], name="term"),
         )
         table["odds_ratio"] = np.exp(table["coef"])
-        table["or_lo"] = np.exp(table["ci_lo"])
-        table["or_hi"] = np.exp(table["ci_hi"])
+        table["odds_ratio_lo"] = np.exp(table["coef_lo"])
+        table["odds_ratio_hi"] = np.exp(table["coef_hi"])
         table["feature"] = ["const", *self.design_sources_]
         table["scale"] = np.concatenate([[np.nan], self._scales()])
         return table
@@ -149,7 +149,7 @@ class ChurnLogit(FrameClassifier):
             f"ChurnLogit  n={self.n_obs_}  C={self.C}  features={len(self.numeric_features_)}"
             f" numeric + {len(self.categorical_features_)} categorical\n"
         )
-        cols = ["coef", "std_err", "z", "p_value", "ci_lo", "ci_hi", "odds_ratio"]
+        cols = ["coef", "se", "z", "p_value", "coef_lo", "coef_hi", "odds_ratio"]
         return head + t[cols].to_string(float_format=lambda v: f"{v:.4f}")
 
     def contributions(self, X: object) -> tuple[pd.DataFrame, float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,12 +87,11 @@ def permutation_importance_frame(
     return frame if raw else summarise_importance(frame)
 
 
-def summarise_importance(raw: pd.DataFrame) -> pd.DataFrame:
-    """Mean importance per feature with the 2.5%-97.5% range of its repeats (and origins)."""
+def summarise_importance(raw: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Mean importance per feature with the central ``1 - alpha`` range of its repeats."""
     g = raw.groupby("feature")["importance"]
-    out = pd.DataFrame(
-        {"importance": g.mean(), "lo": g.quantile(0.025), "hi": g.quantile(0.975)}
-    ).reset_index()
+    lo, hi = g.quantile(alpha / 2), g.quantile(1 - alpha / 2)
+    out = pd.DataFrame({"importance": g.mean(), "lo": lo, "hi": hi}).reset_index()
     return out.sort_values("importance", ascending=False, ignore_index=True)
 
 
@@ -322,26 +322,36 @@ def top_reasons(
     '2 forced liquidations in the last 3 months'
     """
     contrib, _ = contributions if contributions is not None else explain(estimator, X)
-    values = contrib.to_numpy()
+    values = contrib.to_numpy(dtype=float)
     names = np.asarray(contrib.columns)
     order = np.argsort(-values, axis=1, kind="stable")[:, :n]
+    rows = np.arange(len(values))
     out: dict[str, list] = {}
     if "client_id" in X.columns:
         out["client_id"] = X["client_id"].tolist()
+    texts: dict[tuple[str, Any], str] = {}  # each (feature, value) described once
     for j in range(n):
-        reasons, feats, vals = [], [], []
-        for i in range(len(values)):
-            k = order[i, j] if j < values.shape[1] else None
-            if k is None or values[i, k] <= 0:
-                reasons.append(None)
-                feats.append(None)
-                vals.append(np.nan)
-                continue
-            feat = names[k]
-            reasons.append(describe(feat, X.iloc[i][feat]))
-            feats.append(feat)
-            vals.append(float(values[i, k]))
+        reasons: list[str | None] = [None] * len(values)
+        feats: list[str | None] = [None] * len(values)
+        vals = np.full(len(values), np.nan)
+        if j < values.shape[1]:
+            k = order[:, j]
+            positive = values[rows, k] > 0
+            vals[positive] = values[rows[positive], k[positive]]
+            for f in np.unique(k[positive]):
+                feat = str(names[f])
+                column = X[feat].to_numpy()
+                for i in np.flatnonzero(positive & (k == f)):
+                    value = column[i]
+                    key = (feat, "nan" if pd.isna(value) else value)
+                    if key not in texts:
+                        texts[key] = describe(feat, float(value) if _is_number(value) else value)
+                    reasons[i], feats[i] = texts[key], feat
         out[f"reason_{j + 1}"] = reasons
         out[f"feature_{j + 1}"] = feats
-        out[f"contribution_{j + 1}"] = vals
+        out[f"contribution_{j + 1}"] = vals.tolist()
     return pd.DataFrame(out, index=X.index)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating | bool | np.bool_)

@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 import typer
 
 from snr_models.cli.console import console, err_console
+from snr_models.cli.options import AlphaOption, DataOption, TrackOption
 
 
 def attribute_command(
-    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    data: DataOption,
     output: Annotated[
         Path,
         typer.Option("--output", help="Output directory (effects.csv, waterfall.csv, figures/)."),
@@ -23,12 +24,8 @@ def attribute_command(
         str | None, typer.Option("--end", help="Last month of the end window, YYYY-MM.")
     ] = None,
     window: Annotated[int, typer.Option("--window", help="Months per window.", min=1)] = 3,
-    alpha: Annotated[
-        float, typer.Option("--alpha", help="1 - confidence level.", min=0.0001, max=0.5)
-    ] = 0.05,
-    track: Annotated[
-        bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
-    ] = False,
+    alpha: AlphaOption = 0.05,
+    track: TrackOption = False,
     weighting: Annotated[
         Literal["branch_month", "client"],
         typer.Option(

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from snr_models.cli.console import console, err_console
+from snr_models.cli.options import DataOption
 
 
 class Engine(StrEnum):
@@ -27,7 +28,7 @@ churn_app = typer.Typer(
 
 @churn_app.command("train")
 def train_command(
-    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    data: DataOption,
     config: Annotated[
         Path | None,
         typer.Option("--config", help="Churn YAML (e.g. experiments/churn.yaml)."),
@@ -51,7 +52,7 @@ def train_command(
 
 @churn_app.command("evaluate")
 def evaluate_command(
-    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    data: DataOption,
     model: Annotated[
         str, typer.Option("--model", help="Model URI, e.g. models:/snr-churn@champion.")
     ] = "models:/snr-churn@champion",
@@ -76,7 +77,7 @@ def score_command(
     model: Annotated[
         str, typer.Option("--model", help="Model URI, e.g. models:/snr-churn@champion.")
     ],
-    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    data: DataOption,
     as_of: Annotated[str, typer.Option("--as-of", help="As-of month, YYYY-MM.")],
     output: Annotated[Path, typer.Option("--output", help="Output .parquet file.")],
     chunk_size: Annotated[

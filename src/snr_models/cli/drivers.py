@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 import typer
 
 from snr_models.cli.console import console, err_console
+from snr_models.cli.options import AlphaOption, DataOption, SeedOption, TrackOption
 
 
 def drivers_command(
-    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    data: DataOption,
     output: Annotated[
         Path,
         typer.Option("--output", help="Output directory (CSV tables, summary.txt, figures/)."),
@@ -26,13 +27,9 @@ def drivers_command(
     n_boot: Annotated[
         int, typer.Option("--n-boot", help="Bootstrap replicates of the importances.", min=0)
     ] = 500,
-    alpha: Annotated[
-        float, typer.Option("--alpha", help="1 - confidence level.", min=0.0001, max=0.5)
-    ] = 0.05,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap random seed.")] = 0,
-    track: Annotated[
-        bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
-    ] = False,
+    alpha: AlphaOption = 0.05,
+    seed: SeedOption = 0,
+    track: TrackOption = False,
 ) -> None:
     """Key drivers of CSAT or NPS: Shapley importance with intervals, the importance-performance
     map and actions, asymmetric drivers, the ordinal logit (CSAT) and group differences."""

@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from snr_models.cli.console import console, err_console
+from snr_models.cli.options import DataOption, SeedOption, TrackOption
 
 
 def forecast_command(
-    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    data: DataOption,
     output: Annotated[Path, typer.Option("--output", help="Output table, .csv or .parquet.")],
     horizon: Annotated[
         int, typer.Option("--horizon", help="Months ahead (1-12).", min=1, max=12)
@@ -38,10 +39,8 @@ def forecast_command(
     end: Annotated[
         str | None, typer.Option("--end", help="Last month of history to use, YYYY-MM.")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed of the simulation.")] = 0,
-    track: Annotated[
-        bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
-    ] = False,
+    seed: SeedOption = 0,
+    track: TrackOption = False,
 ) -> None:
     """Forecast the net rate, S, R and E with 80% and 95% intervals; compare scenarios."""
     from snr_models.jobs.forecast import run_forecast

@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 import typer
 
 from snr_models.cli.console import console, err_console
+from snr_models.cli.options import AlphaOption, DataOption, SeedOption, TrackOption
 
 
 def netrate_command(
-    data: Annotated[Path, typer.Option("--data", help="Parquet folder or DuckDB file.")],
+    data: DataOption,
     output: Annotated[Path, typer.Option("--output", help="Output table, .csv or .parquet.")],
     by: Annotated[
         list[str] | None,
@@ -30,13 +31,9 @@ def netrate_command(
         int,
         typer.Option("--n-boot", help="Bootstrap replicates for the composite (0 = none).", min=0),
     ] = 1000,
-    alpha: Annotated[
-        float, typer.Option("--alpha", help="1 - confidence level.", min=0.0001, max=0.5)
-    ] = 0.05,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap random seed.")] = 0,
-    track: Annotated[
-        bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
-    ] = False,
+    alpha: AlphaOption = 0.05,
+    seed: SeedOption = 0,
+    track: TrackOption = False,
 ) -> None:
     """Compute the net rate, S, R and E with confidence intervals and write them to a table."""
     from snr_models.jobs.netrate import run_netrate

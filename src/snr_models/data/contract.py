@@ -37,6 +37,16 @@ import pyarrow
 import pyarrow.compute
 
 from snr_models.data.tables import TABLE_NAMES, Tables
+from snr_models.data.vocabulary import (
+    CHANNELS,
+    CLOSE_REASONS,
+    RATING_ATTRIBUTES,
+    RISK_LEVELS,
+    SEGMENTS,
+    SURVEY_TRIGGERS,
+    TICKET_CATEGORIES,
+    UNIT_TYPES,
+)
 from snr_models.errors import SnrInputError
 
 __all__ = [
@@ -89,34 +99,14 @@ def _rating(name: str) -> _Col:
     return _Col(name, "nullable_int", nullable=True, low=1, high=5)
 
 
-_SEGMENTS = ("retail", "high_net_worth", "institutional")
-_RISK_LEVELS = ("C1", "C2", "C3", "C4", "C5")
-_CLOSE_REASONS = ("closed", "transferred")
-#: Ticket categories of the data contract, in a fixed order.
-TICKET_CATEGORIES: tuple[str, ...] = (
-    "fund_transfer",
-    "account_opening",
-    "contract_rollover",
-    "credit_line_change",
-    "margin_call",
-    "complaint",
-    "app_issue",
-    "other",
-)
-_CHANNELS = ("app", "phone", "branch", "chat", "ai_assistant")
-_TRIGGERS = ("periodic", "post_ticket")
-_UNIT_TYPES = ("branch", "firm")
-
+_SEGMENTS = SEGMENTS
+_RISK_LEVELS = RISK_LEVELS
+_CLOSE_REASONS = CLOSE_REASONS
+_CHANNELS = CHANNELS
+_TRIGGERS = SURVEY_TRIGGERS
+_UNIT_TYPES = UNIT_TYPES
 #: Attribute ratings of a survey response, each an int 1-5 or null.
-RATING_COLUMNS: tuple[str, ...] = (
-    "speed",
-    "accuracy",
-    "staff_knowledge",
-    "app_experience",
-    "fees_rates",
-    "communication",
-    "problem_resolution",
-)
+RATING_COLUMNS: tuple[str, ...] = RATING_ATTRIBUTES
 
 _COLUMNS: dict[str, tuple[_Col, ...]] = {
     "clients": (

@@ -162,7 +162,7 @@ def validate_parquet(
     ContractError
         Listing every problem found, with the messages of ``snr validate``.
     """
-    from snr_models.features.source import _parquet_glob
+    from snr_models.data.tables import parquet_glob
 
     path = Path(path)
     con = duckdb.connect(":memory:")
@@ -175,7 +175,7 @@ def validate_parquet(
             if not (path / f"{name}.parquet").exists():
                 problems.append(Problem(name, "*", "missing_table", [], 0, "table is missing"))
                 continue
-            source = _parquet_glob(path, name).replace("'", "''")
+            source = parquet_glob(path, name).replace("'", "''")
             try:
                 checkers[name] = _Checker(con, name, source)
             except duckdb.Error as exc:

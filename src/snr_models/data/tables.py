@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import pandas as pd
 
@@ -75,3 +76,15 @@ class Tables:
     def row_counts(self) -> dict[str, int]:
         """Number of rows per table."""
         return {name: len(frame) for name, frame in self.items()}
+
+
+def parquet_glob(path: Path, name: str) -> str:
+    """Where table ``name`` lives in a Parquet data folder: one file, or a folder of parts.
+
+    ``<path>/<name>.parquet``, or the glob of every Parquet file under it when it is a folder
+    (for DuckDB's ``read_parquet``).
+    """
+    target = Path(path) / f"{name}.parquet"
+    if target.is_dir():
+        return str(target / "**" / "*.parquet")
+    return str(target)

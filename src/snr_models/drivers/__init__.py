@@ -19,23 +19,20 @@ Key driver analysis (result objects with ``summary()``, ``to_frame()``, ``plot()
   :class:`GroupDrivers`.
 - :func:`survey_frame` -- survey responses joined to segment, branch and recent service.
 
-Building blocks working on correlation matrices (a leading batch axis allowed):
-:func:`subset_r2`, :func:`lmg`, :func:`relative_weights`, :func:`shapley_from_subsets`,
-:func:`bootstrap_correlations`. Input checks: :func:`prepare`, :class:`CollinearityWarning`.
+Building blocks, importable from their modules (not part of ``__all__``): on correlation
+matrices (a leading batch axis allowed) :func:`~snr_models.drivers.shapley.subset_r2`,
+:func:`~snr_models.drivers.shapley.lmg`, :func:`~snr_models.drivers.shapley.relative_weights`,
+:func:`~snr_models.drivers.shapley.shapley_from_subsets`,
+:func:`~snr_models.drivers.bootstrap.bootstrap_correlations`; input checks
+:func:`~snr_models.drivers.inputs.prepare` (warns with :class:`CollinearityWarning`).
 """
 
 from snr_models.drivers.asymmetric import AsymmetricDrivers, asymmetric_drivers
-from snr_models.drivers.bootstrap import bootstrap_correlations
 from snr_models.drivers.groups import GroupDrivers, drivers_by_group
 from snr_models.drivers.importance import DriverImportance, key_drivers, pseudo_r2_shapley
-from snr_models.drivers.inputs import CollinearityWarning, DriverData, prepare
+from snr_models.drivers.inputs import CollinearityWarning
 from snr_models.drivers.ipa import ImportancePerformance, importance_performance
-from snr_models.drivers.ordinal import (
-    OrdinalLogitResult,
-    fit_cumulative_logit,
-    ordinal_logit,
-)
-from snr_models.drivers.shapley import lmg, relative_weights, shapley_from_subsets, subset_r2
+from snr_models.drivers.ordinal import OrdinalLogitResult, ordinal_logit
 from snr_models.drivers.survey import EXPERIENCE_COLUMNS, RATING_COLUMNS, survey_frame
 
 __all__ = [
@@ -43,23 +40,15 @@ __all__ = [
     "RATING_COLUMNS",
     "AsymmetricDrivers",
     "CollinearityWarning",
-    "DriverData",
     "DriverImportance",
     "GroupDrivers",
     "ImportancePerformance",
     "OrdinalLogitResult",
     "asymmetric_drivers",
-    "bootstrap_correlations",
     "drivers_by_group",
-    "fit_cumulative_logit",
     "importance_performance",
     "key_drivers",
-    "lmg",
     "ordinal_logit",
-    "prepare",
     "pseudo_r2_shapley",
-    "relative_weights",
-    "shapley_from_subsets",
-    "subset_r2",
     "survey_frame",
 ]

@@ -210,8 +210,9 @@ class OrdinalLogitResult:
     Attributes
     ----------
     coef : DataFrame
-        Per term: ``coef, se, z, p_value, odds_ratio, or_lo, or_hi, vif`` (variance inflation;
-        a :class:`~snr_models.drivers.inputs.CollinearityWarning` above 10).
+        Per term: ``coef, se, z, p_value, odds_ratio, odds_ratio_lo, odds_ratio_hi, vif``
+        (variance inflation; a :class:`~snr_models.drivers.inputs.CollinearityWarning` above
+        10).
     thresholds : DataFrame
         Per cut-point between adjacent categories (``"1|2"``): ``threshold, se, z, lo, hi,
         p_value``.
@@ -244,7 +245,13 @@ class OrdinalLogitResult:
         """Terms then cut-points in one table (``kind`` = ``"coef"`` or ``"threshold"``)."""
         c = self.coef.reset_index(names="term").assign(kind="coef")
         t = self.thresholds.rename(columns={"threshold": "coef"}).reset_index(names="term")
-        t = t.assign(kind="threshold", odds_ratio=np.nan, or_lo=np.nan, or_hi=np.nan, vif=np.nan)
+        t = t.assign(
+            kind="threshold",
+            odds_ratio=np.nan,
+            odds_ratio_lo=np.nan,
+            odds_ratio_hi=np.nan,
+            vif=np.nan,
+        )
         columns = [
             "kind",
             "term",
@@ -253,8 +260,8 @@ class OrdinalLogitResult:
             "z",
             "p_value",
             "odds_ratio",
-            "or_lo",
-            "or_hi",
+            "odds_ratio_lo",
+            "odds_ratio_hi",
             "vif",
         ]
         return pd.concat([c[columns], t[columns]], ignore_index=True)
@@ -286,7 +293,10 @@ class OrdinalLogitResult:
         ax.errorbar(
             frame["odds_ratio"],
             ypos,
-            xerr=[frame["odds_ratio"] - frame["or_lo"], frame["or_hi"] - frame["odds_ratio"]],
+            xerr=[
+                frame["odds_ratio"] - frame["odds_ratio_lo"],
+                frame["odds_ratio_hi"] - frame["odds_ratio"],
+            ],
             fmt="o",
             color="tab:blue",
             capsize=3,
@@ -382,8 +392,8 @@ def ordinal_logit(
     )
     coef["p_value"] = 2 * stats.norm.sf(np.abs(coef["z"]))
     coef["odds_ratio"] = np.exp(coef["coef"])
-    coef["or_lo"] = np.exp(coef["coef"] - zq * coef["se"])
-    coef["or_hi"] = np.exp(coef["coef"] + zq * coef["se"])
+    coef["odds_ratio_lo"] = np.exp(coef["coef"] - zq * coef["se"])
+    coef["odds_ratio_hi"] = np.exp(coef["coef"] + zq * coef["se"])
     coef["vif"] = vif
     # cut-points: theta_1 = c_1, theta_m = c_1 + sum_{i<=m} exp(c_i); delta method for the se
     raw = params[k:]

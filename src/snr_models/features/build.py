@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from snr_models.data.atomic import atomic_path
+from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 from snr_models.features.labels import LABEL_COLUMNS
 from snr_models.features.source import FeatureSource, connect
@@ -32,6 +33,7 @@ __all__ = [
     "build_features",
     "feature_columns",
     "parse_month",
+    "write_as_of_features",
     "write_features",
 ]
 
@@ -294,3 +296,47 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     """
     skip = set(ID_COLUMNS) | set(LABEL_COLUMNS)
     return [c for c in frame.columns if c not in skip and not str(c).startswith("_")]
+
+
+def write_as_of_features(
+    data: str | Path | Tables,
+    month: pd.Timestamp,
+    path: Path,
+    chunk_size: int = 100_000,
+    memory_limit: str | None = "2GB",
+) -> Path:
+    """Write the as-of month's point-in-time features for scoring to ``path`` (Parquet).
+
+    A Parquet folder is first checked against the data contract in DuckDB
+    (:func:`~snr_models.data.contract_sql.validate_parquet`: the messages of ``snr validate``,
+    within ``memory_limit``), then streams through DuckDB
+    (:func:`write_features`, in client buckets; ``path`` may become a
+    folder of parts); tables or a DuckDB file are validated when loaded and go through
+    :func:`build_features`.
+
+    Raises
+    ------
+    ContractError
+        If the data break the contract.
+
+    Returns
+    -------
+    Path
+        The features file or folder.
+    """
+    from snr_models.data.contract_sql import validate_parquet
+    from snr_models.data.io import load
+
+    if isinstance(data, Tables) or not Path(data).is_dir():
+        tables = data if isinstance(data, Tables) else load(data)
+        frame = build_features(tables, as_of=month)
+        frame.to_parquet(path, index=False)
+        return path
+    validate_parquet(data, memory_limit=memory_limit)
+    return write_features(
+        Path(data),
+        path,
+        as_of=month,
+        memory_limit=memory_limit,
+        clients_per_chunk=max(chunk_size, 250_000),
+    )

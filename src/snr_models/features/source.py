@@ -15,19 +15,12 @@ from pathlib import Path
 
 import duckdb
 
-from snr_models.data.tables import TABLE_NAMES, Tables
+from snr_models.data.tables import TABLE_NAMES, Tables, parquet_glob
 from snr_models.errors import SnrInputError
 
 __all__ = ["FeatureSource", "connect"]
 
 FeatureSource = Tables | str | Path
-
-
-def _parquet_glob(path: Path, name: str) -> str:
-    target = path / f"{name}.parquet"
-    if target.is_dir():
-        return str(target / "**" / "*.parquet")
-    return str(target)
 
 
 def connect(
@@ -94,6 +87,6 @@ def connect(
         con.close()
         raise SnrInputError(f"features: {path} lacks table(s) {', '.join(missing)} (.parquet)")
     for name in TABLE_NAMES:
-        glob = _parquet_glob(path, name).replace("'", "''")
+        glob = parquet_glob(path, name).replace("'", "''")
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{glob}')")
     return con

@@ -180,16 +180,17 @@ def _psd_cholesky(r: np.ndarray) -> np.ndarray:
 
 
 def _resolve_scenarios(
-    scenario: Any, effects: Any, data: Tables, end: Any
+    scenario: Any, effects: Any
 ) -> tuple[list[Scenario], pd.DataFrame | None, str]:
     if scenario is None:
         return [], None, "none"
     if isinstance(scenario, str | Path):
         scenario = load_scenarios(scenario)
+    from_file = False
     if isinstance(scenario, ScenarioFile):
         scenarios = list(scenario.scenarios)
         if effects is None and scenario.effects != "attribution":
-            effects = scenario.effects
+            effects, from_file = scenario.effects, True
     elif isinstance(scenario, Scenario):
         scenarios = [scenario]
     elif isinstance(scenario, Sequence):
@@ -202,21 +203,15 @@ def _resolve_scenarios(
     if len(set(names)) != len(names):
         raise SnrInputError(f"scenario names must be unique, got {names}")
     if effects is None:
-        from snr_models.attribution import build_panel, estimate_joint
-
-        logger.info("forecast: estimating intervention effects (attribution) for the scenarios")
-        wanted = tuple(sorted({r.intervention for s in scenarios for r in s.rollouts}))
-        panel = build_panel(data, end=end)
-        missing = [w for w in wanted if w not in panel.interventions]
-        if missing:
-            raise SnrInputError(
-                f"scenario: no past roll-out of {missing} to estimate effects from; give effects"
-            )
-        # every intervention in the design (each estimated holding the others fixed)
-        effects = estimate_joint(panel, components=COMPONENTS)
-        source = "attribution (joint DiD on the history)"
-    else:
-        source = "supplied"
+        wanted = sorted({r.intervention for s in scenarios for r in s.rollouts})
+        raise SnrInputError(
+            f"scenario: the effects of {wanted} are needed; pass effects= (e.g. "
+            "snr_models.attribution.estimate_joint(build_panel(tables, end=end))) or give "
+            "them in the scenario file"
+        )
+    source = "scenario file" if from_file else "supplied"
+    if not from_file and hasattr(effects, "to_frame") and not isinstance(effects, pd.DataFrame):
+        source = f"supplied ({type(effects).__name__})"
     return scenarios, effects_table(effects), source
 
 
@@ -254,8 +249,8 @@ def forecast(
         Intervention effects on S, R, E per treated branch-month with standard errors: an
         attribution result (:func:`snr_models.attribution.estimate_joint`), a table
         ``intervention, component, estimate, se``, or a mapping as in the YAML. By default the
-        YAML's effects, else estimated on ``data`` (up to ``end``) with
-        :func:`~snr_models.attribution.estimate_joint`.
+        YAML's effects; a scenario whose file says ``effects: attribution`` needs them here
+        (the forecast estimates no effect itself: that is the attribution's work).
     models : sequence of str
         Candidate models (``snaive``, ``ets``, ``sarimax``, ``uc``); one name skips the choice.
     branches : bool
@@ -316,7 +311,7 @@ def forecast(
         raise SnrInputError(f"forecast: need at least 12 months of history, got {t}")
     future = pd.date_range(periods[-1] + pd.offsets.MonthBegin(1), periods=horizon, freq="MS")
     all_periods = periods.append(future)
-    scenarios, eff, eff_source = _resolve_scenarios(scenario, effects, data, end)
+    scenarios, eff, eff_source = _resolve_scenarios(scenario, effects)
 
     names, x_branch = branch_exposure(data.interventions, ids, all_periods, shapes_)
     k = len(names)

@@ -8,11 +8,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from snr_models.churn import (
     BacktestResult,
@@ -27,10 +26,10 @@ from snr_models.churn import (
     plot_roc,
     rolling_origin_backtest,
 )
-from snr_models.configfile import read_yaml_mapping
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 from snr_models.features import build_features, feature_columns, parse_month
+from snr_models.jobs.config import ChurnConfig
 
 if TYPE_CHECKING:
     from snr_models.tracking import TrackedRun
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ChurnConfig",
     "ChurnFit",
-    "RetrainSettings",
     "fit_estimator",
     "label_column",
     "ChurnEvaluateResult",
@@ -52,115 +50,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BacktestSettings(_Strict):
-    """Rolling-origin backtest settings."""
-
-    n_origins: int = Field(3, ge=1)
-    min_train_months: int = Field(6, ge=1)
-    importance: bool = True
-    n_repeats: int = Field(3, ge=1)
-
-
-class LogitSettings(_Strict):
-    """:class:`~snr_models.churn.ChurnLogit` parameters."""
-
-    C: float = Field(1.0, gt=0)
-
-
-class BoostSettings(_Strict):
-    """:class:`~snr_models.churn.ChurnBoost` parameters."""
-
-    max_iter: int = Field(200, ge=1)
-    learning_rate: float = Field(0.05, gt=0)
-    max_leaf_nodes: int = Field(15, ge=2)
-    min_samples_leaf: int = Field(100, ge=1)
-    l2_regularization: float = Field(0.0, ge=0)
-    calibration: Literal["sigmoid", "isotonic"] | None = "sigmoid"
-    calibration_fraction: float = Field(0.25, gt=0, lt=1)
-
-
-class HazardSettings(_Strict):
-    """:class:`~snr_models.churn.HazardModel` parameters."""
-
-    C: float = Field(1.0, gt=0)
-
-
-class DriftSettings(_Strict):
-    """Drift report of ``snr retrain``: PSI thresholds and whether a breach blocks."""
-
-    psi_threshold: float = Field(0.25, gt=0, description="per-feature PSI above which: breach")
-    label_psi_threshold: float = Field(0.1, gt=0, description="PSI of the label rate")
-    block: bool = Field(False, description="a breach stops the retrain (exit 3)")
-    n_bins: int = Field(10, ge=2)
-    exclude: list[str] = Field(
-        default_factory=lambda: ["index_return", "market_return_3m", "volatility"],
-        description="features left out of the report (market context: one value per month)",
-    )
-
-
-class GateSettings(_Strict):
-    """Champion/challenger gate: the challenger must do at least this well on the holdout."""
-
-    max_auc_drop: float = Field(0.005, description="ROC-AUC may be lower by at most this")
-    calibration_slope: tuple[float, float] = (0.8, 1.2)
-    max_empc_drop: float = Field(0.0, description="EMPC may be lower by at most this")
-
-
-class FloorSettings(_Strict):
-    """Absolute floors a first challenger (no champion yet) must meet on the holdout."""
-
-    min_auc: float = Field(0.6, ge=0, le=1)
-    calibration_slope: tuple[float, float] = (0.8, 1.2)
-    min_empc: float = Field(0.0, description="EMPC per client at least this")
-    min_holdout_rows: int = Field(100, ge=1)
-
-
-class RetrainSettings(_Strict):
-    """``snr retrain``: data source, holdout, lock, summary, drift, gate and floors."""
-
-    data: str | None = Field(None, description="Parquet folder or DuckDB file (--data overrides)")
-    holdout_months: int = Field(1, ge=1, description="latest labelled as-of months held out")
-    lock: str = "snr-retrain.lock"
-    summary: str = "retrain/summary.json"
-    drift: DriftSettings = Field(default_factory=DriftSettings)
-    gate: GateSettings = Field(default_factory=GateSettings)
-    floors: FloorSettings = Field(default_factory=FloorSettings)
-
-
-class ChurnConfig(_Strict):
-    """Configuration of ``snr churn train`` and ``snr retrain`` (``experiments/churn.yaml``)."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    name: str = "churn"
-    experiment: str = "snr-churn"
-    model: Literal["boost", "logit", "hazard"] = "boost"
-    horizon: int = Field(3, ge=1, le=24)
-    train_months: int | None = Field(
-        None, ge=1, description="use only the last N labelled as-of months (None: all)"
-    )
-    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
-    logit: LogitSettings = Field(default_factory=LogitSettings)
-    boost: BoostSettings = Field(default_factory=BoostSettings)
-    hazard: HazardSettings = Field(default_factory=HazardSettings)
-    n_boot: int = Field(200, ge=0)
-    # "register" in YAML; renamed here because pydantic's BaseModel has a ``register`` method
-    register_model: bool = Field(True, alias="register", description="register the model")
-    seed: int = 0
-    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> ChurnConfig:
-        """Read and validate a YAML configuration."""
-        path = Path(path)
-        raw = read_yaml_mapping(path)
-        return cls.model_validate(raw)
 
 
 def make_estimator(config: ChurnConfig):
@@ -275,6 +164,7 @@ def fit_churn(tables: Tables, config: ChurnConfig | None = None) -> ChurnFit:
         importance=config.backtest.importance,
         n_repeats=config.backtest.n_repeats,
         n_boot=config.n_boot,
+        alpha=config.alpha,
         random_state=config.seed,
     )
     return ChurnFit(
@@ -438,9 +328,10 @@ def evaluate_churn(
             raise SnrInputError(
                 f"evaluate: the {horizon}-month outcome of {month:%Y-%m} is not observed yet"
             )
-    from snr_models.jobs.score import align_columns
+    from snr_models.churn.scoring import model_columns
+    from snr_models.features.signature import align_columns
 
-    X = align_columns(labelled, model)
+    X = align_columns(labelled, model_columns(model))
     p = model.predict_proba(X)[:, 1]
     metrics = evaluate(labelled["churn"], p, n_boot=n_boot)
     run_id = None

@@ -34,7 +34,6 @@ from snr_models.data.atomic import atomic_path
 from snr_models.data.io import load
 from snr_models.data.tables import Tables
 from snr_models.drivers import (
-    EXPERIENCE_COLUMNS,
     RATING_COLUMNS,
     asymmetric_drivers,
     drivers_by_group,
@@ -43,6 +42,7 @@ from snr_models.drivers import (
     ordinal_logit,
     survey_frame,
 )
+from snr_models.drivers.survey import EXPERIENCE_COLUMNS
 from snr_models.errors import SnrInputError
 
 logger = logging.getLogger(__name__)
@@ -254,8 +254,8 @@ def analysis_metrics(name: str, result: Any) -> dict[str, float]:
         metrics["n_used"] = result.n_used
         for term, row in result.coef.iterrows():
             metrics[f"odds_ratio.{term}"] = row["odds_ratio"]
-            metrics[f"odds_ratio.{term}.lo"] = row["or_lo"]
-            metrics[f"odds_ratio.{term}.hi"] = row["or_hi"]
+            metrics[f"odds_ratio.{term}.lo"] = row["odds_ratio_lo"]
+            metrics[f"odds_ratio.{term}.hi"] = row["odds_ratio_hi"]
         for cut, row in result.thresholds.iterrows():
             metrics[f"threshold.{cut}"] = row["threshold"]
     elif name == "by_group":

@@ -16,15 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from snr_models.attribution import JointEffects, build_panel, estimate_joint
 from snr_models.data.atomic import write_frame
 from snr_models.data.io import load
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 from snr_models.forecast import MODELS, ForecastResult, forecast, load_scenarios
+from snr_models.forecast.core import COMPONENTS
+from snr_models.forecast.scenario import ScenarioFile
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ForecastJobResult", "log_forecast", "run_forecast"]
+__all__ = ["ForecastJobResult", "log_forecast", "run_forecast", "scenario_effects"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,28 @@ class ForecastJobResult:
     result: ForecastResult
     output: Path
     run_id: str | None
+
+
+def scenario_effects(
+    tables: Tables, scenarios: ScenarioFile | None, end: str | None = None
+) -> JointEffects | None:
+    """The effects a scenario file asks the attribution for (``effects: attribution``).
+
+    Every intervention in the design is estimated jointly (each holding the others fixed) on
+    the history up to ``end``, with :func:`~snr_models.attribution.estimate_joint`. ``None``
+    when there is no scenario or the file gives its effects itself.
+    """
+    if scenarios is None or scenarios.effects != "attribution":
+        return None
+    logger.info("forecast: estimating intervention effects (attribution) for the scenarios")
+    wanted = sorted({r.intervention for s in scenarios.scenarios for r in s.rollouts})
+    panel = build_panel(tables, end=end)
+    missing = [w for w in wanted if w not in panel.interventions]
+    if missing:
+        raise SnrInputError(
+            f"scenario: no past roll-out of {missing} to estimate effects from; give effects"
+        )
+    return estimate_joint(panel, components=COMPONENTS)
 
 
 def log_forecast(result: ForecastResult, run: Any, tables: Tables | None = None) -> None:
@@ -135,6 +160,7 @@ def run_forecast(
         tables,
         horizon=horizon,
         scenario=scenarios,
+        effects=scenario_effects(tables, scenarios, end),
         branches=branches,
         models=models or tuple(MODELS),
         n_origins=n_origins,

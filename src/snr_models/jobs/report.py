@@ -13,10 +13,13 @@ import hashlib
 import html
 import io
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
+
+if TYPE_CHECKING:
+    from snr_models.jobs.results import ChurnStageResult, MainResult
 
 _STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto;
@@ -140,3 +143,139 @@ def _block(kind: str, content: Any) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
     raise ValueError(f"unknown block kind {kind!r}")
+
+
+def level(alpha: float) -> str:
+    """An interval's confidence level in words: ``level(0.05) == "95%"``, ``"97.5%"``, ..."""
+    return f"{100 * (1 - alpha):.4g}%"
+
+
+def _months(window: list[str]) -> str:
+    """``2023-01 to 2023-03`` (or the one month)."""
+    return window[0] if len(window) == 1 else f"{window[0]} to {window[-1]}"
+
+
+def main_sections(result: MainResult) -> list[Section]:
+    """The main job's report, section by section, from its typed results."""
+    config, nr = result.config, result.netrate
+    latest, conf = nr.latest, level(nr.alpha)
+    headline = Section("headline", "Headline").kpis(
+        {
+            f"net rate, {nr.change.end:%Y-%m}": f"{latest['net_rate']:.1%}",
+            f"{conf} interval": f"{latest['net_rate_lo']:.1%} – {latest['net_rate_hi']:.1%}",
+            f"change since {nr.change.start:%Y-%m}": f"{100 * nr.change.total:+.1f} points",
+        }
+    )
+    attribution = result.attribution
+    if attribution is not None:
+        wf = attribution.waterfall
+        rows = wf[wf["component"] == "net_rate"][["step", "value", "lo", "hi", "kind"]]
+        steps = rows.set_index("step")["value"]
+        w0, w1 = attribution.design["start_window"], attribution.design["end_window"]
+        headline.text(
+            "What explains the change: each intervention's contribution, estimated jointly "
+            "by staggered difference-in-differences across branches, and the remainder "
+            "(market, trend and mix). The waterfall compares the averages of "
+            f"{_months(w0)} and {_months(w1)}, steadier than single months: "
+            f"{100 * (steps['end'] - steps['start']):+.1f} points."
+        )
+        headline.figure(attribution.figures["waterfall.png"], "Waterfall of the change")
+        a_conf = level(attribution.design["alpha"])
+        headline.table(
+            rows, f"Contributions to the change of the net rate, with {a_conf} intervals"
+        )
+    else:
+        headline.figure(nr.figures["change_by_component.png"], "Change by component")
+
+    components = Section("components", "Components and branches")
+    components.text(f"Net rate = {nr.spec.formula()}; each with its {conf} confidence interval.")
+    components.figure(nr.figures["netrate_trend.png"], "Net rate and components by month")
+    components.table(nr.change.to_frame(), "Change by component")
+    for key, group in nr.groups.items():
+        last = group.frame[group.frame["period"] == group.frame["period"].max()]
+        cols = [*group.columns, "net_rate", "net_rate_lo", "net_rate_hi", "S", "R", "E", "n_open"]
+        components.table(last[cols], f"Latest period by {key}")
+        components.figure(nr.figures[f"change_by_{key}.png"], f"Change by {key}: rate and mix")
+
+    sections = [headline, components]
+    if result.drivers is not None:
+        drivers, target = result.drivers, config.drivers.target.upper()
+        section = Section("drivers", f"What drives satisfaction ({target})")
+        section.text(
+            "Importance is each attribute's exact Shapley share of the explained variance "
+            "(LMG), with bootstrap intervals; the map sets it against the mean rating. Fix "
+            "first: important and rated low."
+        )
+        section.figure(drivers.figures["ipa.png"], "Importance-performance map")
+        section.table(drivers.tables["actions.csv"], "Ranked actions")
+        section.figure(
+            drivers.figures["importance.png"],
+            f"Importance with {level(config.drivers.alpha)} intervals",
+        )
+        sections.append(section)
+    if result.churn is not None:
+        sections.append(_churn_section(result.churn))
+    if attribution is not None:
+        a_conf = level(attribution.design["alpha"])
+        attr = Section("attribution", "Interventions: effects and event studies")
+        attr.table(attribution.effects, "Effects on each component, estimated jointly")
+        attr.figure(attribution.figures["effects.png"], f"Effects with {a_conf} intervals")
+        for name, fig in attribution.figures.items():
+            if name.startswith("event_"):
+                label = name.removeprefix("event_").removesuffix(".png")
+                attr.figure(fig, f"Event study of {label} on the net rate")
+        attr.table(attribution.diagnostics, "Pre-trend tests and the TWFE weights diagnostic")
+        sections.append(attr)
+    if result.forecast is not None:
+        ahead = Section("forecast", "Outlook: the net rate ahead, by scenario")
+        ahead.text(
+            "Monthly forecasts with 80% and 95% intervals; each scenario adds its roll-outs, "
+            "with the estimated effects and their uncertainty carried into the intervals."
+        )
+        ahead.figure(result.forecast.plot(), "Fan chart per scenario")
+        side_by_side = result.forecast.compare()
+        side_by_side["period"] = pd.to_datetime(side_by_side["period"]).dt.strftime("%Y-%m")
+        ahead.table(side_by_side, "Scenarios side by side: forecast and 95% interval")
+        sections.append(ahead)
+    sections.append(_provenance_section(result))
+    return sections
+
+
+def _churn_section(churn: ChurnStageResult) -> Section:
+    section = Section("churn", "Who may leave: the churn model and the call list")
+    section.text(
+        f"Probability that a client closes the account within {churn.horizon} months, from a "
+        "model trained on point-in-time features and checked by a rolling-origin "
+        f"backtest (metrics pooled over origins, {level(churn.alpha)} bootstrap intervals). "
+        "Lift: how many times the base rate the top of the list catches; calibration: "
+        "predicted against observed exit rates."
+    )
+    section.table(churn.metrics, "Backtest metrics")
+    section.figure(churn.figures["churn_lift.png"], "Lift by share of clients called")
+    section.figure(churn.figures["churn_calibration.png"], "Calibration (reliability)")
+    if churn.call_list is not None:
+        section.table(
+            churn.call_list,
+            f"Top of the call list as of {churn.call_list_as_of:%Y-%m}, with the three "
+            "reasons that raise each client's risk most (clients pseudonymised)",
+        )
+    return section
+
+
+def _provenance_section(result: MainResult) -> Section:
+    provenance = Section("provenance", "Data, models and versions")
+    tables = result.data.tables
+    counts = pd.DataFrame([{"table": k, "rows": v} for k, v in tables.row_counts().items()])
+    churn = result.churn
+    provenance.text(
+        f"Data: {result.data.source}; content hash {tables.content_hash()}. "
+        f"Package snr_models {result.package_version}. MLflow run {result.run_id} "
+        f"in experiment {result.config.experiment}."
+        + (
+            f" Churn model {churn.model_uri} (version {churn.model_version})."
+            if churn is not None
+            else ""
+        )
+    )
+    provenance.table(counts, "Rows per table")
+    return provenance

@@ -28,25 +28,20 @@ not count and the next run retrains.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import filelock
 import numpy as np
 import pandas as pd
 
-from snr_models import __version__
-from snr_models.churn import calibration_intercept_slope, empc, roc_auc
-from snr_models.churn.evaluation import brier
+from snr_models._version import __version__
 from snr_models.data.atomic import atomic_path
 from snr_models.errors import SnrInputError
 from snr_models.features import build_features, feature_columns
@@ -58,6 +53,8 @@ from snr_models.jobs.churn import (
     labelled_rows,
     model_inputs,
 )
+from snr_models.jobs.gate import gate_reasons, holdout_metrics
+from snr_models.jobs.lock import RetrainLocked, acquire_lock
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -81,20 +78,6 @@ EXIT_LOCKED = 75
 
 MODEL_NAME = "snr-churn"
 _PATH_SETTINGS = ("data", "lock", "summary")
-
-
-class RetrainLocked(RuntimeError):
-    """Another retrain holds the lock; ``holder`` says which (pid, host, start time)."""
-
-    def __init__(self, lock: Path, holder: dict[str, Any]) -> None:
-        self.lock = lock
-        self.holder = holder
-        who = (
-            f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('started')}"
-            if holder
-            else "an unknown process"
-        )
-        super().__init__(f"another retrain holds the lock {lock}: {who}")
 
 
 @dataclass
@@ -127,76 +110,6 @@ def run_key(content_hash: str, config: ChurnConfig, version: str = __version__) 
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def holdout_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """ROC-AUC, calibration intercept and slope, EMPC, Brier score, base rate and size.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0); p = rng.uniform(0, .5, 3000); y = rng.random(3000) < p
-    >>> m = holdout_metrics(y, p)
-    >>> 0.6 < m["roc_auc"] < 0.8 and 0.8 < m["calibration_slope"] < 1.2
-    True
-    """
-    y = np.asarray(y, dtype=float)
-    p = np.asarray(p, dtype=float)
-    intercept, slope = calibration_intercept_slope(y, p)
-    return {
-        "roc_auc": roc_auc(y, p),
-        "calibration_intercept": intercept,
-        "calibration_slope": slope,
-        "empc": empc(y, p).value,
-        "brier": brier(y, p),
-        "base_rate": float(y.mean()),
-        "n": float(len(y)),
-    }
-
-
-def gate_reasons(
-    challenger: dict[str, float], champion: dict[str, float] | None, config: ChurnConfig
-) -> list[str]:
-    """Why the challenger may not become champion (empty: it may).
-
-    With a champion, the configuration's gate applies; without one, its absolute floors.
-
-    Examples
-    --------
-    >>> c = {"roc_auc": 0.70, "calibration_slope": 1.0, "empc": 1.0, "n": 500.0}
-    >>> gate_reasons(c, {"roc_auc": 0.71, "calibration_slope": 1.0, "empc": 1.0}, ChurnConfig())
-    ["ROC-AUC 0.7000 is lower than the champion's 0.7100 by more than 0.005"]
-    >>> gate_reasons(c, None, ChurnConfig())
-    []
-    """
-    reasons = []
-    slope = challenger["calibration_slope"]
-    if champion is not None:
-        g = config.retrain.gate
-        if challenger["roc_auc"] < champion["roc_auc"] - g.max_auc_drop:
-            reasons.append(
-                f"ROC-AUC {challenger['roc_auc']:.4f} is lower than the champion's "
-                f"{champion['roc_auc']:.4f} by more than {g.max_auc_drop:g}"
-            )
-        lo, hi = g.calibration_slope
-        if not lo <= slope <= hi:
-            reasons.append(f"calibration slope {slope:.3f} outside {lo:g}-{hi:g}")
-        if challenger["empc"] < champion["empc"] - g.max_empc_drop:
-            reasons.append(
-                f"EMPC {challenger['empc']:.4f} is lower than the champion's "
-                f"{champion['empc']:.4f} by more than {g.max_empc_drop:g}"
-            )
-        return reasons
-    f = config.retrain.floors
-    if challenger["n"] < f.min_holdout_rows:
-        reasons.append(f"holdout of {challenger['n']:.0f} rows, fewer than {f.min_holdout_rows}")
-    if challenger["roc_auc"] < f.min_auc:
-        reasons.append(f"ROC-AUC {challenger['roc_auc']:.4f} below the floor {f.min_auc:g}")
-    lo, hi = f.calibration_slope
-    if not lo <= slope <= hi:
-        reasons.append(f"calibration slope {slope:.3f} outside the floor range {lo:g}-{hi:g}")
-    if challenger["empc"] < f.min_empc:
-        reasons.append(f"EMPC {challenger['empc']:.4f} below the floor {f.min_empc:g}")
-    return reasons
-
-
 class _Steps:
     """Collects step records and hands each to the caller as soon as it is done."""
 
@@ -219,31 +132,6 @@ class _Steps:
         logger.info("retrain %s: %s", step, status)
         if self._on_step is not None:
             self._on_step(json.loads(json.dumps(record, default=str)))
-
-
-def _holder_path(lock: Path) -> Path:
-    return lock.with_name(lock.name + ".holder.json")
-
-
-def _acquire(lock_path: Path, config_path: str | None) -> filelock.BaseFileLock:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(lock_path), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        holder: dict[str, Any] = {}
-        with contextlib.suppress(OSError, ValueError):
-            holder = json.loads(_holder_path(lock_path).read_text())
-        raise RetrainLocked(lock_path, holder) from None
-    info = {
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "started": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "config": config_path,
-    }
-    with atomic_path(_holder_path(lock_path)) as tmp:
-        tmp.write_text(json.dumps(info))
-    return lock
 
 
 def _write_summary(summary: dict[str, Any], path: Path) -> None:
@@ -319,7 +207,7 @@ def retrain(
     summary_file = Path(summary_path or config.retrain.summary)
     steps = _Steps(on_step)
     started = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
-    lock = _acquire(Path(config.retrain.lock), config_path)
+    lock = acquire_lock(Path(config.retrain.lock), config_path)
     try:
         steps("lock", lock=str(config.retrain.lock), pid=os.getpid())
 
@@ -455,9 +343,10 @@ def retrain(
 
 
 def _predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    from snr_models.jobs.score import align_columns
+    from snr_models.churn.scoring import model_columns
+    from snr_models.features.signature import align_columns
 
-    return model.predict_proba(align_columns(frame, model))[:, 1]
+    return model.predict_proba(align_columns(frame, model_columns(model)))[:, 1]
 
 
 def _finish(

@@ -38,11 +38,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
-import sys
-import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,42 +46,33 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from snr_models.churn.scoring import make_explainer
 from snr_models.data.atomic import staging_dir
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
-from snr_models.features import parse_month
+from snr_models.features.signature import normalise, signature_fill
 from snr_models.jobs.score import (
     OUTPUT_COLUMNS,
     ScoreResult,
-    _make_explainer,
-    _normalise,
     feature_chunks,
     score_frame,
-    signature_fill,
-    write_as_of_features,
+    scoring_inputs,
     write_with_deciles,
+)
+from snr_models.jobs.spark import (
+    DEFAULT_MASTER,
+    quiet_pandas_warnings,
+    require_pyspark,
+    spark_session,
 )
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    pass
 
-__all__ = [
-    "DEFAULT_MASTER",
-    "SparkUnavailableError",
-    "quiet_pandas_warnings",
-    "score_features_spark",
-    "score_spark",
-    "spark_environment",
-    "spark_session",
-]
+__all__ = ["DEFAULT_MASTER", "score_features_spark", "score_spark"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MASTER = "local[2]"
-#: The start of PySpark's FutureWarning about pandas 3.
-PANDAS_WARNING = "PySpark does not yet fully support pandas"
-#: The same filter for the executors' Python workers (``PYTHONWARNINGS`` syntax).
-_WORKER_FILTER = f"ignore:{PANDAS_WARNING}:FutureWarning"
 #: The scored columns Spark carries (the risk decile is added on the driver).
 _SPARK_SCHEMA = (
     "client_id string, branch_id string, as_of timestamp_ntz, churn_probability double, "
@@ -95,109 +82,6 @@ _SPARK_SCHEMA = (
 _SCORED = [c for c in OUTPUT_COLUMNS if c != "risk_decile"]
 #: One loaded model per Python worker, keyed by the SHA-256 of its skops bytes.
 _WORKER_MODELS: dict[str, Any] = {}
-
-
-class SparkUnavailableError(SnrInputError):
-    """pyspark is not installed (it is the optional extra ``spark``)."""
-
-
-def _require_pyspark() -> None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise SparkUnavailableError(
-            "--engine spark needs pyspark, which is not installed: "
-            "pip install 'snr_models[spark]' (Java 17 or later must be on the PATH)"
-        ) from None
-
-
-def spark_environment() -> None:
-    """Set PySpark's environment defaults (variables already set are kept).
-
-    ``PYSPARK_PYTHON`` and ``PYSPARK_DRIVER_PYTHON`` = this interpreter (executors must
-    import ``snr_models`` and the same pandas, pyarrow and scikit-learn), and
-    ``SPARK_LOCAL_IP`` = ``127.0.0.1``.
-    """
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-
-
-@contextmanager
-def quiet_pandas_warnings() -> Iterator[None]:
-    """Silence PySpark's warning that it does not yet fully support pandas 3.
-
-    Also pandas' own deprecation warnings raised from PySpark's modules (pandas 4 changes
-    that PySpark's code has still to follow). Every other warning still shows.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)
-        for category in _pandas_deprecations():
-            warnings.filterwarnings("ignore", category=category, module=r"pyspark\.")
-        yield
-
-
-def _pandas_deprecations() -> list[type[Warning]]:
-    errors = pd.errors
-    return [getattr(errors, n) for n in dir(errors) if n.startswith("Pandas") and "Warning" in n]
-
-
-@contextmanager
-def spark_session(
-    master: str = DEFAULT_MASTER,
-    *,
-    local_dir: str | Path | None = None,
-    driver_memory: str = "1g",
-) -> Iterator[SparkSession]:
-    """A Spark session for scoring, stopped on exit if this call created it.
-
-    An active session (e.g. a notebook's or a test module's) is used as it is and left
-    running; ``master``, ``local_dir`` and ``driver_memory`` then do not apply.
-
-    Parameters
-    ----------
-    master : str, default "local[2]"
-        Spark master URL: ``local[N]``, ``spark://host:7077``, ``yarn``, ...
-    local_dir : str or Path, optional
-        Spark's scratch space (``spark.local.dir``); a private folder avoids clashes
-        between concurrent runs.
-    driver_memory : str, default "1g"
-        The driver JVM's heap (the Python driver holds 8 bytes a client besides).
-
-    Yields
-    ------
-    SparkSession
-        With the UI off, log level WARN and session time zone UTC.
-    """
-    _require_pyspark()
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        yield active
-        return
-    spark_environment()
-    worker_warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), _WORKER_FILTER]))
-    builder = (
-        SparkSession.builder.master(master)
-        .appName("snr-score")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.log.level", "WARN")
-        .config("spark.driver.memory", driver_memory)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.debug.maxToStringFields", "1000")
-        .config("spark.executorEnv.PYTHONWARNINGS", worker_warnings)
-    )
-    if local_dir is not None:
-        builder = builder.config("spark.local.dir", str(local_dir))
-    with quiet_pandas_warnings():
-        spark = builder.getOrCreate()
-    try:
-        spark.sparkContext.setLogLevel("WARN")
-        yield spark
-    finally:
-        spark.stop()
 
 
 def _worker_model(blob: Any, record: Any, inputs: list[tuple[str, str]]) -> Any:
@@ -236,11 +120,11 @@ def _scorer(
 
     def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         loaded = _worker_model(blob, record, inputs)
-        explainer = _make_explainer(loaded.estimator) if reasons else None
+        explainer = make_explainer(loaded.estimator) if reasons else None
         for batch in batches:
             # back through the features' own Arrow schema: the dtypes the local engine reads
             table = pa.Table.from_pandas(batch, schema=feature_schema, preserve_index=False)
-            frame = _normalise(table.to_pandas())
+            frame = normalise(table.to_pandas())
             scored = score_frame(loaded, frame, fill=fill, explainer=explainer, reasons=reasons)
             yield scored[_SCORED]
 
@@ -295,36 +179,21 @@ def score_spark(
         month lies outside the data, the model cannot be found or fails its checks, or the
         data do not match its signature; all before Spark starts.
     """
-    from snr_models.tracking.models import load_registered_model
-
-    output = Path(output)
-    if output.suffix.lower() != ".parquet":
-        raise SnrInputError(f"--output {output}: expected a .parquet file name")
-    if chunk_size < 1:
-        raise SnrInputError(f"chunk size must be at least 1, got {chunk_size}")
-    _require_pyspark()
-    month = parse_month(as_of)
-    loaded = load_registered_model(model_uri)
-    with staging_dir(output) as stage:
-        features = write_as_of_features(
-            data, month, stage / "features.parquet", chunk_size, memory_limit
-        )
+    require_pyspark()
+    with scoring_inputs(model_uri, data, as_of, output, chunk_size, memory_limit) as job:
         n = score_features_spark(
-            loaded,
-            features,
-            output,
+            job.model,
+            job.features,
+            job.output,
             master=master,
             chunk_size=chunk_size,
             reasons=reasons,
-            staging=stage,
+            staging=job.staging,
         )
     logger.info(
-        "scored %d clients as of %s with version %s on Spark",
-        n,
-        f"{month:%Y-%m}",
-        loaded.version,
+        "scored %d clients as of %s with version %s on Spark", n, f"{job.month:%Y-%m}", job.version
     )
-    return ScoreResult(output=output, n_clients=n, as_of=month, model_version=str(loaded.version))
+    return ScoreResult(output=job.output, n_clients=n, as_of=job.month, model_version=job.version)
 
 
 def score_features_spark(
@@ -381,7 +250,7 @@ def score_features_spark(
         first = next(feature_chunks(features, min(chunk_size, 1_000)), None)
         if first is None:  # nobody open at the as-of month: an empty call list, as locally
             return write_with_deciles([], output, stage)
-        fill = signature_fill(loaded, first)
+        fill = signature_fill(loaded.inputs, first)
         del first
         tmp = stage / "spark"
         tmp.mkdir()

@@ -18,7 +18,7 @@ equal to its other period's, so the rate part is 0).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from snr_models.errors import SnrInputError
 from snr_models.metrics.netrate import VALUE_COLUMNS
 from snr_models.metrics.periods import months_per_period, period_numbers, to_timestamp
 from snr_models.metrics.spec import COMPONENTS, MetricSpec
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Each component's denominator column in a net-rate frame.
 DENOMINATORS: dict[str, str] = {"S": "n_responses", "R": "n_open", "E": "n_tickets"}
@@ -159,9 +162,7 @@ class Decomposition:
         Returns a :class:`matplotlib.figure.Figure` with one axes (two when grouped: the second
         shows each group's rate and mix parts summed over components).
         """
-        from snr_models.metrics.plot import plot_decomposition
-
-        return plot_decomposition(self)
+        return _plot_waterfall(self)
 
 
 def _spec_of(result: pd.DataFrame, spec: MetricSpec | None) -> MetricSpec:
@@ -366,3 +367,48 @@ def decompose(
         by_group=by_group,
         group_columns=tuple(by_cols),
     )
+
+
+def _plot_waterfall(decomposition: Decomposition) -> Figure:
+    """Waterfall of a :class:`Decomposition` (see its ``plot``)."""
+    grouped = decomposition.by_group is not None
+    from snr_models.figures import new_figure
+
+    fig = new_figure(figsize=(10.0 if grouped else 6.0, 4.5), layout="constrained")
+    axes = fig.subplots(1, 2 if grouped else 1, squeeze=False)[0]
+    ax = axes[0]
+    contrib = decomposition.by_component["contribution"].to_numpy(dtype=float)
+    levels = decomposition.start_value + np.concatenate([[0.0], np.cumsum(contrib)])
+    labels = ["start", *decomposition.by_component["component"], "end"]
+    span = max(levels.max() - levels.min(), abs(decomposition.total), 1e-3)
+    floor = levels.min() - 0.6 * span
+    heights = [decomposition.start_value - floor, *contrib, decomposition.end_value - floor]
+    bottoms = [floor, *levels[:-1], floor]
+    colours = ["0.55"] + ["tab:green" if v >= 0 else "tab:red" for v in contrib] + ["0.35"]
+    bars = ax.bar(labels, heights, bottom=bottoms, color=colours)
+    texts = [
+        f"{decomposition.start_value:.3f}",
+        *(f"{v:+.3f}" for v in contrib),
+        f"{decomposition.end_value:.3f}",
+    ]
+    ax.bar_label(bars, labels=texts, fontsize="small")
+    ax.set_ylim(floor, levels.max() + 0.4 * span)
+    ax.set_ylabel("net rate")
+    ax.set_title(
+        f"{decomposition.start:%Y-%m-%d} to {decomposition.end:%Y-%m-%d}: "
+        f"{decomposition.total:+.4f}"
+    )
+    if grouped:
+        parts = decomposition.by_group.groupby(
+            list(decomposition.group_columns), dropna=False, sort=True
+        )[["rate", "mix"]].sum()
+        names = [" / ".join(map(str, k if isinstance(k, tuple) else (k,))) for k in parts.index]
+        y = np.arange(len(names))
+        axes[1].barh(y - 0.2, parts["rate"], height=0.4, label="rate (within group)")
+        axes[1].barh(y + 0.2, parts["mix"], height=0.4, label="mix (between groups)")
+        axes[1].set_yticks(y, names)
+        axes[1].axvline(0.0, color="0.3", linewidth=0.8)
+        axes[1].set_xlabel("net-rate points")
+        axes[1].set_title("by group")
+        axes[1].legend(fontsize="small")
+    return fig

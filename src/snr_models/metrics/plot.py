@@ -1,4 +1,6 @@
-"""Figures of the net rate: the trend with its band over the components, and the waterfall.
+"""Figures of the net rate: the trend with its band over the components.
+
+The waterfall of a change is :meth:`snr_models.metrics.Decomposition.plot`.
 
 Built with :func:`snr_models.figures.new_figure` (pyplot-managed only in a notebook), so
 they work in notebooks, scripts and headless jobs alike.
@@ -8,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from snr_models.errors import SnrInputError
@@ -18,7 +19,6 @@ from snr_models.metrics.spec import COMPONENTS
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from snr_models.metrics.decompose import Decomposition
 
 _TITLES = {
     "net_rate": "net rate",
@@ -94,49 +94,4 @@ def plot_net_rate(result: pd.DataFrame, *, group: str | None = None) -> Figure:
     if any(label is not None for label, _ in lines):
         axes[0].legend(loc="best", fontsize="small")
     axes[-1].set_xlabel("period")
-    return fig
-
-
-def plot_decomposition(decomposition: Decomposition) -> Figure:
-    """Waterfall of a :class:`~snr_models.metrics.Decomposition` (see its ``plot``)."""
-    grouped = decomposition.by_group is not None
-    from snr_models.figures import new_figure
-
-    fig = new_figure(figsize=(10.0 if grouped else 6.0, 4.5), layout="constrained")
-    axes = fig.subplots(1, 2 if grouped else 1, squeeze=False)[0]
-    ax = axes[0]
-    contrib = decomposition.by_component["contribution"].to_numpy(dtype=float)
-    levels = decomposition.start_value + np.concatenate([[0.0], np.cumsum(contrib)])
-    labels = ["start", *decomposition.by_component["component"], "end"]
-    span = max(levels.max() - levels.min(), abs(decomposition.total), 1e-3)
-    floor = levels.min() - 0.6 * span
-    heights = [decomposition.start_value - floor, *contrib, decomposition.end_value - floor]
-    bottoms = [floor, *levels[:-1], floor]
-    colours = ["0.55"] + ["tab:green" if v >= 0 else "tab:red" for v in contrib] + ["0.35"]
-    bars = ax.bar(labels, heights, bottom=bottoms, color=colours)
-    texts = [
-        f"{decomposition.start_value:.3f}",
-        *(f"{v:+.3f}" for v in contrib),
-        f"{decomposition.end_value:.3f}",
-    ]
-    ax.bar_label(bars, labels=texts, fontsize="small")
-    ax.set_ylim(floor, levels.max() + 0.4 * span)
-    ax.set_ylabel("net rate")
-    ax.set_title(
-        f"{decomposition.start:%Y-%m-%d} to {decomposition.end:%Y-%m-%d}: "
-        f"{decomposition.total:+.4f}"
-    )
-    if grouped:
-        parts = decomposition.by_group.groupby(
-            list(decomposition.group_columns), dropna=False, sort=True
-        )[["rate", "mix"]].sum()
-        names = [" / ".join(map(str, k if isinstance(k, tuple) else (k,))) for k in parts.index]
-        y = np.arange(len(names))
-        axes[1].barh(y - 0.2, parts["rate"], height=0.4, label="rate (within group)")
-        axes[1].barh(y + 0.2, parts["mix"], height=0.4, label="mix (between groups)")
-        axes[1].set_yticks(y, names)
-        axes[1].axvline(0.0, color="0.3", linewidth=0.8)
-        axes[1].set_xlabel("net-rate points")
-        axes[1].set_title("by group")
-        axes[1].legend(fontsize="small")
     return fig

@@ -88,6 +88,16 @@ class Components(_Strict):
     E: EfficiencyComponent = EfficiencyComponent()
 
 
+#: Each component definition in words, for reports and labels.
+DEFINITION_NAMES: dict[str, str] = {
+    "net_satisfaction": "net satisfaction",
+    "nps": "NPS",
+    "csat_top2": "CSAT top-two-box",
+    "retention": "retention",
+    "sla": "service efficiency",
+}
+
+
 class MetricSpec(_Strict):
     """A validated net-rate specification: per component a definition and a weight.
 
@@ -126,6 +136,17 @@ class MetricSpec(_Strict):
     def definitions(self) -> dict[str, str]:
         """The definition of each component, ``{"S": "net_satisfaction", ...}``."""
         return {c: getattr(self.components, c).definition for c in COMPONENTS}
+
+    def formula(self) -> str:
+        """The net rate in words, e.g. ``0.4 × net satisfaction (S) + 0.3 × retention (R) + ...``.
+
+        >>> MetricSpec.default().formula()
+        '0.4 × net satisfaction (S) + 0.3 × retention (R) + 0.3 × service efficiency (E)'
+        """
+        return " + ".join(
+            f"{w:g} × {DEFINITION_NAMES[self.definitions[c]]} ({c})"
+            for c, w in self.weights.items()
+        )
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> MetricSpec:

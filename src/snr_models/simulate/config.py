@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from snr_models.data.contract import TICKET_CATEGORIES
+from snr_models.data.vocabulary import CHANNELS, RATING_ATTRIBUTES, SEGMENTS, TICKET_CATEGORIES
 
 __all__ = [
     "AiAssistantConfig",
@@ -34,21 +34,11 @@ __all__ = [
     "TrainingConfig",
 ]
 
-SEGMENTS: tuple[str, ...] = ("retail", "high_net_worth", "institutional")
 REGIMES: tuple[str, ...] = ("calm", "volatile", "crash")
 CATEGORIES: tuple[str, ...] = TICKET_CATEGORIES
 APPROVALS: tuple[str, ...] = ("account_opening", "contract_rollover", "credit_line_change")
 COMPLEX: tuple[str, ...] = ("complaint", "margin_call")
-CHANNELS: tuple[str, ...] = ("app", "phone", "branch", "chat", "ai_assistant")
-ATTRIBUTES: tuple[str, ...] = (
-    "speed",
-    "accuracy",
-    "staff_knowledge",
-    "app_experience",
-    "fees_rates",
-    "communication",
-    "problem_resolution",
-)
+ATTRIBUTES: tuple[str, ...] = RATING_ATTRIBUTES
 #: What a perception may depend on: the signals of the client's tickets (the surveyed ticket
 #: and past ones), the client's situation, and the branch's interventions.
 SIGNALS: tuple[str, ...] = (

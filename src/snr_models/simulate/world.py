@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from snr_models.data.vocabulary import RISK_LEVELS
 from snr_models.simulate.config import (
     APPROVALS,
     ATTRIBUTES,
@@ -50,7 +51,6 @@ _STREAMS: tuple[str, ...] = (
     "rollout",
 )
 
-RISK_LEVELS: tuple[str, ...] = ("C1", "C2", "C3", "C4", "C5")
 ACQUISITION_CHANNELS: tuple[str, ...] = (
     "branch_walk_in",
     "online",

@@ -40,7 +40,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types.schema import ColSpec, DataType, Schema
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-from snr_models import __version__
+from snr_models._version import __version__
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -1,0 +1,3 @@
+"""The package version, in one place: read by the build (hatch), the package and MLflow tags."""
+
+__version__ = "0.1.0"
