@@ -1,4 +1,4 @@
-"""Every notebook's figures appear inline.
+"""Every notebook's figures appear inline, and no notebook switches warnings off wholesale.
 
 Each notebook is executed in a Jupyter kernel (nbclient, as an analyst runs it); every code
 cell that calls a ``plot`` function or method must have an ``image/png`` output. A bare
@@ -17,11 +17,19 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 PLOT_CALL = re.compile(r"(\.plot\w*\(|\bplot_\w+\()")
+WHOLESALE = re.compile(r"warnings\.(simplefilter|filterwarnings)\(\s*[\"']ignore[\"']")
 
 
 def _plotting(cell) -> bool:
     code = "\n".join(line.split("#")[0] for line in cell.source.splitlines())
     return cell.cell_type == "code" and bool(PLOT_CALL.search(code))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_notebook_switches_warnings_off_wholesale(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    offending = [c.source for c in notebook.cells if WHOLESALE.search(c.source)]
+    assert offending == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
