@@ -6,6 +6,12 @@ last-three months change, and the effect of a placebo roll-out (random branches,
 no true effect). Prints the share of seeds whose 95% interval covers the truth, per
 intervention and component, for the waterfall contributions, and for the placebo (covering 0).
 
+The overlap waterfall (``attribute_change(..., overlap="shapley")``, the imputation estimator
+with programme interactions) adds the rows ``shapley`` (each programme's Shapley share of the
+change; truth ``change.shapley``, the placebo's 0), ``programmes_total`` (truth
+``change.joint_contribution``) and ``no_programme_change`` (truth
+``change.without_interventions``).
+
 Usage::
 
     .venv/bin/python benchmarks/attribution_coverage.py [--seeds 50] [--clients 12000]
@@ -24,6 +30,7 @@ from snr_models.attribution import (
     attribute_change,
     build_panel,
     estimate_joint,
+    estimate_overlap,
     with_placebo_rollout,
 )
 from snr_models.simulate import simulate
@@ -40,6 +47,22 @@ def placebo_tables(tables, seed: int, n_branches: int):
     return with_placebo_rollout(tables, chosen, rng.choice(months, size=len(chosen)))
 
 
+def result_row(seed: int, kind: str, name: str, component: str, r, target: float) -> dict:
+    """One estimate (``r`` has ``estimate, se, lo, hi``) against its truth."""
+    return {
+        "seed": seed,
+        "kind": kind,
+        "intervention": name,
+        "component": component,
+        "estimate": r.estimate,
+        "se": r.se,
+        "lo": r.lo,
+        "hi": r.hi,
+        "truth": target,
+        "covered": r.lo <= target <= r.hi,
+    }
+
+
 def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
     world = simulate(
         n_clients=args.clients, n_branches=args.branches, n_months=args.months, seed=seed
@@ -54,38 +77,30 @@ def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
             if r.intervention == "placebo"
             else truth["interventions"][r.intervention]["effect"][r.component]
         )
-        rows.append(
-            {
-                "seed": seed,
-                "kind": "effect",
-                "intervention": r.intervention,
-                "component": r.component,
-                "estimate": r.estimate,
-                "se": r.se,
-                "lo": r.lo,
-                "hi": r.hi,
-                "truth": target,
-                "covered": r.lo <= target <= r.hi,
-            }
-        )
+        rows.append(result_row(seed, "effect", r.intervention, r.component, r, target))
+    ov = estimate_overlap(panel, se=args.se, joint=eff)
+    owf = attribute_change(panel, effects=ov, overlap="shapley")
+    change = truth["change"]
+    shapley = owf.to_frame()
+    shapley = shapley[(shapley["component"] == "net_rate") & (shapley["kind"] == "intervention")]
+    targets = [
+        ("shapley", r.step, r, 0.0 if r.step == "placebo" else change["shapley"][r.step])
+        for r in shapley.rename(columns={"value": "estimate"}).itertuples()
+    ]
+    together = owf.together().rename(columns={"value": "estimate"})
+    for quantity, key in (
+        ("programmes_total", "joint_contribution"),
+        ("no_programme_change", "without_interventions"),
+    ):
+        targets.append((quantity, "all", next(together.loc[[quantity]].itertuples()), change[key]))
+    for kind, name, r, target in targets:
+        rows.append(result_row(seed, kind, name, "net_rate", r, target))
     wf = attribute_change(panel, effects=eff).to_frame()
     nr = wf[(wf["component"] == "net_rate") & (wf["kind"] == "intervention")]
+    nr = nr.rename(columns={"value": "estimate"})
     for r in nr.itertuples():
         target = 0.0 if r.step == "placebo" else truth["change"]["contributions"][r.step]
-        rows.append(
-            {
-                "seed": seed,
-                "kind": "contribution",
-                "intervention": r.step,
-                "component": "net_rate",
-                "estimate": r.value,
-                "se": r.se,
-                "lo": r.lo,
-                "hi": r.hi,
-                "truth": target,
-                "covered": r.lo <= target <= r.hi,
-            }
-        )
+        rows.append(result_row(seed, "contribution", r.step, "net_rate", r, target))
     return rows
 
 
@@ -111,6 +126,7 @@ def summarise(res: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--clients", type=int, default=12_000)
     parser.add_argument("--branches", type=int, default=30)
     parser.add_argument("--months", type=int, default=36)
@@ -119,7 +135,7 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.perf_counter()
     rows = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         rows += one_seed(seed, args)
         if args.out:  # after every seed, so a long run can be read while it goes on
             pd.DataFrame(rows).to_csv(args.out, index=False)

@@ -44,3 +44,16 @@ def mlflow_store(_migrated_mlflow_db: Path, tmp_path: Path, monkeypatch: pytest.
     yield uri
     while mlflow.active_run() is not None:
         mlflow.end_run()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory):
+    """A real PostgreSQL server for the session (Debian's, installed by apt-get if missing)."""
+    from tests.postgres import ensure_postgres, start_server
+
+    bin_dir = ensure_postgres(tmp_path_factory.getbasetemp().parent)
+    server = start_server(bin_dir)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -48,6 +48,17 @@ def test_cli_writes_effects_waterfall_and_figures(world_dir: Path, tmp_path: Pat
     assert nr["start"] + nr.drop(["start", "end"]).sum() == pytest.approx(nr["end"], abs=1e-9)
     assert (out / "figures" / "waterfall.png").stat().st_size > 1000
     assert "wrote" in res.output
+    # the overlap waterfall: market and trend is the no-programme change net of the mix, and
+    # the programmes' Shapley shares add up to their total (programmes_total.csv)
+    totals = pd.read_csv(out / "programmes_total.csv").query("component == 'net_rate'")
+    total = totals.set_index("quantity")["value"]
+    names = wf.loc[wf["kind"] == "intervention", "step"].unique()
+    assert nr[names].sum() == pytest.approx(total["programmes_total"], abs=1e-9)
+    assert nr["market_and_trend"] + nr["mix"] == pytest.approx(
+        total["no_programme_change"], abs=1e-9
+    )
+    assert len(pd.read_csv(out / "combinations.csv")) > 0
+    assert (out / "figures" / "no_programme.png").stat().st_size > 1000
 
 
 def test_cli_bad_month_is_an_input_error(world_dir: Path, tmp_path: Path) -> None:
@@ -80,6 +91,13 @@ def test_job_logs_design_estimates_and_figures(
         )
     }
     assert "attribution/waterfall.png" in names and "attribution/effects.csv" in names
+    assert {"attribution/programmes_total.csv", "attribution/combinations.csv"} <= names
+    together = result.totals.query("component == 'net_rate'").set_index("quantity")
+    for quantity in ("programmes_total", "no_programme_change"):
+        for col in ("value", "lo", "hi"):
+            assert run.data.metrics[f"{quantity}.{col}"] == pytest.approx(
+                together.loc[quantity, col]
+            )
     # no identifiers logged: the effects table has none of the contract's id columns
     assert not {"client_id", "branch_id"} & set(result.effects.columns)
 

@@ -1,8 +1,10 @@
 """Against a real MLflow tracking server over HTTP, and against one that cannot be reached.
 
-The server is ``mlflow server`` with a SQLite backend in the test's folder, on a free port of
-127.0.0.1; it is stopped in a ``finally``. The unreachable server is a closed port, with
-MLflow's HTTP retries bounded by its environment variables (``MLFLOW_HTTP_REQUEST_*``).
+The server is ``mlflow server`` on a free port of 127.0.0.1, with a SQLite backend in the
+test's folder, and once with a PostgreSQL backend store (a real server, the ``postgres``
+fixture: how a team shares tracking in production); it is stopped in a ``finally``. The
+unreachable server is a closed port, with MLflow's HTTP retries bounded by its environment
+variables (``MLFLOW_HTTP_REQUEST_*``).
 """
 
 from __future__ import annotations
@@ -42,14 +44,23 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> N
     raise AssertionError("mlflow server did not become healthy")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_store(request, _migrated_mlflow_db, tmp_path) -> str:
+    """The server's backend store URI: a copy of the migrated SQLite store, or a new
+    database on the session's PostgreSQL server (the server migrates it on start)."""
+    if request.param == "sqlite":
+        db = tmp_path / "server.db"
+        shutil.copy(_migrated_mlflow_db, db)  # migrated once per session: the server starts fast
+        return f"sqlite:///{db}"
+    return request.getfixturevalue("postgres").create_database("mlflow")
+
+
 @pytest.mark.slow
 def test_retrain_promote_score_over_http(
-    _migrated_mlflow_db, worlds, tmp_path, make_config, loose_gate, monkeypatch, capsys
+    backend_store, worlds, tmp_path, make_config, loose_gate, monkeypatch, capsys
 ):
     import mlflow
 
-    db = tmp_path / "server.db"
-    shutil.copy(_migrated_mlflow_db, db)  # migrated once per session: the server starts fast
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     mlflow_cli = Path(sys.executable).with_name("mlflow")
@@ -58,7 +69,7 @@ def test_retrain_promote_score_over_http(
             str(mlflow_cli),
             "server",
             "--backend-store-uri",
-            f"sqlite:///{db}",
+            backend_store,
             "--default-artifact-root",
             str(tmp_path / "server-artifacts"),
             "--host",
@@ -75,7 +86,7 @@ def test_retrain_promote_score_over_http(
         text=True,
     )
     try:
-        _wait_healthy(url, server)
+        _wait_healthy(url, server, timeout=300 if backend_store.startswith("postgres") else 120)
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
         monkeypatch.setenv("SNR_ARTIFACT_ROOT", str(tmp_path / "mlruns"))
         mlflow.set_tracking_uri(url)
@@ -112,6 +123,15 @@ def test_retrain_promote_score_over_http(
         assert len(pd.read_parquet(out)) > 0
         # the registry lives in the server's database, not in a local store
         assert not (tmp_path / "mlflow.db").exists()
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(backend_store)
+        try:
+            with engine.connect() as con:
+                names = con.execute(sqlalchemy.text("SELECT name FROM registered_models"))
+                assert [row[0] for row in names] == ["snr-churn"]
+        finally:
+            engine.dispose()
     finally:
         mlflow.set_tracking_uri("")
         server.terminate()

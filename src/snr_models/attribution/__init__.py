@@ -10,7 +10,10 @@ Public API:
 - :func:`twfe` (static TWFE with negative-weight diagnostic), :func:`event_study` (dynamic
   TWFE with pre-trend test).
 - :func:`estimate_joint`: every intervention on every component, jointly.
-- :func:`attribute_change`: the waterfall of the change of the firm-wide net rate.
+- :func:`estimate_overlap`: the world without any programme imputed (Borusyak-Jaravel-Spiess)
+  with programme interactions; :func:`impute_untreated`: the two-stage imputation alone.
+- :func:`attribute_change`: the waterfall of the change of the firm-wide net rate
+  (``overlap="shapley"``: each programme's Shapley share and the no-programme change).
 - :func:`diagnose`: per intervention, the event study's pre-trend test and the TWFE weights.
 - :func:`synthetic_control`, :func:`structural_impact`: one treated unit; firm-wide roll-outs.
 - :func:`fe_ols`: least squares with absorbed fixed effects and clustered errors.
@@ -18,6 +21,7 @@ Public API:
 
 from snr_models.attribution.diagnostics import diagnose
 from snr_models.attribution.joint import JointEffects, estimate_joint
+from snr_models.attribution.overlap import OverlapEffects, estimate_overlap, impute_untreated
 from snr_models.attribution.regression import OLSFit, fe_ols
 from snr_models.attribution.staggered import (
     AggregatedATT,
@@ -38,6 +42,7 @@ __all__ = [
     "GroupTimeATT",
     "JointEffects",
     "OLSFit",
+    "OverlapEffects",
     "StructuralImpactResult",
     "SyntheticControlResult",
     "TWFEResult",
@@ -47,8 +52,10 @@ __all__ = [
     "diagnose",
     "build_panel",
     "estimate_joint",
+    "estimate_overlap",
     "event_study",
     "fe_ols",
+    "impute_untreated",
     "pretrend_permutation_test",
     "structural_impact",
     "synthetic_control",

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from snr_models.attribution.joint import JointEffects, LinearEffect, estimate_joint
+from snr_models.attribution.overlap import OverlapEffects, estimate_overlap
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
 from snr_models.metrics.panel import DENOMINATORS, BranchPanel, build_panel
@@ -57,8 +58,17 @@ class Waterfall:
     table: pd.DataFrame
     start_window: list[pd.Timestamp]
     end_window: list[pd.Timestamp]
-    effects: JointEffects
+    effects: JointEffects | OverlapEffects
     alpha: float
+    totals: pd.DataFrame | None = None
+
+    def together(self, component: str = "net_rate") -> pd.Series:
+        """What the programmes did together and the change without any (overlap waterfall
+        only): ``value, se, lo, hi, df`` of ``programmes_total`` and ``no_programme_change``."""
+        if self.totals is None:
+            raise ValueError("only attribute_change(..., overlap=...) estimates the totals")
+        tab = self.totals[self.totals["component"] == component]
+        return tab.set_index("quantity")
 
     def to_frame(self) -> pd.DataFrame:
         """The waterfall table."""
@@ -108,8 +118,9 @@ def attribute_change(
     end: Any = None,
     *,
     window: int = 3,
-    effects: JointEffects | None = None,
+    effects: JointEffects | OverlapEffects | None = None,
     alpha: float = 0.05,
+    overlap: str | None = None,
 ) -> Waterfall:
     """Split the change of the firm-wide net rate (and of S, R, E) between two windows.
 
@@ -123,10 +134,20 @@ def attribute_change(
         first and the last months of the data).
     window : int
         Months in each window (3: quarters, as the simulator's truth).
-    effects : JointEffects, optional
-        Reuse estimates from :func:`~snr_models.attribution.joint.estimate_joint`.
+    effects : JointEffects or OverlapEffects, optional
+        Reuse estimates from :func:`~snr_models.attribution.joint.estimate_joint` (or, with
+        ``overlap``, :func:`~snr_models.attribution.overlap.estimate_overlap`).
     alpha : float
         ``1 - alpha`` intervals.
+    overlap : {None, "shapley", "separate"}
+        ``None``: the additive joint model (each intervention's contribution, and the
+        remainder). Otherwise the imputation estimator with programme interactions
+        (:mod:`~snr_models.attribution.overlap`): the steps are each programme's share,
+        ``market_and_trend`` (the change of the world without any programme, imputed, net of
+        the mix), ``mix``; with ``"shapley"`` each programme's step is its Shapley share
+        (the interactions split equally among the programmes active together), with
+        ``"separate"`` its own cells and one ``overlap`` step for the interactions.
+        :meth:`Waterfall.together` gives the programmes' total and the no-programme change.
 
     Returns
     -------
@@ -145,38 +166,28 @@ def attribute_change(
     months = panel.periods
     w0 = _window(start if start is not None else months[0], months, window, at_end=False)
     w1 = _window(end if end is not None else months[-1], months, window, at_end=True)
+    if overlap is not None:
+        if overlap not in ("shapley", "separate"):
+            raise ValueError(f"overlap must be None, 'shapley' or 'separate', not {overlap!r}")
+        ov = effects if isinstance(effects, OverlapEffects) else None
+        ov = ov or estimate_overlap(panel, alpha=alpha)
+        return _overlap_waterfall(ov, w0, w1, alpha, overlap)
     eff = effects or estimate_joint(panel, alpha=alpha)
-    frame = panel.frame
     weights = panel.weights
     rows: list[dict[str, Any]] = []
-    level = {}
+    level, parts, mix = _levels_and_mix(panel, w0, w1)
     # each contribution as weights on the fits' coefficients: {component: Series}
     combo: dict[tuple[str, str], dict[str, pd.Series]] = {}
-    mix: dict[str, float] = {}
-    for comp, den in DENOMINATORS.items():
-        parts = {}
-        for tag, win in (("start", w0), ("end", w1)):
-            sub = frame[frame["period"].isin(win) & (frame[den] > 0)]
-            wts = sub[den] / sub[den].sum()
-            level[(comp, tag)] = float(np.sum(wts * sub[comp]))
-            parts[tag] = sub.assign(weight=wts.to_numpy())
+    for comp in DENOMINATORS:
+        for tag in ("start", "end"):
             for name in panel.interventions:
-                if eff.design.method.get(name) == "not_identified":
+                if eff.design.method.get(name, "not_identified") == "not_identified":
                     continue
-                w = eff.effect_weights(name, comp, parts[tag][["branch_id", "period", "weight"]])
+                w = eff.effect_weights(
+                    name, comp, parts[(comp, tag)][["branch_id", "period", "weight"]]
+                )
                 sign = 1.0 if tag == "end" else -1.0
                 combo[(name, comp)] = _add(combo.get((name, comp), {}), w, sign)
-        # mix: shift-share between branches (shares of the denominator), symmetric form
-        sh = {}
-        for tag in ("start", "end"):
-            part = parts[tag].assign(wy=parts[tag]["weight"] * parts[tag][comp])
-            sums = part.groupby("branch_id")[["weight", "wy"]].sum()
-            sh[tag] = pd.DataFrame({"w": sums["weight"], "r": sums["wy"] / sums["weight"]})
-        both = sh["start"].add_suffix("0").join(sh["end"].add_suffix("1"), how="outer")
-        both["r0"] = both["r0"].fillna(both["r1"])
-        both["r1"] = both["r1"].fillna(both["r0"])
-        both = both.fillna(0.0)
-        mix[comp] = float(np.sum((both["w1"] - both["w0"]) * (both["r0"] + both["r1"]) / 2))
     comps = [*DENOMINATORS, "net_rate"]
     for comp in comps:
         if comp == "net_rate":
@@ -224,6 +235,130 @@ def attribute_change(
         table.loc[no_se, "note"] = why
         logger.warning("attribution waterfall: %s", why)
     return Waterfall(table=table, start_window=w0, end_window=w1, effects=eff, alpha=alpha)
+
+
+def _overlap_waterfall(
+    ov: OverlapEffects,
+    w0: list[pd.Timestamp],
+    w1: list[pd.Timestamp],
+    alpha: float,
+    mode: str,
+) -> Waterfall:
+    """The waterfall of :func:`attribute_change` with ``overlap`` (see there)."""
+    panel = ov.panel
+    level, parts, mix = _levels_and_mix(panel, w0, w1)
+    both = pd.concat([parts[(c, t)] for c in DENOMINATORS for t in ("start", "end")])
+    reach = both[["branch_id", "period"]].drop_duplicates()
+    prog_part = "shapley" if mode == "shapley" else "main"
+    steps = [(name, f"{prog_part}:{name}", "intervention") for name in ov.programmes]
+    if mode == "separate" and ov.estimated_terms():
+        steps.append(("overlap", "overlap", "overlap"))
+    rows: list[dict[str, Any]] = []
+    totals: list[dict[str, Any]] = []
+    for comp in [*DENOMINATORS, "net_rate"]:
+        comps = list(DENOMINATORS) if comp == "net_rate" else [comp]
+        scale = {c: (panel.weights[c] if comp == "net_rate" else 1.0) for c in comps}
+        start_v = sum(scale[c] * level[(c, "start")] for c in comps)
+        end_v = sum(scale[c] * level[(c, "end")] for c in comps)
+        mix_v = sum(scale[c] * mix[c] for c in comps)
+
+        def change(part: str, comps=comps, scale=scale) -> dict[str, pd.Series]:
+            w: dict[str, pd.Series] = {}
+            for c in comps:
+                for tag, sign in (("start", -1.0), ("end", 1.0)):
+                    sub = parts[(c, tag)][["branch_id", "period", "weight"]]
+                    w = _add(w, ov.weights(sub, c, part), sign * scale[c])
+            return w
+
+        rows.append(_row("start", comp, start_v, "level", alpha))
+        for step, part, kind in steps:
+            res = ov.infer(change(part))
+            row = _row(step, comp, res.estimate, kind, alpha, res)
+            row["note"] = _overlap_note(ov, reach, step, mode)
+            rows.append(row)
+        joint = ov.infer(change("joint"))
+        no_prog = end_v - start_v - joint.estimate
+        market = _row("market_and_trend", comp, no_prog - mix_v, "no_programme", alpha, joint)
+        market["note"] = (
+            "change of the world without any programme (imputed), net of the mix; "
+            "its interval is the programmes' total's"
+        )
+        rows.append(market)
+        rows.append(_row("mix", comp, mix_v, "mix", alpha))
+        rows.append(_row("end", comp, end_v, "level", alpha))
+        for quantity, value in (
+            ("programmes_total", joint.estimate),
+            ("no_programme_change", no_prog),
+        ):
+            tot = _row(quantity, comp, value, "total", alpha, joint)
+            tot["quantity"] = tot.pop("step")
+            totals.append(tot)
+    table = pd.DataFrame(rows)
+    table["note"] = table["note"].fillna("")
+    return Waterfall(
+        table=table,
+        start_window=w0,
+        end_window=w1,
+        effects=ov,
+        alpha=alpha,
+        totals=pd.DataFrame(totals).drop(columns="kind"),
+    )
+
+
+def _overlap_note(ov: OverlapEffects, reach: pd.DataFrame, step: str, mode: str) -> str:
+    """The note of a programme's (or the overlap's) step: how it is split, and where it
+    assumes additivity (a pooled set of programmes active in the windows)."""
+    if step == "overlap":
+        note = "interactions of the programmes active together"
+        partners, n = ov.pooled_reach(reach)
+    else:
+        note = (
+            "Shapley share: interactions split equally among the programmes active together"
+            if mode == "shapley"
+            else "own cells only; interactions in the overlap step"
+        )
+        partners, n = ov.pooled_reach(reach, step)
+    if partners:
+        note += (
+            f"; additivity assumed (interaction not identified) with {', '.join(partners)} "
+            f"in {n} of the windows' branch-months"
+        )
+    return note
+
+
+def window_rows(panel: BranchPanel, months: list[pd.Timestamp]) -> dict[str, pd.DataFrame]:
+    """Per component, the panel's branch-months of ``months`` with a denominator, each with its
+    ``weight`` in the firm-wide figure (its share of the denominator over the window)."""
+    frame = panel.frame
+    out = {}
+    for comp, den in DENOMINATORS.items():
+        sub = frame[frame["period"].isin(months) & (frame[den] > 0)]
+        out[comp] = sub.assign(weight=(sub[den] / sub[den].sum()).to_numpy())
+    return out
+
+
+def _levels_and_mix(
+    panel: BranchPanel, w0: list[pd.Timestamp], w1: list[pd.Timestamp]
+) -> tuple[dict, dict, dict]:
+    """Firm-wide level of each component in both windows, the windows' weighted rows, and the
+    between-branch mix term of each component's change (shift-share, symmetric form)."""
+    level, parts, mix = {}, {}, {}
+    rows = {"start": window_rows(panel, w0), "end": window_rows(panel, w1)}
+    for comp in DENOMINATORS:
+        sh = {}
+        for tag in ("start", "end"):
+            part = rows[tag][comp]
+            parts[(comp, tag)] = part
+            level[(comp, tag)] = float(np.sum(part["weight"] * part[comp]))
+            part = part.assign(wy=part["weight"] * part[comp])
+            sums = part.groupby("branch_id")[["weight", "wy"]].sum()
+            sh[tag] = pd.DataFrame({"w": sums["weight"], "r": sums["wy"] / sums["weight"]})
+        both = sh["start"].add_suffix("0").join(sh["end"].add_suffix("1"), how="outer")
+        both["r0"] = both["r0"].fillna(both["r1"])
+        both["r1"] = both["r1"].fillna(both["r0"])
+        both = both.fillna(0.0)
+        mix[comp] = float(np.sum((both["w1"] - both["w0"]) * (both["r0"] + both["r1"]) / 2))
+    return level, parts, mix
 
 
 def _add(a: dict[str, pd.Series], b: dict[str, pd.Series], scale: float) -> dict[str, pd.Series]:

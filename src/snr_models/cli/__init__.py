@@ -20,6 +20,7 @@ from snr_models.cli import (
     churn,
     drivers,
     forecast,
+    ingest,
     models,
     netrate,
     retrain,
@@ -40,6 +41,7 @@ app = typer.Typer(
 )
 app.command("simulate")(simulate.simulate_command)
 app.command("validate")(validate.validate_command)
+app.command("ingest")(ingest.ingest_command)
 app.command("netrate")(netrate.netrate_command)
 app.command("run")(run.run_command)
 app.add_typer(churn.churn_app, name="churn")

@@ -51,6 +51,11 @@ def _numeric_shares(values: np.ndarray, edges: np.ndarray) -> list[float]:
     return [*(counts / n), float(missing.sum()) / n]
 
 
+def _level_shares(values: pd.Series) -> pd.Series:
+    """Share of each level, most frequent first; a missing value is the level ``"nan"``."""
+    return values.astype("str").fillna("nan").value_counts(normalize=True)
+
+
 def training_profile(
     frame: pd.DataFrame,
     columns: Sequence[str],
@@ -100,7 +105,7 @@ def training_profile(
                 "shares": _numeric_shares(values, edges),
             }
         else:
-            shares = s.astype("str").value_counts(normalize=True, dropna=False)
+            shares = _level_shares(s)
             features[str(col)] = {
                 "kind": "categorical",
                 "levels": [str(v) for v in shares.index],
@@ -196,7 +201,7 @@ def drift_report(
             actual = _numeric_shares(s.to_numpy(dtype=float), np.asarray(spec["edges"]))
             expected = spec["shares"]
         else:
-            counts = s.astype("str").value_counts(normalize=True)
+            counts = _level_shares(s)
             levels = list(spec["levels"])
             unseen = float(counts.drop(labels=levels, errors="ignore").sum())
             expected = [*spec["shares"], 0.0]

@@ -7,7 +7,14 @@ event study on the net rate with its pre-trend test where a never-treated group 
 TWFE negative-weight share), and writes, atomically into one output directory:
 
 - ``effects.csv``: ``intervention, component, estimate, se, lo, hi, method``
-- ``waterfall.csv``: ``step, component, value, se, lo, hi, kind, note``
+- ``waterfall.csv``: ``step, component, value, se, lo, hi, df, kind, note``: start, each
+  programme's Shapley share, market and trend (the change of the world without any programme,
+  imputed, net of the mix), mix, end (:func:`~snr_models.attribution.attribute_change` with
+  ``overlap="shapley"``)
+- ``programmes_total.csv``: what the programmes did together and the change without any
+- ``combinations.csv``: the effect of each combination of programmes active together
+- ``overlap_terms.csv``: which interactions of programmes were estimated, which pooled
+  (assumed additive) and why
 - ``diagnostics.csv``: per intervention, pre-trend test and TWFE weights
 - ``figures/``: ``waterfall.png``, ``effects.png``, ``event_<intervention>.png``
 
@@ -31,6 +38,7 @@ from snr_models.attribution import (
     build_panel,
     diagnose,
     estimate_joint,
+    estimate_overlap,
 )
 from snr_models.data.atomic import atomic_path
 from snr_models.data.io import load
@@ -49,6 +57,7 @@ class AttributionJobResult:
     effects: pd.DataFrame
     waterfall: pd.DataFrame
     diagnostics: pd.DataFrame
+    totals: pd.DataFrame
     output: Path
     run_id: str | None
     seconds: float
@@ -64,6 +73,9 @@ class AttributionEstimates:
     diagnostics: pd.DataFrame
     figures: dict[str, Any]
     design: dict[str, Any]
+    totals: pd.DataFrame
+    combinations: pd.DataFrame
+    overlap_terms: pd.DataFrame
 
 
 def estimate_attribution(
@@ -83,12 +95,24 @@ def estimate_attribution(
     """
     panel = build_panel(tables)
     effects = estimate_joint(panel, alpha=alpha, weighting=weighting)
-    wf = attribute_change(panel, start, end, window=window, effects=effects, alpha=alpha)
+    overlap = estimate_overlap(panel, alpha=alpha, weighting=weighting, joint=effects)
+    wf = attribute_change(
+        panel, start, end, window=window, effects=overlap, alpha=alpha, overlap="shapley"
+    )
     diagnostics, figures = diagnose(panel, alpha=alpha)
-    figures = {"waterfall.png": wf.plot(), "effects.png": effects.plot(), **figures}
+    figures = {
+        "waterfall.png": wf.plot(),
+        "effects.png": effects.plot(),
+        "no_programme.png": overlap.plot(),
+        **figures,
+    }
     design = {
         "estimator": "joint saturated DiD (cohort x event-time cells), "
         "branch and month fixed effects",
+        "waterfall": "imputation (Borusyak-Jaravel-Spiess) of the world without any programme, "
+        "with programme interactions; Shapley shares",
+        "overlap_estimated": [t for t in overlap.terms.query("status == 'estimated'")["term"]],
+        "overlap_pooled": [t for t in overlap.terms.query("status == 'pooled'")["term"]],
         "controls": "not-yet- and never-treated branch-months",
         "cluster": "branch_id",
         "standard_errors": "branch-clustered CR2 (Bell-McCaffrey), t intervals with "
@@ -107,6 +131,9 @@ def estimate_attribution(
         diagnostics=diagnostics,
         figures=figures,
         design=design,
+        totals=wf.totals,
+        combinations=overlap.combinations(),
+        overlap_terms=overlap.terms,
     )
 
 
@@ -117,6 +144,9 @@ def log_attribution(run: Any, tables: Tables, est: AttributionEstimates, seconds
     run.log_frame(est.effects, "attribution/effects.csv")
     run.log_frame(est.waterfall, "attribution/waterfall.csv")
     run.log_frame(est.diagnostics, "attribution/diagnostics.csv")
+    run.log_frame(est.totals, "attribution/programmes_total.csv")
+    run.log_frame(est.combinations, "attribution/combinations.csv")
+    run.log_frame(est.overlap_terms, "attribution/overlap_terms.csv")
     metrics = {
         f"effect.{r.intervention}.{r.component}": r.estimate
         for r in est.effects.itertuples()
@@ -126,6 +156,10 @@ def log_attribution(run: Any, tables: Tables, est: AttributionEstimates, seconds
     metrics.update(
         {f"waterfall.{r.step}": r.value for r in nr.itertuples() if np.isfinite(r.value)}
     )
+    for r in est.totals[est.totals["component"] == "net_rate"].itertuples():
+        for col in ("value", "lo", "hi"):
+            if np.isfinite(getattr(r, col)):
+                metrics[f"{r.quantity}.{col}"] = getattr(r, col)
     metrics["seconds"] = seconds
     run.log_metrics(metrics)
     for name, fig in est.figures.items():
@@ -175,6 +209,9 @@ def run_attribution(
         est.effects.to_csv(tmp / "effects.csv", index=False)
         est.waterfall.to_csv(tmp / "waterfall.csv", index=False)
         est.diagnostics.to_csv(tmp / "diagnostics.csv", index=False)
+        est.totals.to_csv(tmp / "programmes_total.csv", index=False)
+        est.combinations.to_csv(tmp / "combinations.csv", index=False)
+        est.overlap_terms.to_csv(tmp / "overlap_terms.csv", index=False)
         (tmp / "figures").mkdir()
         for name, fig in est.figures.items():
             fig.savefig(tmp / "figures" / name, dpi=110)
@@ -190,6 +227,7 @@ def run_attribution(
         effects=est.effects,
         waterfall=est.waterfall,
         diagnostics=est.diagnostics,
+        totals=est.totals,
         output=output,
         run_id=run_id,
         seconds=seconds,

@@ -1,4 +1,9 @@
-"""The lock that keeps two ``snr retrain`` runs from overlapping, and who holds it."""
+"""One run at a time: a file lock with a note of who holds it (retrain, ingest).
+
+A second run meanwhile fails at once with :class:`Locked`, naming the holder (pid, host,
+start time) from the ``<lock>.holder.json`` written beside the lock; the CLI exits with
+:data:`EXIT_LOCKED` (75, ``EX_TEMPFAIL``: try again later).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,15 @@ import pandas as pd
 
 from snr_models.data.atomic import atomic_path
 
-__all__ = ["RetrainLocked", "acquire_lock"]
+__all__ = ["EXIT_LOCKED", "Locked", "RetrainLocked", "acquire", "acquire_lock"]
+
+EXIT_LOCKED = 75
 
 
-class RetrainLocked(RuntimeError):
-    """Another retrain holds the lock; ``holder`` says which (pid, host, start time)."""
+class Locked(RuntimeError):
+    """Another run holds the lock; ``holder`` says which (pid, host, start time)."""
+
+    what = "run"
 
     def __init__(self, lock: Path, holder: dict[str, Any]) -> None:
         self.lock = lock
@@ -28,20 +37,22 @@ class RetrainLocked(RuntimeError):
             if holder
             else "an unknown process"
         )
-        super().__init__(f"another retrain holds the lock {lock}: {who}")
+        super().__init__(f"another {self.what} holds the lock {lock}: {who}")
 
 
 def _holder_path(lock: Path) -> Path:
     return lock.with_name(lock.name + ".holder.json")
 
 
-def acquire_lock(lock_path: Path, config_path: str | None) -> filelock.BaseFileLock:
-    """Take the retrain lock without waiting, and record who holds it beside the lock file.
+def acquire(
+    lock_path: Path, config_path: str | None, error: type[Locked] = Locked
+) -> filelock.BaseFileLock:
+    """Take the lock at ``lock_path`` without waiting, and note who holds it.
 
     Raises
     ------
-    RetrainLocked
-        If another process holds it (naming that process, when its record can be read).
+    Locked
+        (or the subclass ``error``) if another process holds it.
     """
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(lock_path), timeout=0)
@@ -51,7 +62,7 @@ def acquire_lock(lock_path: Path, config_path: str | None) -> filelock.BaseFileL
         holder: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
             holder = json.loads(_holder_path(lock_path).read_text())
-        raise RetrainLocked(lock_path, holder) from None
+        raise error(lock_path, holder) from None
     info = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
@@ -61,3 +72,14 @@ def acquire_lock(lock_path: Path, config_path: str | None) -> filelock.BaseFileL
     with atomic_path(_holder_path(lock_path)) as tmp:
         tmp.write_text(json.dumps(info))
     return lock
+
+
+class RetrainLocked(Locked):
+    """Another retrain holds the lock; ``holder`` says which (pid, host, start time)."""
+
+    what = "retrain"
+
+
+def acquire_lock(lock_path: Path, config_path: str | None) -> filelock.BaseFileLock:
+    """Take the retrain lock without waiting (:func:`acquire` raising :class:`RetrainLocked`)."""
+    return acquire(lock_path, config_path, RetrainLocked)

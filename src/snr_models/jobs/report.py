@@ -171,14 +171,34 @@ def main_sections(result: MainResult) -> list[Section]:
         wf = attribution.waterfall
         rows = wf[wf["component"] == "net_rate"][["step", "value", "lo", "hi", "kind"]]
         steps = rows.set_index("step")["value"]
+        rows = rows.assign(step=rows["step"].str.replace("_", " "))
         w0, w1 = attribution.design["start_window"], attribution.design["end_window"]
+        tot = attribution.totals
+        tot = tot[tot["component"] == "net_rate"].set_index("quantity")
+        together, without = tot.loc["programmes_total"], tot.loc["no_programme_change"]
         headline.text(
-            "What explains the change: each intervention's contribution, estimated jointly "
-            "by staggered difference-in-differences across branches, and the remainder "
-            "(market, trend and mix). The waterfall compares the averages of "
-            f"{_months(w0)} and {_months(w1)}, steadier than single months: "
-            f"{100 * (steps['end'] - steps['start']):+.1f} points."
+            "What explains the change: the programmes together, and each one's share of what "
+            "they did together (a Shapley share: where programmes overlap, their common part is "
+            "split equally), estimated by comparing branches at different stages of the "
+            "roll-outs; 'market and trend' is how the rate would have moved with no programme "
+            "at all, net of the change in the branches' mix. The waterfall compares the "
+            f"averages of {_months(w0)} and {_months(w1)}, steadier than single months: "
+            f"{100 * (steps['end'] - steps['start']):+.1f} points, of which the programmes "
+            f"together {100 * together['value']:+.1f} points (interval "
+            f"{100 * together['lo']:+.1f} to {100 * together['hi']:+.1f}) and the world without "
+            f"them {100 * without['value']:+.1f} points."
         )
+        notes = wf.loc[rows.index, "note"].fillna("")
+        assumed = [
+            f"{step}: {note.split('additivity assumed')[1].strip()}"
+            for step, note in zip(rows["step"], notes, strict=True)
+            if "additivity assumed" in note
+        ]
+        if assumed:
+            headline.text(
+                "Where programmes were rarely active together, their joint effect is assumed to "
+                "be the sum of their own: " + "; ".join(assumed)
+            )
         headline.figure(attribution.figures["waterfall.png"], "Waterfall of the change")
         a_conf = level(attribution.design["alpha"])
         headline.table(

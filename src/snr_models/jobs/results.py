@@ -75,6 +75,8 @@ class MainResult:
             out["attribution_effects.csv"] = self.attribution.effects
             out["attribution_waterfall.csv"] = self.attribution.waterfall
             out["attribution_diagnostics.csv"] = self.attribution.diagnostics
+            out["attribution_programmes_total.csv"] = self.attribution.totals
+            out["attribution_combinations.csv"] = self.attribution.combinations
         if self.forecast is not None:
             out["forecast.csv"] = self.forecast.to_frame()
         return out

@@ -54,7 +54,7 @@ from snr_models.jobs.churn import (
     model_inputs,
 )
 from snr_models.jobs.gate import gate_reasons, holdout_metrics
-from snr_models.jobs.lock import RetrainLocked, acquire_lock
+from snr_models.jobs.lock import EXIT_LOCKED, RetrainLocked, acquire_lock
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -74,7 +74,6 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_GATE = 3
-EXIT_LOCKED = 75
 
 MODEL_NAME = "snr-churn"
 _PATH_SETTINGS = ("data", "lock", "summary")

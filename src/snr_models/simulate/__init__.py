@@ -20,7 +20,8 @@ Schema of ``truth`` (JSON-serialisable; NaN written as null)::
                             by_event_time {"0": {...}, "1": {...}, ...}}},
     change {net_rate_first, net_rate_last, total, contributions {<name>: ...}, remainder,
             components_first, components_last,
-            joint_contribution, interaction, without_interventions},
+            joint_contribution, interaction, without_interventions,
+            shapley {<name>: ...}},
     components_firm {YYYY-MM: {S, R, E, net_rate}},
     exit_hazard {coefficients, description, transferred, market_financing_rate {YYYY-MM}},
     satisfaction {attribute_weights, attribute_ranking, standardised_attribute_weights,
@@ -36,6 +37,11 @@ same in the first three, each pooled as one 3-month period (R with 12/3). The in
 overlap (they are partly substitutes), so the one-at-a-time contributions do not add up to
 their joint effect: ``remainder = interaction + without_interventions``, where
 ``joint_contribution`` compares the factual world with the world without any intervention.
+``shapley`` splits ``joint_contribution`` among the interventions: the world is re-run with
+every subset of them switched off (``2^k - 1`` re-runs, common random numbers), ``v(S)`` is the
+contribution of the interventions in ``S`` together (the factual with only ``S`` on, against
+the world with none), and intervention ``i``'s value is the mean of ``v(S + i) - v(S)`` over
+the orderings of the interventions; the values add up to ``joint_contribution`` exactly.
 
 Examples
 --------
@@ -49,6 +55,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -62,7 +69,7 @@ from snr_models.simulate.assemble import build_tables
 from snr_models.simulate.config import INTERVENTIONS, SimulationConfig
 from snr_models.simulate.outcomes import baseline, run_scenario
 from snr_models.simulate.rollout import build_rollout, exposure
-from snr_models.simulate.truth import summarise, truth_dict
+from snr_models.simulate.truth import Summary, summarise, truth_dict
 from snr_models.simulate.world import build_world
 
 __all__ = ["SimulationConfig", "SimulationResult", "simulate", "write_simulation"]
@@ -109,8 +116,9 @@ def simulate(
     config : SimulationConfig, optional
         The world's knobs (default: :class:`SimulationConfig`, i.e. ``sim_default.yaml``).
     truth : bool, default True
-        Run one counterfactual per intervention and fill ``truth["interventions"]`` and
-        ``truth["change"]["contributions"]``. ``False`` is faster and leaves them empty.
+        Re-run the world with every subset of interventions switched off and fill
+        ``truth["interventions"]`` and ``truth["change"]`` (contributions, joint contribution,
+        Shapley values). ``False`` is faster and leaves them empty.
     **overrides
         Top-level fields replacing those of ``config``, e.g. ``n_clients=2000, seed=1``.
 
@@ -134,21 +142,24 @@ def simulate(
     t1 = time.perf_counter()
     counterfactuals = {}
     none = None
+    subsets: dict[frozenset[str], Summary] = {}
     if truth:
-        for name in INTERVENTIONS:
-            if name in set(rollout.intervention):
-                cf_rollout = rollout.without([name])
+        present = [n for n in INTERVENTIONS if n in set(rollout.intervention)]
+        # every subset switched off (2^k - 1 re-runs; the factual is the empty one): the
+        # one-at-a-time counterfactuals, the world without any, and the Shapley values
+        for size in range(1, len(present) + 1):
+            for off in itertools.combinations(present, size):
+                cf_rollout = rollout.without(off)
                 outcome = run_scenario(
                     world, exposure(cf_rollout, cfg, world.calendar), base, full=False
                 )
-                counterfactuals[name] = summarise(world, outcome)
-        none_rollout = rollout.without(INTERVENTIONS)
-        outcome = run_scenario(world, exposure(none_rollout, cfg, world.calendar), base, full=False)
-        none = summarise(world, outcome)
-        del outcome
+                subsets[frozenset(off)] = summarise(world, outcome)
+                del outcome
+        counterfactuals = {n: subsets[frozenset([n])] for n in present}
+        none = subsets.get(frozenset(present))
     t2 = time.perf_counter()
     tables = build_tables(world, rollout, factual)
-    doc = truth_dict(cfg, world, rollout, factual, counterfactuals, none)
+    doc = truth_dict(cfg, world, rollout, factual, counterfactuals, none, subsets)
     t3 = time.perf_counter()
     logger.info(
         "simulated %d clients x %d months: world+factual %.1fs, %d counterfactuals %.1fs, "
@@ -156,7 +167,7 @@ def simulate(
         cfg.n_clients,
         cfg.n_months,
         t1 - t0,
-        len(counterfactuals),
+        len(subsets),
         t2 - t1,
         t3 - t2,
         tables.row_counts(),

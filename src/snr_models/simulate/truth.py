@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from importlib import metadata
@@ -21,6 +22,7 @@ __all__ = [
     "counts_for",
     "json_safe",
     "package_version",
+    "shapley_values",
     "summarise",
     "truth_dict",
 ]
@@ -114,6 +116,47 @@ def _pooled(world: World, out: Outcome, months: range) -> dict[str, float]:
     return {c: float(comps[c][0, 0]) for c in COMPONENTS}
 
 
+def _change(pooled: dict[str, dict[str, float]]) -> float:
+    return pooled["last"]["net_rate"] - pooled["first"]["net_rate"]
+
+
+def shapley_values(
+    factual: dict[str, dict[str, float]], off: dict[frozenset[str], dict[str, dict[str, float]]]
+) -> dict[str, float]:
+    """Each intervention's Shapley value of the joint contribution to the net rate's change.
+
+    ``off`` maps every non-empty set of interventions to the pooled components of the world
+    with that set switched off; ``v(S)`` is the change with only ``S`` on minus the change with
+    none on, and intervention ``i`` gets ``sum_S |S|! (k - |S| - 1)! / k! (v(S + i) - v(S))``.
+
+    Examples
+    --------
+    >>> p = lambda first, last: {"first": {"net_rate": first}, "last": {"net_rate": last}}
+    >>> off = {frozenset("a"): p(0, 1), frozenset("b"): p(0, 2), frozenset("ab"): p(0, 0)}
+    >>> shapley_values(p(0, 4), off)  # v(a)=2, v(b)=1, v(ab)=4: a gets (2 + 3) / 2
+    {'a': 2.5, 'b': 1.5}
+    """
+    names = sorted(set().union(*off))
+    everyone = frozenset(names)
+    k = len(names)
+
+    def value(on: frozenset[str]) -> float:
+        world = factual if on == everyone else off[everyone - on]
+        return _change(world) - _change(off[everyone])
+
+    out = {}
+    for name in names:
+        others = [n for n in names if n != name]
+        phi = 0.0
+        for size in range(len(others) + 1):
+            weight = math.factorial(size) * math.factorial(k - size - 1) / math.factorial(k)
+            for coalition in itertools.combinations(others, size):
+                s = frozenset(coalition)
+                phi += weight * (value(s | {name}) - value(s))
+        out[name] = phi
+    return out
+
+
 @dataclass(frozen=True)
 class Summary:
     """What the truth needs from a scenario: monthly components per branch and firm-wide, and
@@ -143,11 +186,13 @@ def truth_dict(
     factual: Outcome,
     counterfactuals: dict[str, Summary],
     none: Summary | None = None,
+    subsets: dict[frozenset[str], Summary] | None = None,
 ) -> dict[str, Any]:
     """The ``truth.json`` document (see the module docstring of :mod:`..simulate`).
 
     ``counterfactuals`` maps an intervention to the :class:`Summary` of the world without it;
-    ``none`` is the world without any intervention.
+    ``none`` is the world without any intervention; ``subsets`` maps every non-empty set of
+    interventions to the world with that set switched off (for the Shapley values).
     """
     cal = world.calendar
     labels = cal.labels()
@@ -188,6 +233,8 @@ def truth_dict(
         change["joint_contribution"] = joint
         change["interaction"] = joint - sum(contributions.values())
         change["without_interventions"] = total - joint
+    if subsets:
+        change["shapley"] = shapley_values(pooled_f, {k: v.pooled for k, v in subsets.items()})
 
     perception_sd = np.nanstd(factual.perceptions[factual.r_exists], axis=0)
     sat_cfg = cfg.satisfaction

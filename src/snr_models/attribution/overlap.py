@@ -1,0 +1,579 @@
+"""Overlapping programmes: the world without any programme, imputed, and each programme's
+Shapley share of what they did together.
+
+Programmes overlap: re-engineering, the AI assistant and training partly do the same work, so
+each one's effect is smaller where another is already active. A model that adds the
+programmes' average effects (:mod:`~snr_models.attribution.joint`) then misstates what they did
+together, and the part of a change it leaves to "market and trend" is not the change of the
+world without them.
+
+:func:`estimate_overlap` is Borusyak, Jaravel and Spiess's (2024) imputation estimator with a
+model of the effects (their section 4; Gardner's two-stage DiD is the same idea): the
+untreated potential outcome is ``Y0_bt = a_b + l_t`` (branch and month effects), fitted on the
+branch-months untouched by any programme, and the effect of the programmes active in a treated
+branch-month is modelled as
+
+    tau_bt = sum_k tau_k(g, e) + sum_T d_T * x_T,bt
+
+the first sum the joint model's cohort x event-time cell of every active programme ``k``, the
+second the *interactions* (Harsanyi dividends) of every set ``T`` of two or more programmes
+active together, ``x_T = 1`` when all of ``T`` are active (times the firm-wide scale, below).
+BJS show that with such a restricted effect model the efficient imputation estimator is least
+squares of ``Y`` on the unit and time effects and the model's regressors over all
+branch-months, which is what is computed (``fe_ols``, branch-clustered CR2, Bell-McCaffrey
+degrees of freedom as in the joint model). With every treated branch-month its own effect it
+reduces to the two-stage imputation (fit ``a_b + l_t`` on the untreated, impute, subtract):
+:func:`impute_untreated` computes that, and the tests check the two against each other and
+against an explicit dummy regression.
+
+Why a model of the effects is needed: on the simulator's default world no branch-month is
+untouched by any programme from its 19th month on (every branch has one; the AI assistant goes
+firm-wide in month 22), so the month effects of the last months cannot be fitted on untreated
+branch-months alone. They are identified through the effect model: the cohort x event-time
+cells, and the AI assistant's firm-wide months taking its pilot's effect scaled by intensity
+(the joint model's assumption, method ``did_pilot_scaled``).
+
+An interaction is estimated where the roll-outs identify it: at least ``min_branch_months``
+branch-months of ``min_branches`` branches with the whole set active, and its column not
+collinear with the branch and month effects, the cells and the interactions already admitted
+(smaller sets first). Otherwise it is *pooled*: set to zero, i.e. that set's effect is assumed
+to be the sum of its parts' (additivity in an unidentified cell); :attr:`OverlapEffects.terms`
+says which and why, and every waterfall row that such a set reaches carries a note.
+
+The effect of the programmes active in a branch-month is a game over them: the value of a
+subset ``S`` is ``sum_(k in S) tau_k + sum_(T subset of S) d_T``; the Shapley value of
+programme ``k`` is ``tau_k + sum_(T contains k) d_T / |T|`` (a dividend is shared equally by
+its members), and the Shapley values add up to the joint effect exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from snr_models.attribution.joint import (
+    JointEffects,
+    LinearEffect,
+    _Design,
+    _design,
+    _fit_all,
+    _one_blas_thread,
+    estimate_joint,
+)
+from snr_models.attribution.regression import _codes, demeaner
+from snr_models.metrics.panel import COMPONENTS, DENOMINATORS, BranchPanel
+
+logger = logging.getLogger(__name__)
+
+TERM_PREFIX = "overlap|"
+
+
+def _term_label(term: tuple[str, ...]) -> str:
+    return TERM_PREFIX + "+".join(term)
+
+
+def _scales(panel: BranchPanel, design: _Design, names: tuple[str, ...]) -> pd.DataFrame:
+    """Per branch-month and programme: 0 when inactive, else the scale its cell takes (1, or
+    the firm-wide months' intensity over the pilot's)."""
+    frame = panel.frame[["branch_id", "period"]]
+    out = {}
+    for name in names:
+        cells = design.cell_of[name][["branch_id", "period", "scale"]]
+        merged = frame.merge(cells, on=["branch_id", "period"], how="left")
+        out[name] = merged["scale"].fillna(0.0).to_numpy()
+    return pd.DataFrame(out, index=panel.frame.index)
+
+
+def _admit_terms(
+    panel: BranchPanel,
+    design: _Design,
+    scales: pd.DataFrame,
+    identified: tuple[str, ...],
+    min_branch_months: int,
+    min_branches: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The interaction columns admitted and the table of every candidate set (see module doc)."""
+    frame = panel.frame
+    active = scales > 0
+    fes = [_codes(frame[f]) for f in ("branch_id", "period")]
+    sweep = demeaner(fes)
+    base = sweep(design.regressors.to_numpy(dtype=float))
+    basis = _orthonormal(base)
+    cols: dict[str, np.ndarray] = {}
+    rows = []
+    for size in range(2, len(identified) + 1):
+        for term in itertools.combinations(identified, size):
+            on = active[list(term)].all(axis=1).to_numpy()
+            # a firm-wide programme's interactions are identified by its pilot only: every
+            # branch has it in the firm-wide months
+            pilot_only = any(name in panel.firm_start for name in term)
+            for name in term:
+                if name in panel.firm_start:
+                    on = on & (frame["period"] < panel.firm_start[name]).to_numpy()
+            n_bm = int(on.sum())
+            n_b = int(frame.loc[on, "branch_id"].nunique())
+            row = {
+                "term": "+".join(term),
+                "size": size,
+                "n_branch_months": n_bm,
+                "n_branches": n_b,
+            }
+            if n_bm == 0 and not active[list(term)].all(axis=1).any():
+                continue  # never active together: nothing to pool
+            if n_bm < min_branch_months or n_b < min_branches:
+                row.update(
+                    status="pooled",
+                    reason=f"too few: {n_bm} branch-months in {n_b} branches"
+                    + (" before the firm-wide roll-out" if pilot_only else "")
+                    + f" (needs {min_branch_months} in {min_branches})",
+                )
+            else:
+                x = np.prod(scales[list(term)].to_numpy(), axis=1)
+                xd = sweep(x)
+                resid = xd - basis @ (basis.T @ xd)
+                if np.linalg.norm(resid) <= 1e-6 * max(np.linalg.norm(x), 1e-300):
+                    row.update(
+                        status="pooled",
+                        reason="not identified: collinear with the branch, month and cell effects",
+                    )
+                else:
+                    cols[_term_label(term)] = x
+                    basis = np.column_stack([basis, resid / np.linalg.norm(resid)])
+                    row.update(status="estimated", reason="")
+            rows.append(row)
+    terms = pd.DataFrame(
+        rows, columns=["term", "size", "n_branch_months", "n_branches", "status", "reason"]
+    )
+    return pd.DataFrame(cols, index=frame.index), terms
+
+
+def _orthonormal(x: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the column space of ``x`` (rank-revealing)."""
+    if x.shape[1] == 0:
+        return np.zeros((x.shape[0], 0))
+    u, s, _ = np.linalg.svd(x, full_matrices=False)
+    keep = s > s.max() * 1e-9 if s.size else np.zeros(0, dtype=bool)
+    return u[:, keep]
+
+
+@dataclass(frozen=True, eq=False)
+class OverlapEffects:
+    """The imputation estimator with programme interactions (see the module doc).
+
+    Attributes
+    ----------
+    effects : JointEffects
+        The regression behind it: its design holds the joint model's cells plus the admitted
+        interaction columns ``overlap|<a>+<b>``; :meth:`JointEffects.infer` gives any linear
+        combination's estimate and interval.
+    terms : DataFrame
+        Every set of two or more programmes active together somewhere: ``term, size,
+        n_branch_months, n_branches, status`` (estimated / pooled), ``reason``.
+    active : DataFrame
+        Per branch-month (the panel's rows) and programme, its scale when active, else 0.
+    inflation : dict
+        Per pilot programme and component, its placebo over its cluster-robust standard error
+        (:meth:`infer`); ``placebo_df`` the placebo's degrees of freedom.
+    """
+
+    effects: JointEffects
+    terms: pd.DataFrame
+    active: pd.DataFrame = field(repr=False)
+    alpha: float = 0.05
+    inflation: dict[str, dict[str, float]] = field(default_factory=dict)
+    placebo_df: float = float("nan")
+
+    @property
+    def panel(self) -> BranchPanel:
+        """The branch x month panel."""
+        return self.effects.panel
+
+    @property
+    def programmes(self) -> tuple[str, ...]:
+        """The programmes whose effects are identified."""
+        return tuple(self.active.columns)
+
+    def estimated_terms(self) -> list[tuple[str, ...]]:
+        """The interactions estimated, as tuples of programme names."""
+        tab = self.terms[self.terms["status"] == "estimated"]
+        return [tuple(t.split("+")) for t in tab["term"]]
+
+    def pooled_terms(self) -> list[tuple[str, ...]]:
+        """The sets whose interaction is assumed zero (additivity in an unidentified cell)."""
+        tab = self.terms[self.terms["status"] == "pooled"]
+        return [tuple(t.split("+")) for t in tab["term"]]
+
+    @cached_property
+    def _rows(self) -> pd.MultiIndex:
+        return pd.MultiIndex.from_frame(self.panel.frame[["branch_id", "period"]])
+
+    @cached_property
+    def _main(self) -> dict[str, np.ndarray]:
+        """Per programme, the (branch-months x coefficients) matrix whose row ``r`` holds the
+        weights on the coefficients of the programme's effect in branch-month ``r`` (its cell
+        times its scale; in firm-wide months the pilot's cells by their shares, as
+        :meth:`JointEffects.cell_weights`)."""
+        eff = self.effects
+        columns = eff.design.regressors.columns
+        out = {}
+        for name in self.programmes:
+            cells = eff.design.cell_of[name]
+            pos = self._rows.get_indexer(pd.MultiIndex.from_frame(cells[["branch_id", "period"]]))
+            mat = np.zeros((len(self._rows), len(columns)))
+            cell = cells["cell"].to_numpy()
+            scale = cells["scale"].to_numpy(dtype=float)
+            on_firm = cell == f"{name}|pilot_mean"
+            mat[pos[~on_firm], columns.get_indexer(cell[~on_firm])] = scale[~on_firm]
+            if on_firm.any():
+                share = pd.Series(cell[~on_firm]).value_counts(normalize=True, sort=False)
+                mat[np.ix_(pos[on_firm], columns.get_indexer(share.index))] = (
+                    scale[on_firm, None] * share.to_numpy()[None, :]
+                )
+            out[name] = mat
+        return out
+
+    @cached_property
+    def _term_x(self) -> dict[tuple[str, ...], np.ndarray]:
+        """Each estimated interaction's column (the product of its members' scales)."""
+        return {t: np.prod(self.active[list(t)].to_numpy(), axis=1) for t in self.estimated_terms()}
+
+    def _positions(self, rows: pd.DataFrame) -> np.ndarray:
+        """The panel row of each of ``rows`` (by ``branch_id, period``)."""
+        frame = self.panel.frame
+        pos = frame.index.get_indexer(rows.index)
+        if (pos >= 0).all() and (
+            np.array_equal(frame["branch_id"].to_numpy()[pos], rows["branch_id"].to_numpy())
+            and np.array_equal(frame["period"].to_numpy()[pos], rows["period"].to_numpy())
+        ):
+            return pos  # rows taken from the panel's frame (the usual case): no lookup
+        pos = self._rows.get_indexer(pd.MultiIndex.from_frame(rows[["branch_id", "period"]]))
+        if (pos < 0).any():
+            raise ValueError("weights: rows not in the panel")
+        return pos
+
+    def weights(
+        self, rows: pd.DataFrame, component: str, part: str = "joint"
+    ) -> dict[str, pd.Series]:
+        """Coefficient weights of a mean effect over ``rows`` (``branch_id, period, weight``).
+
+        ``part`` is ``"joint"`` (all programmes together), ``"overlap"`` (the interactions
+        only), ``"shapley:<name>"`` (the programme's Shapley share) or ``"main:<name>"`` (its
+        cells only, without a share of the interactions).
+        """
+        columns = self.effects.design.regressors.columns
+        pos = self._positions(rows)
+        wvec = np.zeros(len(self._rows))
+        np.add.at(wvec, pos, rows["weight"].to_numpy(dtype=float))
+        kind, _, name = part.partition(":")
+        if kind not in ("joint", "overlap", "shapley", "main"):
+            raise ValueError(f"part must be joint, overlap, shapley:<name> or main:<name>: {part}")
+        out = np.zeros(len(columns))
+        mains = self.programmes if kind == "joint" else () if kind == "overlap" else (name,)
+        for k in mains:
+            out += wvec @ self._main[k]
+        if kind != "main":
+            for term, x in self._term_x.items():
+                if kind == "shapley" and name not in term:
+                    continue
+                share = 1.0 / len(term) if kind == "shapley" else 1.0
+                out[columns.get_loc(_term_label(term))] += share * float(wvec @ x)
+        w = pd.Series(out, index=columns)
+        if component not in self.effects.fits and component == "net_rate":
+            return {c: wc * w for c, wc in self.panel.weights.items()}
+        return {component: w}
+
+    def infer(self, weights: dict[str, pd.Series]) -> LinearEffect:
+        """Estimate and inference of a linear combination (:meth:`JointEffects.infer`).
+
+        A programme reaching fewer than ``min_treated_branches`` branches (a pilot) has its
+        cells' deviations scaled up by the ratio of its placebo standard error to its
+        cluster-robust one in the joint model (the joint model's rule, see
+        :func:`~snr_models.attribution.joint.estimate_joint`); the interval then takes the
+        placebo's degrees of freedom.
+        """
+        res = self.effects.infer(weights)
+        scaled, touched = {}, False
+        for comp, w in weights.items():
+            w = w.copy()
+            for name, ratio in self.inflation.items():
+                r = ratio.get(comp, 1.0)
+                mask = w.index.str.startswith(f"{name}|")
+                if r > 1 and np.any(w[mask] != 0):
+                    w[mask] *= r
+                    touched = True
+            scaled[comp] = w
+        if not touched:
+            return res
+        inf = None
+        for comp, w in scaled.items():
+            i_c = self.effects.fits[comp].linear_influence(w)
+            inf = i_c if inf is None else inf.add(i_c, fill_value=0.0)
+        se = float(np.sqrt(np.sum(inf.to_numpy() ** 2)))
+        return LinearEffect(res.estimate, se, float(np.nanmin([res.df, self.placebo_df])), inf)
+
+    def pooled_reach(self, rows: pd.DataFrame, name: str | None = None) -> tuple[list[str], int]:
+        """The programmes with which ``name`` (or any programme) is active in ``rows`` in a
+        pooled set (interaction assumed zero), and the number of such branch-months."""
+        pos = self._positions(rows)
+        inside = np.zeros(len(self._rows), dtype=bool)
+        inside[pos[pos >= 0]] = True
+        partners: set[str] = set()
+        reached = np.zeros(len(self._rows), dtype=bool)
+        for term in self.pooled_terms():
+            if name is not None and name not in term:
+                continue
+            on = (self.active[list(term)] > 0).all(axis=1).to_numpy() & inside
+            if on.any():
+                partners |= set(term) - ({name} if name else set())
+                reached |= on
+        return sorted(partners), int(reached.sum())
+
+    def combinations(self, component: str = "net_rate") -> pd.DataFrame:
+        """Effect of each combination of programmes active together, averaged over its
+        branch-months, with its interval: ``combination, n_branch_months, n_branches,
+        estimate, se, lo, hi, df, assumed_additive`` (the pooled sets it contains)."""
+        frame = self.panel.frame
+        on = self.active > 0
+        key = on.apply(lambda r: "+".join(np.asarray(self.programmes)[r.to_numpy()]), axis=1)
+        rows = []
+        for combo, idx in frame.groupby(key.to_numpy()).groups.items():
+            if not combo:
+                continue
+            sub = frame.loc[idx, ["branch_id", "period"]].assign(weight=1.0 / len(idx))
+            res = self.infer(self.weights(sub, component))
+            lo, hi = res.interval(self.alpha)
+            members = set(combo.split("+"))
+            pooled = ["+".join(t) for t in self.pooled_terms() if set(t) <= members and len(t) > 1]
+            rows.append(
+                {
+                    "combination": combo,
+                    "n_branch_months": len(idx),
+                    "n_branches": int(frame.loc[idx, "branch_id"].nunique()),
+                    "estimate": res.estimate,
+                    "se": res.se,
+                    "lo": lo,
+                    "hi": hi,
+                    "df": res.df,
+                    "assumed_additive": ", ".join(pooled),
+                }
+            )
+        return pd.DataFrame(rows).sort_values("n_branch_months", ascending=False, kind="stable")
+
+    def no_programme_path(self, component: str = "net_rate") -> pd.DataFrame:
+        """Per month: the firm-wide ``observed`` component and the ``estimate`` (with ``se,
+        lo, hi``) of the world without any programme (observed minus the programmes' joint
+        effect, denominator-weighted over branches as the firm-wide figure)."""
+        frame = self.panel.frame
+        comps = list(self.panel.weights) if component == "net_rate" else [component]
+        months = {}
+        for comp in comps:
+            den = DENOMINATORS[comp]
+            sub = pd.DataFrame(
+                {"branch_id": frame["branch_id"], "period": frame["period"], "y": frame[comp]},
+                index=frame.index,
+            )[frame[den] > 0]
+            sub["weight"] = frame[den] / frame[den][frame[den] > 0].groupby(
+                sub["period"]
+            ).transform("sum")
+            months[comp] = sub.groupby("period").indices
+            months[comp + "|rows"] = sub
+        rows = []
+        for month in self.panel.periods:
+            w: dict[str, pd.Series] = {}
+            obs = 0.0
+            for comp in comps:
+                scale = self.panel.weights[comp] if component == "net_rate" else 1.0
+                sub = months[comp + "|rows"].iloc[months[comp].get(month, [])]
+                obs += scale * float(np.sum(sub["weight"] * sub["y"]))
+                for c, s in self.weights(sub, comp).items():
+                    w[c] = w[c].add(scale * s, fill_value=0.0) if c in w else scale * s
+            res = self.infer(w)
+            lo, hi = res.interval(self.alpha)
+            if not any(np.any(v.to_numpy() != 0) for v in w.values()):
+                lo = hi = 0.0  # no programme active anywhere this month: observed exactly
+            est = obs - res.estimate
+            rows.append(
+                {
+                    "period": month,
+                    "observed": obs,
+                    "estimate": est,
+                    "se": res.se,
+                    "lo": obs - hi,
+                    "hi": obs - lo,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The effect of each combination on the net rate (:meth:`combinations`)."""
+        return self.combinations()
+
+    def summary(self) -> str:
+        """Text: the interactions estimated and pooled, and the combinations' effects."""
+        terms = self.terms.to_string(index=False) if len(self.terms) else "(none)"
+        return (
+            "Imputation (BJS) with programme interactions, branch-clustered CR2\n"
+            f"Interactions:\n{terms}\nEffect of each combination on the net rate:\n"
+            + self.combinations().to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        )
+
+    def plot(self, component: str = "net_rate"):  # noqa: ANN201 - matplotlib imported lazily
+        """The observed firm-wide ``component`` and the world without any programme (a Figure)."""
+        import matplotlib.pyplot as plt
+
+        path = self.no_programme_path(component)
+        fig, ax = plt.subplots(figsize=(8, 3.8))
+        ax.plot(path["period"], path["observed"], color="black", label="observed")
+        ax.plot(path["period"], path["estimate"], color="tab:blue", label="without programmes")
+        ax.fill_between(path["period"], path["lo"], path["hi"], color="tab:blue", alpha=0.2)
+        ax.set_title(f"{component}: observed and without any programme")
+        ax.legend(loc="best")
+        fig.tight_layout()
+        return fig
+
+
+def estimate_overlap(
+    panel: BranchPanel,
+    *,
+    interventions: tuple[str, ...] | None = None,
+    components: tuple[str, ...] = COMPONENTS,
+    alpha: float = 0.05,
+    min_branch_months: int = 12,
+    min_branches: int = 8,
+    weighting: str = "branch_month",
+    se: str = "CR2",
+    joint: JointEffects | None = None,
+) -> OverlapEffects:
+    """Impute the world without any programme, with programme interactions (see module doc).
+
+    Parameters
+    ----------
+    panel : BranchPanel
+        From :func:`~snr_models.metrics.panel.build_panel`.
+    interventions, components, alpha
+        As :func:`~snr_models.attribution.joint.estimate_joint` (default: every intervention,
+        S, R, E and the net rate, 95% intervals).
+    min_branch_months, min_branches : int
+        Support an interaction needs to be estimated rather than pooled (in a firm-wide
+        programme's pilot months only: its firm-wide months do not identify it). The default
+        ``min_branches`` is the joint model's ``min_treated_branches``: with fewer branches,
+        cluster-robust errors are too small and the interaction too noisy to trust.
+    weighting, se
+        As there.
+    joint : JointEffects, optional
+        The joint model on the same panel (for the placebo standard errors of pilots;
+        estimated when not given).
+
+    Returns
+    -------
+    OverlapEffects
+
+    Examples
+    --------
+    >>> from snr_models.simulate import simulate
+    >>> from snr_models.metrics.panel import build_panel
+    >>> tables = simulate(n_clients=2_000, n_branches=10, n_months=12, seed=2, truth=False).tables
+    >>> res = estimate_overlap(build_panel(tables), components=("net_rate",))
+    >>> set(res.terms["status"]) <= {"estimated", "pooled"}
+    True
+    """
+    if weighting not in ("branch_month", "client"):
+        raise ValueError(f"weighting must be 'branch_month' or 'client', not {weighting!r}")
+    names = tuple(interventions or panel.interventions)
+    design = _design(panel, names)
+    identified = tuple(n for n in names if design.method[n] != "not_identified")
+    scales = _scales(panel, design, identified)
+    with _one_blas_thread():
+        extra, terms = _admit_terms(
+            panel, design, scales, identified, min_branch_months, min_branches
+        )
+        full = _Design(
+            regressors=pd.concat([design.regressors, extra], axis=1),
+            cell_of=design.cell_of,
+            method=design.method,
+        )
+        fits = _fit_all(panel, full, components, weighting, vcov=True, se=se)
+    for row in terms[terms["status"] == "pooled"].itertuples():
+        logger.info("overlap of %s pooled (additivity assumed): %s", row.term, row.reason)
+    effects = JointEffects(
+        table=pd.DataFrame(),
+        fits=fits,
+        design=full,
+        panel=panel,
+        alpha=alpha,
+        weighting=weighting,
+    )
+    joint = joint or estimate_joint(
+        panel, interventions=names, components=components, alpha=alpha, weighting=weighting, se=se
+    )
+    inflation, placebo_df = {}, float("nan")
+    for row in joint.table.itertuples():
+        if "+placebo_se" not in row.method or row.component not in fits:
+            continue
+        cr = joint.infer(joint.effect_weights(row.intervention, row.component)).se
+        if np.isfinite(cr) and cr > 0 and row.se > cr:
+            inflation.setdefault(row.intervention, {})[row.component] = float(row.se / cr)
+            placebo_df = float(row.df)
+    return OverlapEffects(
+        effects=effects,
+        terms=terms,
+        active=scales,
+        alpha=alpha,
+        inflation=inflation,
+        placebo_df=placebo_df,
+    )
+
+
+def impute_untreated(
+    panel: BranchPanel, component: str = "net_rate", interventions: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """The two-stage imputation of BJS (2024) / Gardner (2022), without a model of the effects.
+
+    Stage one fits ``Y = a_b + l_t`` on the branch-months untouched by any programme; stage two
+    imputes ``Y0`` for every treated branch-month whose branch and month both have untreated
+    branch-months and returns ``tau = Y - Y0``. Branch-months whose month (or branch) has no
+    untreated branch-month cannot be imputed this way and are left out (column ``imputable``
+    False, ``tau`` NaN): on the simulator's default world that is every month from the 19th.
+
+    Returns
+    -------
+    DataFrame
+        ``branch_id, period, treated, imputable, y0, tau`` for every branch-month with the
+        component observed.
+    """
+    names = tuple(interventions or panel.interventions)
+    frame = panel.frame
+    y = frame[component].to_numpy(dtype=float)
+    treated = (frame[list(names)] > 0).any(axis=1).to_numpy()
+    ok = np.isfinite(y)
+    untreated = ok & ~treated
+    b = _codes(frame["branch_id"])
+    t = _codes(frame["period"])
+    a, lam = _two_way_effects(y[untreated], b[untreated], t[untreated], b.max() + 1, t.max() + 1)
+    imputable = ok & np.isfinite(a[b]) & np.isfinite(lam[t])
+    y0 = np.where(imputable, a[b] + lam[t], np.nan)
+    y0 = np.where(untreated, y, y0)
+    out = frame.loc[ok, ["branch_id", "period"]].copy()
+    out["treated"] = treated[ok]
+    out["imputable"] = imputable[ok]
+    out["y0"] = y0[ok]
+    out["tau"] = np.where(treated, y - y0, 0.0)[ok]
+    return out.reset_index(drop=True)
+
+
+def _two_way_effects(
+    y: np.ndarray, b: np.ndarray, t: np.ndarray, n_b: int, n_t: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares branch and month effects (NaN for levels without observations); the
+    fitted values ``a_b + l_t`` are unique for a connected design."""
+    x = np.column_stack([np.eye(n_b)[b], np.eye(n_t)[t]])
+    coef = np.linalg.lstsq(x, y, rcond=None)[0]
+    a, lam = coef[:n_b].copy(), coef[n_b:].copy()
+    a[np.bincount(b, None, n_b) == 0] = np.nan
+    lam[np.bincount(t, None, n_t) == 0] = np.nan
+    return a, lam
