@@ -196,3 +196,22 @@ def test_scenario_errors(tables) -> None:
     # the forecast estimates no effect itself (the attribution does): it asks for them
     with pytest.raises(SnrInputError, match=r"effects of \['staff_training'\] are needed"):
         forecast(tables, horizon=2, scenario=late, models=("ets",), branches=False)
+
+
+def test_rollout_after_the_window_warns_and_says_so(tables) -> None:
+    # the simulated history ends 2024-12, so with horizon 2 the window is 2025-01 to 2025-02
+    # and a 2026-01 start is outside it
+    late = Scenario(name="late", rollouts=[{"intervention": "staff_training", "start": "2026-01"}])
+    with pytest.warns(
+        UserWarning,
+        match=r"staff_training starts 2026-01, after the forecast "
+        r"window 2025-01 to 2025-02",
+    ):
+        out = forecast(
+            tables, horizon=2, scenario=late, effects=EFFECTS, models=("ets",), branches=False
+        )
+    firm = out.table[(out.table["series"] == "firm") & (out.table["component"] == "net_rate")]
+    by = firm.pivot(index="period", columns="scenario", values="forecast")
+    assert (by["late"] == by["baseline"]).all()  # nothing changed, hence the warning
+    assert "late" in out.params["scenario_notes"][0]
+    assert "outside the forecast window" in out.summary()

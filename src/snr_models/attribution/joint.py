@@ -246,11 +246,11 @@ class JointEffects:
 
     def plot(self):  # noqa: ANN201 - matplotlib is imported lazily
         """Effect on each component per intervention with intervals (a Figure)."""
-        from matplotlib.figure import Figure
+        from snr_models.figures import new_figure
 
         tab = self.table
         comps = list(dict.fromkeys(tab["component"]))
-        fig = Figure(figsize=(3.2 * len(comps), 3.8))
+        fig = new_figure(figsize=(3.2 * len(comps), 3.8))
         axes = fig.subplots(1, len(comps), sharey=True, squeeze=False)[0]
         for ax, comp in zip(axes, comps, strict=True):
             sub = tab[tab["component"] == comp]

@@ -29,9 +29,9 @@ def plot_coefficients(
     >>> len(fig.axes)
     1
     """
-    from matplotlib.figure import Figure
+    from snr_models.figures import new_figure
 
-    fig = Figure(figsize=(7, 4))
+    fig = new_figure(figsize=(7, 4))
     ax = fig.add_subplot()
     x = table["label"].to_numpy()
     try:
@@ -74,9 +74,9 @@ def plot_gap(
     title: str = "",
 ) -> Any:
     """Actual versus counterfactual series (top) and their gap (bottom); returns a Figure."""
-    from matplotlib.figure import Figure
+    from snr_models.figures import new_figure
 
-    fig = Figure(figsize=(7, 5))
+    fig = new_figure(figsize=(7, 5))
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
     ax1.plot(index, actual, color="k", label="actual")
     ax1.plot(index, counterfactual, color="C1", ls="--", label="counterfactual")
@@ -102,9 +102,9 @@ def plot_waterfall(table: pd.DataFrame, *, title: str = "") -> Any:
     ``table`` has ``step, value, lo, hi`` with the first row the start level and the last the
     end level; the rows between are changes.
     """
-    from matplotlib.figure import Figure
+    from snr_models.figures import new_figure
 
-    fig = Figure(figsize=(8, 4.5))
+    fig = new_figure(figsize=(8, 4.5))
     ax = fig.add_subplot()
     level = float(table["value"].iloc[0])
     names = table["step"].astype(str).tolist()

@@ -71,9 +71,9 @@ class TWFEResult:
 
     def plot(self):  # noqa: ANN201 - matplotlib is imported lazily
         """Histogram of the treated cells' weights (a Figure)."""
-        from matplotlib.figure import Figure
+        from snr_models.figures import new_figure
 
-        fig = Figure(figsize=(6, 3.5))
+        fig = new_figure(figsize=(6, 3.5))
         ax = fig.add_subplot()
         ax.hist(self.weights["weight"], bins=30, color="C0")
         ax.axvline(0, color="C3")

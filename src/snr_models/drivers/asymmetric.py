@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from snr_models.drivers.importance import DriverImportance, pseudo_r2_shapley
 from snr_models.errors import SnrInputError
+from snr_models.figures import new_figure
 
 __all__ = ["ASYMMETRIC_COLUMNS", "AsymmetricDrivers", "asymmetric_drivers"]
 
@@ -82,7 +83,7 @@ class AsymmetricDrivers:
 
     def plot(self) -> Figure:
         """Each driver's share in the detractor model against its share in the promoter model."""
-        fig = Figure(figsize=(6.5, 6.0), layout="constrained")
+        fig = new_figure(figsize=(6.5, 6.0), layout="constrained")
         ax = fig.subplots()
         colours = {
             "dissatisfier": "tab:red",

@@ -27,6 +27,7 @@ from scipy import stats
 from snr_models.drivers.importance import DriverImportance, key_drivers
 from snr_models.drivers.inputs import prepare
 from snr_models.errors import SnrInputError
+from snr_models.figures import new_figure
 
 __all__ = ["GROUP_TEST_COLUMNS", "GroupDrivers", "drivers_by_group", "holm"]
 
@@ -120,7 +121,7 @@ class GroupDrivers:
         frame = self.to_frame()
         drivers = list(self.tests["driver"])
         groups = list(self.results)
-        fig = Figure(figsize=(8.0, 0.55 * len(drivers) + 1.8), layout="constrained")
+        fig = new_figure(figsize=(8.0, 0.55 * len(drivers) + 1.8), layout="constrained")
         ax = fig.subplots()
         width = 0.8 / max(1, len(groups))
         for i, group in enumerate(groups):

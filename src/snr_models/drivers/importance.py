@@ -39,6 +39,7 @@ from snr_models.drivers.shapley import (
     split_corr,
 )
 from snr_models.errors import SnrInputError
+from snr_models.figures import new_figure
 
 __all__ = [
     "IMPORTANCE_COLUMNS",
@@ -151,7 +152,7 @@ class DriverImportance:
         """Horizontal bars of importance (share of R² by default) with their intervals."""
         frame = self.to_frame().iloc[::-1]
         col, lo, hi = ("share", "share_lo", "share_hi") if share else ("importance", "lo", "hi")
-        fig = Figure(figsize=(7.5, 0.45 * len(frame) + 1.6), layout="constrained")
+        fig = new_figure(figsize=(7.5, 0.45 * len(frame) + 1.6), layout="constrained")
         ax = fig.subplots()
         ypos = np.arange(len(frame))
         ax.barh(ypos, frame[col], color="tab:blue", alpha=0.8)

@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 
 from snr_models.drivers.importance import DriverImportance
 from snr_models.errors import SnrInputError
+from snr_models.figures import new_figure
 
 __all__ = ["ACTION_COLUMNS", "QUADRANTS", "ImportancePerformance", "importance_performance"]
 
@@ -111,7 +112,7 @@ class ImportancePerformance:
 
     def plot(self) -> Figure:
         """The map: importance (y) against performance (x), quadrant lines and labels."""
-        fig = Figure(figsize=(7.5, 6.0), layout="constrained")
+        fig = new_figure(figsize=(7.5, 6.0), layout="constrained")
         ax = fig.subplots()
         t = self.table
         for quadrant, rows in t.groupby("quadrant"):

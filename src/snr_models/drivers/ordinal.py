@@ -26,6 +26,7 @@ from scipy.special import expit
 
 from snr_models.drivers.inputs import VIF_WARN, CollinearityWarning, vif_from_corr
 from snr_models.errors import SnrInputError
+from snr_models.figures import new_figure
 
 __all__ = [
     "CumulativeLogitFit",
@@ -293,7 +294,7 @@ class OrdinalLogitResult:
     def plot(self) -> Figure:
         """Odds ratios with intervals on a log axis (a forest plot)."""
         frame = self.coef.sort_values("odds_ratio")
-        fig = Figure(figsize=(7.0, 0.45 * len(frame) + 1.5), layout="constrained")
+        fig = new_figure(figsize=(7.0, 0.45 * len(frame) + 1.5), layout="constrained")
         ax = fig.subplots()
         ypos = np.arange(len(frame))
         ax.errorbar(

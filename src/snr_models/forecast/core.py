@@ -54,6 +54,7 @@ from snr_models.forecast.scenario import (
     added_exposure,
     effects_table,
     load_scenarios,
+    rollouts_outside,
 )
 from snr_models.forecast.series import fit_series
 from snr_models.metrics import MetricSpec, net_rate
@@ -357,6 +358,7 @@ def forecast(
     w = np.array([weights[c] for c in COMPONENTS])
     ref_intensity = data.interventions.groupby("intervention")["intensity"].mean().to_dict()
     tables, summaries = [], {}
+    outside = [note for scen in scenarios for note in rollouts_outside(scen, future)]
     for scen in [None, *scenarios]:
         label = "baseline" if scen is None else scen.name
         d_mean_b = np.zeros((len(ids), horizon, 3))
@@ -439,6 +441,7 @@ def forecast(
             "reconciliation": "wls_var (MinT, diagonal)" if branches else "none (firm only)",
             "seconds_models": round(t_models, 2),
             "seconds": round(seconds, 2),
+            "scenario_notes": outside,
         },
     )
 

@@ -91,9 +91,9 @@ class NetRateBacktest:
 
     def plot(self) -> Figure:
         """Actual against forecast with its intervals, one line per origin."""
-        from matplotlib.figure import Figure
+        from snr_models.figures import new_figure
 
-        fig = Figure(figsize=(7, 3.6))
+        fig = new_figure(figsize=(7, 3.6))
         ax = fig.subplots()
         for _, g in self.points.groupby("origin"):
             ax.fill_between(g["period"], g["lo"], g["hi"], alpha=0.08, color="C0")

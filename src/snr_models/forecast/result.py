@@ -120,6 +120,9 @@ class ForecastResult:
                 index=False, float_format=lambda v: f"{v:.4f}"
             )
         )
+        notes = self.params.get("scenario_notes")
+        if notes:
+            lines += ["", "Roll-outs outside the forecast window (no effect):", *notes]
         if self.effects is not None and len(self.effects):
             lines += ["", f"Effects used ({self.params.get('effects_source')}):"]
             lines.append(self.effects.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
@@ -128,10 +131,10 @@ class ForecastResult:
     def plot(self, component: str = "net_rate", series: str = "firm", history: int = 24) -> Figure:
         """A fan chart per scenario (the ``1 - alpha`` band) on one figure, with the last
         ``history`` months observed."""
-        from matplotlib.figure import Figure
+        from snr_models.figures import new_figure
 
         names = self.scenario_names
-        fig = Figure(figsize=(4.2 * len(names), 3.6))
+        fig = new_figure(figsize=(4.2 * len(names), 3.6))
         axes = fig.subplots(1, len(names), sharey=True, squeeze=False)[0]
         hist = self.history[
             (self.history["series"] == series) & (self.history["component"] == component)
@@ -154,10 +157,10 @@ class ForecastResult:
 
     def plot_backtest(self) -> Figure:
         """Firm-wide backtest: MASE and 95% coverage by component and model."""
-        from matplotlib.figure import Figure
+        from snr_models.figures import new_figure
 
         fb = self.firm_backtest()
-        fig = Figure(figsize=(8, 3.4))
+        fig = new_figure(figsize=(8, 3.4))
         ax1, ax2 = fig.subplots(1, 2)
         if len(fb):
             comps = list(dict.fromkeys(fb["component"]))

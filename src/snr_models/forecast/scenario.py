@@ -26,6 +26,7 @@ YAML (``experiments/scenario_training.yaml``)::
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +46,7 @@ __all__ = [
     "Scenario",
     "ScenarioFile",
     "added_exposure",
+    "rollouts_outside",
     "effects_table",
     "load_scenarios",
 ]
@@ -186,6 +188,34 @@ def effects_table(effects: Any) -> pd.DataFrame:
     frame["estimate"] = frame["estimate"].astype(float)
     frame["se"] = frame["se"].astype(float).fillna(0.0)
     return frame.reset_index(drop=True)
+
+
+def rollouts_outside(scenario: Scenario, future: pd.DatetimeIndex) -> list[str]:
+    """Warn of each roll-out that starts after the forecast window; return the messages.
+
+    Such a roll-out changes nothing in the forecast (its rows equal the baseline's), which
+    the result's summary says too.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> s = Scenario(name="late", rollouts=[{"intervention": "staff_training",
+    ...     "start": "2027-01"}])
+    >>> with warnings.catch_warnings(record=True):
+    ...     warnings.simplefilter("always")
+    ...     notes = rollouts_outside(s, pd.date_range("2026-01-01", periods=6, freq="MS"))
+    >>> notes[0].split("; ")[0]
+    "scenario 'late': staff_training starts 2027-01, after the forecast window 2026-01 to 2026-06"
+    """
+    notes = [
+        f"scenario {scenario.name!r}: {r.intervention} starts {r.start}, after the forecast "
+        f"window {future[0]:%Y-%m} to {future[-1]:%Y-%m}; it changes nothing in this forecast"
+        for r in scenario.rollouts
+        if r.start_month > future[-1]
+    ]
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    return notes
 
 
 def added_exposure(

@@ -267,7 +267,9 @@ def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) ->
     config = config or ChurnConfig()
     tables = _tables(data)
     fit = fit_churn(tables, config)
-    with tracking.start_run(config.experiment, run_name=f"train-{config.name}") as run:
+    with tracking.start_run(
+        config.experiment, run_name=tracking.run_name("churn train", tables)
+    ) as run:
         logged = log_churn(run, tables, fit)
     return ChurnTrainResult(
         run_id=logged.run_id,

@@ -260,13 +260,13 @@ def retrain(
 
         tags = {"snr_run_key": key, "snr_job": "retrain"}
         with tracking.start_run(
-            config.experiment, run_name=f"retrain-{config.name}", tags=tags
+            config.experiment, run_name=tracking.run_name("retrain", tables), tags=tags
         ) as run:
             summary["run_id"] = run.run_id
             run.log_params(
                 {"config": config.model_dump(mode="json"), "force": force, "data": str(source)}
             )
-            run.log_data(tables)
+            run.log_data(tables, source=str(source))
             if drift is not None:
                 run.log_frame(drift.table, "drift/psi.csv")
                 run.log_dict(drift.to_dict(), "drift/report.json")

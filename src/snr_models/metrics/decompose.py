@@ -372,9 +372,9 @@ def decompose(
 def _plot_waterfall(decomposition: Decomposition) -> Figure:
     """Waterfall of a :class:`Decomposition` (see its ``plot``)."""
     grouped = decomposition.by_group is not None
-    from matplotlib.figure import Figure
+    from snr_models.figures import new_figure
 
-    fig = Figure(figsize=(10.0 if grouped else 6.0, 4.5), layout="constrained")
+    fig = new_figure(figsize=(10.0 if grouped else 6.0, 4.5), layout="constrained")
     axes = fig.subplots(1, 2 if grouped else 1, squeeze=False)[0]
     ax = axes[0]
     contrib = decomposition.by_component["contribution"].to_numpy(dtype=float)

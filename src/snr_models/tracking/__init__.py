@@ -10,6 +10,7 @@ from snr_models.tracking.runs import (
     TrackedRun,
     artifact_root,
     ensure_experiment,
+    run_name,
     start_run,
     tracking_uri,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "TrackedRun",
     "artifact_root",
     "ensure_experiment",
+    "run_name",
     "start_run",
     "tracking_uri",
 ]

@@ -29,8 +29,11 @@ import numpy as np
 import pandas as pd
 import skops.io as sio
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.tracking import MlflowClient
+from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
 
+from snr_models import __version__
 from snr_models.errors import SnrInputError
 from snr_models.tracking.registry import (
     CHAMPION,
@@ -38,9 +41,8 @@ from snr_models.tracking.registry import (
     VersionRecord,
     _guard,
     alias_version,
-    parse_model_uri,
+    resolve_model_uri,
     set_alias,
-    version_record,
 )
 from snr_models.tracking.runs import TrackedRun, tracking_uri
 
@@ -67,6 +69,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "snr-churn"
+#: The registered model's description in the registry.
+MODEL_DESCRIPTION = (
+    "Churn model of the margin-financing clients: the probability that a client closes the "
+    "account within the horizon, from service, financing and survey features (one row per "
+    "client-month). The champion alias serves `snr score`; versions are skops files whose "
+    "SHA-256 is checked before loading. Score a CSV of features with `mlflow models predict "
+    "-m models:/snr-churn@champion -i features.csv -t csv --env-manager local`."
+)
 SKOPS_FILE = "model.skops"
 PROFILE_FILE = "profile.json"
 #: The types a churn model file may hold beyond skops' defaults: exact names, never a prefix
@@ -176,13 +186,39 @@ class ChurnPyfunc(mlflow.pyfunc.PythonModel):
         self.model = load_skops(context.artifacts["model"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: D102
-        p = self.model.predict_proba(model_input)[:, 1]
+        p = self.model.predict_proba(_parse_dates(model_input, self.model))[:, 1]
         return pd.DataFrame({"churn_probability": p})
 
 
+def _parse_dates(frame: pd.DataFrame, model: Any) -> pd.DataFrame:
+    """The model's time column as datetimes (a CSV or JSON request carries it as text)."""
+    column = getattr(model, "time_column", "as_of")
+    if column in frame.columns and not pd.api.types.is_datetime64_any_dtype(frame[column]):
+        return frame.assign(**{column: pd.to_datetime(frame[column])})
+    return frame
+
+
+def _text_friendly_signature(example: pd.DataFrame, output: pd.DataFrame) -> ModelSignature:
+    """The inferred signature, with datetime inputs typed ``Any``.
+
+    MLflow would reject the dates of a CSV or JSON request (text, which pandas 3 reads as
+    ``str``, not ``object``); :class:`ChurnPyfunc` parses them instead.
+    """
+    signature = infer_signature(example, output)
+    columns = [
+        ColSpec(AnyType(), c.name, required=c.required) if c.type == DataType.datetime else c
+        for c in signature.inputs.inputs
+    ]
+    return ModelSignature(inputs=Schema(columns), outputs=signature.outputs)
+
+
 def pip_requirements() -> list[str]:
-    """Pinned requirements of a churn model: the packages its skops file needs."""
-    out = []
+    """Pinned requirements of a churn model: ``snr_models`` and the packages it needs.
+
+    ``snr_models`` is listed so that ``mlflow models predict`` (or serve) with a virtualenv
+    can rebuild the environment; the skops file names its classes.
+    """
+    out = [f"snr_models=={__version__}"]
     for dist in (
         "scikit-learn",
         "numpy",
@@ -230,6 +266,24 @@ def synthetic_input_example(frame: pd.DataFrame, columns: list[str]) -> pd.DataF
     return out
 
 
+def _version_description(model: Any, frame: pd.DataFrame, tags: dict, run_id: str) -> str:
+    horizon = tags.get("horizon")
+    ahead = f" within {horizon} months" if horizon is not None else ""
+    return (
+        f"{type(model).__name__} predicting each client's probability of leaving{ahead}, "
+        f"fitted on {len(frame):,} client-months with {len(frame.columns)} inputs in run "
+        f"{run_id} (snr_models {__version__})."
+    )
+
+
+def _describe(name: str, version: str, text: str) -> None:
+    """Describe the version, and the registered model if it has no description yet."""
+    client = MlflowClient(tracking_uri=tracking_uri())
+    if not client.get_registered_model(name).description:
+        client.update_registered_model(name, description=MODEL_DESCRIPTION)
+    client.update_model_version(name, version, description=text)
+
+
 @dataclass(frozen=True)
 class LoggedChurnModel:
     """Where a logged churn model lives."""
@@ -250,6 +304,7 @@ def log_churn_model(
     set_champion_if_missing: bool = True,
     profile: dict | None = None,
     version_tags: dict[str, Any] | None = None,
+    description: str | None = None,
 ) -> LoggedChurnModel:
     """Log a fitted churn estimator in ``run`` (skops) and register a version.
 
@@ -273,11 +328,15 @@ def log_churn_model(
         drift reports compare new data with; stored beside the model as ``profile.json``.
     version_tags : dict, optional
         More tags for the registered version (e.g. ``horizon``, ``run_key``).
+    description : str, optional
+        The version's description in the registry; by default one naming the estimator,
+        its horizon, the number of training rows and the run. The registered model gets
+        :data:`MODEL_DESCRIPTION` when it has none.
     """
     columns = [c for c in map(str, model.feature_names_in_) if c not in _IDS]
     example = synthetic_input_example(training_frame, columns)
     output = pd.DataFrame({"churn_probability": model.predict_proba(example)[:, 1]})
-    signature = infer_signature(example, output)
+    signature = _text_friendly_signature(example, output)
     with tempfile.TemporaryDirectory() as tmp:
         skops_path = Path(tmp) / SKOPS_FILE
         sio.dump(model, skops_path)
@@ -304,6 +363,12 @@ def log_churn_model(
         tags = {"sha256": digest, **{k: str(v) for k, v in (version_tags or {}).items()}}
         mv = mlflow.register_model(info.model_uri, registered_model_name, tags=tags)
         version = str(mv.version)
+        _describe(
+            registered_model_name,
+            version,
+            description
+            or _version_description(model, training_frame, version_tags or {}, run.run_id),
+        )
         registered_uri = f"models:/{registered_model_name}/{version}"
         if set_champion_if_missing and alias_version(registered_model_name, CHAMPION) is None:
             set_alias(registered_model_name, CHAMPION, version)
@@ -375,7 +440,8 @@ def load_registered_model(model_uri: str) -> LoadedChurnModel:
     Parameters
     ----------
     model_uri : str
-        ``models:/snr-churn@champion`` or ``models:/snr-churn/3``.
+        Any of MLflow's forms: ``models:/snr-churn@champion``, ``models:/snr-churn/3``,
+        ``models:/snr-churn/latest`` or ``runs:/RUN_ID/model``.
 
     Raises
     ------
@@ -389,14 +455,7 @@ def load_registered_model(model_uri: str) -> LoadedChurnModel:
         If the tracking server cannot be reached.
     """
     mlflow.set_tracking_uri(tracking_uri())
-    parsed = parse_model_uri(model_uri.rstrip("/"))
-    if parsed is None or (parsed[1] is None and parsed[2] is None):
-        raise SnrInputError(
-            f"model {model_uri!r}: expected a registered model, models:/NAME@ALIAS or "
-            "models:/NAME/VERSION (its SHA-256 record is checked before loading)"
-        )
-    name, version, alias = parsed
-    record = version_record(name, version=version, alias=alias)
+    record = resolve_model_uri(model_uri)
     local = _download(record.uri)
     candidates = list(local.rglob(SKOPS_FILE))
     if not candidates:

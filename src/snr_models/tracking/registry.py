@@ -41,6 +41,7 @@ __all__ = [
     "list_versions",
     "parse_model_uri",
     "promote",
+    "resolve_model_uri",
     "rollback",
     "set_alias",
     "set_version_tags",
@@ -52,6 +53,8 @@ logger = logging.getLogger(__name__)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS = "previous"
+#: MLflow's version word for the newest version: ``models:/snr-churn/latest``.
+LATEST = "latest"
 
 
 class RegistryUnavailableError(RuntimeError):
@@ -114,6 +117,8 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None] | None:
     ('snr-churn', None, 'champion')
     >>> parse_model_uri("models:/snr-churn/3")
     ('snr-churn', '3', None)
+    >>> parse_model_uri("models:/snr-churn/latest")
+    ('snr-churn', 'latest', None)
     >>> parse_model_uri("runs:/abc/model") is None
     True
     """
@@ -141,7 +146,7 @@ def _record(mv) -> VersionRecord:
 def version_record(
     name: str, version: str | None = None, alias: str | None = None
 ) -> VersionRecord:
-    """The record of a version, given by number or by alias.
+    """The record of a version, given by number (or ``"latest"``, the newest) or by alias.
 
     Raises
     ------
@@ -154,6 +159,8 @@ def version_record(
     try:
         if alias is not None:
             mv = client.get_model_version_by_alias(name, alias)
+        elif str(version).lower() == LATEST:
+            mv = _latest(client, name)
         else:
             mv = client.get_model_version(name, str(version))
     except MlflowException as exc:
@@ -164,6 +171,52 @@ def version_record(
         _guard(exc)
         raise
     return _record(mv)
+
+
+def _latest(client: MlflowClient, name: str):
+    """The newest version of ``name`` (MLflow's ``models:/NAME/latest``)."""
+    versions = client.search_model_versions(f"name = '{name}'")
+    if not versions:
+        raise MlflowException(f"registered model {name!r} has no versions")
+    return client.get_model_version(name, str(max(int(mv.version) for mv in versions)))
+
+
+def resolve_model_uri(uri: str) -> VersionRecord:
+    """The registered version an MLflow model URI names, in any of MLflow's forms.
+
+    ``models:/NAME/VERSION``, ``models:/NAME/latest``, ``models:/NAME@ALIAS`` and
+    ``runs:/RUN_ID/model`` (the version registered from that run).
+
+    Raises
+    ------
+    SnrInputError
+        If the URI names no registered version.
+    RegistryUnavailableError
+        If the tracking server cannot be reached.
+    """
+    uri = uri.strip().rstrip("/")
+    if uri.startswith("runs:/"):
+        run_id = uri[len("runs:/") :].split("/", 1)[0]
+        try:
+            versions = _client().search_model_versions(f"run_id = '{run_id}'")
+        except MlflowException as exc:
+            _guard(exc)
+            raise
+        if not versions:
+            raise SnrInputError(
+                f"model {uri!r}: run {run_id} has no registered model version (only a "
+                "registered version carries the SHA-256 record checked before loading)"
+            )
+        newest = max(versions, key=lambda mv: int(mv.version))
+        return version_record(newest.name, version=str(newest.version))
+    parsed = parse_model_uri(uri)
+    if parsed is None or (parsed[1] is None and parsed[2] is None):
+        raise SnrInputError(
+            f"model {uri!r}: expected a registered model, models:/NAME@ALIAS, "
+            "models:/NAME/VERSION, models:/NAME/latest or runs:/RUN_ID/model"
+        )
+    name, version, alias = parsed
+    return version_record(name, version=version, alias=alias)
 
 
 def alias_version(name: str, alias: str) -> VersionRecord | None:

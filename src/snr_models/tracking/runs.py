@@ -19,11 +19,13 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,8 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import mlflow
 import pandas as pd
-from mlflow.entities import Metric, Param
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.entities import DatasetInput, InputTag, Metric, Param
 from mlflow.tracking import MlflowClient
+from mlflow.types.schema import ColSpec, DataType, Schema
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from snr_models._version import __version__
 
@@ -48,6 +54,8 @@ DEFAULT_ARTIFACT_ROOT = "mlruns"
 
 #: Columns that identify a client or an event; a frame holding one is never logged.
 IDENTIFIER_COLUMNS = frozenset({"client_id", "ticket_id", "response_id"})
+#: The tag MLflow's UI shows as a run's description.
+DESCRIPTION_TAG = "mlflow.note.content"
 
 
 def tracking_uri() -> str:
@@ -173,11 +181,30 @@ class TrackedRun:
         else:
             self._client.log_artifact(self.run_id, str(path), artifact_path=artifact_path)
 
-    def log_data(self, tables: Tables, name: str = "data") -> None:
-        """Log the data's profile: content hash, row counts and schema; never rows."""
-        self.set_tags({f"{name}.content_hash": tables.content_hash()})
+    def set_description(self, text: str) -> None:
+        """Set the run's description (the text the MLflow UI shows on the run's page)."""
+        self._client.set_tag(self.run_id, DESCRIPTION_TAG, text)
+
+    def log_data(self, tables: Tables, name: str = "data", *, source: str | None = None) -> None:
+        """Log the data's profile: content hash, row counts and schema; never rows.
+
+        Each table is also logged as an MLflow dataset input (name ``<name>.<table>``, the
+        content hash as digest, the columns and types as schema, ``source`` as source), so
+        that the UI's Datasets column shows what the run read. No row is logged.
+
+        Parameters
+        ----------
+        tables : Tables
+        name : str, default "data"
+            Prefix of the tags, metrics, artifact folder and dataset names.
+        source : str, optional
+            Where the data were read from (a folder or URI); "in-memory" if not given.
+        """
+        digest = tables.content_hash()
+        self.set_tags({f"{name}.content_hash": digest})
         self.log_metrics({f"{name}.rows.{t}": n for t, n in tables.row_counts().items()})
         self.log_dict({"schema": tables.schema()}, f"{name}/schema.json")
+        self._client.log_inputs(self.run_id, datasets=_dataset_inputs(tables, name, source))
 
 
 @contextmanager
@@ -187,6 +214,7 @@ def start_run(
     *,
     tags: Mapping[str, Any] | None = None,
     nested: bool = False,
+    description: str | None = None,
 ) -> Iterator[TrackedRun]:
     """Open a run in the named experiment (created if needed) and yield a :class:`TrackedRun`.
 
@@ -202,13 +230,85 @@ def start_run(
         Extra tags.
     nested : bool, default False
         Open the run as a child of the currently active run.
+    description : str, optional
+        The run's description, shown on its page in the MLflow UI.
     """
     experiment_id = ensure_experiment(experiment)
     all_tags = {"snr_models.version": __version__, **{k: str(v) for k, v in (tags or {}).items()}}
+    if description:
+        all_tags[DESCRIPTION_TAG] = description
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=run_name, tags=all_tags, nested=nested
     ) as active:
         yield TrackedRun(active)
+
+
+def _dataset_inputs(tables: Tables, name: str, source: str | None) -> list[DatasetInput]:
+    """One metadata-only MLflow dataset per table: name, digest, schema, source; no rows."""
+    where = str(source) if source is not None else "in-memory"
+    with warnings.catch_warnings():  # a local path matches two equivalent source classes
+        warnings.simplefilter("ignore", UserWarning)
+        resolved = resolve_dataset_source(where)
+    inputs = []
+    for table, frame in tables.items():
+        schema = Schema(
+            [ColSpec(_mlflow_type(frame[c]), str(c), required=False) for c in frame.columns]
+        )
+        dataset = MetaDataset(
+            source=resolved,
+            name=f"{name}.{table}",
+            digest=_table_digest(frame),
+            schema=schema,
+        )
+        tag = InputTag(key=MLFLOW_DATASET_CONTEXT, value="input")
+        inputs.append(DatasetInput(dataset=dataset._to_mlflow_entity(), tags=[tag]))
+    return inputs
+
+
+def _table_digest(frame: pd.DataFrame) -> str:
+    """A short content hash of one table (MLflow shows it as the dataset's digest)."""
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+    return hashlib.sha256(",".join(map(str, frame.columns)).encode() + rows).hexdigest()[:12]
+
+
+def _mlflow_type(series: pd.Series) -> DataType:
+    if pd.api.types.is_bool_dtype(series):
+        return DataType.boolean
+    if pd.api.types.is_integer_dtype(series):
+        return DataType.long
+    if pd.api.types.is_float_dtype(series):
+        return DataType.double
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return DataType.datetime
+    return DataType.string
+
+
+def run_name(job: str, tables: Tables | None = None, month_column: str = "month") -> str:
+    """A parent run's name that says what it did: job, the data's last month, short hash.
+
+    Parameters
+    ----------
+    job : str
+        What ran, e.g. ``"main"``, ``"churn train"``, ``"retrain"``.
+    tables : Tables, optional
+        The data the run read; without them the name is the job alone.
+    month_column : str, default "month"
+        The ``client_months`` column that dates the data.
+
+    Examples
+    --------
+    >>> import snr_models as snr
+    >>> tables = snr.simulate(n_clients=50, n_branches=1, n_months=3, seed=1).tables
+    >>> name = run_name("main", tables)
+    >>> name.split()[:2], len(name.split()[2])
+    (['main', '2023-03'], 6)
+    """
+    if tables is None:
+        return job
+    months = tables.client_months.get(month_column)
+    last = months.max() if months is not None and len(months) else None
+    period = f" {pd.Timestamp(last):%Y-%m}" if last is not None and pd.notna(last) else ""
+    return f"{job}{period} {tables.content_hash()[:6]}"
 
 
 def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
