@@ -1,9 +1,10 @@
 """The data contract checked in DuckDB, streaming: for Parquet folders too large for pandas.
 
-:func:`validate_parquet` checks the rules of :mod:`snr_models.data.contract` that a scoring
-run depends on — column types, nulls, empty identifiers, value sets, finite numbers, ranges,
-duplicate keys, months on a month's first day, references to unknown clients and dates after
-the extract's last month — with one DuckDB scan per table and one aggregation per key, so
+:func:`validate_parquet` checks the rules of :mod:`snr_models.data.contract` — column types,
+nulls, empty identifiers, value sets, finite numbers, ranges, duplicate keys, dates without a
+time of day, months on a month's first day, dates of a row in order, a close reason only with
+a close date, references to unknown clients and branches, and dates after the extract's last
+month — with one DuckDB scan per table and one aggregation per key, so
 memory stays within DuckDB's ``memory_limit`` (it spills to disk beyond it) whatever the
 number of clients. Problems are reported with the same :class:`~snr_models.data.contract.Problem`
 messages as :func:`~snr_models.data.contract.validate` (``snr validate``); a row is its
@@ -113,6 +114,56 @@ def _rules(col: _Col, sql_type: str) -> list[tuple[str, str, str]]:
     return rules
 
 
+_TIME_OF_DAY = "a date with a time of day"
+#: (table, early, late, what): dates of one row that must come in this order.
+_ORDERS = (
+    ("clients", "open_date", "close_date", "closed before it was opened"),
+    ("tickets", "created_at", "first_response_at", "answered before it was created"),
+    ("tickets", "created_at", "resolved_at", "resolved before it was created"),
+    ("interventions", "start_date", "end_date", "ends before it starts"),
+)
+
+
+def _row_rules(name: str, usable: dict[str, set[str]], checkers: dict[str, _Checker]) -> list:
+    """The contract's rules across the columns of a row: dates in order, a close reason
+    only with a close date, an intervention's unit a known branch or the firm."""
+    cols = {col.name: col for col in _COLUMNS[name]}
+    here = usable[name]
+    rules = []
+    for table, early, late, what in _ORDERS:
+        if table == name and {early, late} <= here:
+            message = f"{what} ({late} is before {early})"
+            where = f"{_q(late)} < {_q(early)}"
+            rules.append((cols[late], "order", where, message, [early, late]))
+    if name == "clients" and {"close_date", "close_reason"} <= here:
+        rules.append(
+            (
+                cols["close_reason"],
+                "inconsistent",
+                "close_reason IS NOT NULL AND close_date IS NULL",
+                "a close_reason without a close_date",
+                ["close_date", "close_reason"],
+            )
+        )
+    if name == "interventions" and {"unit_type", "unit_id"} <= here:
+        if "branch_id" in usable.get("clients", set()):
+            branch = f"unit_id NOT IN (SELECT branch_id FROM {checkers['clients'].rel})"
+        else:
+            branch = "unit_id = '*'"
+        rules.append(
+            (
+                cols["unit_id"],
+                "unknown_branch",
+                f"unit_id IS NOT NULL AND ((unit_type = 'firm' AND unit_id <> '*') OR "
+                f"(unit_type = 'branch' AND {branch}))",
+                "unit_id is neither a branch of clients.branch_id (unit_type 'branch') "
+                "nor '*' (unit_type 'firm')",
+                ["unit_type", "unit_id"],
+            )
+        )
+    return rules
+
+
 class _Checker:
     def __init__(self, con: duckdb.DuckDBPyConnection, name: str, source: str) -> None:
         self.con, self.name = con, name
@@ -213,7 +264,12 @@ def validate_parquet(
             for col in _COLUMNS[name]:
                 if col.name not in usable[name]:
                     continue
-                rules += [(col, *r) for r in _rules(col, chk.types[col.name])]
+                rules += [(col, *r, [col.name]) for r in _rules(col, chk.types[col.name])]
+                if col.kind == "date" and chk.types[col.name].startswith("TIMESTAMP"):
+                    c = _q(col.name)
+                    rules.append(
+                        (col, "not_a_date", f"CAST({c} AS DATE) <> {c}", _TIME_OF_DAY, [col.name])
+                    )
                 dated = col.kind in ("date", "timestamp") and (name, col.name) not in _PLANNED
                 if end is not None and dated:
                     limit = f"TIMESTAMP '{end + pd.offsets.MonthBegin(1):%Y-%m-%d}'"
@@ -223,6 +279,7 @@ def validate_parquet(
                             "after_extract",
                             f"{_q(col.name)} >= {limit}",
                             after_extract_message(end),
+                            [col.name],
                         )
                     )
             known_ids = "client_id" in usable.get("clients", set())
@@ -235,17 +292,19 @@ def validate_parquet(
                         "unknown_client",
                         f"client_id IS NOT NULL AND client_id NOT IN {known}",
                         "a client that is not in clients",
+                        [col.name],
                     )
                 )
-            counts = [f"count(*) FILTER (WHERE {where})" for _, _, where, _ in rules]
+            rules += _row_rules(name, usable, checkers)
+            counts = [f"count(*) FILTER (WHERE {where})" for _, _, where, _, _ in rules]
             totals = con.execute(
                 f"SELECT count(*), {', '.join(counts) or '0'} FROM {chk.rel}"
             ).fetchone()
             if totals[0] == 0 and name in ("clients", "client_months"):
                 problems.append(Problem(name, "*", "empty", [], 0, "table holds no rows"))
-            for (col, check, where, message), n in zip(rules, totals[1:], strict=True):
+            for (col, check, where, message, show), n in zip(rules, totals[1:], strict=True):
                 if n:
-                    problems.append(chk.sample(check, col.name, where, n, message, [col.name]))
+                    problems.append(chk.sample(check, col.name, where, n, message, show))
             key = KEYS[name]
             if all(k in usable[name] for k in key):
                 keys = ", ".join(map(_q, key))

@@ -23,14 +23,14 @@ from snr_models.data.atomic import atomic_path
 from snr_models.data.contract import (
     ContractError,
     Problem,
-    arrow_schema,
     column_kinds,
+    to_arrow,
     validate,
 )
 from snr_models.data.tables import TABLE_NAMES, Tables
 from snr_models.errors import SnrInputError
 
-__all__ = ["load", "save"]
+__all__ = ["load", "publish", "save"]
 
 logger = logging.getLogger(__name__)
 
@@ -192,15 +192,6 @@ def load(path: str | Path, *, as_of: Any = None) -> Tables:
     return tables
 
 
-def _to_arrow(name: str, frame: pd.DataFrame) -> pyarrow.Table:
-    schema = arrow_schema(name)
-    arrays = []
-    for column in schema:
-        values = pyarrow.array(frame[column.name], from_pandas=True)
-        arrays.append(values.cast(column.type))
-    return pyarrow.Table.from_arrays(arrays, schema=schema)
-
-
 def _check_parquet_target(path: Path) -> None:
     if not path.exists():
         return
@@ -272,7 +263,7 @@ def save(
     if format not in ("parquet", "duckdb"):
         raise ValueError(f"format must be 'parquet' or 'duckdb', not {format!r}")
     valid = validate(tables)
-    arrow = {name: _to_arrow(name, frame) for name, frame in valid.items()}
+    arrow = {name: to_arrow(name, frame) for name, frame in valid.items()}
     if format == "parquet":
         _check_parquet_target(path)
         with atomic_path(path, directory=True) as tmp:
@@ -293,4 +284,73 @@ def save(
                 con.close()
                 Path(f"{tmp}.wal").unlink(missing_ok=True)  # only left behind by a failure
     logger.info("saved %s tables to %s", format, path)
+    return path
+
+
+def publish(
+    folder: str | Path,
+    path: str | Path,
+    *,
+    format: Literal["parquet", "duckdb"] | None = None,
+    memory_limit: str = "2GB",
+) -> Path:
+    """Write the Parquet tables of ``folder`` as the dataset ``path``, atomically, streaming.
+
+    For tables too large for pandas, already checked against the contract
+    (:func:`~snr_models.data.contract_sql.validate_parquet`): ``folder`` holds
+    ``<table>.parquet`` for each table; the contract's columns, in contract order, are copied
+    through DuckDB (other columns are left out) to a temporary sibling of ``path`` renamed
+    onto it once complete, as :func:`save` does.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The Parquet tables to publish.
+    path : str or Path
+        Destination: a directory (Parquet) or a file (DuckDB).
+    format : {"parquet", "duckdb"}, optional
+        Default: ``"duckdb"`` if ``path`` ends in ``.duckdb``, ``.db`` or ``.ddb``, else
+        ``"parquet"``.
+    memory_limit : str
+        DuckDB's memory limit (it spills to disk beyond it).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    folder, path = Path(folder), Path(path)
+    if format is None:
+        format = "duckdb" if path.suffix.lower() in DUCKDB_SUFFIXES else "parquet"
+
+    def select(name: str) -> str:
+        columns = ", ".join(_quote(c) for c in column_kinds(name))
+        source = str(folder / f"{name}.parquet").replace("'", "''")
+        return f"SELECT {columns} FROM read_parquet('{source}')"
+
+    if format == "parquet":
+        _check_parquet_target(path)
+        with atomic_path(path, directory=True) as tmp:
+            con = duckdb.connect(":memory:")
+            try:
+                con.execute(f"SET memory_limit = '{memory_limit}'")
+                for name in TABLE_NAMES:
+                    target = str(tmp / f"{name}.parquet").replace("'", "''")
+                    con.execute(f"COPY ({select(name)}) TO '{target}' (FORMAT parquet)")
+            finally:
+                con.close()
+    else:
+        _check_duckdb_target(path)
+        with atomic_path(path) as tmp:
+            tmp.unlink()  # DuckDB creates its own file; an empty one is not a database
+            con = duckdb.connect(str(tmp))
+            try:
+                con.execute(f"SET memory_limit = '{memory_limit}'")
+                for name in TABLE_NAMES:
+                    con.execute(f"CREATE TABLE {_quote(name)} AS {select(name)}")
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+                Path(f"{tmp}.wal").unlink(missing_ok=True)  # only left behind by a failure
+    logger.info("published %s tables to %s", format, path)
     return path

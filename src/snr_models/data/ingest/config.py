@@ -15,6 +15,7 @@ import codecs
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from snr_models.configfile import read_yaml_mapping
@@ -31,6 +32,7 @@ __all__ = [
     "SourcesConfig",
     "TableSource",
     "load_sources",
+    "parse_month",
 ]
 
 #: Units stated as a power of ten of the contract's unit (rates as fractions, amounts in 元):
@@ -250,6 +252,25 @@ class SourcesConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+def parse_month(month: str | None) -> pd.Timestamp | None:
+    """The first day of the month ``YYYY-MM`` (``--month``), or None.
+
+    Examples
+    --------
+    >>> parse_month("2024-03")
+    Timestamp('2024-03-01 00:00:00')
+    """
+    if month is None:
+        return None
+    try:
+        stamp = pd.Timestamp(pd.Period(month, freq="M").start_time)
+    except (ValueError, TypeError):
+        raise SnrInputError(f"--month: {month!r} is not a month (YYYY-MM)") from None
+    if len(month) != 7:
+        raise SnrInputError(f"--month: {month!r} is not a month (YYYY-MM)")
+    return stamp
 
 
 def _where(loc: tuple[Any, ...]) -> str:

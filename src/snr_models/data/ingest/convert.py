@@ -26,7 +26,7 @@ from snr_models.data.contract import LOCAL_TIME_ZONE, arrow_schema, column_kinds
 from snr_models.data.ingest.config import DURATION_UNITS, SCALE_UNITS, DateSpec, TableSource
 from snr_models.data.ingest.read import Chunk, IngestError
 
-__all__ = ["Mapped", "map_chunk", "parse_dates", "parse_number", "shift_decimal"]
+__all__ = ["REJECT_COLUMNS", "Mapped", "map_chunk", "parse_dates", "parse_number", "shift_decimal"]
 
 _NUMBER = r"^(?P<sign>-?)(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?$"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
@@ -176,17 +176,20 @@ class Mapped:
     unknown : dict
         ``column -> Counter(code -> rows)`` of codes missing from the code map, and
         ``unknown_lines`` the first lines where each column had one.
+    lines : ndarray
+        The source line of each row of ``frame``.
     """
 
     frame: pd.DataFrame
     rejected: pd.DataFrame
     n_read: int
     n_rejected: int
+    lines: np.ndarray
     unknown: dict[str, Counter] = field(default_factory=dict)
     unknown_lines: dict[str, list[int]] = field(default_factory=dict)
 
 
-_REJECT_COLUMNS = ["table", "source", "line", "column", "reason", "value"]
+REJECT_COLUMNS = ["table", "source", "line", "column", "reason", "value"]
 
 
 def _code_map(text: pa.Array, mapping: dict, kind: str) -> tuple[pa.Array, np.ndarray]:
@@ -308,6 +311,6 @@ def map_chunk(table: str, source: TableSource, chunk: Chunk) -> Mapped:
     rejected = (
         pd.concat(rejected_parts, ignore_index=True)
         if rejected_parts
-        else pd.DataFrame({c: pd.Series(dtype="str") for c in _REJECT_COLUMNS})
+        else pd.DataFrame({c: pd.Series(dtype="str") for c in REJECT_COLUMNS})
     )
-    return Mapped(frame, rejected, n, int(rejected_rows.sum()), unknown, unknown_lines)
+    return Mapped(frame, rejected, n, int(rejected_rows.sum()), lines[keep], unknown, unknown_lines)
