@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from snr_models.data import load, save
+from snr_models.data.contract import ContractError
 from snr_models.jobs.ingest import ingest, sidecar
 from snr_models.simulate import simulate
 from snr_models.simulate.exports import write_exports
@@ -166,6 +167,27 @@ def test_a_bad_row_goes_to_quarantine_below_the_threshold(world, warehouse, tmp_
     tickets = load(tmp_path / "world").tickets
     assert ticket not in set(tickets["ticket_id"])
     assert len(tickets) == len(world.tables.tickets) - 1
+
+
+def test_a_contract_error_names_the_source_file_and_line(warehouse, tmp_path):
+    """Two tickets of March's file with one id: the duplicate key is found after mapping, in
+    the merged dataset, and reported at the lines of the file (header = line 1)."""
+    folder = _copy(warehouse, tmp_path)
+    march = folder / "tickets" / "工单_2023-03.csv"
+    lines = march.read_text(encoding="gbk").splitlines(keepends=True)
+    first = lines[3].split(",")[0]
+    fields = lines[6].split(",")
+    fields[0] = first
+    lines[6] = ",".join(fields)
+    march.write_text("".join(lines), encoding="gbk")
+    out = tmp_path / "world.duckdb"
+    with pytest.raises(ContractError) as err:
+        ingest(folder / "sources.yaml", out)
+    text = str(err.value)
+    assert "tickets.ticket_id: duplicate key" in text
+    assert f"row tickets/工单_2023-03.csv line 4: ticket_id={first!r}" in text
+    assert f"row tickets/工单_2023-03.csv line 7: ticket_id={first!r}" in text
+    assert not out.exists()
 
 
 def _bad_date_format(folder: Path) -> None:
