@@ -15,9 +15,8 @@ import pandas as pd
 import pytest
 
 from snr_models.data import Tables
-from snr_models.data.contract import ContractError, validate
+from snr_models.data.contract import ContractError, to_arrow, validate
 from snr_models.data.contract_sql import validate_parquet
-from snr_models.data.contract import to_arrow
 from snr_models.metrics import net_rate
 from tests.data.conftest import valid_frames
 

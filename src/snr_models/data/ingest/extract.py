@@ -21,7 +21,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from snr_models.data.contract import to_arrow
 from snr_models.data.ingest.config import MONTHLY_COLUMN, SourcesConfig
 from snr_models.data.ingest.convert import REJECT_COLUMNS, map_chunk
 from snr_models.data.ingest.read import IngestError, read_source
@@ -123,10 +122,10 @@ class Extract:
         return f"{self.sources[index].source} line {line}"
 
 
-def _month_mask(values: pd.Series, month: pd.Timestamp) -> np.ndarray:
+def _month_mask(values: pa.ChunkedArray, month: pd.Timestamp) -> np.ndarray:
     start = month.to_datetime64()
     end = (month + pd.offsets.MonthBegin()).to_datetime64()
-    v = values.to_numpy(dtype="datetime64[us]")
+    v = values.to_numpy().astype("datetime64[us]")
     return (v >= start) & (v < end)
 
 
@@ -215,21 +214,20 @@ def extract(
             folder.mkdir(parents=True)
             for chunk in read_source(table, config, month):
                 mapped = map_chunk(table, source, chunk)
-                frame = mapped.frame
+                kept, lines = mapped.table, mapped.lines
                 rejected.add(mapped.rejected)
                 for column, codes in mapped.unknown.items():
                     first = mapped.unknown_lines[column]
                     unknown.append((table, chunk.source, column, codes, first))
                 other_months = 0
-                if month is not None and table in MONTHLY_COLUMN and len(frame):
-                    inside = _month_mask(frame[MONTHLY_COLUMN[table]], month)
+                if month is not None and table in MONTHLY_COLUMN and kept.num_rows:
+                    inside = _month_mask(kept[MONTHLY_COLUMN[table]], month)
                     other_months = int((~inside).sum())
                     if other_months:
-                        frame = frame.loc[inside].reset_index(drop=True)
-                        mapped.lines = mapped.lines[inside]
-                rows = source_row(len(stats), mapped.lines)
-                part = to_arrow(table, frame).append_column(ROW_COLUMN, pa.array(rows))
-                pq.write_table(part, folder / f"part-{len(stats):05d}.parquet")
+                        kept, lines = kept.filter(pa.array(inside)), lines[inside]
+                rows = source_row(len(stats), lines)
+                part = kept.append_column(ROW_COLUMN, pa.array(rows))
+                pq.write_table(part, folder / f"part-{len(stats):05d}.parquet", compression="lz4")
                 stats.append(
                     SourceStats(
                         table,
