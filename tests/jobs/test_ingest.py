@@ -322,3 +322,25 @@ def test_snr_simulate_exports_then_ingest_gives_the_simulated_world(tmp_path, mo
     assert load(out).content_hash() == load(world).content_hash()
     run = run_snr(["simulate", *common], monkeypatch, capsys)
     assert run.code == 2 and "--exports" in run.err
+
+
+def test_an_oracle_url_without_its_driver_says_what_to_install(
+    warehouse, tmp_path, monkeypatch, capsys
+):
+    """Oracle goes through SQLAlchemy's ``oracle+oracledb`` dialect; without python-oracledb
+    (made unimportable here) the ingest exits 2 naming the driver, and the password never
+    shows. No Oracle server is tested against."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "oracledb", None)  # import oracledb raises ImportError
+    url = "oracle+oracledb://snr:pw-must-not-leak@127.0.0.1:1521/?service_name=DW"
+    monkeypatch.setenv("SNR_WAREHOUSE_URL", url)
+    out = tmp_path / "world.duckdb"
+    run = run_snr(
+        ["ingest", "--sources", warehouse / "sources.yaml", "--out", out], monkeypatch, capsys
+    )
+    assert run.code == 2, run.text
+    text = " ".join(run.err.split())
+    assert "tables.clients: database 'warehouse'" in text
+    assert "'oracle+oracledb' is not installed" in text and "pip install oracledb" in text
+    assert "pw-must-not-leak" not in run.text and not out.exists()

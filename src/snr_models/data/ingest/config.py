@@ -108,7 +108,10 @@ class DatabaseSource(_Strict):
 
     E.g. ``url_env: SNR_WAREHOUSE_URL`` with ``SNR_WAREHOUSE_URL=postgresql+psycopg://user:
     password@host:5432/dw`` in the environment. The URL (and its password) is never written
-    to the YAML, the logs, the manifest or MLflow.
+    to the YAML, the logs, the manifest or MLflow. PostgreSQL (``postgresql+psycopg://``) is
+    tested against a real server; Oracle (``oracle+oracledb://user:password@host:1521/?
+    service_name=DW``, python-oracledb in thin mode: ``pip install oracledb``) goes through
+    the same SQLAlchemy path but is not tested against an Oracle server.
     """
 
     url_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
