@@ -288,69 +288,61 @@ def save(
 
 
 def publish(
-    folder: str | Path,
+    con: duckdb.DuckDBPyConnection,
+    tables: Mapping[str, str],
     path: str | Path,
     *,
     format: Literal["parquet", "duckdb"] | None = None,
-    memory_limit: str = "2GB",
 ) -> Path:
-    """Write the Parquet tables of ``folder`` as the dataset ``path``, atomically, streaming.
+    """Write tables of a DuckDB connection as the dataset ``path``, atomically, streaming.
 
     For tables too large for pandas, already checked against the contract
-    (:func:`~snr_models.data.contract_sql.validate_parquet`): ``folder`` holds
-    ``<table>.parquet`` for each table; the contract's columns, in contract order, are copied
-    through DuckDB (other columns are left out) to a temporary sibling of ``path`` renamed
-    onto it once complete, as :func:`save` does.
+    (:func:`~snr_models.data.contract_sql.validate_tables`): the contract's columns of each
+    relation, in contract order and in the relation's row order, are copied by DuckDB (other
+    columns are left out) to a temporary sibling of ``path`` renamed onto it once complete,
+    as :func:`save` does.
 
     Parameters
     ----------
-    folder : str or Path
-        The Parquet tables to publish.
+    con : DuckDBPyConnection
+    tables : mapping of str to str
+        Each contract table's relation in ``con``.
     path : str or Path
         Destination: a directory (Parquet) or a file (DuckDB).
     format : {"parquet", "duckdb"}, optional
         Default: ``"duckdb"`` if ``path`` ends in ``.duckdb``, ``.db`` or ``.ddb``, else
         ``"parquet"``.
-    memory_limit : str
-        DuckDB's memory limit (it spills to disk beyond it).
 
     Returns
     -------
     Path
         ``path``.
     """
-    folder, path = Path(folder), Path(path)
+    path = Path(path)
     if format is None:
         format = "duckdb" if path.suffix.lower() in DUCKDB_SUFFIXES else "parquet"
 
     def select(name: str) -> str:
         columns = ", ".join(_quote(c) for c in column_kinds(name))
-        source = str(folder / f"{name}.parquet").replace("'", "''")
-        return f"SELECT {columns} FROM read_parquet('{source}')"
+        return f"SELECT {columns} FROM {tables[name]}"
 
     if format == "parquet":
         _check_parquet_target(path)
         with atomic_path(path, directory=True) as tmp:
-            con = duckdb.connect(":memory:")
-            try:
-                con.execute(f"SET memory_limit = '{memory_limit}'")
-                for name in TABLE_NAMES:
-                    target = str(tmp / f"{name}.parquet").replace("'", "''")
-                    con.execute(f"COPY ({select(name)}) TO '{target}' (FORMAT parquet)")
-            finally:
-                con.close()
+            for name in TABLE_NAMES:
+                target = str(tmp / f"{name}.parquet").replace("'", "''")
+                con.execute(f"COPY ({select(name)}) TO '{target}' (FORMAT parquet)")
     else:
         _check_duckdb_target(path)
         with atomic_path(path) as tmp:
             tmp.unlink()  # DuckDB creates its own file; an empty one is not a database
-            con = duckdb.connect(str(tmp))
+            con.execute(f"ATTACH '{str(tmp).replace(chr(39), chr(39) * 2)}' AS _snr_out")
             try:
-                con.execute(f"SET memory_limit = '{memory_limit}'")
                 for name in TABLE_NAMES:
-                    con.execute(f"CREATE TABLE {_quote(name)} AS {select(name)}")
-                con.execute("CHECKPOINT")
+                    con.execute(f"CREATE TABLE _snr_out.main.{_quote(name)} AS {select(name)}")
+                con.execute("CHECKPOINT _snr_out")
             finally:
-                con.close()
+                con.execute("DETACH _snr_out")
                 Path(f"{tmp}.wal").unlink(missing_ok=True)  # only left behind by a failure
     logger.info("published %s tables to %s", format, path)
     return path

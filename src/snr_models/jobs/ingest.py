@@ -289,23 +289,25 @@ def _ingest(
     side = sidecar(out)
     quarantine_path = side / "quarantine" / f"{key}.csv"
     say("reading and converting the sources")
-    ex = extract(config, stage / "extract", stage / "quarantine.csv", stamp)
-    for s in ex.sources:
-        if s.encoding_detected:
-            say(f"{s.source}: encoding detected as {s.encoding}")
-    quarantine = _move(ex.quarantine, quarantine_path)
-    over = [
-        t for t in TABLE_NAMES if ex.rows_read(t) and ex.rows_rejected(t) / ex.rows_read(t) > limit
-    ]
-    if over:
-        raise IngestError(_threshold_message(ex, over, limit, quarantine_path))
     con = connect(stage)
     try:
+        ex = extract(config, con, stage / "quarantine.csv", stamp)
+        for s in ex.sources:
+            if s.encoding_detected:
+                say(f"{s.source}: encoding detected as {s.encoding}")
+        quarantine = _move(ex.quarantine, quarantine_path)
+        over = [
+            t
+            for t in TABLE_NAMES
+            if ex.rows_read(t) and ex.rows_rejected(t) / ex.rows_read(t) > limit
+        ]
+        if over:
+            raise IngestError(_threshold_message(ex, over, limit, quarantine_path))
         say("merging into the dataset and checking the contract")
         merged = merge(ex, out, con, side / "pending.parquet")
         check(merged, ex, out, con)
         say(f"writing {out}")
-        publish(merged.folder, out)
+        publish(con, merged.tables, out)
         _move(merged.pending or stage / "none", side / "pending.parquet")
         counts = {
             name: {

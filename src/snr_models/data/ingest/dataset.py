@@ -1,12 +1,12 @@
 """Laying a staged extract over the existing dataset, in DuckDB: merged, as of its end, checked.
 
-:func:`merge` streams the staged parts of :func:`~snr_models.data.ingest.extract.extract` and
-the existing dataset through DuckDB (which spills to disk beyond its memory limit) into one
-sorted Parquet file per table: a month's rows replace that month's, snapshot tables are
-replaced, and a monthly ingest is taken as of the dataset's last month (see :func:`merge`).
-:func:`check` validates the result against the contract
-(:func:`~snr_models.data.contract_sql.validate_parquet`) and names each offending row by its
-source file and line. :func:`~snr_models.data.io.publish` then writes it atomically.
+:func:`merge` streams the staged tables of :func:`~snr_models.data.ingest.extract.extract` and
+the existing dataset through DuckDB (on disk; it spills beyond its memory limit) into one
+sorted table per contract table, ``merged_<table>``: a month's rows replace that month's,
+snapshot tables are replaced, and a monthly ingest is taken as of the dataset's last month
+(see :func:`merge`). :func:`check` validates them against the contract
+(:func:`~snr_models.data.contract_sql.validate_tables`) and names each offending row by its
+source file and line. :func:`~snr_models.data.io.publish` then writes them atomically.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from snr_models.data.contract import KEYS, ContractError, Problem, column_kinds
-from snr_models.data.contract_sql import validate_parquet
+from snr_models.data.contract_sql import validate_tables
 from snr_models.data.ingest.config import MONTHLY_COLUMN
 from snr_models.data.ingest.extract import ROW_COLUMN, Extract
 from snr_models.data.io import DUCKDB_SUFFIXES
@@ -40,8 +40,8 @@ class Merged:
 
     Attributes
     ----------
-    folder : Path
-        ``<table>.parquet`` per table, sorted by the table's key.
+    tables : dict of str to str
+        The sorted table (``merged_<table>``, with :data:`ROW_COLUMN`) of each contract table.
     replaced : dict
         Rows of the month already in the dataset, replaced, per table.
     later : dict
@@ -53,7 +53,7 @@ class Merged:
         dataset until a later month is ingested; ``None`` for a full ingest.
     """
 
-    folder: Path
+    tables: dict[str, str]
     replaced: dict[str, int]
     later: dict[str, int]
     totals: dict[str, int]
@@ -61,8 +61,9 @@ class Merged:
 
 
 def connect(stage: Path, memory_limit: str = "2GB") -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that spills to ``stage`` beyond ``memory_limit``."""
-    con = duckdb.connect(":memory:")
+    """A staging DuckDB database in the folder ``stage``, spilling there beyond
+    ``memory_limit``."""
+    con = duckdb.connect(str(stage / "staging.duckdb"))
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{_text(stage / 'spill')}'")
     return con
@@ -109,16 +110,14 @@ def merge(ex: Extract, out: Path, con: duckdb.DuckDBPyConnection, pending: Path)
     is ingested: ingesting months one by one, in any order, gives the dataset a full ingest
     of the same sources gives, without re-reading earlier months.
     """
-    folder = ex.stage / "merged"
-    folder.mkdir()
     old = _existing(con, out) if ex.month is not None else None
     old_pending = f"read_parquet('{_text(pending)}')" if old and pending.exists() else None
     replaced = dict.fromkeys(TABLE_NAMES, 0)
     for name in TABLE_NAMES:
         columns = [*column_kinds(name), ROW_COLUMN]
-        new = f"SELECT {', '.join(map(_q, columns))} FROM read_parquet('{_text(ex.parts(name))}')"
+        new = f"SELECT {', '.join(map(_q, columns))} FROM {ex.relation(name)}"
         if old is None or name not in MONTHLY_COLUMN:
-            con.execute(f"CREATE TEMP VIEW {_q('merged_' + name)} AS {new}")
+            con.execute(f"CREATE TEMP VIEW {_q('all_' + name)} AS {new}")
             continue
         month = _q(MONTHLY_COLUMN[name])
         where = _inside(month, ex.month)
@@ -135,17 +134,17 @@ def merge(ex: Extract, out: Path, con: duckdb.DuckDBPyConnection, pending: Path)
             f"SELECT {kept}, NULL::BIGINT AS {ROW_COLUMN} FROM {old[name]} o {join} "
             f"WHERE NOT ({_inside('o.' + month, ex.month)})"
         )
-        con.execute(f"CREATE TEMP VIEW {_q('merged_' + name)} AS {previous} UNION ALL {new}")
+        con.execute(f"CREATE TEMP VIEW {_q('all_' + name)} AS {previous} UNION ALL {new}")
     later = dict.fromkeys(TABLE_NAMES, 0)
-    selects = {name: f"SELECT * FROM {_q('merged_' + name)}" for name in TABLE_NAMES}
+    selects = {name: f"SELECT * FROM {_q('all_' + name)}" for name in TABLE_NAMES}
     written_pending = None
-    last = con.execute("SELECT max(month) FROM merged_client_months").fetchall()[0][0]
+    last = con.execute("SELECT max(month) FROM all_client_months").fetchall()[0][0]
     if ex.month is not None and last is not None:
         limit = f"TIMESTAMP '{pd.Timestamp(last) + pd.offsets.MonthBegin():%Y-%m-%d}'"
         for name, column in _STARTS.items():
             starts = f"{_q(column)} < {limit}"
             later[name] = _count(
-                con, f"SELECT count(*) FROM {_q('merged_' + name)} WHERE NOT ({starts})"
+                con, f"SELECT count(*) FROM {_q('all_' + name)} WHERE NOT ({starts})"
             )
             selects[name] += f" WHERE {starts}"
         selects["clients"] = selects["clients"].replace(
@@ -164,22 +163,20 @@ def merge(ex: Extract, out: Path, con: duckdb.DuckDBPyConnection, pending: Path)
                 f"CASE WHEN {_q(c)} >= {limit} THEN {_q(c)} END AS {_q(c)}" for c in later_columns
             )
             after = " OR ".join(f"{_q(c)} >= {limit}" for c in later_columns)
-            written_pending = ex.stage / "pending.parquet"
+            written_pending = pending.with_name(f".{pending.name}.new")
             con.execute(
-                f"COPY (SELECT {_q(KEYS[name][0])}, {values} FROM {_q('merged_' + name)} "
+                f"COPY (SELECT {_q(KEYS[name][0])}, {values} FROM {_q('all_' + name)} "
                 f"WHERE {after}) TO '{_text(written_pending)}' (FORMAT parquet)"
             )
-    totals = {}
+    totals, tables = {}, {}
     for name in TABLE_NAMES:
         order = ", ".join(map(_q, KEYS[name]))
-        target = folder / f"{name}.parquet"
-        con.execute(
-            f"COPY ({selects[name]} ORDER BY {order}) TO '{_text(target)}' (FORMAT parquet)"
-        )
-        totals[name] = _count(con, f"SELECT count(*) FROM read_parquet('{_text(target)}')")
+        tables[name] = f"merged_{name}"
+        con.execute(f"CREATE TABLE {tables[name]} AS {selects[name]} ORDER BY {order}")
+        totals[name] = _count(con, f"SELECT count(*) FROM {tables[name]}")
     if old is not None and not out.is_dir():
         con.execute("DETACH existing")
-    return Merged(folder, replaced, later, totals, written_pending)
+    return Merged(tables, replaced, later, totals, written_pending)
 
 
 def check(merged: Merged, ex: Extract, out: Path, con: duckdb.DuckDBPyConnection) -> None:
@@ -191,30 +188,19 @@ def check(merged: Merged, ex: Extract, out: Path, con: duckdb.DuckDBPyConnection
         Each offending row shown as ``<source> line N`` (or as a row already in ``out``).
     """
     try:
-        validate_parquet(merged.folder)
+        validate_tables(con, merged.tables, row=ROW_COLUMN)
     except ContractError as err:
-        problems = [_located(p, merged, ex, out, con) for p in err.problems]
+        problems = [_located(p, ex, out) for p in err.problems]
         raise ContractError(problems) from None
 
 
-def _located(
-    problem: Problem, merged: Merged, ex: Extract, out: Path, con: duckdb.DuckDBPyConnection
-) -> Problem:
-    positions = [int(r["row"]) for r in problem.rows if "row" in r]
-    if not positions or problem.table not in TABLE_NAMES:
+def _located(problem: Problem, ex: Extract, out: Path) -> Problem:
+    if not problem.rows:
         return problem
-    path = _text(merged.folder / f"{problem.table}.parquet")
-    found = dict(
-        con.execute(
-            f"SELECT file_row_number, {ROW_COLUMN} FROM read_parquet('{path}', "
-            f"file_row_number = true) WHERE file_row_number IN ({', '.join(map(str, positions))})"
-        ).fetchall()
-    )
-    rows = []
-    for row in problem.rows:
-        source = found.get(int(row["row"]))
-        where = ex.where(source) if source is not None else f"already in {out}"
-        rows.append({**row, "row": where})
+    rows = [
+        {**row, "row": ex.where(row["row"]) if row["row"] is not None else f"already in {out}"}
+        for row in problem.rows
+    ]
     return dataclasses.replace(problem, rows=rows)
 
 
@@ -222,9 +208,7 @@ def null_shares(ex: Extract, con: duckdb.DuckDBPyConnection, table: str) -> dict
     """The share of nulls in each contract column of ``table``'s staged rows."""
     columns = list(column_kinds(table))
     counts = ", ".join(f"count({_q(c)})" for c in columns)
-    found = con.execute(
-        f"SELECT count(*), {counts} FROM read_parquet('{_text(ex.parts(table))}')"
-    ).fetchall()[0]
+    found = con.execute(f"SELECT count(*), {counts} FROM {ex.relation(table)}").fetchall()[0]
     n = found[0]
     return {c: (1 - k / n) if n else 0.0 for c, k in zip(columns, found[1:], strict=True)}
 
@@ -234,7 +218,7 @@ def sample(
 ) -> pd.DataFrame:
     """``columns`` of ``table``'s staged rows: all of them up to ``n``, else ``n`` at random
     (reservoir sampling, seeded)."""
-    rel = f"read_parquet('{_text(ex.parts(table))}')"
+    rel = ex.relation(table)
     how = f" USING SAMPLE reservoir({n} ROWS) REPEATABLE (14)" if ex.rows_kept(table) > n else ""
     select = ", ".join(map(_q, columns))
     arrow = con.sql(f"SELECT {select} FROM {rel}{how}").to_arrow_table()
@@ -245,9 +229,8 @@ def rows_per_month(merged: Merged, con: duckdb.DuckDBPyConnection) -> pd.DataFra
     """Rows of each monthly table per month (``YYYY-MM``) in the merged dataset."""
     per_month = {}
     for name, column in MONTHLY_COLUMN.items():
-        path = _text(merged.folder / f"{name}.parquet")
         found = con.execute(
-            f"SELECT strftime({_q(column)}, '%Y-%m') AS m, count(*) FROM read_parquet('{path}') "
+            f"SELECT strftime({_q(column)}, '%Y-%m') AS m, count(*) FROM {merged.tables[name]} "
             "GROUP BY m"
         ).fetchall()
         per_month[name] = pd.Series(dict(found), dtype="int64")

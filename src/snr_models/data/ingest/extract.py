@@ -1,8 +1,9 @@
 """Reading every source of ``sources.yaml`` into staged Parquet parts, with what was rejected.
 
 :func:`extract` streams each table's source chunk by chunk (a glob of monthly CSV files is
-read one file at a time), converts it, and writes the kept rows at once as a Parquet part of
-the staging folder: memory holds one chunk, whatever the number of months. Each kept row
+read one file at a time), converts it, and appends the kept rows at once to the table
+``staged_<table>`` of a staging DuckDB database (on disk): memory holds one chunk, whatever
+the number of months. Each kept row
 carries ``_row``, its source and line (:func:`source_row`), so that a contract error found
 later names the source file and line. Rejected cells are appended to the quarantine file as
 they are found; only their counts and first examples stay in memory. Codes missing from a
@@ -16,10 +17,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from snr_models.data.ingest.config import MONTHLY_COLUMN, SourcesConfig
 from snr_models.data.ingest.convert import REJECT_COLUMNS, map_chunk
@@ -69,9 +70,9 @@ class Extract:
 
     Attributes
     ----------
-    stage : Path
-        The folder holding ``<table>/part-NNNNN.parquet``: each table's kept rows in the
-        contract's Arrow schema, plus :data:`ROW_COLUMN`.
+    con : DuckDBPyConnection
+        The staging database: ``staged_<table>`` holds each table's kept rows in the
+        contract's types, plus :data:`ROW_COLUMN`.
     quarantine : Path
         The CSV of rejected cells: ``table, source, line, column, reason, value`` (it exists
         only if a cell was rejected).
@@ -84,16 +85,17 @@ class Extract:
         The month extracted (its first day), or ``None`` for everything.
     """
 
-    stage: Path
+    con: duckdb.DuckDBPyConnection
     quarantine: Path
     reasons: pd.DataFrame
     examples: pd.DataFrame
     sources: list[SourceStats] = field(default_factory=list)
     month: pd.Timestamp | None = None
 
-    def parts(self, table: str) -> str:
-        """The glob of ``table``'s staged Parquet parts (for DuckDB's ``read_parquet``)."""
-        return str(self.stage / table / "*.parquet")
+    @staticmethod
+    def relation(table: str) -> str:
+        """The staging table holding ``table``'s kept rows."""
+        return f"staged_{table}"
 
     def rows_read(self, table: str) -> int:
         """Rows read from ``table``'s sources."""
@@ -181,7 +183,10 @@ class _Quarantine:
 
 
 def extract(
-    config: SourcesConfig, stage: Path, quarantine: Path, month: pd.Timestamp | None = None
+    config: SourcesConfig,
+    con: duckdb.DuckDBPyConnection,
+    quarantine: Path,
+    month: pd.Timestamp | None = None,
 ) -> Extract:
     """Read and convert every table's source into staged Parquet parts.
 
@@ -189,8 +194,8 @@ def extract(
     ----------
     config : SourcesConfig
         From :func:`~snr_models.data.ingest.config.load_sources`.
-    stage : Path
-        An empty folder for the staged parts (``<table>/part-NNNNN.parquet``).
+    con : DuckDBPyConnection
+        The staging database, where the tables ``staged_<table>`` are created.
     quarantine : Path
         Where the rejected cells are written (CSV), if there are any.
     month : Timestamp, optional
@@ -210,8 +215,7 @@ def extract(
     try:
         for table in TABLE_NAMES:
             source = config.tables[table]
-            folder = stage / table
-            folder.mkdir(parents=True)
+            created = False
             for chunk in read_source(table, config, month):
                 mapped = map_chunk(table, source, chunk)
                 kept, lines = mapped.table, mapped.lines
@@ -226,8 +230,15 @@ def extract(
                     if other_months:
                         kept, lines = kept.filter(pa.array(inside)), lines[inside]
                 rows = source_row(len(stats), lines)
-                part = kept.append_column(ROW_COLUMN, pa.array(rows))
-                pq.write_table(part, folder / f"part-{len(stats):05d}.parquet", compression="lz4")
+                con.register("_snr_part", kept.append_column(ROW_COLUMN, pa.array(rows)))
+                into = Extract.relation(table)
+                con.execute(
+                    f"INSERT INTO {into} SELECT * FROM _snr_part"
+                    if created
+                    else f"CREATE TABLE {into} AS SELECT * FROM _snr_part"
+                )
+                con.unregister("_snr_part")
+                created = True
                 stats.append(
                     SourceStats(
                         table,
@@ -249,4 +260,4 @@ def extract(
         if rejected.examples
         else pd.DataFrame(columns=REJECT_COLUMNS)
     )
-    return Extract(stage, quarantine, rejected.reasons(), examples, stats, month)
+    return Extract(con, quarantine, rejected.reasons(), examples, stats, month)
