@@ -61,9 +61,9 @@ class Merged:
 
 
 def connect(stage: Path, memory_limit: str = "2GB") -> duckdb.DuckDBPyConnection:
-    """A staging DuckDB database in the folder ``stage``, spilling there beyond
-    ``memory_limit``."""
-    con = duckdb.connect(str(stage / "staging.duckdb"))
+    """An in-memory DuckDB for the staged tables, spilling to the folder ``stage`` beyond
+    ``memory_limit`` (faster than an on-disk database: nothing is written unless needed)."""
+    con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{_text(stage / 'spill')}'")
     return con

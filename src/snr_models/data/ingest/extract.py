@@ -2,7 +2,7 @@
 
 :func:`extract` streams each table's source chunk by chunk (a glob of monthly CSV files is
 read one file at a time), converts it, and appends the kept rows at once to the table
-``staged_<table>`` of a staging DuckDB database (on disk): memory holds one chunk, whatever
+``staged_<table>`` of a staging DuckDB database (spilling to disk): memory holds one chunk, whatever
 the number of months. Each kept row
 carries ``_row``, its source and line (:func:`source_row`), so that a contract error found
 later names the source file and line. Rejected cells are appended to the quarantine file as
