@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from snr_models.data.atomic import atomic_path, staging_dir
@@ -233,6 +234,7 @@ def ingest(
     month: str | None = None,
     threshold: float | None = None,
     on_step: Callable[[str], None] | None = None,
+    memory_limit: str = "2GB",
 ) -> IngestResult:
     """Ingest the sources of ``sources.yaml`` into the dataset ``out``.
 
@@ -250,6 +252,10 @@ def ingest(
         ``quarantine_threshold``, itself 0.01 by default).
     on_step : callable, optional
         Called with a line of progress text.
+    memory_limit : str
+        DuckDB's memory for the staged, merged and sorted tables (it spills to a staging
+        folder beside ``out`` beyond it); the ingest needs about this, plus one source file's
+        conversion, plus the interpreter.
 
     Raises
     ------
@@ -271,7 +277,11 @@ def ingest(
     lock = acquire(side / "lock", str(sources), IngestLocked)
     try:
         with staging_dir(out) as stage:
-            return _ingest(config, str(sources), out, stamp, key, limit, stage, say)
+            con = connect(stage, memory_limit)
+            try:
+                return _ingest(config, str(sources), out, stamp, key, limit, stage, con, say)
+            finally:
+                con.close()
     finally:
         lock.release()
 
@@ -284,61 +294,56 @@ def _ingest(
     key: str,
     limit: float,
     stage: Path,
+    con: duckdb.DuckDBPyConnection,
     say: Callable[[str], None],
 ) -> IngestResult:
     side = sidecar(out)
     quarantine_path = side / "quarantine" / f"{key}.csv"
     say("reading and converting the sources")
-    con = connect(stage)
-    try:
-        ex = extract(config, con, stage / "quarantine.csv", stamp)
-        for s in ex.sources:
-            if s.encoding_detected:
-                say(f"{s.source}: encoding detected as {s.encoding}")
-        quarantine = _move(ex.quarantine, quarantine_path)
-        over = [
-            t
-            for t in TABLE_NAMES
-            if ex.rows_read(t) and ex.rows_rejected(t) / ex.rows_read(t) > limit
-        ]
-        if over:
-            raise IngestError(_threshold_message(ex, over, limit, quarantine_path))
-        say("merging into the dataset and checking the contract")
-        merged = merge(ex, out, con, side / "pending.parquet")
-        check(merged, ex, out, con)
-        say(f"writing {out}")
-        publish(con, merged.tables, out)
-        _move(merged.pending or stage / "none", side / "pending.parquet")
-        counts = {
-            name: {
-                "rows_read": ex.rows_read(name),
-                "rows_written": ex.rows_kept(name) - merged.later[name],
-                "rows_rejected": ex.rows_rejected(name),
-                "rows_other_months": merged.later[name]
-                + sum(s.rows_other_months for s in ex.sources if s.table == name),
-                "rows_replaced": merged.replaced[name],
-                "rows_total": merged.totals[name],
-            }
-            for name in TABLE_NAMES
+    ex = extract(config, con, stage / "quarantine.csv", stamp)
+    for s in ex.sources:
+        if s.encoding_detected:
+            say(f"{s.source}: encoding detected as {s.encoding}")
+    quarantine = _move(ex.quarantine, quarantine_path)
+    over = [
+        t for t in TABLE_NAMES if ex.rows_read(t) and ex.rows_rejected(t) / ex.rows_read(t) > limit
+    ]
+    if over:
+        raise IngestError(_threshold_message(ex, over, limit, quarantine_path))
+    say("merging into the dataset and checking the contract")
+    merged = merge(ex, out, con, side / "pending.parquet")
+    check(merged, ex, out, con)
+    say(f"writing {out}")
+    publish(con, merged.tables, out)
+    _move(merged.pending or stage / "none", side / "pending.parquet")
+    counts = {
+        name: {
+            "rows_read": ex.rows_read(name),
+            "rows_written": ex.rows_kept(name) - merged.later[name],
+            "rows_rejected": ex.rows_rejected(name),
+            "rows_other_months": merged.later[name]
+            + sum(s.rows_other_months for s in ex.sources if s.table == name),
+            "rows_replaced": merged.replaced[name],
+            "rows_total": merged.totals[name],
         }
-        manifest_path = side / "manifest.json"
-        manifest = _read_manifest(manifest_path)
-        psi: dict[str, dict[str, float]] = {}
-        profiles: dict[str, Any] = {}
-        for name in TABLE_NAMES:
-            if not ex.rows_kept(name):
-                continue
-            columns = _profiled(name)
-            frame = sample(ex, con, name, columns, _PROFILE_ROWS)
-            previous = manifest.get("profiles", {}).get(name)
-            if previous is not None:
-                report = drift_report(previous, frame)
-                psi[name] = {r.feature: float(r.psi) for r in report.table.itertuples()}
-            profiles[name] = training_profile(frame, columns, label=None)
-        nulls = {name: null_shares(ex, con, name) for name in TABLE_NAMES}
-        per_month = rows_per_month(merged, con)
-    finally:
-        con.close()
+        for name in TABLE_NAMES
+    }
+    manifest_path = side / "manifest.json"
+    manifest = _read_manifest(manifest_path)
+    psi: dict[str, dict[str, float]] = {}
+    profiles: dict[str, Any] = {}
+    for name in TABLE_NAMES:
+        if not ex.rows_kept(name):
+            continue
+        columns = _profiled(name)
+        frame = sample(ex, con, name, columns, _PROFILE_ROWS)
+        previous = manifest.get("profiles", {}).get(name)
+        if previous is not None:
+            report = drift_report(previous, frame)
+            psi[name] = {r.feature: float(r.psi) for r in report.table.itertuples()}
+        profiles[name] = training_profile(frame, columns, label=None)
+    nulls = {name: null_shares(ex, con, name) for name in TABLE_NAMES}
+    per_month = rows_per_month(merged, con)
     finished = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     entry = {
         "finished": finished,

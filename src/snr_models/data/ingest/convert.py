@@ -65,20 +65,18 @@ def shift_decimal(text: pa.Array | pa.ChunkedArray, shift: int) -> tuple[np.ndar
     """
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    fast = _clinger(text, shift)  # most sources: plain decimals, no separators
-    if fast is not None:
-        return fast, np.zeros(len(text), dtype=bool)
-    clean = pc.replace_substring(pc.replace_substring(text, ",", ""), "+", "")
-    if shift == 0:
-        try:  # Arrow's parser is correctly rounded
-            return clean.cast(pa.float64()).to_numpy(zero_copy_only=False), np.zeros(
-                len(text), dtype=bool
-            )
-        except pa.ArrowInvalid:
-            pass
-    fast = _clinger(clean, shift)
-    if fast is not None:
-        return fast, np.zeros(len(text), dtype=bool)
+    good = np.zeros(len(text), dtype=bool)
+    for clean in (text, None):  # most sources: plain numbers, no separators to remove
+        if clean is None:
+            clean = pc.replace_substring(pc.replace_substring(text, ",", ""), "+", "")
+        if shift == 0:
+            try:  # Arrow's parser is correctly rounded
+                return clean.cast(pa.float64()).to_numpy(zero_copy_only=False), good
+            except pa.ArrowInvalid:
+                pass
+        fast = _clinger(clean, shift)
+        if fast is not None:
+            return fast, good
     parts = pc.extract_regex(clean, _NUMBER)
     sign = pc.struct_field(parts, "sign")
     whole = pc.struct_field(parts, "int")
@@ -116,11 +114,10 @@ def _clinger(clean: pa.Array, shift: int) -> np.ndarray | None:
         whole = digits.cast(pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    places = pc.if_else(
-        pc.greater_equal(point, 0), pc.subtract(pc.subtract(pc.utf8_length(clean), point), 1), 0
-    )
     mantissa = whole.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls: NaN
-    power = shift - np.asarray(places.to_numpy(zero_copy_only=False), dtype=np.float64)
+    point = point.to_numpy(zero_copy_only=False).astype(np.float64)
+    length = pc.binary_length(clean).to_numpy(zero_copy_only=False).astype(np.float64)
+    power = shift - np.where(point >= 0, length - point - 1, 0)  # digits after the point
     present = ~np.isnan(mantissa)
     if np.any(np.abs(mantissa[present]) >= 2.0**53) or np.any(np.abs(power[present]) > 22):
         return None
