@@ -100,11 +100,9 @@ def sidecar(out: str | Path) -> Path:
     return out.parent / f"{out.name}.ingest"
 
 
-def _move(staged: Path, path: Path | None) -> Path | None:
+def _move(staged: Path | None, path: Path) -> Path | None:
     """Publish the staged file at ``path`` atomically; a missing one removes ``path``."""
-    if path is None:
-        return None
-    if not staged.exists():
+    if staged is None or not staged.exists():
         path.unlink(missing_ok=True)  # a re-ingest that is now clean leaves no stale file
         return None
     with atomic_path(path) as tmp:
@@ -311,11 +309,11 @@ def _ingest(
     if over:
         raise IngestError(_threshold_message(ex, over, limit, quarantine_path))
     say("merging into the dataset and checking the contract")
-    merged = merge(ex, out, con, side / "pending.parquet")
+    merged = merge(ex, out, con, side / "pending.parquet", stage)
     check(merged, ex, out, con)
     say(f"writing {out}")
     publish(con, merged.tables, out)
-    _move(merged.pending or stage / "none", side / "pending.parquet")
+    _move(merged.pending, side / "pending.parquet")
     counts = {
         name: {
             "rows_read": ex.rows_read(name),

@@ -98,7 +98,9 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(con.execute(sql).fetchall()[0][0])
 
 
-def merge(ex: Extract, out: Path, con: duckdb.DuckDBPyConnection, pending: Path) -> Merged:
+def merge(
+    ex: Extract, out: Path, con: duckdb.DuckDBPyConnection, pending: Path, scratch: Path
+) -> Merged:
     """Merge the staged extract ``ex`` into the dataset at ``out``; write sorted tables.
 
     A full extract (``ex.month`` None) replaces the dataset. A month's extract replaces that
@@ -108,7 +110,8 @@ def merge(ex: Extract, out: Path, con: duckdb.DuckDBPyConnection, pending: Path)
     or resolution, are not yet known (null). Those later values of monthly rows are kept in
     ``pending`` (beside the dataset) and come into the dataset once a month that reaches them
     is ingested: ingesting months one by one, in any order, gives the dataset a full ingest
-    of the same sources gives, without re-reading earlier months.
+    of the same sources gives, without re-reading earlier months. The new pending values are
+    written to ``scratch`` (:attr:`Merged.pending`), for the caller to publish.
     """
     old = _existing(con, out) if ex.month is not None else None
     old_pending = f"read_parquet('{_text(pending)}')" if old and pending.exists() else None
@@ -163,7 +166,7 @@ def merge(ex: Extract, out: Path, con: duckdb.DuckDBPyConnection, pending: Path)
                 f"CASE WHEN {_q(c)} >= {limit} THEN {_q(c)} END AS {_q(c)}" for c in later_columns
             )
             after = " OR ".join(f"{_q(c)} >= {limit}" for c in later_columns)
-            written_pending = pending.with_name(f".{pending.name}.new")
+            written_pending = scratch / pending.name
             con.execute(
                 f"COPY (SELECT {_q(KEYS[name][0])}, {values} FROM {_q('all_' + name)} "
                 f"WHERE {after}) TO '{_text(written_pending)}' (FORMAT parquet)"
