@@ -307,16 +307,8 @@ def publish(
     con : DuckDBPyConnection
     tables : mapping of str to str
         Each contract table's relation in ``con``.
-    path : str or Path
-        Destination: a directory (Parquet) or a file (DuckDB).
-    format : {"parquet", "duckdb"}, optional
-        Default: ``"duckdb"`` if ``path`` ends in ``.duckdb``, ``.db`` or ``.ddb``, else
-        ``"parquet"``.
-
-    Returns
-    -------
-    Path
-        ``path``.
+    path, format
+        As for :func:`save`; returns ``path``.
     """
     path = Path(path)
     if format is None:
