@@ -35,6 +35,7 @@ from snr_models.data.contract import (
     extract_end,
 )
 from snr_models.data.tables import TABLE_NAMES
+from snr_models.threads import duckdb_config
 
 __all__ = ["validate_parquet"]
 
@@ -165,7 +166,7 @@ def validate_parquet(
     from snr_models.data.tables import parquet_glob
 
     path = Path(path)
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config=duckdb_config())
     problems: list[Problem] = []
     try:
         if memory_limit:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snr_models import progress
 from snr_models.data.atomic import atomic_path
 from snr_models.data.contract import KEYS, column_kinds
 from snr_models.data.ingest import Extract, IngestError, extract, load_sources
@@ -303,6 +304,7 @@ def _quality_page(
     return render(f"Data quality: {out.name}", f"snr ingest, extract {key}", sections)
 
 
+@progress.job("ingest", ("extract", "write"))
 def ingest(
     sources: str | Path,
     out: str | Path,
@@ -347,7 +349,8 @@ def ingest(
     side = sidecar(out)
     lock = acquire(side / "lock", str(sources), IngestLocked)
     try:
-        ex = extract(config, stamp)
+        with progress.stage("extract"):
+            ex = extract(config, stamp)
         for s in ex.sources:
             if s.encoding_detected:
                 say(f"{s.source}: encoding detected as {s.encoding}")
@@ -364,7 +367,8 @@ def ingest(
         frames, replaced = _merge(out, ex)
         frames, later = _as_of(frames, ex)
         frames = _sorted(frames)
-        save(frames, out)  # validates against the contract (once), then writes atomically
+        with progress.stage("write"):
+            save(frames, out)  # validates against the contract (once), then writes atomically
         counts = {
             name: {
                 "rows_read": ex.rows_read(name),
