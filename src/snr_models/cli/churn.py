@@ -64,7 +64,8 @@ def train_command(
 def evaluate_command(
     data: DataOption,
     model: Annotated[
-        str, typer.Option("--model", help="Model URI, e.g. models:/snr-churn@champion.")
+        str,
+        typer.Option("--model", help="Registered model: models:/ then name@alias or name/version."),
     ] = "models:/snr-churn@champion",
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="YYYY-MM (default: latest labelled month).")
@@ -88,7 +89,8 @@ def evaluate_command(
 
 def score_command(
     model: Annotated[
-        str, typer.Option("--model", help="Model URI, e.g. models:/snr-churn@champion.")
+        str,
+        typer.Option("--model", help="Registered model: models:/ then name@alias or name/version."),
     ],
     data: DataOption,
     as_of: Annotated[str, typer.Option("--as-of", help="As-of month, YYYY-MM.")],
@@ -104,7 +106,7 @@ def score_command(
         typer.Option(
             "--engine",
             help="local: this process, streamed by row group; spark: Apache Spark "
-            "(pyspark, the extra snr_models\\[spark]), same output.",
+            "(pyspark: install the spark extra), same output.",
             case_sensitive=False,
         ),
     ] = Engine.local,

@@ -27,7 +27,7 @@ def forecast_command(
     ] = 6,
     scenario: Annotated[
         Path | None,
-        typer.Option("--scenario", help="Scenario YAML, e.g. experiments/scenario_training.yaml."),
+        typer.Option("--scenario", help="Scenario YAML (examples in the experiments folder)."),
     ] = None,
     branches: Annotated[
         bool, typer.Option("--branches/--firm-only", help="Forecast and reconcile branches too.")
