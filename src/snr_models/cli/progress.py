@@ -158,7 +158,10 @@ class JsonLines(_Lines):
 
 
 class ProgressBars(progress.Reporter):
-    """A rich progress bar for the job's stages and one for each open step (a terminal)."""
+    """A rich progress bar for the job's stages and one for each open step (a terminal).
+
+    ``bars`` is the :class:`rich.progress.Progress` that draws them.
+    """
 
     def __init__(self, console: Any) -> None:
         from rich.progress import (
@@ -170,7 +173,7 @@ class ProgressBars(progress.Reporter):
             TimeRemainingColumn,
         )
 
-        self._progress = Progress(
+        self.bars = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -184,18 +187,18 @@ class ProgressBars(progress.Reporter):
         self._tasks: dict[tuple[str, ...], Any] = {}
 
     def job_started(self, name: str, stages: tuple[str, ...]) -> None:
-        self._progress.start()
-        self._job_task = self._progress.add_task(f"snr {name}", total=len(stages))
+        self.bars.start()
+        self._job_task = self.bars.add_task(f"snr {name}", total=len(stages))
 
     def job_finished(self, name: str, elapsed: float) -> None:
-        self._progress.stop()
+        self.bars.stop()
 
     def started(self, path: tuple[str, ...], total: int | None) -> None:
         if len(path) == 1 and self._job_task is not None:
-            self._progress.update(self._job_task, description=f"stage {path[0]}")
+            self.bars.update(self._job_task, description=f"stage {path[0]}")
             return
         label = "  " * (len(path) - 1) + " > ".join(path[-2:])
-        self._tasks[path] = self._progress.add_task(label, total=total)
+        self._tasks[path] = self.bars.add_task(label, total=total)
 
     def advanced(
         self,
@@ -207,15 +210,15 @@ class ProgressBars(progress.Reporter):
     ) -> None:
         task = self._tasks.get(path)
         if task is not None:
-            self._progress.update(task, completed=done)
+            self.bars.update(task, completed=done)
 
     def finished(self, path: tuple[str, ...], done: int, total: int | None, elapsed: float) -> None:
         if len(path) == 1 and self._job_task is not None:
-            self._progress.advance(self._job_task)
+            self.bars.advance(self._job_task)
             return
         task = self._tasks.pop(path, None)
         if task is not None:
-            self._progress.remove_task(task)
+            self.bars.remove_task(task)
 
 
 def reporter_for(log_format: LogFormat, stream: IO[str] | None = None) -> progress.Reporter:
