@@ -13,7 +13,6 @@ import os
 import sys
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 
 from snr_models.cli import (
@@ -80,6 +79,12 @@ def _reflow_help(typer_app: typer.Typer) -> None:
 _reflow_help(app)
 
 
+def _invalid_configuration(exc: Exception) -> bool:
+    """A pydantic ValidationError (pydantic is imported only by commands that read a config)."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(exc, pydantic.ValidationError)
+
+
 def main() -> None:
     """Entry point of the ``snr`` console script."""
     logging.basicConfig(
@@ -92,13 +97,13 @@ def main() -> None:
         # the message is text, not markup: "snr_models[spark]" must print as it is
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         sys.exit(EXIT_BAD_INPUT)
-    except ValidationError as exc:
-        err_console.print(f"[bold red]error: invalid configuration[/]\n{exc}", highlight=False)
-        sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(exit_codes.INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence of a CLI
+        if _invalid_configuration(exc):
+            err_console.print(f"[bold red]error: invalid configuration[/]\n{exc}", highlight=False)
+            sys.exit(EXIT_BAD_INPUT)
         if os.environ.get("SNR_DEBUG"):
             raise
         err_console.print(
