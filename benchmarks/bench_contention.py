@@ -66,7 +66,7 @@ def main() -> None:
 
     config = RunConfig.from_yaml(DEFAULT_CONFIG).churn.churn_config()
     tables = simulate(
-        n_clients=args.clients, n_branches=args.branches, n_months=args.months, seed=0
+        n_clients=args.clients, n_branches=args.branches, n_months=args.months, seed=0, truth=False
     ).tables
     labelled = labelled_rows(build_features(tables, horizon=config.horizon), config)
     all_cores = threads.usable_cpus()

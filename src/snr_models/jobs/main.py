@@ -102,7 +102,8 @@ def run_main(config: RunConfig) -> dict[str, Any]:
             run.log_data(data.tables)
             parent.log_data(data.tables)
         tables = data.tables
-        settings = config.model_dump(exclude={"threads"})
+        # what the analysis did, not where it wrote or how many threads it took
+        settings = config.model_dump(exclude={"threads", "name", "data_dir", "output_dir"})
         parent.set_name(tracking.run_name("main", tables, config=settings))
         parent.set_description(_describe_run(config, data, stages_run))
 
