@@ -1,8 +1,9 @@
 """snr_models: the client service net rate of a margin-financing business.
 
-Here, at the top level: measure the net rate (:func:`net_rate`, :func:`decompose`,
-:func:`plot_net_rate`, :class:`MetricSpec`), load and check data (:func:`load`,
-:func:`validate`, :func:`save`), and simulate a world with known truth (:func:`simulate`).
+Here, at the top level: measure the net rate (:func:`net_rate` and its
+:class:`NetRateResult`, :func:`decompose`, :func:`plot_net_rate`, :class:`MetricSpec`), load
+and check data (:func:`load`, :func:`validate`, :func:`save`), and simulate a world with known
+truth (:func:`simulate`).
 
 The capabilities, one subpackage each (none imports another):
 
@@ -45,6 +46,7 @@ _LAZY = {
     "validate": "snr_models.data",
     "Decomposition": "snr_models.metrics",
     "MetricSpec": "snr_models.metrics",
+    "NetRateResult": "snr_models.metrics",
     "decompose": "snr_models.metrics",
     "net_rate": "snr_models.metrics",
     "plot_net_rate": "snr_models.metrics",
