@@ -36,6 +36,7 @@ from snr_models.data.contract import (
     extract_end,
 )
 from snr_models.data.tables import TABLE_NAMES
+from snr_models.threads import duckdb_config
 
 __all__ = ["validate_parquet", "validate_tables"]
 
@@ -337,7 +338,7 @@ def validate_parquet(
     from snr_models.data.tables import parquet_glob
 
     path = Path(path)
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config=duckdb_config())
     problems: list[Problem] = []
     try:
         if memory_limit:

@@ -29,6 +29,7 @@ from snr_models.data.contract import (
 )
 from snr_models.data.tables import TABLE_NAMES, Tables
 from snr_models.errors import SnrInputError
+from snr_models.threads import duckdb_config
 
 __all__ = ["load", "publish", "save"]
 
@@ -88,7 +89,7 @@ def _read_parquet_dir(path: Path) -> tuple[dict[str, pd.DataFrame], list[Problem
 
 def _read_duckdb(path: Path) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(path), read_only=True, config=duckdb_config())
     except duckdb.Error as exc:
         problem = Problem(
             "*", "*", "unreadable", [], 0, f"{path} could not be opened: {_first_line(exc)}"
@@ -273,7 +274,7 @@ def save(
         _check_duckdb_target(path)
         with atomic_path(path) as tmp:
             tmp.unlink()  # DuckDB creates its own file; an empty one is not a database
-            con = duckdb.connect(str(tmp))
+            con = duckdb.connect(str(tmp), config=duckdb_config())
             try:
                 for name, table in arrow.items():
                     con.register("_snr_source", table)

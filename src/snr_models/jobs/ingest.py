@@ -32,6 +32,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from snr_models import progress
 from snr_models.data.atomic import atomic_path, staging_dir
 from snr_models.data.contract import column_kinds
 from snr_models.data.ingest import Extract, IngestError, extract, load_sources
@@ -225,6 +226,7 @@ def _quality_page(
     return render(f"Data quality: {out.name}", f"snr ingest, extract {key}", sections)
 
 
+@progress.job("ingest", ("extract", "write"))
 def ingest(
     sources: str | Path,
     out: str | Path,
@@ -298,7 +300,8 @@ def _ingest(
     side = sidecar(out)
     quarantine_path = side / "quarantine" / f"{key}.csv"
     say("reading and converting the sources")
-    ex = extract(config, con, stage / "quarantine.csv", stamp)
+    with progress.stage("extract"):
+        ex = extract(config, con, stage / "quarantine.csv", stamp)
     for s in ex.sources:
         if s.encoding_detected:
             say(f"{s.source}: encoding detected as {s.encoding}")
@@ -308,11 +311,12 @@ def _ingest(
     ]
     if over:
         raise IngestError(_threshold_message(ex, over, limit, quarantine_path))
-    say("merging into the dataset and checking the contract")
-    merged = merge(ex, out, con, side / "pending.parquet", stage)
-    check(merged, ex, out, con)
-    say(f"writing {out}")
-    publish(con, merged.tables, out)
+    with progress.stage("write"):
+        say("merging into the dataset and checking the contract")
+        merged = merge(ex, out, con, side / "pending.parquet", stage)
+        check(merged, ex, out, con)
+        say(f"writing {out}")
+        publish(con, merged.tables, out)
     _move(merged.pending, side / "pending.parquet")
     counts = {
         name: {

@@ -24,6 +24,7 @@ from snr_models.data.ingest.config import MONTHLY_COLUMN
 from snr_models.data.ingest.extract import ROW_COLUMN, Extract
 from snr_models.data.io import DUCKDB_SUFFIXES
 from snr_models.data.tables import TABLE_NAMES, parquet_glob
+from snr_models.threads import duckdb_config
 
 __all__ = ["LATER_COLUMNS", "Merged", "check", "connect", "merge", "null_shares", "sample"]
 
@@ -63,7 +64,7 @@ class Merged:
 def connect(stage: Path, memory_limit: str = "2GB") -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for the staged tables, spilling to the folder ``stage`` beyond
     ``memory_limit`` (faster than an on-disk database: nothing is written unless needed)."""
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config=duckdb_config())
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{_text(stage / 'spill')}'")
     return con
