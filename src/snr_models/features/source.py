@@ -17,7 +17,7 @@ import duckdb
 
 from snr_models.data.tables import TABLE_NAMES, Tables, parquet_glob
 from snr_models.errors import SnrInputError
-from snr_models.threads import in_force
+from snr_models.threads import duckdb_config, in_force
 
 __all__ = ["FeatureSource", "connect"]
 
@@ -63,7 +63,7 @@ def connect(
     >>> con.sql("SELECT count(*) FROM clients").fetchall()[0][0]
     300
     """
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config=duckdb_config())
     # in Jupyter without ipywidgets DuckDB refuses to touch the setting
     with contextlib.suppress(duckdb.Error):
         con.execute("SET enable_progress_bar = false")
