@@ -167,4 +167,4 @@ def test_config_file_is_valid():
     """experiments/churn.yaml parses with the job's schema."""
     path = Path(__file__).parents[2] / "experiments" / "churn.yaml"
     cfg = ChurnConfig.from_yaml(path)
-    assert cfg.model == "boost" and cfg.horizon == 3
+    assert cfg.model == "auto" and cfg.horizon == 3
