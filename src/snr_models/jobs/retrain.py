@@ -293,7 +293,7 @@ def retrain(
                 choice_record = {
                     "candidates": choice.scores["score"].round(4).to_dict(),
                     "metric": choice.metric,
-                    "nested": round(choice.nested_score, 4),
+                    "nested": (None if choice.nested.empty else round(choice.nested_score, 4)),
                 }
                 model = fit_chosen(train, choice)
             else:
