@@ -75,6 +75,9 @@ def test_main_job_writes_outputs_and_tracks_parent_and_child_runs(
     # the churn stage registered the model it trained, and logged its backtest in its child run
     churn = next(c for c in children if c.data.tags["stage"] == "churn")
     assert 0.5 < churn.data.metrics["backtest.roc_auc"] <= 1
+    # model: auto (the default): the choice and every candidate's backtest score are logged
+    assert churn.data.params["model.chosen"] in {"boost", "logit", "hazard"}
+    assert {f"choice.{m}.score" for m in ("boost", "logit", "hazard")} <= set(churn.data.metrics)
     assert summary["churn_backtest_auc"] == pytest.approx(churn.data.metrics["backtest.roc_auc"])
     version = client.get_model_version("snr-churn", summary["churn_model_version"])
     assert version.run_id == churn.info.run_id

@@ -43,16 +43,30 @@ def train_command(
 ) -> None:
     """Build features, backtest, fit, log to MLflow and register a version of snr-churn.
 
-    Stages: data, features, backtest (per origin, then the bootstrap), fit, log.
+    Stages: data, features, backtest (each candidate model per origin, then the bootstrap),
+    fit, log.
     """
     from snr_models.jobs.churn import ChurnConfig, train_churn
 
     cfg = ChurnConfig.from_yaml(config) if config else ChurnConfig()
     with reported(log_format, verbose=verbose, threads=threads or cfg.threads) as n:
         result = train_churn(data, cfg.model_copy(update={"threads": n}))
+    if result.candidates is not None and len(result.candidates) > 1:
+        console.print(f"model chosen on the backtest: {result.model}")
+        console.print(
+            result.candidates.drop(columns="chosen").to_string(float_format=lambda v: f"{v:.4f}")
+        )
+        if result.nested_metrics is not None:
+            n = result.nested_metrics
+            console.print(
+                f"nested (origins not used for the choice: "
+                f"{', '.join(f'{o:%Y-%m}' for o in result.nested['origin'])}): "
+                f"ROC-AUC {n.loc['roc_auc', 'value']:.3f} "
+                f"[{n.loc['roc_auc', 'lo']:.3f}, {n.loc['roc_auc', 'hi']:.3f}]"
+            )
     m = result.metrics["value"]
     console.print(
-        f"backtest ROC-AUC {m['roc_auc']:.3f}  PR-AUC {m['pr_auc']:.3f}  "
+        f"backtest ({result.model}) ROC-AUC {m['roc_auc']:.3f}  PR-AUC {m['pr_auc']:.3f}  "
         f"Brier {m['brier']:.4f}  EMPC {m['empc']:.2f}"
     )
     console.print(f"MLflow run {result.run_id}")
