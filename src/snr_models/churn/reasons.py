@@ -25,6 +25,7 @@ __all__ = [
     "permutation_importance_frame",
     "plot_importance",
     "plot_partial_dependence",
+    "reason_concept",
     "summarise_importance",
     "top_reasons",
 ]
@@ -208,6 +209,52 @@ def _plural(v: float, word: str, plural: str | None = None) -> str:
     return f"{_n(v)} {word if v == 1 else (plural or word + 's')}"
 
 
+def _ago(months: float) -> str:
+    return "this month" if months == 0 else f"{_plural(months, 'month')} ago"
+
+
+# Features that say the same thing in different windows or units: a client's reasons name each
+# concept once (one reason about the SLA, not three windows of it).
+_CONCEPTS = {
+    "sla_misses": "sla",
+    "median_resolution_hours": "sla",
+    "failed_tickets": "failed_tickets",
+    "open_tickets": "failed_tickets",
+    "forced_liquidations": "forced_liquidation",
+    "months_since_forced_liquidation": "forced_liquidation",
+    "maintenance_ratio_min": "maintenance_ratio",
+    "financing_rate": "pricing",
+    "rate_gap_market_pts": "pricing",
+    "rate_gap_branch_pts": "pricing",
+    "financing_balance": "balance",
+    "log_financing_balance": "balance",
+    "financing_balance_trend": "balance",
+    "logins": "logins",
+    "logins_trend": "logins",
+    "trades": "trades",
+    "trades_trend": "trades",
+    "latest_csat": "survey",
+    "latest_nps": "survey",
+    "months_since_survey": "survey",
+    "surveys": "survey",
+}
+
+
+def reason_concept(feature: str) -> str:
+    """The concept a feature speaks of: its windows and variants share one.
+
+    Examples
+    --------
+    >>> {reason_concept(f) for f in ("sla_misses_1m", "sla_misses_3m", "median_resolution_hours_6m")}
+    {'sla'}
+    >>> reason_concept("tickets_complaint_3m"), reason_concept("tenure_months")
+    ('tickets_complaint', 'tenure_months')
+    """
+    m = _WINDOW.match(feature)
+    stem = m["stem"] if m else feature
+    return _CONCEPTS.get(stem, stem)
+
+
 def describe(feature: str, value: object) -> str:
     """One feature's value in the team's words.
 
@@ -263,9 +310,9 @@ def describe(feature: str, value: object) -> str:
     if feature == "latest_nps":
         return f"last NPS score {_n(v)}/10"
     if feature == "months_since_survey":
-        return f"last survey response {_plural(v, 'month')} ago"
+        return f"last survey response {_ago(v)}"
     if feature == "months_since_forced_liquidation":
-        return f"forced liquidation {_plural(v, 'month')} ago"
+        return f"forced liquidation {_ago(v)}"
     if feature == "dormant":
         return "dormant account" if v >= 0.5 else "active account"
     if feature == "tenure_months":
@@ -299,15 +346,19 @@ def top_reasons(
     *,
     contributions: tuple[pd.DataFrame, float] | None = None,
 ) -> pd.DataFrame:
-    """The ``n`` features that raise each client's risk most, in words.
+    """The ``n`` concepts that raise each client's risk most, in words.
 
-    Only risk-raising (positive) contributions count; a client with fewer gets empty cells.
+    Features that speak of one concept (the windows of SLA misses, the rate gaps, ...:
+    :func:`reason_concept`) are summed into one contribution and described by the one of them
+    that raises the risk most, so a client's reasons are distinct. Only risk-raising (positive)
+    contributions count; a client with fewer gets empty cells.
 
     Returns
     -------
     DataFrame
         Index of ``X`` (with ``client_id`` if ``X`` has it), ``reason_1..n``,
-        ``feature_1..n``, ``contribution_1..n`` (log-odds).
+        ``feature_1..n`` (the feature described), ``contribution_1..n`` (the concept's, in
+        log-odds).
 
     Examples
     --------
@@ -324,7 +375,18 @@ def top_reasons(
     contrib, _ = contributions if contributions is not None else explain(estimator, X)
     values = contrib.to_numpy(dtype=float)
     names = np.asarray(contrib.columns)
-    order = np.argsort(-values, axis=1, kind="stable")[:, :n]
+    # contributions are additive: a concept's is the sum of its features'; it is described by
+    # its feature that raises the risk most
+    concepts = pd.Index([reason_concept(str(f)) for f in names])
+    keys = concepts.unique()
+    codes = keys.get_indexer(concepts)
+    summed = np.zeros((len(values), len(keys)))
+    lead = np.zeros((len(values), len(keys)), dtype=np.intp)
+    for c in range(len(keys)):
+        cols = np.flatnonzero(codes == c)
+        summed[:, c] = values[:, cols].sum(axis=1)
+        lead[:, c] = cols[np.argmax(values[:, cols], axis=1)]
+    order = np.argsort(-summed, axis=1, kind="stable")[:, :n]
     rows = np.arange(len(values))
     out: dict[str, list] = {}
     if "client_id" in X.columns:
@@ -334,10 +396,12 @@ def top_reasons(
         reasons: list[str | None] = [None] * len(values)
         feats: list[str | None] = [None] * len(values)
         vals = np.full(len(values), np.nan)
-        if j < values.shape[1]:
-            k = order[:, j]
-            positive = values[rows, k] > 0
-            vals[positive] = values[rows[positive], k[positive]]
+        if j < summed.shape[1]:
+            c = order[:, j]
+            k = lead[rows, c]
+            # only what raises this client's risk: the concept's sum and the feature named
+            positive = (summed[rows, c] > 0) & (values[rows, k] > 0)
+            vals[positive] = summed[rows[positive], c[positive]]
             for f in np.unique(k[positive]):
                 feat = str(names[f])
                 column = X[feat].to_numpy()

@@ -134,6 +134,12 @@ class NetRateStage(BaseModel):
     compare: tuple[str, str] | None = Field(
         None, description="two period labels to decompose the change between; None = first and last"
     )
+    window: int = Field(
+        3,
+        ge=1,
+        description="periods averaged at each end of the change; the attribution's waterfall, "
+        "the report's headline and every change table use the same windows",
+    )
 
 
 class DriversStage(BaseModel):
@@ -175,7 +181,6 @@ class AttributionStage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    window: int = Field(3, ge=1, description="months averaged at each end of the change")
     alpha: float = Field(0.05, gt=0, lt=1)
 
 

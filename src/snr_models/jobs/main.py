@@ -42,6 +42,7 @@ from snr_models.jobs.forecast import log_forecast, scenario_effects
 from snr_models.jobs.netrate import NetRateStageResult, analyse_net_rate, log_net_rate
 from snr_models.jobs.results import ChurnStageResult, DataStageResult, MainResult
 from snr_models.metrics import MetricSpec
+from snr_models.metrics.periods import months_per_period
 from snr_models.simulate import SimulationConfig, simulate, write_simulation
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
                 n_boot=stage.n_boot,
                 random_state=config.seed,
                 compare=stage.compare,
+                window=stage.window,
             )
             log_net_rate(run, netrate, {"netrate": stage.model_dump()})
             parent.log_metrics(netrate.metrics())
@@ -247,11 +249,16 @@ def _attribution_stage(
     config: RunConfig, tables: Tables, run: tracking.TrackedRun, netrate: NetRateStageResult
 ) -> AttributionEstimates:
     stage = config.attribution
-    # The waterfall's windows close at the net rate's ``end`` and open at its ``start``: the
-    # same change as the net-rate stage decomposes.
-    start, end = f"{netrate.change.start:%Y-%m}", f"{netrate.change.end:%Y-%m}"
+    # The waterfall pools the net-rate stage's windows: the same change as it decomposes (one
+    # definition of "the change" in the report)
+    k = months_per_period(config.netrate.freq)
+    start = netrate.change.start_window[0]
+    end = netrate.change.end_window[-1] + pd.DateOffset(months=k - 1)
+    window = k * len(netrate.change.start_window)
     t0 = time.perf_counter()
-    est = estimate_attribution(tables, start=start, end=end, window=stage.window, alpha=stage.alpha)
+    est = estimate_attribution(
+        tables, start=f"{start:%Y-%m}", end=f"{end:%Y-%m}", window=window, alpha=stage.alpha
+    )
     log_attribution(run, tables, est, time.perf_counter() - t0)
     return est
 
