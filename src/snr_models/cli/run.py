@@ -21,6 +21,14 @@ def run_command(
             "--data", help="Parquet folder or DuckDB file; overrides the config (no simulation)."
         ),
     ] = None,
+    lang: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lang",
+            help="Report language, zh-CN or en; repeat for both (the first is index.html). "
+            "Overrides report.language of the config.",
+        ),
+    ] = None,
 ) -> None:
     """Run the main job: validate, net rate with intervals and its change, MLflow runs."""
     from snr_models.jobs.config import RunConfig
@@ -29,6 +37,8 @@ def run_command(
     cfg = RunConfig.from_yaml(config)
     if data is not None:
         cfg = cfg.model_copy(update={"data": str(data)})
+    if lang:
+        cfg = cfg.model_validate({**cfg.model_dump(), "report": {**cfg.report.model_dump(), "language": lang}})
     summary = run_main(cfg, progress=True)
     console.print(
         f"net rate {summary['latest_period']}: {summary['net_rate_latest']:.3f} "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from snr_models.configfile import merge_mappings, read_yaml_mapping
 
@@ -199,6 +199,33 @@ class ForecastStage(BaseModel):
     n_paths: int = Field(1000, ge=100)
 
 
+Language = Literal["zh-CN", "en"]
+
+
+class ReportStage(BaseModel):
+    """The manager's report: its languages and business words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: list[Language] = Field(
+        default_factory=lambda: ["zh-CN", "en"],
+        description="zh-CN and/or en; the first is index.html, the others index.<language>.html",
+    )
+    labels: dict[Language, dict[str, dict[str, str]]] = Field(
+        default_factory=dict,
+        description="per language, words replacing the defaults: {section: {code: word}}, "
+        "sections terms, interventions, scenarios, segments, attributes, metrics, text, ...",
+    )
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        value = [value] if isinstance(value, str) else value
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError("report.language: one or more distinct languages (zh-CN, en)")
+        return value
+
+
 class RunConfig(BaseModel):
     """Configuration of ``snr run``.
 
@@ -223,6 +250,7 @@ class RunConfig(BaseModel):
     churn: ChurnStage = Field(default_factory=ChurnStage)
     attribution: AttributionStage = Field(default_factory=AttributionStage)
     forecast: ForecastStage = Field(default_factory=ForecastStage)
+    report: ReportStage = Field(default_factory=ReportStage)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:

@@ -3,7 +3,7 @@
 Data → net rate → satisfaction drivers → churn → attribution → forecast → report.
 
 One MLflow parent run, with a child run per stage. Outputs (tables, figures, a summary and
-the HTML report ``index.html``) go to ``<output_dir>/<parent run id>/``, written atomically as
+the HTML report, ``index.html`` and ``index.<language>.html``) go to ``<output_dir>/<parent run id>/``, written atomically as
 one folder, and are logged to the parent run as well. Each stage adds a section to the report.
 """
 
@@ -29,7 +29,7 @@ from snr_models.churn.scoring import call_list
 from snr_models.data import Tables, load
 from snr_models.data.atomic import atomic_path
 from snr_models.forecast import ForecastResult, forecast, load_scenarios
-from snr_models.jobs import report
+from snr_models import report
 from snr_models.jobs.attribution import (
     AttributionEstimates,
     estimate_attribution,
@@ -128,17 +128,22 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
                 attribution=attribution,
                 forecast=outlook,
             )
-            page = report.render(
-                "Client service net rate",
-                f"Run {parent.run_id} of experiment {config.experiment}, snr_models {__version__}",
-                report.main_sections(result),
-            )
+            languages = config.report.language
+            pages = {
+                name: report.render(
+                    result, lang, labels=config.report.labels.get(lang), languages=languages
+                )
+                for lang, name in report.file_names(languages).items()
+            }
             out_dir = Path(config.output_dir) / parent.run_id
             summary = result.summary()
-            _write_outputs(out_dir, result, summary, page)
+            _write_outputs(out_dir, result, summary, pages)
             parent.log_artifact(out_dir, artifact_path="outputs")
             summary["output_dir"] = str(out_dir)
             summary["report"] = str(out_dir / "index.html")
+            summary["reports"] = {
+                lang: str(out_dir / name) for lang, name in report.file_names(languages).items()
+            }
     return summary
 
 
@@ -193,7 +198,7 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
     fit = fit_churn(tables, stage.churn_config())
     logged = log_churn(run, tables, fit)
     bt = fit.backtest
-    calls, as_of = None, None
+    calls, as_of, span = None, None, None
     if logged.registered_uri is not None:
         # the fitted estimator scores in memory with the code of ``snr score``: the registered
         # version is this very estimator, so it is not loaded back
@@ -203,11 +208,15 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
         calls["client_id"] = report.pseudonymise(calls["client_id"], secrets.token_hex(16))
         calls = calls.rename(columns={"client_id": "client (pseudonym)"})
         as_of = pd.Timestamp(latest["as_of"].iloc[0])
+        span = (float(calls["churn_probability"].min()), float(calls["churn_probability"].max()))
     return ChurnStageResult(
         metrics=bt.metrics.reset_index(),
         figures={
             "churn_lift.png": plot_lift(bt.predictions["y"], bt.predictions["p"]),
-            "churn_calibration.png": plot_reliability(bt.predictions["y"], bt.predictions["p"]),
+            # the axes cover the call list's probabilities, shaded
+            "churn_calibration.png": plot_reliability(
+                bt.predictions["y"], bt.predictions["p"], n_bins=20, highlight=span
+            ),
         },
         horizon=fit.config.horizon,
         alpha=bt.alpha,
@@ -263,9 +272,12 @@ def _attribution_stage(
     return est
 
 
-def _write_outputs(out_dir: Path, result: MainResult, summary: dict[str, Any], page: str) -> None:
+def _write_outputs(
+    out_dir: Path, result: MainResult, summary: dict[str, Any], pages: dict[str, str]
+) -> None:
     with atomic_path(out_dir, directory=True) as tmp:
-        (tmp / "index.html").write_text(page, encoding="utf-8")
+        for name, page in pages.items():
+            (tmp / name).write_text(page, encoding="utf-8")
         for name, frame in result.tables().items():
             frame.to_csv(tmp / name, index=False)
         for name, fig in result.figures().items():

@@ -1,6 +1,6 @@
 """The main job's typed results: one per stage, and the whole run (:class:`MainResult`).
 
-The report (:mod:`snr_models.jobs.report`), the files written and the MLflow logging all read
+The report (:mod:`snr_models.report`), the files written and the MLflow logging all read
 these; nothing downstream parses a string-keyed summary again. :meth:`MainResult.summary` is
 only the JSON written as ``summary.json``.
 """

@@ -27,19 +27,23 @@ if TYPE_CHECKING:
 __all__ = ["encode", "relabel"]
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+")
+_LEVEL = re.compile(r"\d+(?:\.\d+)?%")
 
 
 def _translate(text: str, words: dict[str, str]) -> str:
     if text in words:
         return words[text]
+    # a text with an interval level in it ("95% interval"), listed as "{level} interval"
+    found = _LEVEL.search(text)
+    if found and (pattern := words.get(_LEVEL.sub("{level}", text, count=1))) is not None:
+        return pattern.format(level=found[0])
     # a code inside a longer text ("What moved the net_rate")
     return _TOKEN.sub(lambda m: words.get(m[0], m[0].replace("_", " ")), text)
 
 
 def relabel(fig: Figure, labels: Labels, title: str | None = None) -> Figure:
     """A copy of ``fig`` with its texts in ``labels``'s language and, if given, one title
-    (the first axes' title; the other axes keep theirs, translated; a figure title is
-    dropped)."""
+    (the axes' title of a one-axes figure, else the figure's title above the axes' own)."""
     copy = pickle.loads(pickle.dumps(fig))
     words = labels.phrases()
     families = font_families()
@@ -50,10 +54,10 @@ def relabel(fig: Figure, labels: Labels, title: str | None = None) -> Figure:
         # the figure was drawn with the default font; the report's falls back to the CJK one
         artist.set_fontfamily(families)
     if title is not None:
-        if copy._suptitle is not None:
-            copy._suptitle.set_text("")
-        if copy.axes:
+        if len(copy.axes) == 1 and copy._suptitle is None:
             copy.axes[0].set_title(title, fontfamily=families)
+        else:
+            copy.suptitle(title, fontfamily=families)
     return copy
 
 
