@@ -410,6 +410,13 @@ def decompose(
     )
 
 
+def _span(window: tuple[pd.Timestamp, ...], period: pd.Timestamp) -> str:
+    """``2023-01`` or ``2023-01..2023-03`` (``period`` when no window is known)."""
+    window = tuple(window) if len(window) else (period,)
+    first, last = f"{window[0]:%Y-%m}", f"{window[-1]:%Y-%m}"
+    return first if first == last else f"{first}..{last}"
+
+
 def _plot_waterfall(decomposition: Decomposition) -> Figure:
     """Waterfall of a :class:`Decomposition` (see its ``plot``)."""
     grouped = decomposition.by_group is not None
@@ -436,7 +443,8 @@ def _plot_waterfall(decomposition: Decomposition) -> Figure:
     ax.set_ylim(floor, levels.max() + 0.4 * span)
     ax.set_ylabel("net rate")
     ax.set_title(
-        f"{decomposition.start:%Y-%m-%d} to {decomposition.end:%Y-%m-%d}: "
+        f"{_span(decomposition.start_window, decomposition.start)} to "
+        f"{_span(decomposition.end_window, decomposition.end)}: "
         f"{decomposition.total:+.4f}"
     )
     if grouped:

@@ -166,6 +166,8 @@ def _summary(result: Any, L: Labels, w0: str, w1: str, pct: str) -> list[tuple[s
                 lo=L.points(r.lo, words=False),
                 hi=L.points(r.hi, words=False),
             )
+            if np.isfinite(r.lo) and np.isfinite(r.hi)
+            else f"{L.name(r.step)} {L.points(r.value)}"  # no interval: a world too small
             for r in top.itertuples()
         ]
         moved += L.text("sum_moved", items=L.text("sum_sep").join(items))
@@ -225,7 +227,7 @@ def _headline(result: Any, L: Labels, w0: str, w1: str, pct: str) -> Section:
     together, without = tot.loc["programmes_total"], tot.loc["no_programme_change"]
     section.text(
         L.text(
-            "change_intro",
+            "change_intro" if np.isfinite(together["lo"]) else "change_intro_no_interval",
             w0=w0,
             w1=w1,
             change=L.points(nr.change.total),
@@ -394,14 +396,16 @@ def _attribution(attribution: Any, L: Labels) -> Section:
         sub = sub.set_index("component")
         cells = [L.name(name, "interventions")]
         for c in comps:
-            if c in sub.index:
-                r = sub.loc[c]
+            r = sub.loc[c] if c in sub.index else None
+            if r is None or not np.isfinite(r["estimate"]):
+                cells.append("—")  # not estimable in these data
+            elif np.isfinite(r["lo"]) and np.isfinite(r["hi"]):
                 cells.append(
                     f"{L.points(r['estimate'], words=False)} "
                     f"[{L.points(r['lo'], words=False)}, {L.points(r['hi'], words=False)}]"
                 )
             else:
-                cells.append("—")
+                cells.append(L.points(r["estimate"], words=False))
         rows.append(cells)
     columns = [(L.text("col_intervention"), False)] + [(L.name(c), True) for c in comps]
     section.table(L.text("effects_table"), columns, rows)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 from matplotlib.text import Text
+from matplotlib.ticker import ScalarFormatter
 
 from snr_models.report.fonts import figure_style, font_families
 
@@ -27,23 +28,26 @@ if TYPE_CHECKING:
 __all__ = ["encode", "relabel"]
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+")
+_BRACKETED = re.compile(r"\((\w+)\)")
 _LEVEL = re.compile(r"\d+(?:\.\d+)?%")
 
 
 def _translate(text: str, words: dict[str, str]) -> str:
-    if text in words:
-        return words[text]
+    core = text.strip()
+    if core in words:  # " fix first" keeps its padding
+        return text.replace(core, words[core])
     # a text with an interval level in it ("95% interval"), listed as "{level} interval"
     found = _LEVEL.search(text)
     if found and (pattern := words.get(_LEVEL.sub("{level}", text, count=1))) is not None:
         return pattern.format(level=found[0])
-    # a code inside a longer text ("What moved the net_rate")
+    # a name in brackets ("net rate (firm)") or a code inside a longer text
+    text = _BRACKETED.sub(lambda m: f"({words.get(m[1], m[1])})", text)
     return _TOKEN.sub(lambda m: words.get(m[0], m[0].replace("_", " ")), text)
 
 
 def relabel(fig: Figure, labels: Labels, title: str | None = None) -> Figure:
-    """A copy of ``fig`` with its texts in ``labels``'s language and, if given, one title
-    (the axes' title of a one-axes figure, else the figure's title above the axes' own)."""
+    """A copy of ``fig`` with its texts in ``labels``'s language and, for a figure of one
+    axes, ``title`` as its title (the caption below says what a figure of several shows)."""
     copy = pickle.loads(pickle.dumps(fig))
     words = labels.phrases()
     families = font_families()
@@ -53,11 +57,20 @@ def relabel(fig: Figure, labels: Labels, title: str | None = None) -> Figure:
             artist.set_text(_translate(text, words))
         # the figure was drawn with the default font; the report's falls back to the CJK one
         artist.set_fontfamily(families)
-    if title is not None:
-        if len(copy.axes) == 1 and copy._suptitle is None:
-            copy.axes[0].set_title(title, fontfamily=families)
-        else:
-            copy.suptitle(title, fontfamily=families)
+    for ax in copy.axes:
+        # tick labels given as names are redrawn from the formatter: translate them there
+        for axis in (ax.xaxis, ax.yaxis):
+            if isinstance(axis.get_major_formatter(), ScalarFormatter):
+                continue
+            texts = axis.get_majorticklabels()
+            before = [t.get_text() for t in texts]
+            after = [_translate(t, words) for t in before]
+            if after != before:
+                style = {"rotation": texts[0].get_rotation(), "ha": texts[0].get_ha()}
+                axis.set_ticks(axis.get_majorticklocs(), labels=after, fontfamily=families, **style)
+    # a one-axes figure takes the report's title; a figure of several keeps the axes' own
+    if title is not None and len(copy.axes) == 1 and copy._suptitle is None:
+        copy.axes[0].set_title(title, fontfamily=families)
     return copy
 
 
