@@ -337,9 +337,9 @@ def decompose(
         if missing:
             raise SnrInputError(f"by: {missing} are not group columns of the result {group_cols}")
     t0, t1 = _resolve_period(result, start), _resolve_period(result, end)
-    w0, w1 = _windows(result, t0, t1, window)
-    rows0 = _pool(result.loc[result["period"].isin(w0)], group_cols, window)
-    rows1 = _pool(result.loc[result["period"].isin(w1)], group_cols, window)
+    win0, win1 = _windows(result, t0, t1, window)
+    rows0 = _pool(result.loc[result["period"].isin(win0)], group_cols, window)
+    rows1 = _pool(result.loc[result["period"].isin(win1)], group_cols, window)
 
     if not by_cols:
         if len(rows0) != 1 or len(rows1) != 1:
@@ -358,8 +358,8 @@ def decompose(
             end_value=_firm_value(v1, weights),
             by_component=_component_table(v0, v1, weights),
             by_group=None,
-            start_window=w0,
-            end_window=w1,
+            start_window=win0,
+            end_window=win1,
         )
 
     g0 = _aggregate(rows0, by_cols)
@@ -405,8 +405,8 @@ def decompose(
         by_component=by_component,
         by_group=by_group,
         group_columns=tuple(by_cols),
-        start_window=w0,
-        end_window=w1,
+        start_window=win0,
+        end_window=win1,
     )
 
 
