@@ -43,7 +43,9 @@ _ENV = jinja2.Environment(
 def file_names(languages: Sequence[str]) -> dict[str, str]:
     """The page of each language: the first is ``index.html``, the others
     ``index.<language>.html`` beside it."""
-    return {lang: "index.html" if i == 0 else f"index.{lang}.html" for i, lang in enumerate(languages)}
+    return {
+        lang: "index.html" if i == 0 else f"index.{lang}.html" for i, lang in enumerate(languages)
+    }
 
 
 def render(

@@ -201,7 +201,11 @@ def _forecast_sentence(fc: Any, L: Labels) -> str:
     base = last.loc["baseline"]
     others = [s for s in last.index if s != "baseline"]
     scenario = "".join(
-        L.text("sum_forecast_scenario", name=L.name(s, "scenarios"), value=L.pct(last.loc[s, "forecast"]))
+        L.text(
+            "sum_forecast_scenario",
+            name=L.name(s, "scenarios"),
+            value=L.pct(last.loc[s, "forecast"]),
+        )
         for s in others[:1]
     )
     return L.text(
@@ -280,9 +284,17 @@ def _components(result: Any, L: Labels, w0: str, w1: str) -> Section:
         ]
         for r in nr.change.by_component.itertuples()
     ]
-    columns = [(L.text(c), c != "col_component") for c in (
-        "col_component", "col_weight", "col_start", "col_end", "col_change", "col_contribution"
-    )]
+    columns = [
+        (L.text(c), c != "col_component")
+        for c in (
+            "col_component",
+            "col_weight",
+            "col_start",
+            "col_end",
+            "col_change",
+            "col_contribution",
+        )
+    ]
     section.table(L.text("component_table", w0=w0, w1=w1), columns, rows)
     for key, group in nr.groups.items():
         frame = group.frame[group.frame["period"] == group.frame["period"].max()]
@@ -371,7 +383,10 @@ def _churn(churn: Any, L: Labels) -> Section:
                 L.pct(r["churn_probability"]),
                 str(int(r["risk_decile"])),
                 L.number(r["expected_months_to_exit"], 1),
-                *[r[c] if isinstance(r[c], str) and r[c] else L.text("reason_none") for c in reasons],
+                *[
+                    r[c] if isinstance(r[c], str) and r[c] else L.text("reason_none")
+                    for c in reasons
+                ],
             ]
             for _, r in calls.iterrows()
         ]
@@ -420,7 +435,9 @@ def _attribution(attribution: Any, L: Labels) -> Section:
     rows = []
     for r in diag.itertuples():
         p = r.pretrend_p_value
-        verdict = "verdict_na" if not np.isfinite(p) else ("verdict_warn" if p < alpha else "verdict_ok")
+        verdict = (
+            "verdict_na" if not np.isfinite(p) else ("verdict_warn" if p < alpha else "verdict_ok")
+        )
         rows.append([L.name(r.intervention, "interventions"), L.number(p, 2), L.text(verdict)])
     columns = [(L.text("col_intervention"), False), (L.text("col_pretrend"), True)]
     columns += [(L.text("col_verdict"), False)]
@@ -467,5 +484,7 @@ def _provenance(result: Any, L: Labels) -> Section:
         )
     section.text(text)
     rows = [[L.name(k, "tables"), f"{v:,}"] for k, v in tables.row_counts().items()]
-    section.table(L.text("rows_table"), [(L.text("col_table"), False), (L.text("col_rows"), True)], rows)
+    section.table(
+        L.text("rows_table"), [(L.text("col_table"), False), (L.text("col_rows"), True)], rows
+    )
     return section

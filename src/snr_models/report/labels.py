@@ -56,8 +56,16 @@ class Labels:
         """The business name of a code (``staff_training`` → 员工培训): looked up in
         ``sections`` (default: every section), else the code with spaces for ``_``."""
         code = str(code)
-        for section in sections or ("terms", "interventions", "scenarios", "segments",
-                                    "attributes", "tables", "metrics", "quadrants"):
+        for section in sections or (
+            "terms",
+            "interventions",
+            "scenarios",
+            "segments",
+            "attributes",
+            "tables",
+            "metrics",
+            "quadrants",
+        ):
             found = self._words.get(section, {}).get(code)
             if found is not None:
                 return found
