@@ -245,7 +245,8 @@ def reason_concept(feature: str) -> str:
 
     Examples
     --------
-    >>> {reason_concept(f) for f in ("sla_misses_1m", "sla_misses_3m", "median_resolution_hours_6m")}
+    >>> features = ("sla_misses_1m", "sla_misses_6m", "median_resolution_hours_3m")
+    >>> {reason_concept(f) for f in features}
     {'sla'}
     >>> reason_concept("tickets_complaint_3m"), reason_concept("tenure_months")
     ('tickets_complaint', 'tenure_months')

@@ -38,7 +38,9 @@ def run_command(
     if data is not None:
         cfg = cfg.model_copy(update={"data": str(data)})
     if lang:
-        cfg = cfg.model_validate({**cfg.model_dump(), "report": {**cfg.report.model_dump(), "language": lang}})
+        cfg = cfg.model_validate(
+            {**cfg.model_dump(), "report": {**cfg.report.model_dump(), "language": lang}}
+        )
     summary = run_main(cfg, progress=True)
     console.print(
         f"net rate {summary['latest_period']}: {summary['net_rate_latest']:.3f} "

@@ -3,8 +3,9 @@
 Data → net rate → satisfaction drivers → churn → attribution → forecast → report.
 
 One MLflow parent run, with a child run per stage. Outputs (tables, figures, a summary and
-the HTML report, ``index.html`` and ``index.<language>.html``) go to ``<output_dir>/<parent run id>/``, written atomically as
-one folder, and are logged to the parent run as well. Each stage adds a section to the report.
+the HTML report per language, ``index.html`` and ``index.<language>.html``) go to
+``<output_dir>/<parent run id>/``, written atomically as one folder, and are logged to the
+parent run as well. The report (:mod:`snr_models.report`) reads every stage's typed result.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from snr_models import tracking
+from snr_models import report, tracking
 from snr_models._version import __version__
 from snr_models.churn.scoring import call_list
 from snr_models.data import Tables, load
 from snr_models.data.atomic import atomic_path
 from snr_models.forecast import ForecastResult, forecast, load_scenarios
-from snr_models import report
 from snr_models.jobs.attribution import (
     AttributionEstimates,
     estimate_attribution,
