@@ -443,7 +443,7 @@ def _plot_waterfall(decomposition: Decomposition) -> Figure:
     ax.set_ylim(floor, levels.max() + 0.4 * span)
     ax.set_ylabel("net rate")
     ax.set_title(
-        f"{_span(decomposition.start_window, decomposition.start)} to "
+        f"{_span(decomposition.start_window, decomposition.start)} → "
         f"{_span(decomposition.end_window, decomposition.end)}: "
         f"{decomposition.total:+.4f}"
     )
