@@ -54,3 +54,11 @@ def test_concepts() -> None:
     assert {reason_concept(f) for f in ("sla_misses_6m", "median_resolution_hours_1m")} == {"sla"}
     assert reason_concept("rate_gap_branch_pts") == reason_concept("financing_rate")
     assert describe("months_since_survey", 0.0) == "last survey response this month"
+
+
+def test_reasons_in_chinese() -> None:
+    # the same contributions, described in the team's Chinese words
+    X = pd.DataFrame({"sla_misses_3m": [2.0], "months_since_forced_liquidation": [0.0]})
+    contrib = pd.DataFrame({"sla_misses_3m": [0.5], "months_since_forced_liquidation": [0.3]})
+    out = top_reasons(None, X, n=2, contributions=(contrib, 0.0), language="zh-CN")
+    assert out[["reason_1", "reason_2"]].iloc[0].tolist() == ["近3个月有2张工单超时", "本月被强制平仓"]

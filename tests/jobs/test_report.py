@@ -127,6 +127,7 @@ def test_report_in_both_languages_reads_and_prints_in_a_real_browser(
     zh = visible_text(pages["zh-CN"].read_text(encoding="utf-8"))
     for word in ("客户服务净率", "净满意度", "客户保留率", "服务效率", "员工培训", "流程再造"):
         assert word in zh
+    assert "months ago" not in zh and "in the last" not in zh  # the reasons are in Chinese too
 
     flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     flags += ["--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -256,11 +256,16 @@ def reason_concept(feature: str) -> str:
     return _CONCEPTS.get(stem, stem)
 
 
-def describe(feature: str, value: object) -> str:
-    """One feature's value in the team's words.
+def describe(feature: str, value: object, language: str = "en") -> str:
+    """One feature's value in the team's words, in English (``"en"``) or Chinese (``"zh-CN"``).
 
     Examples
     --------
+    >>> describe("sla_misses_3m", 2.0, "zh-CN")
+    '近3个月有2张工单超时'
+    >>> describe("months_since_forced_liquidation", 0.0, "zh-CN")
+    '本月被强制平仓'
+
     >>> describe("forced_liquidations_3m", 2.0)
     '2 forced liquidations in the last 3 months'
     >>> describe("rate_gap_market_pts", 1.4)
@@ -268,6 +273,10 @@ def describe(feature: str, value: object) -> str:
     >>> describe("latest_csat", float("nan"))
     'no survey response yet'
     """
+    if language == "zh-CN":
+        return _describe_zh(feature, value)
+    if language != "en":
+        raise ValueError(f"language {language!r}: expected 'en' or 'zh-CN'")
     if value is None or (isinstance(value, float) and np.isnan(value)):
         if feature in ("latest_csat", "latest_nps", "months_since_survey"):
             return "no survey response yet"
@@ -340,12 +349,92 @@ def describe(feature: str, value: object) -> str:
     return f"{feature.replace('_', ' ')} {_n(v)}"
 
 
+_ZH_COUNTS = {
+    "forced_liquidations": "被强制平仓{n}次",
+    "margin_calls": "收到{n}次追保通知",
+    "sla_misses": "有{n}张工单超时",
+    "failed_tickets": "有{n}张工单升级或重开",
+    "tickets": "提交{n}张工单",
+    "surveys": "回复{n}次问卷",
+}
+_ZH_NAMES = {
+    "financing_balance": "融资余额",
+    "collateral_value": "担保品市值",
+    "short_balance": "融券余额",
+    "age": "年龄",
+    "segment": "客户类型",
+    "risk_level": "风险等级",
+    "acquisition_channel": "获客渠道",
+}
+
+
+def _describe_zh(feature: str, value: object) -> str:
+    """:func:`describe` in Simplified Chinese."""
+    name = _ZH_NAMES.get(feature, feature.replace("_", " "))
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        if feature in ("latest_csat", "latest_nps", "months_since_survey"):
+            return "尚无问卷回复"
+        if feature == "months_since_forced_liquidation":
+            return "从未被强制平仓"
+        return f"{name}未知（历史太短）"
+    if isinstance(value, str):
+        return f"{name}：{value.replace('_', ' ')}"
+    v = float(value)
+    m = _WINDOW.match(feature)
+    if m:
+        stem, w = m["stem"], int(m["w"])
+        span = "本月" if w == 1 else f"近{w}个月"
+        if stem in _ZH_COUNTS:
+            return span + _ZH_COUNTS[stem].format(n=_n(v))
+        if stem.startswith("tickets_"):
+            return f"{span}提交{_n(v)}张{stem[len('tickets_') :].replace('_', ' ')}类工单"
+        if stem == "median_resolution_hours":
+            return f"{span}工单处理时长中位数{_n(v)}小时"
+        if stem in ("logins", "trades"):
+            return f"{span}月均{'登录' if stem == 'logins' else '交易'}{_n(v)}次"
+    if feature in ("rate_gap_market_pts", "rate_gap_branch_pts"):
+        ref = "市场" if feature.endswith("market_pts") else "营业部平均"
+        return f"利率{'高于' if v >= 0 else '低于'}{ref}{abs(v):.1f}个百分点"
+    if feature == "financing_rate":
+        return f"融资利率{v:.2%}"
+    if feature == "latest_csat":
+        return f"最近一次满意度评分{_n(v)}/5"
+    if feature == "latest_nps":
+        return f"最近一次推荐度评分{_n(v)}/10"
+    if feature in ("months_since_survey", "months_since_forced_liquidation"):
+        what = "回复问卷" if feature == "months_since_survey" else "被强制平仓"
+        return f"本月{what}" if v == 0 else f"{_n(v)}个月前{what}"
+    if feature == "dormant":
+        return "账户休眠" if v >= 0.5 else "账户活跃"
+    if feature == "tenure_months":
+        return f"开户{_n(v)}个月"
+    if feature == "open_tickets":
+        return f"{_n(v)}张工单未解决"
+    if feature in ("maintenance_ratio_min", "maintenance_ratio_min_3m"):
+        span = "本月" if feature.endswith("min") else "近3个月"
+        return f"{span}维持担保比例最低{v:.0%}"
+    if feature == "financing_balance_trend":
+        return f"融资余额近3个月{'下降' if v < 0 else '上升'}{abs(np.expm1(v)):.0%}"
+    if feature in ("logins_trend", "trades_trend"):
+        what = "登录" if feature.startswith("logins") else "交易"
+        return f"月均{what}{'减少' if v < 0 else '增加'}{abs(v):.1f}次"
+    if feature.startswith("exposure_"):
+        what = feature[len("exposure_") :].replace("_", " ")
+        return f"营业部已实施{what}" if v > 0 else f"营业部尚未实施{what}"
+    if feature in ("financing_balance", "collateral_value", "short_balance"):
+        return f"{name}{v:,.0f}元"
+    if feature == "log_financing_balance":
+        return f"融资余额{np.expm1(v):,.0f}元"
+    return f"{name} {_n(v)}"
+
+
 def top_reasons(
     estimator,
     X: pd.DataFrame,
     n: int = 3,
     *,
     contributions: tuple[pd.DataFrame, float] | None = None,
+    language: str = "en",
 ) -> pd.DataFrame:
     """The ``n`` concepts that raise each client's risk most, in words.
 
@@ -410,7 +499,8 @@ def top_reasons(
                     value = column[i]
                     key = (feat, "nan" if pd.isna(value) else value)
                     if key not in texts:
-                        texts[key] = describe(feat, float(value) if _is_number(value) else value)
+                        value = float(value) if _is_number(value) else value
+                        texts[key] = describe(feat, value, language)
                     reasons[i], feats[i] = texts[key], feat
         out[f"reason_{j + 1}"] = reasons
         out[f"feature_{j + 1}"] = feats

@@ -198,12 +198,19 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
     fit = fit_churn(tables, stage.churn_config())
     logged = log_churn(run, tables, fit)
     bt = fit.backtest
-    calls, as_of, span = None, None, None
+    calls, as_of, span, reasons = None, None, None, {}
     if logged.registered_uri is not None:
         # the fitted estimator scores in memory with the code of ``snr score``: the registered
         # version is this very estimator, so it is not loaded back
         latest = fit.features[fit.features["as_of"] == fit.features["as_of"].max()]
         calls = call_list(fit.estimator, latest, n=stage.call_list, horizon=fit.config.horizon)
+        horizon = fit.config.horizon
+        reasons = {  # the same rows, with reasons in each language of the report
+            lang: call_list(
+                fit.estimator, latest, n=stage.call_list, horizon=horizon, language=lang
+            ).filter(like="reason_")
+            for lang in config.report.language
+        }
         calls["model_version"] = str(logged.version)
         calls["client_id"] = report.pseudonymise(calls["client_id"], secrets.token_hex(16))
         calls = calls.rename(columns={"client_id": "client (pseudonym)"})
@@ -225,6 +232,7 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
         backtest_auc=float(bt.metrics.loc["roc_auc", "value"]),
         call_list=calls,
         call_list_as_of=as_of,
+        reasons=reasons,
     )
 
 

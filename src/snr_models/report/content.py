@@ -376,6 +376,8 @@ def _churn(churn: Any, L: Labels) -> Section:
     calls = churn.call_list
     if calls is not None:
         reasons = [c for c in calls.columns if c.startswith("reason_")]
+        if L.language in churn.reasons:  # the reasons in the page's language
+            calls = calls.assign(**churn.reasons[L.language][reasons])
         rows = [
             [
                 str(r["client (pseudonym)"]),
