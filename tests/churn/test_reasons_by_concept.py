@@ -61,4 +61,5 @@ def test_reasons_in_chinese() -> None:
     X = pd.DataFrame({"sla_misses_3m": [2.0], "months_since_forced_liquidation": [0.0]})
     contrib = pd.DataFrame({"sla_misses_3m": [0.5], "months_since_forced_liquidation": [0.3]})
     out = top_reasons(None, X, n=2, contributions=(contrib, 0.0), language="zh-CN")
-    assert out[["reason_1", "reason_2"]].iloc[0].tolist() == ["近3个月有2张工单超时", "本月被强制平仓"]
+    reasons = out[["reason_1", "reason_2"]].iloc[0].tolist()
+    assert reasons == ["近3个月有2张工单超时", "本月被强制平仓"]
