@@ -36,10 +36,12 @@ def _translate(text: str, words: dict[str, str]) -> str:
     core = text.strip()
     if core in words:  # " fix first" keeps its padding
         return text.replace(core, words[core])
-    # a text with an interval level in it ("95% interval"), listed as "{level} interval"
-    found = _LEVEL.search(text)
-    if found and (pattern := words.get(_LEVEL.sub("{level}", text, count=1))) is not None:
-        return pattern.format(level=found[0])
+    # a text with shares in it ("95% interval", "top 5%: 12%"), listed with "{level}" for each
+    found = _LEVEL.findall(text)
+    if found and (pattern := words.get(_LEVEL.sub("{level}", text))) is not None:
+        for value in found:
+            pattern = pattern.replace("{level}", value, 1)
+        return pattern
     # a name in brackets ("net rate (firm)") or a code inside a longer text
     text = _BRACKETED.sub(lambda m: f"({words.get(m[1], m[1])})", text)
     return _TOKEN.sub(lambda m: words.get(m[0], m[0].replace("_", " ")), text)
