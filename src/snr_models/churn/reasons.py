@@ -357,6 +357,16 @@ _ZH_COUNTS = {
     "tickets": "提交{n}张工单",
     "surveys": "回复{n}次问卷",
 }
+_ZH_CATEGORIES = {
+    "fund_transfer": "资金划转",
+    "account_opening": "开户",
+    "contract_rollover": "合约展期",
+    "credit_line_change": "授信额度调整",
+    "margin_call": "追保",
+    "complaint": "投诉",
+    "app_issue": "APP问题",
+    "other": "其他",
+}
 _ZH_NAMES = {
     "financing_balance": "融资余额",
     "collateral_value": "担保品市值",
@@ -387,7 +397,9 @@ def _describe_zh(feature: str, value: object) -> str:
         if stem in _ZH_COUNTS:
             return span + _ZH_COUNTS[stem].format(n=_n(v))
         if stem.startswith("tickets_"):
-            return f"{span}提交{_n(v)}张{stem[len('tickets_') :].replace('_', ' ')}类工单"
+            category = stem[len("tickets_") :]
+            name = _ZH_CATEGORIES.get(category, category.replace("_", " "))
+            return f"{span}提交{_n(v)}张{name}类工单"
         if stem == "median_resolution_hours":
             return f"{span}工单处理时长中位数{_n(v)}小时"
         if stem in ("logins", "trades"):
