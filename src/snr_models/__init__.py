@@ -1,8 +1,9 @@
 """snr_models: the client service net rate of a margin-financing business.
 
-Here, at the top level: measure the net rate (:func:`net_rate`, :func:`decompose`,
-:func:`plot_net_rate`, :class:`MetricSpec`), load and check data (:func:`load`,
-:func:`validate`, :func:`save`), and simulate a world with known truth (:func:`simulate`).
+Here, at the top level: measure the net rate (:func:`net_rate` and its
+:class:`NetRateResult`, :func:`decompose`, :func:`plot_net_rate`, :class:`MetricSpec`), load
+and check data (:func:`load`, :func:`validate`, :func:`save`), and simulate a world with known
+truth (:func:`simulate`).
 
 The capabilities, one subpackage each (none imports another):
 
@@ -35,13 +36,21 @@ warnings.filterwarnings(
 
 from snr_models._version import __version__
 from snr_models.data import ContractError, Tables, load, save, validate
-from snr_models.metrics import Decomposition, MetricSpec, decompose, net_rate, plot_net_rate
+from snr_models.metrics import (
+    Decomposition,
+    MetricSpec,
+    NetRateResult,
+    decompose,
+    net_rate,
+    plot_net_rate,
+)
 from snr_models.simulate import SimulationConfig, simulate, write_simulation
 
 __all__ = [
     "ContractError",
     "Decomposition",
     "MetricSpec",
+    "NetRateResult",
     "SimulationConfig",
     "Tables",
     "__version__",

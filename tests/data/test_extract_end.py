@@ -96,10 +96,10 @@ def test_net_rate_reports_no_period_without_observed_clients():
     tickets = frames["tickets"].astype({"created_at": "datetime64[us]"})
     tables = Tables(**{**dict(tables.items()), "tickets": tickets})
     with pytest.warns(UserWarning, match="belong to no reported period"):
-        monthly = net_rate(tables)
+        monthly = net_rate(tables).to_frame()
     assert monthly["period"].max() == pd.Timestamp("2024-03-01")
     with pytest.warns(UserWarning, match="unknown"):
-        later = net_rate(tables, start="2024-01", end="2024-06")
+        later = net_rate(tables, start="2024-01", end="2024-06").to_frame()
     after = later[later["period"] > pd.Timestamp("2024-03-01")]
     assert len(after) == 3
     assert after[["R", "R_se", "net_rate", "net_rate_se"]].isna().all().all()

@@ -80,7 +80,7 @@ OUTPUT_COLUMNS: list[str] = [
 def _history(
     data: Tables, spec: Any, end: Any
 ) -> tuple[np.ndarray, pd.DatetimeIndex, dict, dict, dict[str, float], dict]:
-    nr = net_rate(data, spec, freq="M", by="branch_id", n_boot=0, end=end)
+    nr = net_rate(data, spec, freq="M", by="branch_id", n_boot=0, end=end).table
     nr = nr.loc[nr["branch_id"].notna()]
     if nr.empty:
         raise SnrInputError("forecast: no branch-months with data")

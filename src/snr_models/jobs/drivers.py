@@ -34,7 +34,6 @@ from snr_models.data.atomic import atomic_path
 from snr_models.data.io import load
 from snr_models.data.tables import Tables
 from snr_models.drivers import (
-    RATING_COLUMNS,
     asymmetric_drivers,
     drivers_by_group,
     importance_performance,
@@ -42,7 +41,7 @@ from snr_models.drivers import (
     ordinal_logit,
     survey_frame,
 )
-from snr_models.drivers.survey import EXPERIENCE_COLUMNS
+from snr_models.drivers.survey import EXPERIENCE_COLUMNS, RATING_COLUMNS
 from snr_models.errors import SnrInputError
 
 logger = logging.getLogger(__name__)
@@ -234,8 +233,11 @@ def analysis_metrics(name: str, result: Any) -> dict[str, float]:
             }
         )
         for driver, row in result.table.iterrows():
-            for col in ("importance", "lo", "hi", "share", "share_lo", "share_hi", "vif"):
-                metrics[f"importance.{driver}.{col}"] = row[col]
+            for col in ("importance", "share"):
+                metrics[f"{col}.{driver}"] = row[col]
+                metrics[f"{col}.{driver}.lo"] = row[f"{col}_lo"]
+                metrics[f"{col}.{driver}.hi"] = row[f"{col}_hi"]
+            metrics[f"vif.{driver}"] = row["vif"]
     elif name == "ipa":
         metrics["importance_cut"] = result.importance_cut
         metrics["performance_cut"] = result.performance_cut

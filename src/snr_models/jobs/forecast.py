@@ -21,8 +21,9 @@ from snr_models.data.atomic import write_frame
 from snr_models.data.io import load
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
-from snr_models.forecast import DEFAULT_MODELS, ForecastResult, forecast, load_scenarios
+from snr_models.forecast import ForecastResult, forecast, load_scenarios
 from snr_models.forecast.core import COMPONENTS
+from snr_models.forecast.models import DEFAULT_MODELS
 from snr_models.forecast.scenario import ScenarioFile
 
 logger = logging.getLogger(__name__)

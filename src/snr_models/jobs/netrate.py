@@ -136,7 +136,7 @@ def analyse_net_rate(
     """
     spec = spec or MetricSpec.default()
     common = dict(freq=freq, alpha=alpha, n_boot=n_boot, random_state=random_state)
-    firm = net_rate(tables, spec, **common)
+    firm = net_rate(tables, spec, **common).table
     if compare is None:
         start, end = firm["period"].iloc[0], firm["period"].iloc[-1]
     else:
@@ -144,7 +144,7 @@ def analyse_net_rate(
     groups = {}
     for grouping in by:
         columns = [grouping] if isinstance(grouping, str) else list(grouping)
-        frame = net_rate(tables, spec, by=columns, **common)
+        frame = net_rate(tables, spec, by=columns, **common).table
         change = decompose(frame, start, end, by=columns, spec=spec, window=window)
         groups[_key(grouping)] = NetRateGroup(columns=columns, frame=frame, change=change)
     return NetRateStageResult(

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 import skops.io as sio
 from mlflow.exceptions import MlflowException
@@ -34,6 +33,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
 
 from snr_models import __version__
+from snr_models.churn.scoring import model_columns
 from snr_models.errors import SnrInputError
 from snr_models.tracking.registry import (
     CHAMPION,
@@ -61,7 +61,6 @@ __all__ = [
     "load_skops",
     "load_skops_bytes",
     "log_churn_model",
-    "model_columns",
     "pip_requirements",
     "synthetic_input_example",
 ]
@@ -92,7 +91,6 @@ TRUSTED_TYPES = frozenset(
         "snr_models.churn.logit.ChurnLogit",
     }
 )
-_IDS = ("client_id", "branch_id")
 
 _CODE = '''"""MLflow model-from-code entry point for a snr-churn model (written by snr_models)."""
 import mlflow
@@ -333,7 +331,7 @@ def log_churn_model(
         its horizon, the number of training rows and the run. The registered model gets
         :data:`MODEL_DESCRIPTION` when it has none.
     """
-    columns = [c for c in map(str, model.feature_names_in_) if c not in _IDS]
+    columns = model_columns(model)
     example = synthetic_input_example(training_frame, columns)
     output = pd.DataFrame({"churn_probability": model.predict_proba(example)[:, 1]})
     signature = _text_friendly_signature(example, output)
@@ -502,8 +500,3 @@ def load_churn_model(model_uri: str) -> Any:
         If the URI cannot be resolved, holds no churn model, or fails a check.
     """
     return load_registered_model(model_uri).estimator
-
-
-def model_columns(model: Any) -> list[str]:
-    """The input columns a loaded churn model expects (identifiers excluded)."""
-    return [c for c in map(str, getattr(model, "feature_names_in_", np.array([]))) if c not in _IDS]
