@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).parents[1] / "src" / "snr_models"
 CAPABILITIES = {"churn", "drivers", "attribution", "forecast", "simulate"}
 # DESIGN.md's layers, bottom up; a package may import only from its own layer or below.
 LAYERS = [
-    {"errors", "configfile", "_version", "figures"},
+    {"errors", "configfile", "_version", "figures", "progress", "threads"},
     {"data"},
     {"metrics"},
     {"features"},

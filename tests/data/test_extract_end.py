@@ -15,9 +15,8 @@ import pandas as pd
 import pytest
 
 from snr_models.data import Tables
-from snr_models.data.contract import ContractError, validate
+from snr_models.data.contract import ContractError, to_arrow, validate
 from snr_models.data.contract_sql import validate_parquet
-from snr_models.data.io import _to_arrow
 from snr_models.metrics import net_rate
 from tests.data.conftest import valid_frames
 
@@ -39,7 +38,7 @@ def _write(frames: dict[str, pd.DataFrame], folder) -> object:
 
     folder.mkdir()
     for name, frame in frames.items():
-        pq.write_table(_to_arrow(name, frame), folder / f"{name}.parquet")
+        pq.write_table(to_arrow(name, frame), folder / f"{name}.parquet")
     return folder
 
 

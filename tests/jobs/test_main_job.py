@@ -69,17 +69,21 @@ def test_second_run_reuses_the_simulated_world(small_config: RunConfig, mlflow_s
 
 
 def test_snr_run_on_given_duckdb_data(small_config: RunConfig, mlflow_store: str) -> None:
-    """`snr run --data FILE.duckdb`: real data are loaded, not simulated, and every stage runs."""
+    """`snr run --data FILE.duckdb` on a broker's exports ingested by `snr ingest` (the path of
+    the README's "Your own data"): the data are loaded, not simulated, and every stage runs."""
     from mlflow.tracking import MlflowClient
     from typer.testing import CliRunner
 
     from snr_models.cli import app
-    from snr_models.data import save
+    from snr_models.jobs.ingest import ingest
     from snr_models.simulate import SimulationConfig, simulate
+    from snr_models.simulate.exports import write_exports
 
     world = simulate(SimulationConfig.from_yaml(small_config.simulation)).tables
     config_file = Path(small_config.simulation).parent / "run.yaml"
-    database = save(world, Path(small_config.data_dir).parent / "given.duckdb")
+    folder = Path(small_config.data_dir).parent
+    exports = write_exports(world, folder / "exports", database="csv")
+    database = ingest(exports / "sources.yaml", folder / "given.duckdb").out
     result = CliRunner().invoke(app, ["run", "--config", str(config_file), "--data", str(database)])
     assert result.exit_code == 0, result.output
     assert not Path(small_config.data_dir).exists()  # nothing simulated

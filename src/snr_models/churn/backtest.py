@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from snr_models import progress
 from snr_models.churn.evaluation import brier, evaluate, pr_auc, roc_auc
 from snr_models.churn.reasons import permutation_importance_frame, summarise_importance
 from snr_models.errors import SnrInputError
@@ -170,7 +171,7 @@ def rolling_origin_backtest(
         )
     inputs = [c for c in feature_columns(frame) if c != "as_of"]
     preds, rows, imps = [], [], []
-    for t in chosen:
+    for t in progress.track(chosen, "backtest", describe=lambda t: f"origin {t:%Y-%m}"):
         test_month = t + pd.DateOffset(months=horizon)
         train = frame[(frame["as_of"] <= t) & frame[train_label].notna()]
         test = frame[(frame["as_of"] == test_month) & frame[label].notna()]

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snr_models import progress
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
 from snr_models.forecast.calibration import (
@@ -310,7 +311,7 @@ def forecast(
         factors_f[c] = scale_factor(standardised_errors(points))
         record("firm", c, name, scores, factors_f[c])
         mu_f[:, j], sd_f[:, j], res_f[c], honest_f[c] = mean, sd * factors_f[c], resid, points
-        for i in range(n_b):
+        for i in progress.track(range(n_b), f"branches {c}"):
             yb = pd.Series(_fill(values[c][i], firm[c]), index=index)
             name, scores, mean, sd, resid, points = fit_series(
                 yb, x_branch[i], horizon, models, n_origins, season_length

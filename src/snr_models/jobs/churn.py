@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from snr_models import progress, threads
 from snr_models.churn import (
     BacktestResult,
     ChurnBoost,
@@ -151,8 +152,9 @@ def fit_churn(tables: Tables, config: ChurnConfig | None = None) -> ChurnFit:
     """
     config = config or ChurnConfig()
     label = label_column(config)
-    frame = build_features(tables, horizon=config.horizon)
-    labelled = labelled_rows(frame, config)
+    with progress.stage("features"):
+        frame = build_features(tables, horizon=config.horizon)
+        labelled = labelled_rows(frame, config)
     bt = rolling_origin_backtest(
         labelled,
         make_estimator(config),
@@ -167,13 +169,15 @@ def fit_churn(tables: Tables, config: ChurnConfig | None = None) -> ChurnFit:
         alpha=config.alpha,
         random_state=config.seed,
     )
+    with progress.stage("fit"):
+        estimator = fit_estimator(labelled, config)
     return ChurnFit(
         config=config,
         features=frame,
         labelled=labelled,
         inputs=model_inputs(labelled),
         backtest=bt,
-        estimator=fit_estimator(labelled, config),
+        estimator=estimator,
     )
 
 
@@ -246,10 +250,23 @@ def log_churn(run: TrackedRun, tables: Tables, fit: ChurnFit) -> LoggedChurnMode
     )
 
 
+def _train_description(config: ChurnConfig) -> str:
+    """The training run's description in the MLflow UI."""
+    return (
+        f"snr churn train: a {config.model} model of each client's probability of leaving "
+        f"within {config.horizon} months, from point-in-time features; rolling-origin backtest "
+        f"({config.backtest.n_origins} origins, {config.n_boot} bootstrap replicates), the "
+        f"final fit logged and {'registered' if config.register_model else 'not registered'}."
+    )
+
+
+@progress.job("churn train", ("data", "features", "backtest", "fit", "log"))
 def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) -> ChurnTrainResult:
     """Build features, backtest, fit the final model, log everything and register it.
 
-    :func:`fit_churn` then :func:`log_churn`, in a run of its own in ``config.experiment``.
+    :func:`fit_churn` then :func:`log_churn`, in a run of its own in ``config.experiment``,
+    with ``config.threads`` threads (:func:`snr_models.threads.limit`). Progress is reported
+    through :mod:`snr_models.progress`: data, features, backtest, fit, log.
 
     Parameters
     ----------
@@ -265,12 +282,21 @@ def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) ->
     from snr_models import tracking
 
     config = config or ChurnConfig()
-    tables = _tables(data)
-    fit = fit_churn(tables, config)
-    with tracking.start_run(
-        config.experiment, run_name=tracking.run_name("churn train", tables)
-    ) as run:
-        logged = log_churn(run, tables, fit)
+    with threads.limit(config.threads):
+        with progress.stage("data"):
+            tables = _tables(data)
+        fit = fit_churn(tables, config)
+        settings = config.model_dump(mode="json", exclude={"threads"})
+        with (
+            progress.stage("log"),
+            tracking.start_run(
+                config.experiment,
+                run_name=tracking.run_name("churn train", tables, config=settings),
+                tags={"job": "churn train"},
+                description=_train_description(config),
+            ) as run,
+        ):
+            logged = log_churn(run, tables, fit)
     return ChurnTrainResult(
         run_id=logged.run_id,
         model_uri=logged.model_uri,
@@ -338,7 +364,16 @@ def evaluate_churn(
     if track:
         from snr_models import tracking
 
-        with tracking.start_run(experiment, run_name=f"evaluate-{month:%Y-%m}") as run:
+        with tracking.start_run(
+            experiment,
+            run_name=f"churn evaluate {month:%Y-%m} {tables.content_hash()[:6]}",
+            tags={"job": "churn evaluate"},
+            description=(
+                f"snr churn evaluate: {model_uri} on the {len(labelled):,} clients open at the "
+                f"end of {month:%Y-%m} whose {horizon}-month outcome is known "
+                f"({n_boot} bootstrap replicates)."
+            ),
+        ) as run:
             run.log_params(
                 {
                     "model_uri": model_uri,

@@ -111,6 +111,9 @@ class ChurnConfig(_Strict):
     # "register" in YAML; renamed here because pydantic's BaseModel has a ``register`` method
     register_model: bool = Field(True, alias="register", description="register the model")
     seed: int = 0
+    threads: int | None = Field(
+        None, ge=1, description="OpenMP/BLAS/DuckDB threads (None: SNR_THREADS or the free CPUs)"
+    )
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
     @classmethod
@@ -245,6 +248,9 @@ class RunConfig(BaseModel):
     data_dir: str = Field("data", description="where a simulated world is written")
     output_dir: str = Field("reports", description="outputs go to <output_dir>/<run id>/")
     seed: int = 0
+    threads: int | None = Field(
+        None, ge=1, description="OpenMP/BLAS/DuckDB threads (None: SNR_THREADS or the free CPUs)"
+    )
     netrate: NetRateStage = Field(default_factory=NetRateStage)
     drivers: DriversStage = Field(default_factory=DriversStage)
     churn: ChurnStage = Field(default_factory=ChurnStage)

@@ -288,7 +288,17 @@ def _track(
     from snr_models import tracking
 
     low, high = ranges
-    with tracking.start_run("snr-drivers", run_name=f"drivers-{target}") as parent:
+    settings = {"target": target, "by": by, "n_boot": n_boot, "alpha": alpha}
+    with tracking.start_run(
+        "snr-drivers",
+        run_name=tracking.run_name(f"drivers {target}", tables, config=settings),
+        tags={"job": "drivers"},
+        description=(
+            f"snr drivers: what moves {target.upper()} among {len(drivers)} service attributes "
+            f"(Shapley importance with {n_boot} bootstrap replicates, {1 - alpha:.0%} "
+            f"intervals){f', by {by}' if by else ''}; a child run per analysis."
+        ),
+    ) as parent:
         parent.log_params(
             {
                 "target": target,

@@ -210,8 +210,18 @@ def run_netrate(
     if track:
         from snr_models import tracking
 
-        with tracking.start_run("snr-netrate", run_name=f"netrate-{freq}") as run:
-            log_net_rate(run, result, {"freq": freq, "by": by or [], "n_boot": n_boot})
+        settings = {"freq": freq, "by": by or [], "n_boot": n_boot}
+        with tracking.start_run(
+            "snr-netrate",
+            run_name=tracking.run_name("netrate", tables, config=settings | {"alpha": alpha}),
+            tags={"job": "netrate"},
+            description=(
+                f"snr netrate: the net rate and its components S, R and E by period ({freq})"
+                f"{f' and {by}' if by else ''}, with {1 - alpha:.0%} bootstrap intervals "
+                f"({n_boot} replicates)."
+            ),
+        ) as run:
+            log_net_rate(run, result, settings)
             run.log_data(tables)
             run_id = run.run_id
     write_frame(frame, output)

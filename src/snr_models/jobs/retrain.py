@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snr_models import progress, threads
 from snr_models._version import __version__
 from snr_models.data.atomic import atomic_path
 from snr_models.errors import SnrInputError
@@ -156,6 +157,12 @@ def _split(frame: pd.DataFrame, config: ChurnConfig) -> tuple[pd.DataFrame, pd.D
     return train, holdout
 
 
+#: The stages ``snr retrain`` reports progress of (its JSON lines on stdout name every step);
+#: OpenMP, BLAS and DuckDB use ``config.threads`` threads in each.
+RETRAIN_STAGES = ("data", "fit", "evaluate")
+
+
+@progress.job("retrain", RETRAIN_STAGES)
 def retrain(
     config: ChurnConfig,
     *,
@@ -210,12 +217,12 @@ def retrain(
     try:
         steps("lock", lock=str(config.retrain.lock), pid=os.getpid())
 
-        tables = load(source)
-        content_hash = tables.content_hash()
-        steps("load", rows=tables.row_counts(), content_hash=content_hash)
-
-        frame = build_features(tables, horizon=config.horizon)
-        train, holdout = _split(frame, config)
+        with progress.stage("data"), threads.limit(config.threads):
+            tables = load(source)
+            content_hash = tables.content_hash()
+            steps("load", rows=tables.row_counts(), content_hash=content_hash)
+            frame = build_features(tables, horizon=config.horizon)
+            train, holdout = _split(frame, config)
         champion_record = registry.alias_version(MODEL_NAME, registry.CHAMPION)
         champion = load_registered_model(champion_record.uri) if champion_record else None
         drift = None
@@ -260,7 +267,15 @@ def retrain(
 
         tags = {"snr_run_key": key, "snr_job": "retrain"}
         with tracking.start_run(
-            config.experiment, run_name=tracking.run_name("retrain", tables), tags=tags
+            config.experiment,
+            run_name=tracking.run_name("retrain", tables),
+            tags=tags,
+            description=(
+                f"snr retrain: a challenger {config.model} model trained on the data of "
+                f"{source}, checked for drift and compared with the champion on the latest "
+                f"{config.retrain.holdout_months} labelled month(s); promoted if it passes the "
+                f"gate."
+            ),
         ) as run:
             summary["run_id"] = run.run_id
             run.log_params(
@@ -277,7 +292,8 @@ def retrain(
                 steps("gate", "blocked", reasons=reasons)
                 return _finish("blocked", EXIT_GATE, summary, steps, summary_file, run)
 
-            model = fit_estimator(train, config)
+            with progress.stage("fit"), threads.limit(config.threads):
+                model = fit_estimator(train, config)
             profile = training_profile(
                 train, feature_columns(train), n_bins=config.retrain.drift.n_bins
             )
@@ -302,9 +318,11 @@ def retrain(
             )
 
             y = holdout["churn"].to_numpy(dtype=float)
-            results = {"challenger": holdout_metrics(y, _predict(model, holdout))}
-            if champion is not None:
-                results["champion"] = holdout_metrics(y, _predict(champion.estimator, holdout))
+            with progress.stage("evaluate"), threads.limit(config.threads):
+                results = {"challenger": holdout_metrics(y, _predict(model, holdout))}
+                if champion is not None:
+                    p_champion = _predict(champion.estimator, holdout)
+                    results["champion"] = holdout_metrics(y, p_champion)
             for who, metrics in results.items():
                 run.log_metrics({f"holdout.{who}.{k}": v for k, v in metrics.items()})
             holdout_months = [f"{m:%Y-%m}" for m in sorted(holdout["as_of"].unique())]

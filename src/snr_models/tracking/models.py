@@ -45,6 +45,7 @@ from snr_models.tracking.registry import (
     set_alias,
 )
 from snr_models.tracking.runs import TrackedRun, tracking_uri
+from snr_models.tracking.verbosity import mlflow_prints
 
 __all__ = [
     "MODEL_NAME",
@@ -359,7 +360,8 @@ def log_churn_model(
     registered_uri = None
     if registered_model_name:
         tags = {"sha256": digest, **{k: str(v) for k, v in (version_tags or {}).items()}}
-        mv = mlflow.register_model(info.model_uri, registered_model_name, tags=tags)
+        with mlflow_prints():
+            mv = mlflow.register_model(info.model_uri, registered_model_name, tags=tags)
         version = str(mv.version)
         _describe(
             registered_model_name,
