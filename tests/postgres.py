@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
+from tests.apt import ensure_installed
 
 _BIN_GLOB = "/usr/lib/postgresql/*/bin"
 
@@ -30,22 +30,7 @@ def _bin_dir() -> Path | None:
 
 def ensure_postgres(lock_dir: Path) -> Path:
     """The bin folder of Debian's PostgreSQL, installed with apt-get if missing."""
-    with FileLock(str(lock_dir / "postgresql-install.lock")):  # xdist workers: one apt-get
-        found = _bin_dir()
-        if found is not None:
-            return found
-        apt = shutil.which("apt-get")
-        assert apt, "the PostgreSQL tests need Debian's postgresql and apt-get to install it"
-        install = [apt, "install", "-y", "--no-install-recommends", "postgresql"]
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        done = subprocess.run(install, capture_output=True, text=True, check=False, env=env)
-        if done.returncode != 0:  # stale package lists on a fresh machine
-            subprocess.run([apt, "update"], capture_output=True, check=False, env=env)
-            done = subprocess.run(install, capture_output=True, text=True, check=False, env=env)
-        assert done.returncode == 0, f"apt-get install postgresql failed:\n{done.stderr[-2000:]}"
-        found = _bin_dir()
-        assert found is not None, "postgresql installed, but no server under /usr/lib/postgresql"
-        return found
+    return ensure_installed(["postgresql"], lock_dir, _bin_dir)
 
 
 def _free_port() -> int:

@@ -168,3 +168,17 @@ def test_netrate_job_is_the_main_jobs_stage_and_tracks_aggregates(
     parts = stage.change_by_component()
     assert set(parts) == {"S", "R", "E"}
     assert sum(parts.values()) == pytest.approx(run.data.metrics["net_rate_change"], abs=1e-12)
+
+
+def test_run_refuses_a_report_language_it_cannot_write(tmp_path: Path) -> None:
+    # `snr run --lang` takes zh-CN or en (report.language); anything else is bad input, exit 2,
+    # before any stage runs
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"output_dir: {tmp_path / 'reports'}\ndata_dir: {tmp_path / 'data'}\n"
+        "churn: {enabled: false}\n"
+    )
+    done = snr("run", "--config", str(config), "--lang", "fr")
+    assert done.returncode == 2, done.stderr
+    assert "language" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "reports").exists() and not (tmp_path / "data").exists()

@@ -1,29 +1,43 @@
-"""A real headless browser for the report test: Debian's Chromium, installed when missing."""
+"""A real headless browser for the report tests: Debian's Chromium, installed when missing."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
+
+from snr_models.jobs.config import RunConfig
+from tests.apt import ensure_installed
 
 CHROMIUM = Path("/usr/bin/chromium")
+CHURN_CONFIG = Path(__file__).parents[2] / "experiments" / "churn.yaml"
 
 
 @pytest.fixture(scope="session")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Path of Debian's Chromium; the test set-up installs it with apt-get on a fresh machine."""
-    lock = tmp_path_factory.getbasetemp().parent / "chromium-install.lock"
-    with FileLock(str(lock)):  # pytest-xdist workers must not run apt-get at once
-        if not CHROMIUM.exists():
-            apt = shutil.which("apt-get")
-            assert apt, "the report test needs Debian's chromium and apt-get to install it"
-            install = [apt, "install", "-y", "--no-install-recommends", "chromium"]
-            done = subprocess.run(install, capture_output=True, text=True, check=False)
-            if done.returncode != 0:  # stale package lists on a fresh machine
-                subprocess.run([apt, "update"], capture_output=True, check=False)
-                done = subprocess.run(install, capture_output=True, text=True, check=False)
-            assert done.returncode == 0, f"apt-get install chromium failed:\n{done.stderr[-2000:]}"
-    return CHROMIUM
+    """Path of Debian's Chromium; installed with apt-get on a fresh machine."""
+    lock_dir = tmp_path_factory.getbasetemp().parent
+    return ensure_installed(["chromium"], lock_dir, lambda: CHROMIUM if CHROMIUM.exists() else None)
+
+
+@pytest.fixture
+def small_config(tmp_path: Path) -> RunConfig:
+    sim = tmp_path / "sim.yaml"
+    sim.write_text("n_clients: 3000\nn_branches: 6\nn_months: 12\nseed: 5\n")
+    # the 12-month world ends in 2023-12: train the remaining branches from 2024-02
+    (tmp_path / "scenario.yaml").write_text(
+        "scenarios:\n  - name: train_remaining\n    rollouts:\n"
+        "      - {intervention: staff_training, branches: remaining, start: '2024-02'}\n"
+    )
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "name: test\nexperiment: snr-test-main\nsimulation: sim.yaml\n"
+        f"data_dir: {tmp_path / 'data'}\noutput_dir: {tmp_path / 'reports'}\n"
+        "netrate:\n  n_boot: 100\n  by: [branch_id]\n"
+        "drivers:\n  n_boot: 50\n"
+        f"churn:\n  config: {CHURN_CONFIG}\n  call_list: 15\n"
+        "  overrides: {n_boot: 50, boost: {max_iter: 50},"
+        " backtest: {n_origins: 1, min_train_months: 4, importance: false}}\n"
+        "forecast:\n  scenario: scenario.yaml\n  n_origins: 2\n  n_paths: 300\n"
+    )
+    return RunConfig.from_yaml(config)

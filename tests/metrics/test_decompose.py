@@ -173,3 +173,29 @@ def test_errors(hand: Tables) -> None:
     grouped_no_cols = grouped.drop(columns="branch_id")
     with pytest.raises(SnrInputError, match="one row per period"):
         decompose(grouped_no_cols, "2024-01", "2024-02")
+
+
+def test_window_pools_each_end_as_a_ratio_of_sums() -> None:
+    # by hand: S pooled over the first two months = (10 * 0.6 + 30 * 0.8) / 40 = 0.75, R and E
+    # likewise with their own denominators; the last two months the same way
+    frame = pd.DataFrame(
+        {
+            "period": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"]),
+            "S": [0.6, 0.8, 0.7, 0.9],
+            "R": [0.9, 0.95, 0.9, 1.0],
+            "E": [0.5, 0.7, 0.8, 0.6],
+            "n_responses": [10, 30, 20, 20],
+            "n_open": [100, 100, 50, 150],
+            "n_tickets": [20, 20, 10, 30],
+        }
+    )
+    spec = MetricSpec.default()
+    d = decompose(frame, "2024-01", "2024-04", spec=spec, window=2)
+    s0, r0, e0 = 0.75, 0.925, 0.6
+    s1, r1, e1 = 0.8, 0.975, (10 * 0.8 + 30 * 0.6) / 40
+    assert d.start_value == pytest.approx(0.4 * s0 + 0.3 * r0 + 0.3 * e0, abs=1e-12)
+    assert d.end_value == pytest.approx(0.4 * s1 + 0.3 * r1 + 0.3 * e1, abs=1e-12)
+    assert [f"{m:%m}" for m in d.start_window] == ["01", "02"]
+    assert [f"{m:%m}" for m in d.end_window] == ["03", "04"]
+    with pytest.raises(SnrInputError, match="4-period window"):
+        decompose(frame, "2024-02", "2024-04", spec=spec, window=4)

@@ -125,7 +125,14 @@ def plot_waterfall(table: pd.DataFrame, *, title: str = "") -> Any:
     ax.bar(len(table) - 1, float(table["value"].iloc[-1]), color="grey")
     ax.set_xticks(range(len(table)), names, rotation=30, ha="right")
     lows = float(np.nanmin(np.r_[table["value"].iloc[[0, -1]].to_numpy(), level]))
-    ax.set_ylim(lows - 0.1 * abs(lows) if lows > 0.3 else None)
+    bottom = lows - 0.1 * abs(lows) if lows > 0.3 else None
+    ax.set_ylim(bottom)
+    # room above the highest bar or interval (fixing the bottom stops autoscaling the top)
+    y0, y1 = ax.get_ylim()
+    tops = [y1, *(p.get_y() + p.get_height() for p in ax.patches)]
+    tops += [line.get_ydata().max() for line in ax.lines if len(line.get_ydata())]
+    top = float(np.nanmax(tops))
+    ax.set_ylim(y0, top + 0.05 * (top - y0))
     ax.set_title(title)
     ax.set_ylabel("net rate")
     fig.tight_layout()

@@ -73,6 +73,13 @@ class StructuralImpactResult:
         )
 
 
+def _standardiser(values: np.ndarray) -> tuple[np.ndarray | float, np.ndarray | float]:
+    """Mean and standard deviation (1 where a series is constant) along the first axis."""
+    centre = np.mean(values, axis=0)
+    scale = np.std(values, axis=0)
+    return centre, np.where(scale > 0, scale, 1.0)
+
+
 def structural_impact(
     data: pd.DataFrame,
     *,
@@ -118,8 +125,17 @@ def structural_impact(
     pre = (frame[time] < treatment_time).to_numpy()
     if pre.sum() < 3 or pre.all():
         raise SnrInputError("structural impact: need at least 3 pre-period and 1 post-period rows")
-    y = frame[outcome].to_numpy(dtype=float)
-    x = frame[controls].to_numpy(dtype=float) if controls else None
+    y_raw = frame[outcome].to_numpy(dtype=float)
+    # the model is fitted on standardised series (pre-period mean and s.d.): regressors in RMB
+    # next to a rate in (0, 1) leave the likelihood badly scaled and the optimiser short of
+    # convergence; the forecast is the same up to the scale, which is undone below
+    centre, scale = _standardiser(y_raw[pre])
+    y = (y_raw - centre) / scale
+    x = None
+    if controls:
+        x_raw = frame[controls].to_numpy(dtype=float)
+        x_centre, x_scale = _standardiser(x_raw[pre])
+        x = (x_raw - x_centre) / x_scale
     model = UnobservedComponents(
         y[pre],
         level="local linear trend" if trend else "local level",
@@ -131,8 +147,8 @@ def structural_impact(
     from scipy import stats
 
     z = float(stats.norm.ppf(1 - alpha / 2))
-    mean = np.asarray(fc.predicted_mean)
-    sd = np.sqrt(np.asarray(fc.var_pred_mean))
+    mean = centre + scale * np.asarray(fc.predicted_mean)
+    sd = scale * np.sqrt(np.asarray(fc.var_pred_mean))
     sims = res.simulate(
         steps,
         anchor="end",
@@ -140,7 +156,8 @@ def structural_impact(
         exog=x[~pre] if x is not None else None,
         rng=np.random.default_rng(random_state),
     )
-    sims = np.asarray(sims).reshape(steps, -1)
+    sims = centre + scale * np.asarray(sims).reshape(steps, -1)
+    y = y_raw
     eff_sims = y[~pre][:, None] - sims
     cum_sims = np.cumsum(eff_sims, axis=0)
     q = [alpha / 2, 1 - alpha / 2]
@@ -148,7 +165,7 @@ def structural_impact(
     avg_lo, avg_hi = np.quantile(eff_sims.mean(axis=0), q)
     n = len(y)
     pred = np.full(n, np.nan)
-    pred[pre] = np.asarray(res.fittedvalues)
+    pred[pre] = centre + scale * np.asarray(res.fittedvalues)
     pred[~pre] = mean
     psd = np.full(n, np.nan)
     psd[~pre] = sd

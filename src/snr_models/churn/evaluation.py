@@ -225,8 +225,19 @@ def reliability_curve(y_true: object, y_prob: object, n_bins: int = 10) -> pd.Da
     return out.reset_index()
 
 
-def plot_reliability(y_true: object, y_prob: object, n_bins: int = 10, ax=None):
+def plot_reliability(
+    y_true: object,
+    y_prob: object,
+    n_bins: int = 10,
+    ax=None,
+    *,
+    highlight: tuple[float, float] | None = None,
+    highlight_label: str = "call list",
+):
     """Reliability plot: observed rate against predicted probability, with the diagonal.
+
+    ``highlight`` shades a range of probabilities (e.g. those of the call list) and the axes
+    extend to cover it, so the reader sees whether the model's calibration was checked there.
 
     Returns the matplotlib Figure.
     """
@@ -238,6 +249,9 @@ def plot_reliability(y_true: object, y_prob: object, n_bins: int = 10, ax=None):
     else:
         fig = ax.figure
     hi = float(max(curve["mean_predicted"].max(), curve["observed_rate"].max()) * 1.05)
+    if highlight is not None:
+        hi = max(hi, float(highlight[1]) * 1.05)
+        ax.axvspan(*highlight, color="C1", alpha=0.15, label=highlight_label)
     ax.plot([0, hi], [0, hi], color="grey", linestyle="--", linewidth=1, label="perfect")
     ax.plot(curve["mean_predicted"], curve["observed_rate"], marker="o", label="model")
     a, b = calibration_intercept_slope(y_true, y_prob)

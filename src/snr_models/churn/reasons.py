@@ -25,6 +25,7 @@ __all__ = [
     "permutation_importance_frame",
     "plot_importance",
     "plot_partial_dependence",
+    "reason_concept",
     "summarise_importance",
     "top_reasons",
 ]
@@ -208,11 +209,63 @@ def _plural(v: float, word: str, plural: str | None = None) -> str:
     return f"{_n(v)} {word if v == 1 else (plural or word + 's')}"
 
 
-def describe(feature: str, value: object) -> str:
-    """One feature's value in the team's words.
+def _ago(months: float) -> str:
+    return "this month" if months == 0 else f"{_plural(months, 'month')} ago"
+
+
+# Features that say the same thing in different windows or units: a client's reasons name each
+# concept once (one reason about the SLA, not three windows of it).
+_CONCEPTS = {
+    "sla_misses": "sla",
+    "median_resolution_hours": "sla",
+    "failed_tickets": "failed_tickets",
+    "open_tickets": "failed_tickets",
+    "forced_liquidations": "forced_liquidation",
+    "months_since_forced_liquidation": "forced_liquidation",
+    "maintenance_ratio_min": "maintenance_ratio",
+    "financing_rate": "pricing",
+    "rate_gap_market_pts": "pricing",
+    "rate_gap_branch_pts": "pricing",
+    "financing_balance": "balance",
+    "log_financing_balance": "balance",
+    "financing_balance_trend": "balance",
+    "logins": "logins",
+    "logins_trend": "logins",
+    "trades": "trades",
+    "trades_trend": "trades",
+    "latest_csat": "survey",
+    "latest_nps": "survey",
+    "months_since_survey": "survey",
+    "surveys": "survey",
+}
+
+
+def reason_concept(feature: str) -> str:
+    """The concept a feature speaks of: its windows and variants share one.
 
     Examples
     --------
+    >>> features = ("sla_misses_1m", "sla_misses_6m", "median_resolution_hours_3m")
+    >>> {reason_concept(f) for f in features}
+    {'sla'}
+    >>> reason_concept("tickets_complaint_3m"), reason_concept("tenure_months")
+    ('tickets_complaint', 'tenure_months')
+    """
+    m = _WINDOW.match(feature)
+    stem = m["stem"] if m else feature
+    return _CONCEPTS.get(stem, stem)
+
+
+def describe(feature: str, value: object, language: str = "en") -> str:
+    """One feature's value in the team's words, in English (``"en"``) or Chinese (``"zh-CN"``).
+
+    Examples
+    --------
+    >>> describe("sla_misses_3m", 2.0, "zh-CN")
+    '近3个月有2张工单超时'
+    >>> describe("months_since_forced_liquidation", 0.0, "zh-CN")
+    '本月被强制平仓'
+
     >>> describe("forced_liquidations_3m", 2.0)
     '2 forced liquidations in the last 3 months'
     >>> describe("rate_gap_market_pts", 1.4)
@@ -220,6 +273,10 @@ def describe(feature: str, value: object) -> str:
     >>> describe("latest_csat", float("nan"))
     'no survey response yet'
     """
+    if language == "zh-CN":
+        return _describe_zh(feature, value)
+    if language != "en":
+        raise ValueError(f"language {language!r}: expected 'en' or 'zh-CN'")
     if value is None or (isinstance(value, float) and np.isnan(value)):
         if feature in ("latest_csat", "latest_nps", "months_since_survey"):
             return "no survey response yet"
@@ -263,9 +320,9 @@ def describe(feature: str, value: object) -> str:
     if feature == "latest_nps":
         return f"last NPS score {_n(v)}/10"
     if feature == "months_since_survey":
-        return f"last survey response {_plural(v, 'month')} ago"
+        return f"last survey response {_ago(v)}"
     if feature == "months_since_forced_liquidation":
-        return f"forced liquidation {_plural(v, 'month')} ago"
+        return f"forced liquidation {_ago(v)}"
     if feature == "dormant":
         return "dormant account" if v >= 0.5 else "active account"
     if feature == "tenure_months":
@@ -292,22 +349,118 @@ def describe(feature: str, value: object) -> str:
     return f"{feature.replace('_', ' ')} {_n(v)}"
 
 
+_ZH_COUNTS = {
+    "forced_liquidations": "被强制平仓{n}次",
+    "margin_calls": "收到{n}次追保通知",
+    "sla_misses": "有{n}张工单超时",
+    "failed_tickets": "有{n}张工单升级或重开",
+    "tickets": "提交{n}张工单",
+    "surveys": "回复{n}次问卷",
+}
+_ZH_CATEGORIES = {
+    "fund_transfer": "资金划转",
+    "account_opening": "开户",
+    "contract_rollover": "合约展期",
+    "credit_line_change": "授信额度调整",
+    "margin_call": "追保",
+    "complaint": "投诉",
+    "app_issue": "APP问题",
+    "other": "其他",
+}
+_ZH_NAMES = {
+    "financing_balance": "融资余额",
+    "collateral_value": "担保品市值",
+    "short_balance": "融券余额",
+    "age": "年龄",
+    "segment": "客户类型",
+    "risk_level": "风险等级",
+    "acquisition_channel": "获客渠道",
+}
+
+
+def _describe_zh(feature: str, value: object) -> str:
+    """:func:`describe` in Simplified Chinese."""
+    name = _ZH_NAMES.get(feature, feature.replace("_", " "))
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        if feature in ("latest_csat", "latest_nps", "months_since_survey"):
+            return "尚无问卷回复"
+        if feature == "months_since_forced_liquidation":
+            return "从未被强制平仓"
+        return f"{name}未知（历史太短）"
+    if isinstance(value, str):
+        return f"{name}：{value.replace('_', ' ')}"
+    v = float(value)
+    m = _WINDOW.match(feature)
+    if m:
+        stem, w = m["stem"], int(m["w"])
+        span = "本月" if w == 1 else f"近{w}个月"
+        if stem in _ZH_COUNTS:
+            return span + _ZH_COUNTS[stem].format(n=_n(v))
+        if stem.startswith("tickets_"):
+            category = stem[len("tickets_") :]
+            name = _ZH_CATEGORIES.get(category, category.replace("_", " "))
+            return f"{span}提交{_n(v)}张{name}类工单"
+        if stem == "median_resolution_hours":
+            return f"{span}工单处理时长中位数{_n(v)}小时"
+        if stem in ("logins", "trades"):
+            return f"{span}月均{'登录' if stem == 'logins' else '交易'}{_n(v)}次"
+    if feature in ("rate_gap_market_pts", "rate_gap_branch_pts"):
+        ref = "市场" if feature.endswith("market_pts") else "营业部平均"
+        return f"利率{'高于' if v >= 0 else '低于'}{ref}{abs(v):.1f}个百分点"
+    if feature == "financing_rate":
+        return f"融资利率{v:.2%}"
+    if feature == "latest_csat":
+        return f"最近一次满意度评分{_n(v)}/5"
+    if feature == "latest_nps":
+        return f"最近一次推荐度评分{_n(v)}/10"
+    if feature in ("months_since_survey", "months_since_forced_liquidation"):
+        what = "回复问卷" if feature == "months_since_survey" else "被强制平仓"
+        return f"本月{what}" if v == 0 else f"{_n(v)}个月前{what}"
+    if feature == "dormant":
+        return "账户休眠" if v >= 0.5 else "账户活跃"
+    if feature == "tenure_months":
+        return f"开户{_n(v)}个月"
+    if feature == "open_tickets":
+        return f"{_n(v)}张工单未解决"
+    if feature in ("maintenance_ratio_min", "maintenance_ratio_min_3m"):
+        span = "本月" if feature.endswith("min") else "近3个月"
+        return f"{span}维持担保比例最低{v:.0%}"
+    if feature == "financing_balance_trend":
+        return f"融资余额近3个月{'下降' if v < 0 else '上升'}{abs(np.expm1(v)):.0%}"
+    if feature in ("logins_trend", "trades_trend"):
+        what = "登录" if feature.startswith("logins") else "交易"
+        return f"月均{what}{'减少' if v < 0 else '增加'}{abs(v):.1f}次"
+    if feature.startswith("exposure_"):
+        what = feature[len("exposure_") :].replace("_", " ")
+        return f"营业部已实施{what}" if v > 0 else f"营业部尚未实施{what}"
+    if feature in ("financing_balance", "collateral_value", "short_balance"):
+        return f"{name}{v:,.0f}元"
+    if feature == "log_financing_balance":
+        return f"融资余额{np.expm1(v):,.0f}元"
+    return f"{name} {_n(v)}"
+
+
 def top_reasons(
     estimator,
     X: pd.DataFrame,
     n: int = 3,
     *,
     contributions: tuple[pd.DataFrame, float] | None = None,
+    language: str = "en",
 ) -> pd.DataFrame:
-    """The ``n`` features that raise each client's risk most, in words.
+    """The ``n`` concepts that raise each client's risk most, in words.
 
-    Only risk-raising (positive) contributions count; a client with fewer gets empty cells.
+    Features that speak of one concept (the windows of SLA misses, the rate gaps, ...:
+    :func:`reason_concept`) are summed into one contribution and described by the one of them
+    that raises the risk most, so a client's reasons are distinct. Only risk-raising (positive)
+    contributions count; a client with fewer gets empty cells.
 
     Returns
     -------
     DataFrame
         Index of ``X`` (with ``client_id`` if ``X`` has it), ``reason_1..n``,
-        ``feature_1..n``, ``contribution_1..n`` (log-odds).
+        ``feature_1..n`` (the feature described), ``contribution_1..n`` (the concept's, in
+        log-odds).
 
     Examples
     --------
@@ -324,7 +477,18 @@ def top_reasons(
     contrib, _ = contributions if contributions is not None else explain(estimator, X)
     values = contrib.to_numpy(dtype=float)
     names = np.asarray(contrib.columns)
-    order = np.argsort(-values, axis=1, kind="stable")[:, :n]
+    # contributions are additive: a concept's is the sum of its features'; it is described by
+    # its feature that raises the risk most
+    concepts = pd.Index([reason_concept(str(f)) for f in names])
+    keys = concepts.unique()
+    codes = keys.get_indexer(concepts)
+    summed = np.zeros((len(values), len(keys)))
+    lead = np.zeros((len(values), len(keys)), dtype=np.intp)
+    for c in range(len(keys)):
+        cols = np.flatnonzero(codes == c)
+        summed[:, c] = values[:, cols].sum(axis=1)
+        lead[:, c] = cols[np.argmax(values[:, cols], axis=1)]
+    order = np.argsort(-summed, axis=1, kind="stable")[:, :n]
     rows = np.arange(len(values))
     out: dict[str, list] = {}
     if "client_id" in X.columns:
@@ -334,10 +498,12 @@ def top_reasons(
         reasons: list[str | None] = [None] * len(values)
         feats: list[str | None] = [None] * len(values)
         vals = np.full(len(values), np.nan)
-        if j < values.shape[1]:
-            k = order[:, j]
-            positive = values[rows, k] > 0
-            vals[positive] = values[rows[positive], k[positive]]
+        if j < summed.shape[1]:
+            c = order[:, j]
+            k = lead[rows, c]
+            # only what raises this client's risk: the concept's sum and the feature named
+            positive = (summed[rows, c] > 0) & (values[rows, k] > 0)
+            vals[positive] = summed[rows[positive], c[positive]]
             for f in np.unique(k[positive]):
                 feat = str(names[f])
                 column = X[feat].to_numpy()
@@ -345,7 +511,8 @@ def top_reasons(
                     value = column[i]
                     key = (feat, "nan" if pd.isna(value) else value)
                     if key not in texts:
-                        texts[key] = describe(feat, float(value) if _is_number(value) else value)
+                        value = float(value) if _is_number(value) else value
+                        texts[key] = describe(feat, value, language)
                     reasons[i], feats[i] = texts[key], feat
         out[f"reason_{j + 1}"] = reasons
         out[f"feature_{j + 1}"] = feats

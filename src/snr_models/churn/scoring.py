@@ -101,6 +101,7 @@ def score_clients(
     horizon: int,
     reasons: bool = True,
     explainer: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    language: str = "en",
 ) -> pd.DataFrame:
     """Probability, expected months to exit and (optionally) three reasons per row of ``X``.
 
@@ -115,6 +116,8 @@ def score_clients(
         Compute ``reason_1..3`` (else they are empty).
     explainer : callable, optional
         From :func:`make_explainer`, to share its cache between calls.
+    language : {"en", "zh-CN"}, default "en"
+        The language of the reasons.
 
     Returns
     -------
@@ -131,14 +134,18 @@ def score_clients(
     )
     if reasons and len(X):
         contributions = (explainer or make_explainer(model))(X)
-        text = top_reasons(model, X, n=len(REASONS), contributions=(contributions, 0.0))
+        text = top_reasons(
+            model, X, n=len(REASONS), contributions=(contributions, 0.0), language=language
+        )
         text = text[list(REASONS)].astype(object)
     else:
         text = pd.DataFrame({r: [None] * len(X) for r in REASONS}, index=X.index, dtype=object)
     return pd.concat([out, text], axis=1)
 
 
-def call_list(model: Any, features: pd.DataFrame, n: int = 20, *, horizon: int) -> pd.DataFrame:
+def call_list(
+    model: Any, features: pd.DataFrame, n: int = 20, *, horizon: int, language: str = "en"
+) -> pd.DataFrame:
     """The top of the call list: the ``n`` clients most at risk.
 
     Every client of ``features`` is scored (probabilities and risk deciles over all of them);
@@ -154,6 +161,8 @@ def call_list(model: Any, features: pd.DataFrame, n: int = 20, *, horizon: int) 
         Clients returned, highest probability first.
     horizon : int
         Months ahead the model's probability covers.
+    language : {"en", "zh-CN"}, default "en"
+        The language of the reasons.
 
     Returns
     -------
@@ -167,7 +176,7 @@ def call_list(model: Any, features: pd.DataFrame, n: int = 20, *, horizon: int) 
     scored = score_clients(model, X, horizon=horizon, reasons=False)
     deciles = risk_deciles(scored["churn_probability"].to_numpy())
     top = scored.nlargest(n, "churn_probability", keep="first").index
-    explained = score_clients(model, X.loc[top], horizon=horizon)
+    explained = score_clients(model, X.loc[top], horizon=horizon, language=language)
     ids = features.loc[top, [c for c in ID_COLUMNS if c in features.columns]]
     out = pd.concat([ids, explained], axis=1)
     out.insert(len(ids.columns) + 1, "risk_decile", deciles[top])

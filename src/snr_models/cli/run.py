@@ -23,6 +23,14 @@ def run_command(
             "--data", help="Parquet folder or DuckDB file; overrides the config (no simulation)."
         ),
     ] = None,
+    lang: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lang",
+            help="Report language, zh-CN or en; repeat for both (the first is index.html). "
+            "Overrides report.language of the config.",
+        ),
+    ] = None,
     threads: ThreadsOption = None,
     log_format: LogFormatOption = LogFormat.text,
     verbose: VerboseOption = False,
@@ -43,6 +51,10 @@ def run_command(
     cfg = RunConfig.from_yaml(config)
     if data is not None:
         cfg = cfg.model_copy(update={"data": str(data)})
+    if lang:
+        cfg = cfg.model_validate(
+            {**cfg.model_dump(), "report": {**cfg.report.model_dump(), "language": lang}}
+        )
     with reported(log_format, verbose=verbose, threads=threads or cfg.threads) as n:
         summary = run_main(cfg.model_copy(update={"threads": n}))
     console.print(

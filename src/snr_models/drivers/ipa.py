@@ -130,13 +130,14 @@ class ImportancePerformance:
                 label=quadrant,
                 capsize=3,
             )
-        for name, row in t.iterrows():
+        for name, (x, y, dy) in _label_offsets(t).items():
             ax.annotate(
                 name,
-                (row["performance"], row["importance"]),
-                xytext=(4, 4),
+                (x, y),
+                xytext=(4, dy),
                 textcoords="offset points",
                 fontsize=8,
+                arrowprops=None if dy == 4 else {"arrowstyle": "-", "lw": 0.5, "color": "grey"},
             )
         ax.axhline(self.importance_cut, color="grey", lw=1, ls="--")
         ax.axvline(self.performance_cut, color="grey", lw=1, ls="--")
@@ -152,6 +153,29 @@ class ImportancePerformance:
         ax.set_title(f"Importance-performance map of {self.target}")
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
         return fig
+
+
+def _label_offsets(
+    table: pd.DataFrame, height_pt: float = 330.0, width: float = 0.16, line: float = 0.04
+) -> dict[object, tuple[float, float, float]]:
+    """Vertical offsets (points) of the map's labels so that no two overlap: a label that
+    would sit on one already placed (within ``width`` across and ``line`` up, in shares of
+    the data's span) moves up one line at a time."""
+    x, y = table["performance"], table["importance"]
+    span_x = float(x.max() - x.min()) or 1.0
+    span_y = float(y.max() - y.min()) or 1.0
+    placed: list[tuple[float, float]] = []
+    out = {}
+    for name in y.sort_values().index:
+        px, py = (x[name] - x.min()) / span_x, (y[name] - y.min()) / span_y
+        dy = 4.0
+        while any(
+            abs(px - qx) < width and abs(py + dy / height_pt - qy) < line for qx, qy in placed
+        ):
+            dy += 10.0
+        placed.append((px, py + dy / height_pt))
+        out[name] = (float(x[name]), float(y[name]), dy)
+    return out
 
 
 def importance_performance(

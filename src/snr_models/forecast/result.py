@@ -146,7 +146,8 @@ class ForecastResult:
                 & (self.table["component"] == component)
             ]
             ax.plot(hist["period"], hist["value"], color="black", lw=1.2, label="observed")
-            ax.fill_between(sub["period"], sub["lo"], sub["hi"], alpha=0.25, color="C0")
+            band = f"{100 * (1 - self.params.get('alpha', 0.05)):g}% interval"
+            ax.fill_between(sub["period"], sub["lo"], sub["hi"], alpha=0.25, color="C0", label=band)
             ax.plot(sub["period"], sub["forecast"], color="C0", lw=1.6, label="forecast")
             ax.set_title(name)
             ax.tick_params(axis="x", labelrotation=45)

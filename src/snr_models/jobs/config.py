@@ -160,6 +160,12 @@ class NetRateStage(BaseModel):
     compare: tuple[str, str] | None = Field(
         None, description="two period labels to decompose the change between; None = first and last"
     )
+    window: int = Field(
+        3,
+        ge=1,
+        description="periods averaged at each end of the change; the attribution's waterfall, "
+        "the report's headline and every change table use the same windows",
+    )
 
 
 class DriversStage(BaseModel):
@@ -201,7 +207,6 @@ class AttributionStage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    window: int = Field(3, ge=1, description="months averaged at each end of the change")
     alpha: float = Field(0.05, gt=0, lt=1)
 
 
@@ -218,6 +223,33 @@ class ForecastStage(BaseModel):
     branches: bool = Field(False, description="forecast every branch too, reconciled (slower)")
     n_origins: int = Field(3, ge=1, description="rolling origins of the model-choice backtest")
     n_paths: int = Field(1000, ge=100)
+
+
+Language = Literal["zh-CN", "en"]
+
+
+class ReportStage(BaseModel):
+    """The manager's report: its languages and business words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: list[Language] = Field(
+        default_factory=lambda: ["zh-CN", "en"],
+        description="zh-CN and/or en; the first is index.html, the others index.<language>.html",
+    )
+    labels: dict[Language, dict[str, dict[str, str]]] = Field(
+        default_factory=dict,
+        description="per language, words replacing the defaults: {section: {code: word}}, "
+        "sections terms, interventions, scenarios, segments, attributes, metrics, text, ...",
+    )
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        value = [value] if isinstance(value, str) else value
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError("report.language: one or more distinct languages (zh-CN, en)")
+        return value
 
 
 class RunConfig(BaseModel):
@@ -247,6 +279,7 @@ class RunConfig(BaseModel):
     churn: ChurnStage = Field(default_factory=ChurnStage)
     attribution: AttributionStage = Field(default_factory=AttributionStage)
     forecast: ForecastStage = Field(default_factory=ForecastStage)
+    report: ReportStage = Field(default_factory=ReportStage)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:

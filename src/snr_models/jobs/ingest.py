@@ -49,7 +49,7 @@ from snr_models.data.io import publish
 from snr_models.data.tables import TABLE_NAMES
 from snr_models.features.drift import drift_report, training_profile
 from snr_models.jobs.lock import Locked, acquire
-from snr_models.jobs.report import Section, render
+from snr_models.report import Section, render_page
 
 __all__ = ["IngestLocked", "IngestResult", "ingest", "sidecar"]
 
@@ -172,7 +172,7 @@ def _quality_page(
     summary.text(
         f"Quarantine: {quarantine}" if quarantine else "No row was rejected: no quarantine file."
     )
-    summary.table(
+    summary.frame(
         pd.DataFrame(
             [
                 {
@@ -204,7 +204,7 @@ def _quality_page(
         )
         reasons = ex.rejected_by_reason(name)
         if len(reasons):
-            section.table(reasons, "Rejected rows by column and reason.")
+            section.frame(reasons, "Rejected rows by column and reason.")
         columns = pd.DataFrame(
             {
                 "column": list(nulls[name]),
@@ -212,7 +212,7 @@ def _quality_page(
                 "PSI vs previous extract": [psi.get(name, {}).get(col) for col in nulls[name]],
             }
         )
-        section.table(
+        section.frame(
             columns,
             "Null share of each column in this extract; PSI of its distribution against the "
             "previous extract's (blank: not compared — keys, identifiers, dates, or no previous "
@@ -221,9 +221,9 @@ def _quality_page(
         sections.append(section)
     months = Section("months", "Rows per month in the dataset")
     table = per_month
-    months.table(table.rename_axis("month").reset_index(), "A gap or a dip is a missing extract.")
+    months.frame(table.rename_axis("month").reset_index(), "A gap or a dip is a missing extract.")
     sections.append(months)
-    return render(f"Data quality: {out.name}", f"snr ingest, extract {key}", sections)
+    return render_page(f"Data quality: {out.name}", f"snr ingest, extract {key}", sections)
 
 
 @progress.job("ingest", ("extract", "write"))

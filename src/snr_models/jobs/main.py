@@ -3,8 +3,9 @@
 Data → net rate → satisfaction drivers → churn → attribution → forecast → report.
 
 One MLflow parent run, with a child run per stage. Outputs (tables, figures, a summary and
-the HTML report ``index.html``) go to ``<output_dir>/<parent run id>/``, written atomically as
-one folder, and are logged to the parent run as well. Each stage adds a section to the report.
+the HTML report per language, ``index.html`` and ``index.<language>.html``) go to
+``<output_dir>/<parent run id>/``, written atomically as one folder, and are logged to the
+parent run as well. The report (:mod:`snr_models.report`) reads every stage's typed result.
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from snr_models import progress, threads, tracking
+from snr_models import progress, report, threads, tracking
 from snr_models._version import __version__
 from snr_models.churn.scoring import call_list
 from snr_models.data import Tables, load
 from snr_models.data.atomic import atomic_path
 from snr_models.forecast import ForecastResult, forecast, load_scenarios
-from snr_models.jobs import report
 from snr_models.jobs.attribution import (
     AttributionEstimates,
     estimate_attribution,
@@ -40,6 +40,7 @@ from snr_models.jobs.forecast import log_forecast, scenario_effects
 from snr_models.jobs.netrate import NetRateStageResult, analyse_net_rate, log_net_rate
 from snr_models.jobs.results import ChurnStageResult, DataStageResult, MainResult
 from snr_models.metrics import MetricSpec
+from snr_models.metrics.periods import months_per_period
 from snr_models.simulate import SimulationConfig, simulate, write_simulation
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ def run_main(config: RunConfig) -> dict[str, Any]:
                 n_boot=stage.n_boot,
                 random_state=config.seed,
                 compare=stage.compare,
+                window=stage.window,
             )
             log_net_rate(run, netrate, {"netrate": stage.model_dump()})
             parent.log_metrics(netrate.metrics())
@@ -154,17 +156,22 @@ def run_main(config: RunConfig) -> dict[str, Any]:
                 attribution=attribution,
                 forecast=outlook,
             )
-            page = report.render(
-                "Client service net rate",
-                f"Run {parent.run_id} of experiment {config.experiment}, snr_models {__version__}",
-                report.main_sections(result),
-            )
+            languages = config.report.language
+            pages = {
+                name: report.render(
+                    result, lang, labels=config.report.labels.get(lang), languages=languages
+                )
+                for lang, name in report.file_names(languages).items()
+            }
             out_dir = Path(config.output_dir) / parent.run_id
             summary = result.summary()
-            _write_outputs(out_dir, result, summary, page)
+            _write_outputs(out_dir, result, summary, pages)
             parent.log_artifact(out_dir, artifact_path="outputs")
             summary["output_dir"] = str(out_dir)
             summary["report"] = str(out_dir / "index.html")
+            summary["reports"] = {
+                lang: str(out_dir / name) for lang, name in report.file_names(languages).items()
+            }
     return summary
 
 
@@ -232,21 +239,32 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
     fit = fit_churn(tables, stage.churn_config())
     logged = log_churn(run, tables, fit)
     bt = fit.backtest
-    calls, as_of = None, None
+    calls, as_of, span, reasons = None, None, None, {}
     if logged.registered_uri is not None:
         # the fitted estimator scores in memory with the code of ``snr score``: the registered
         # version is this very estimator, so it is not loaded back
         latest = fit.features[fit.features["as_of"] == fit.features["as_of"].max()]
         calls = call_list(fit.estimator, latest, n=stage.call_list, horizon=fit.config.horizon)
+        horizon = fit.config.horizon
+        reasons = {  # the same rows, with reasons in each language of the report
+            lang: call_list(
+                fit.estimator, latest, n=stage.call_list, horizon=horizon, language=lang
+            ).filter(like="reason_")
+            for lang in config.report.language
+        }
         calls["model_version"] = str(logged.version)
         calls["client_id"] = report.pseudonymise(calls["client_id"], secrets.token_hex(16))
         calls = calls.rename(columns={"client_id": "client (pseudonym)"})
         as_of = pd.Timestamp(latest["as_of"].iloc[0])
+        span = (float(calls["churn_probability"].min()), float(calls["churn_probability"].max()))
     return ChurnStageResult(
         metrics=bt.metrics.reset_index(),
         figures={
             "churn_lift.png": plot_lift(bt.predictions["y"], bt.predictions["p"]),
-            "churn_calibration.png": plot_reliability(bt.predictions["y"], bt.predictions["p"]),
+            # the axes cover the call list's probabilities, shaded
+            "churn_calibration.png": plot_reliability(
+                bt.predictions["y"], bt.predictions["p"], n_bins=20, highlight=span
+            ),
         },
         horizon=fit.config.horizon,
         alpha=bt.alpha,
@@ -255,6 +273,7 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
         backtest_auc=float(bt.metrics.loc["roc_auc", "value"]),
         call_list=calls,
         call_list_as_of=as_of,
+        reasons=reasons,
     )
 
 
@@ -288,18 +307,26 @@ def _attribution_stage(
     config: RunConfig, tables: Tables, run: tracking.TrackedRun, netrate: NetRateStageResult
 ) -> AttributionEstimates:
     stage = config.attribution
-    # The waterfall's windows close at the net rate's ``end`` and open at its ``start``: the
-    # same change as the net-rate stage decomposes.
-    start, end = f"{netrate.change.start:%Y-%m}", f"{netrate.change.end:%Y-%m}"
+    # The waterfall pools the net-rate stage's windows: the same change as it decomposes (one
+    # definition of "the change" in the report)
+    k = months_per_period(config.netrate.freq)
+    start = netrate.change.start_window[0]
+    end = netrate.change.end_window[-1] + pd.DateOffset(months=k - 1)
+    window = k * len(netrate.change.start_window)
     t0 = time.perf_counter()
-    est = estimate_attribution(tables, start=start, end=end, window=stage.window, alpha=stage.alpha)
+    est = estimate_attribution(
+        tables, start=f"{start:%Y-%m}", end=f"{end:%Y-%m}", window=window, alpha=stage.alpha
+    )
     log_attribution(run, tables, est, time.perf_counter() - t0)
     return est
 
 
-def _write_outputs(out_dir: Path, result: MainResult, summary: dict[str, Any], page: str) -> None:
+def _write_outputs(
+    out_dir: Path, result: MainResult, summary: dict[str, Any], pages: dict[str, str]
+) -> None:
     with atomic_path(out_dir, directory=True) as tmp:
-        (tmp / "index.html").write_text(page, encoding="utf-8")
+        for name, page in pages.items():
+            (tmp / name).write_text(page, encoding="utf-8")
         for name, frame in result.tables().items():
             frame.to_csv(tmp / name, index=False)
         for name, fig in result.figures().items():

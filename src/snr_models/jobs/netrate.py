@@ -114,6 +114,7 @@ def analyse_net_rate(
     n_boot: int = 1000,
     random_state: int | None = 0,
     compare: tuple[Any, Any] | None = None,
+    window: int = 1,
 ) -> NetRateStageResult:
     """The net rate by period, firm-wide and per grouping, and the decomposition of its change.
 
@@ -129,6 +130,9 @@ def analyse_net_rate(
         Groupings: each a clients column, or a list of columns grouped jointly.
     compare : (start, end), optional
         The two periods whose change is decomposed; default the first and the last.
+    window : int, default 1
+        Periods pooled at each end of the change: from ``start`` on and up to ``end``
+        (:func:`~snr_models.metrics.decompose`); the main job's attribution uses the same.
     """
     spec = spec or MetricSpec.default()
     common = dict(freq=freq, alpha=alpha, n_boot=n_boot, random_state=random_state)
@@ -141,13 +145,13 @@ def analyse_net_rate(
     for grouping in by:
         columns = [grouping] if isinstance(grouping, str) else list(grouping)
         frame = net_rate(tables, spec, by=columns, **common).table
-        change = decompose(frame, start, end, by=columns, spec=spec)
+        change = decompose(frame, start, end, by=columns, spec=spec, window=window)
         groups[_key(grouping)] = NetRateGroup(columns=columns, frame=frame, change=change)
     return NetRateStageResult(
         spec=spec,
         alpha=alpha,
         firm=firm,
-        change=decompose(firm, start, end, spec=spec),
+        change=decompose(firm, start, end, spec=spec, window=window),
         groups=groups,
     )
 

@@ -1,13 +1,13 @@
 """The main job's typed results: one per stage, and the whole run (:class:`MainResult`).
 
-The report (:mod:`snr_models.jobs.report`), the files written and the MLflow logging all read
+The report (:mod:`snr_models.report`), the files written and the MLflow logging all read
 these; nothing downstream parses a string-keyed summary again. :meth:`MainResult.summary` is
 only the JSON written as ``summary.json``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -48,6 +48,8 @@ class ChurnStageResult:
     backtest_auc: float
     call_list: pd.DataFrame | None = None
     call_list_as_of: pd.Timestamp | None = None
+    # the call list's reasons (``reason_1..3``, same rows) in each language of the report
+    reasons: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

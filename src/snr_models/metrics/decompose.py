@@ -56,6 +56,8 @@ class Decomposition:
         units (already multiplied by the component's weight).
     group_columns
         The grouping columns (empty when ungrouped).
+    start_window, end_window
+        The periods pooled at each end (``(start,)`` and ``(end,)`` when ``window=1``).
     """
 
     start: pd.Timestamp
@@ -65,6 +67,8 @@ class Decomposition:
     by_component: pd.DataFrame
     by_group: pd.DataFrame | None
     group_columns: tuple[str, ...] = ()
+    start_window: tuple[pd.Timestamp, ...] = ()
+    end_window: tuple[pd.Timestamp, ...] = ()
 
     @property
     def total(self) -> float:
@@ -194,6 +198,32 @@ def _resolve_period(result: pd.DataFrame, label: Any) -> pd.Timestamp:
     raise SnrInputError(f"period {label!r} is not in the result (periods: {span})")
 
 
+def _windows(
+    result: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp, window: int
+) -> tuple[tuple[pd.Timestamp, ...], tuple[pd.Timestamp, ...]]:
+    """The ``window`` periods from ``t0`` on and the ``window`` periods up to ``t1``."""
+    if window < 1:
+        raise SnrInputError(f"window must be at least 1 period, not {window}")
+    periods = list(pd.DatetimeIndex(result["period"].unique()).sort_values())
+    i0, i1 = periods.index(t0), periods.index(t1)
+    if i0 + window > len(periods) or i1 - window + 1 < 0:
+        raise SnrInputError(
+            f"a {window}-period window at {t0:%Y-%m} or {t1:%Y-%m} leaves the result "
+            f"({periods[0]:%Y-%m} .. {periods[-1]:%Y-%m})"
+        )
+    return tuple(periods[i0 : i0 + window]), tuple(periods[i1 - window + 1 : i1 + 1])
+
+
+def _pool(rows: pd.DataFrame, group_cols: list[str], window: int) -> pd.DataFrame:
+    """The rows of a window pooled per group: summed denominators, denominator-weighted values
+    (one period: the rows themselves)."""
+    if window == 1:
+        return rows
+    pooled = _aggregate(rows.assign(_window=0), [*group_cols, "_window"])
+    names = {f"n_{c}": DENOMINATORS[c] for c in COMPONENTS}
+    return pooled.drop(columns="_window").rename(columns=names)
+
+
 def _check_firm(values: dict[str, float], weights: dict[str, float], when: pd.Timestamp) -> None:
     bad = [c for c in COMPONENTS if weights[c] > 0 and not np.isfinite(values[c])]
     if bad:
@@ -252,6 +282,7 @@ def decompose(
     *,
     by: str | list[str] | None = None,
     spec: MetricSpec | None = None,
+    window: int = 1,
 ) -> Decomposition:
     """Decompose the change in the firm-level net rate between periods ``start`` and ``end``.
 
@@ -268,6 +299,11 @@ def decompose(
         component is a ratio of sums.
     spec
         The weights to use; by default ``result.attrs["spec"]``.
+    window
+        Periods pooled at each end: the ``window`` periods from ``start`` on, and the
+        ``window`` periods up to ``end``. Each component is pooled as a ratio of sums (its
+        denominator-weighted mean over the window's periods), the same firm-wide level as
+        :func:`~snr_models.attribution.attribute_change` gives its windows.
 
     Returns
     -------
@@ -302,8 +338,9 @@ def decompose(
         if missing:
             raise SnrInputError(f"by: {missing} are not group columns of the result {group_cols}")
     t0, t1 = _resolve_period(result, start), _resolve_period(result, end)
-    rows0 = result.loc[result["period"] == t0]
-    rows1 = result.loc[result["period"] == t1]
+    win0, win1 = _windows(result, t0, t1, window)
+    rows0 = _pool(result.loc[result["period"].isin(win0)], group_cols, window)
+    rows1 = _pool(result.loc[result["period"].isin(win1)], group_cols, window)
 
     if not by_cols:
         if len(rows0) != 1 or len(rows1) != 1:
@@ -322,6 +359,8 @@ def decompose(
             end_value=_firm_value(v1, weights),
             by_component=_component_table(v0, v1, weights),
             by_group=None,
+            start_window=win0,
+            end_window=win1,
         )
 
     g0 = _aggregate(rows0, by_cols)
@@ -367,7 +406,16 @@ def decompose(
         by_component=by_component,
         by_group=by_group,
         group_columns=tuple(by_cols),
+        start_window=win0,
+        end_window=win1,
     )
+
+
+def _span(window: tuple[pd.Timestamp, ...], period: pd.Timestamp) -> str:
+    """``2023-01`` or ``2023-01..2023-03`` (``period`` when no window is known)."""
+    window = tuple(window) if len(window) else (period,)
+    first, last = f"{window[0]:%Y-%m}", f"{window[-1]:%Y-%m}"
+    return first if first == last else f"{first}..{last}"
 
 
 def _plot_waterfall(decomposition: Decomposition) -> Figure:
@@ -396,7 +444,8 @@ def _plot_waterfall(decomposition: Decomposition) -> Figure:
     ax.set_ylim(floor, levels.max() + 0.4 * span)
     ax.set_ylabel("net rate")
     ax.set_title(
-        f"{decomposition.start:%Y-%m-%d} to {decomposition.end:%Y-%m-%d}: "
+        f"{_span(decomposition.start_window, decomposition.start)} → "
+        f"{_span(decomposition.end_window, decomposition.end)}: "
         f"{decomposition.total:+.4f}"
     )
     if grouped:

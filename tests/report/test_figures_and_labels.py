@@ -1,0 +1,72 @@
+"""The report's figures in Chinese without a system CJK font, and its words and numbers."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib.pyplot as plt
+import pytest
+
+from snr_models.report import Labels, file_names, level
+from snr_models.report.figures import encode, relabel
+
+CHINESE = "客户服务净率 员工培训"
+
+
+def _glyph_warnings(draw) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        draw()
+    return [str(w.message) for w in caught if "Glyph" in str(w.message)]
+
+
+def test_without_the_report_font_chinese_glyphs_are_missing() -> None:
+    # the control: this machine has no CJK system font, so the check below can fail
+    fig, ax = plt.subplots()
+    ax.set_title(CHINESE)
+    found = _glyph_warnings(lambda: fig.savefig(__import__("io").BytesIO(), format="png"))
+    plt.close(fig)
+    assert found and all("missing from font" in m for m in found)
+
+
+def test_report_figures_draw_every_chinese_glyph() -> None:
+    fig, ax = plt.subplots()
+    ax.bar(["start", "staff_training", "market_and_trend"], [1, 2, 3])
+    ax.set_xlabel("period")
+    ax.legend(["net rate"])
+    labels = Labels("zh-CN")
+    copy = relabel(fig, labels, title=CHINESE)
+    ticks = [t.get_text() for t in copy.axes[0].get_xticklabels()]
+    assert ticks == ["起点", "员工培训", "市场与趋势"]  # labels/zh-CN.yaml
+    assert copy.axes[0].get_xlabel() == "月份"
+    assert copy.axes[0].get_title() == CHINESE
+    assert _glyph_warnings(lambda: encode(copy)) == []
+    # the analysis's own figure is left as it was
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()][1] == "staff_training"
+    plt.close(fig)
+
+
+def test_numbers_for_a_manager() -> None:
+    zh, en = Labels("zh-CN"), Labels("en")
+    assert en.pct(0.8123) == "81.2%"
+    assert en.points(0.129) == "+12.9 points" and zh.points(0.129) == "+12.9 个百分点"
+    # no negative zero, a dash for a missing number
+    assert en.points(-0.00001, words=False) == "0.0"
+    assert en.number(-0.0004, 3) == "0.000"
+    assert en.number(float("nan")) == "—"
+    assert level(0.05) == "95%" and level(0.1) == "90%" and level(0.025) == "97.5%"
+
+
+def test_labels_come_from_the_configuration_over_the_defaults() -> None:
+    labels = Labels("en", {"interventions": {"staff_training": "coaching"}})
+    assert labels.name("staff_training") == "coaching"
+    assert labels.name("process_reengineering") == "process re-engineering"
+    assert labels.name("an_unknown_code") == "an unknown code"  # never snake_case on a page
+    assert Labels("zh-CN").name("ai_assistant") == "智能客服"
+    with pytest.raises(ValueError, match="zh-CN, en"):
+        Labels("fr")
+
+
+def test_file_names_link_the_languages() -> None:
+    assert file_names(["zh-CN", "en"]) == {"zh-CN": "index.html", "en": "index.en.html"}
+    assert file_names(["en"]) == {"en": "index.html"}
