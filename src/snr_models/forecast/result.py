@@ -176,8 +176,8 @@ class ForecastResult:
                 ax.set_xticks(np.arange(len(comps)) + 0.4 - width / 2, comps)
             ax1.axhline(1.0, color="grey", lw=0.8)
             ax2.axhline(0.95, color="grey", lw=0.8)
+            ax1.legend(fontsize=8)
         ax1.set_title("MASE (firm)")
         ax2.set_title("95% interval coverage (firm)")
-        ax1.legend(fontsize=8)
         fig.tight_layout()
         return fig
