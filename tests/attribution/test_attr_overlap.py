@@ -197,7 +197,7 @@ def test_on_roll_outs_that_never_overlap_the_answer_is_todays(disjoint_tables) -
     today = attribute_change(panel, effects=joint).to_frame()
     new = attribute_change(panel, effects=estimate_overlap(panel, joint=joint), overlap="shapley")
     assert new.effects.terms.empty
-    assert not new.effects.inflation  # no pilot: both reach 10 branches
+    assert not new.effects.placebo  # no pilot: both reach 10 branches
     for comp in ("S", "R", "E", "net_rate"):
         a = today[today["component"] == comp].set_index("step")
         b = new.table[new.table["component"] == comp].set_index("step")
