@@ -225,9 +225,9 @@ def test_pilot_placebo_draws_equal_a_refit_and_widen_what_rests_on_the_pilot(ove
     assert set(overlap.placebo) == {"ai_assistant"}
     panel = overlap.panel
     design = overlap.effects.design
-    cols, _ = next(_permuted_cells(panel, "ai_assistant", 1, np.random.default_rng(0)))
+    labels, xn, _ = next(_permuted_cells(panel, "ai_assistant", 1, np.random.default_rng(0)))
     regs = design.regressors.drop(columns=[c for c in design.regressors if c.startswith("ai_")])
-    regs = regs.assign(**cols)
+    regs = regs.assign(**dict(zip(labels, xn.T, strict=True)))
     data = pd.concat([panel.frame[["branch_id", "period", "R"]], regs], axis=1)
     fit = fe_ols(data, "R", list(regs.columns), fixed_effects=["branch_id", "period"])
     draw = overlap.placebo["ai_assistant"]["R"].iloc[0]

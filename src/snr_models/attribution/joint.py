@@ -476,9 +476,9 @@ def _n_branch_level_treated(panel: BranchPanel, name: str) -> int:
 
 def _permuted_cells(
     panel: BranchPanel, name: str, n_placebo: int, rng: np.random.Generator
-) -> Iterator[tuple[dict[str, np.ndarray], pd.DataFrame]]:
-    """``name``'s cell columns and cells (as :func:`_cells`) with its timing moved to a random
-    permutation of the branches, ``n_placebo`` times."""
+) -> Iterator[tuple[list[str], np.ndarray, pd.DataFrame]]:
+    """``name``'s cell labels, cell columns (rows x labels) and cells (as :func:`_cells`) with
+    its timing moved to a random permutation of the branches, ``n_placebo`` times."""
     frame = panel.frame
     branches = np.sort(frame["branch_id"].unique())
     n_b = len(branches)
@@ -499,7 +499,9 @@ def _permuted_cells(
         cols, cell_of, _ = _cells(
             name, period, dose[perm].ravel(), first[perm].ravel(), firm, branch_id, period_ts
         )
-        yield cols, cell_of
+        labels = list(cols)
+        xn = np.column_stack([cols[c] for c in labels]) if labels else np.zeros((len(frame), 0))
+        yield labels, xn, cell_of
 
 
 def _placebo_sd(
@@ -524,13 +526,7 @@ def _placebo_sd(
     blocks = [b for b in blocks if b.usable]
     draws: dict[str, list[float]] = {c: [] for c in components}
     with _one_blas_thread():
-        for cols, cell_of in _permuted_cells(panel, name, n_placebo, rng):
-            labels = list(cols)
-            xn = (
-                np.column_stack([cols[c] for c in labels])
-                if labels
-                else np.zeros((len(panel.frame), 0))
-            )
+        for labels, xn, cell_of in _permuted_cells(panel, name, n_placebo, rng):
             w = _cell_weights(cell_of, name, pd.Index(labels)).reindex(labels).fillna(0.0)
             est = {b.component: b.effect(xn, w.to_numpy()) for b in blocks}
             if "net_rate" not in est:

@@ -564,13 +564,7 @@ def _placebo_draws(
         blocks = [_FixedBlock(panel, fixed, comp, weighting) for comp in components]
         blocks = [b for b in blocks if b.usable]
         rows: dict[str, list[pd.Series]] = {b.component: [] for b in blocks}
-        for cols, _ in _permuted_cells(panel, name, n_placebo, rng):
-            labels = list(cols)
-            xn = (
-                np.column_stack([cols[c] for c in labels])
-                if labels
-                else np.zeros((len(panel.frame), 0))
-            )
+        for labels, xn, _ in _permuted_cells(panel, name, n_placebo, rng):
             for b in blocks:
                 kept, new = b.coefficients(xn)
                 coef = np.concatenate([kept, new])
