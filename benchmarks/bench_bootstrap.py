@@ -4,7 +4,7 @@ Builds a synthetic book of 50,000 clients x 36 months (about 0.2 survey response
 tickets per client-month, 1/3 of clients closing during the window), then times, in the same
 run:
 
-* the vectorised path: ``net_rate(..., n_boot=1000)`` end to end, and the bootstrap alone
+* the vectorised path: ``net_rate(..., n_boot=1000).to_frame()`` end to end, and the bootstrap alone
   (multinomial weights x the client x period statistics matrix, chunked);
 * the baseline: a plain loop over replicates, each re-weighting the event tables by the
   replicate's client counts and aggregating S, R, E per month with pandas ``groupby``; run for
@@ -174,7 +174,7 @@ def main() -> None:
     totals, stat_times, boot_times = [], [], []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        frame = net_rate(data, spec, n_boot=args.boot, random_state=args.seed)
+        frame = net_rate(data, spec, n_boot=args.boot, random_state=args.seed).to_frame()
         totals.append(time.perf_counter() - t0)
         window = Window.between(frame["period"].iloc[0], frame["period"].iloc[-1], 1)
         t0 = time.perf_counter()
@@ -200,7 +200,7 @@ def main() -> None:
     t_base = t_prep + t_base_each * args.boot
 
     print(f"(median of {args.repeat} runs; slowest end to end {max(totals):.2f} s)")
-    print(f"net_rate(n_boot={args.boot}) end to end:          {t_total:7.2f} s")
+    print(f"net_rate(n_boot={args.boot}).to_frame() end to end:          {t_total:7.2f} s")
     print(f"  of which sufficient statistics:               {t_stats:7.2f} s")
     print(f"  of which vectorised bootstrap ({args.boot} reps):   {t_boot:7.2f} s")
     print(

@@ -67,7 +67,7 @@ def simulated_series(branches: int, months: int) -> dict[str, pd.Series]:
     tables = simulate(
         n_clients=2_500 * branches, n_branches=branches, n_months=months, seed=3, truth=False
     ).tables
-    nr = net_rate(tables, freq="M", by="branch_id", n_boot=0)
+    nr = net_rate(tables, freq="M", by="branch_id", n_boot=0).to_frame()
     out = {}
     for b, g in nr.dropna(subset=["branch_id"]).groupby("branch_id"):
         s = g.set_index("period")["net_rate"].sort_index().astype(float)

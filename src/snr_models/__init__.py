@@ -1,8 +1,9 @@
 """snr_models: the client service net rate of a margin-financing business.
 
-Here, at the top level: measure the net rate (:func:`net_rate`, :func:`decompose`,
-:func:`plot_net_rate`, :class:`MetricSpec`), load and check data (:func:`load`,
-:func:`validate`, :func:`save`), and simulate a world with known truth (:func:`simulate`).
+Here, at the top level: measure the net rate (:func:`net_rate` and its
+:class:`NetRateResult`, :func:`decompose`, :func:`plot_net_rate`, :class:`MetricSpec`), load
+and check data (:func:`load`, :func:`validate`, :func:`save`), and simulate a world with known
+truth (:func:`simulate`).
 
 The capabilities, one subpackage each (none imports another):
 
@@ -33,24 +34,39 @@ warnings.filterwarnings(
     "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
 )
 
-from snr_models._version import __version__
-from snr_models.data import ContractError, Tables, load, save, validate
-from snr_models.metrics import Decomposition, MetricSpec, decompose, net_rate, plot_net_rate
-from snr_models.simulate import SimulationConfig, simulate, write_simulation
+from snr_models._version import __version__ as __version__
 
-__all__ = [
-    "ContractError",
-    "Decomposition",
-    "MetricSpec",
-    "SimulationConfig",
-    "Tables",
-    "__version__",
-    "decompose",
-    "load",
-    "net_rate",
-    "plot_net_rate",
-    "save",
-    "simulate",
-    "validate",
-    "write_simulation",
-]
+# What each public name is, imported on first use (PEP 562): ``import snr_models`` and
+# ``snr --help`` stay fast, and pandera, the simulator and matplotlib load only when needed.
+_LAZY = {
+    "ContractError": "snr_models.data",
+    "Tables": "snr_models.data",
+    "load": "snr_models.data",
+    "save": "snr_models.data",
+    "validate": "snr_models.data",
+    "Decomposition": "snr_models.metrics",
+    "MetricSpec": "snr_models.metrics",
+    "NetRateResult": "snr_models.metrics",
+    "decompose": "snr_models.metrics",
+    "net_rate": "snr_models.metrics",
+    "plot_net_rate": "snr_models.metrics",
+    "SimulationConfig": "snr_models.simulate",
+    "simulate": "snr_models.simulate",
+    "write_simulation": "snr_models.simulate",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'snr_models' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

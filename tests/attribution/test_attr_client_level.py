@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snr_models.attribution import fe_ols
+from snr_models.attribution.regression import fe_ols
 
 
 def test_cell_mean_regression_weighted_by_counts_equals_client_level_ols() -> None:

@@ -30,9 +30,9 @@ from snr_models.attribution import (
     build_panel,
     estimate_joint,
     estimate_overlap,
-    fe_ols,
-    impute_untreated,
 )
+from snr_models.attribution.overlap import impute_untreated
+from snr_models.attribution.regression import fe_ols
 from snr_models.simulate import simulate
 from snr_models.simulate.truth import shapley_values
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snr_models.attribution import fe_ols, structural_impact, synthetic_control, twfe
+from snr_models.attribution import structural_impact, synthetic_control, twfe
+from snr_models.attribution.regression import fe_ols
 
 DATA = Path(__file__).parent / "data"
 

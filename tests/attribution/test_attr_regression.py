@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snr_models.attribution import fe_ols
+from snr_models.attribution.regression import fe_ols
 
 
 @pytest.fixture(scope="module")

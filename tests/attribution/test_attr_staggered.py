@@ -112,7 +112,7 @@ def test_bootstrap_se_close_to_analytic_and_band_wider(result, mpdta: pd.DataFra
     np.testing.assert_allclose(boot.table["se"], result.table["se"], rtol=0.15)
     assert boot.crit > 1.96
     assert (
-        boot.table["band_hi"] - boot.table["band_lo"] > boot.table["hi"] - boot.table["lo"]
+        boot.table["uniform_hi"] - boot.table["uniform_lo"] > boot.table["hi"] - boot.table["lo"]
     ).all()
 
 

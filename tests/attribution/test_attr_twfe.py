@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snr_models.attribution import event_study, fe_ols, twfe
-from snr_models.attribution.regression import demean
+from snr_models.attribution import event_study, twfe
+from snr_models.attribution.regression import demean, fe_ols
 
 
 def _staggered(effect_growth: float) -> pd.DataFrame:

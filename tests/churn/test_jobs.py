@@ -63,6 +63,9 @@ def test_train_evaluate_score_round_trip(world_dir, mlflow_store, tmp_path):
         )
     assert res.exit_code == 0, res.output
     assert "registered models:/snr-churn/1" in res.output
+    # model: auto (the default): the choice and each candidate's backtest score are shown
+    assert "model chosen on the backtest:" in res.output
+    assert all(name in res.output for name in ("boost", "logit", "hazard"))
     client = MlflowClient(tracking_uri=mlflow_store)
     version = client.get_model_version_by_alias("snr-churn", "champion")
     assert str(version.version) == "1"
@@ -167,4 +170,4 @@ def test_config_file_is_valid():
     """experiments/churn.yaml parses with the job's schema."""
     path = Path(__file__).parents[2] / "experiments" / "churn.yaml"
     cfg = ChurnConfig.from_yaml(path)
-    assert cfg.model == "boost" and cfg.horizon == 3
+    assert cfg.model == "auto" and cfg.horizon == 3

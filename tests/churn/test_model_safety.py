@@ -14,6 +14,7 @@ import io
 import json
 import operator
 import os
+import typing
 import warnings
 import zipfile
 from functools import partial
@@ -29,7 +30,9 @@ from snr_models.jobs.churn import (
     labelled_rows,
     make_estimator,
     model_inputs,
+    model_names,
 )
+from snr_models.jobs.config import AutoSettings
 from snr_models.simulate import simulate, write_simulation
 from snr_models.tracking import models as tracking_models
 from snr_models.tracking.models import (
@@ -82,6 +85,15 @@ def test_allow_list_is_exactly_what_the_estimators_produce(fitted):
     for est, frame in fitted.values():  # and each one loads back with it
         loaded = load_skops_bytes(sio.dumps(est))
         assert (loaded.predict_proba(frame) == est.predict_proba(frame)).all()
+
+
+def test_configs_cover_every_model_auto_can_pick():
+    """``model: auto`` registers whichever candidate it chooses: each one is fitted above."""
+    (item,) = typing.get_args(AutoSettings.model_fields["candidates"].annotation)
+    can_pick = set(typing.get_args(item))
+    assert can_pick == {"boost", "logit", "hazard"}
+    assert set(model_names(ChurnConfig())) <= can_pick
+    assert can_pick <= {raw["model"] for raw in CONFIGS}
 
 
 def test_allow_list_holds_no_callable():

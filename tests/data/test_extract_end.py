@@ -15,9 +15,8 @@ import pandas as pd
 import pytest
 
 from snr_models.data import Tables
-from snr_models.data.contract import ContractError, validate
+from snr_models.data.contract import ContractError, to_arrow, validate
 from snr_models.data.contract_sql import validate_parquet
-from snr_models.data.io import _to_arrow
 from snr_models.metrics import net_rate
 from tests.data.conftest import valid_frames
 
@@ -39,7 +38,7 @@ def _write(frames: dict[str, pd.DataFrame], folder) -> object:
 
     folder.mkdir()
     for name, frame in frames.items():
-        pq.write_table(_to_arrow(name, frame), folder / f"{name}.parquet")
+        pq.write_table(to_arrow(name, frame), folder / f"{name}.parquet")
     return folder
 
 
@@ -96,10 +95,10 @@ def test_net_rate_reports_no_period_without_observed_clients():
     tickets = frames["tickets"].astype({"created_at": "datetime64[us]"})
     tables = Tables(**{**dict(tables.items()), "tickets": tickets})
     with pytest.warns(UserWarning, match="belong to no reported period"):
-        monthly = net_rate(tables)
+        monthly = net_rate(tables).to_frame()
     assert monthly["period"].max() == pd.Timestamp("2024-03-01")
     with pytest.warns(UserWarning, match="unknown"):
-        later = net_rate(tables, start="2024-01", end="2024-06")
+        later = net_rate(tables, start="2024-01", end="2024-06").to_frame()
     after = later[later["period"] > pd.Timestamp("2024-03-01")]
     assert len(after) == 3
     assert after[["R", "R_se", "net_rate", "net_rate_se"]].isna().all().all()

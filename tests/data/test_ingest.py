@@ -112,6 +112,14 @@ def test_numbers_in_units():
     assert hours.tolist() == [4.0, 1.5, 0.5]
     yuan, _ = parse_number(pa.array(["19.784414", "0.0001"]), "万元")
     assert yuan.tolist() == [197844.14, 1.0]
+    # the fast path (plain decimals) and the exact text path (a separator in the chunk) give
+    # the same doubles, signed zeros too; digits beyond a double's 2**53 take the text path
+    plain = ["-0.0", "0.5", "-12.75", "123456789.123456789", "9007199254740993"]
+    fast, _ = parse_number(pa.array(plain), "万元")
+    slow, _ = parse_number(pa.array([*plain, "1,000"]), "万元")
+    expected = [float(decimal.Decimal(t).scaleb(4)) for t in plain]  # Python's exact decimal
+    assert fast.tolist() == slow[:-1].tolist() == expected
+    assert np.signbit(fast[0]) and np.signbit(slow[0])
 
 
 @pytest.mark.parametrize(

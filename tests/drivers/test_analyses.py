@@ -129,7 +129,10 @@ def test_importance_result_object() -> None:
     # a percentile interval need not hold the estimate of a null driver ('c': R² increments
     # are biased upwards); it does for the real ones
     real = table.set_index("driver").loc[["a", "b"]]
-    assert ((real["lo"] <= real["importance"]) & (real["importance"] <= real["hi"])).all()
+    assert (
+        (real["importance_lo"] <= real["importance"])
+        & (real["importance"] <= real["importance_hi"])
+    ).all()
     assert table["share"].sum() == pytest.approx(1.0)
     # the relative weights beside the Shapley values add up to the same R²
     assert table["alternative"].sum() == pytest.approx(res.r2)
@@ -147,7 +150,7 @@ def test_bootstrap_interval_covers_the_truth() -> None:
     frame = _ratings(20_000, "ab", seed=11)
     frame["y"] = frame["a"] + 0.5 * frame["b"] + rng.normal(size=len(frame))
     res = key_drivers(frame, "y", ["a", "b"], n_boot=300)
-    lo, hi = res.table.loc["a", ["lo", "hi"]]
+    lo, hi = res.table.loc["a", ["importance_lo", "importance_hi"]]
     assert lo < 2 / 3.5 < hi
 
 

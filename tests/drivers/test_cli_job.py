@@ -104,8 +104,9 @@ def test_job_logs_params_importances_and_figures(
     assert run.data.params["n_boot"] == "50"
     imp = result.tables["importance.csv"].set_index("driver")
     metrics = run.data.metrics
-    assert metrics["importance.speed.importance"] == pytest.approx(imp.loc["speed", "importance"])
-    assert metrics["importance.speed.lo"] == pytest.approx(imp.loc["speed", "lo"])
+    assert metrics["importance.speed"] == pytest.approx(imp.loc["speed", "importance"])
+    assert metrics["importance.speed.lo"] == pytest.approx(imp.loc["speed", "importance_lo"])
+    assert metrics["share.speed.hi"] == pytest.approx(imp.loc["speed", "share_hi"])
     assert metrics["r2"] == pytest.approx(imp["importance"].sum())
     # one child run per analysis, each with its own metrics and figure
     children = client.search_runs(

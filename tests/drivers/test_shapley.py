@@ -135,7 +135,7 @@ def test_bootstrap_500_replicates_give_ordered_intervals() -> None:
     res = key_drivers(frame, "y", [f"x{j}" for j in range(12)], n_boot=500)
     assert res.replicates.shape == (500, 12)
     assert res.r2_lo < res.r2 < res.r2_hi
-    assert (res.table["hi"] > res.table["lo"]).all()
+    assert (res.table["importance_hi"] > res.table["importance_lo"]).all()
 
 
 def test_newton_logit_matches_statsmodels() -> None:

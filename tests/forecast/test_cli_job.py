@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from snr_models.forecast import OUTPUT_COLUMNS, load_scenarios
+from snr_models.forecast import load_scenarios
+from snr_models.forecast.core import OUTPUT_COLUMNS
 from snr_models.simulate import simulate, write_simulation
 
 SNR = [sys.executable, "-c", "from snr_models.cli import main; main()"]

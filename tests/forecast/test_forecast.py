@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 from numpy.testing import assert_allclose
 
 from snr_models.errors import SnrInputError
-from snr_models.forecast import OUTPUT_COLUMNS, Scenario, forecast
+from snr_models.forecast import Scenario, forecast
+from snr_models.forecast.core import OUTPUT_COLUMNS
 from snr_models.metrics import net_rate
 from snr_models.simulate import simulate
 
@@ -66,7 +67,7 @@ def test_table_has_the_documented_columns_and_rows(result) -> None:
 
 
 def test_history_is_the_net_rate_of_the_data(result, tables) -> None:
-    firm = net_rate(tables, n_boot=0).set_index("period")
+    firm = net_rate(tables, n_boot=0).to_frame().set_index("period")
     hist = result.history[result.history["series"] == "firm"]
     for comp in ("S", "R", "E", "net_rate"):
         got = hist[hist["component"] == comp].set_index("period")["value"]
@@ -77,7 +78,7 @@ def test_firm_is_volume_weighted_branches_and_net_rate_is_weighted_components(
     result, tables
 ) -> None:
     table = result.to_frame()
-    nr = net_rate(tables, by="branch_id", n_boot=0)
+    nr = net_rate(tables, by="branch_id", n_boot=0).to_frame()
     recent = nr[nr["period"] >= nr["period"].max() - pd.DateOffset(months=5)]
     volume = {"S": "n_responses", "R": "n_open", "E": "n_tickets"}
     for scen in result.scenario_names:
@@ -116,7 +117,7 @@ def test_scenario_adds_effect_times_added_exposure(result, tables) -> None:
     base = t[t["scenario"] == "baseline"].set_index(["series", "component", "period"])
     scen = t[t["scenario"] == "train_rest"].set_index(["series", "component", "period"])
     diff = (scen["forecast"] - base["forecast"]).unstack("period")
-    nr = net_rate(tables, by="branch_id", n_boot=0)
+    nr = net_rate(tables, by="branch_id", n_boot=0).to_frame()
     recent = nr[nr["period"] >= nr["period"].max() - pd.DateOffset(months=5)]
     volume = {"S": "n_responses", "R": "n_open", "E": "n_tickets"}
     branches = sorted(map(str, nr["branch_id"].unique()))

@@ -75,6 +75,9 @@ def test_main_job_writes_outputs_and_tracks_parent_and_child_runs(
     # the churn stage registered the model it trained, and logged its backtest in its child run
     churn = next(c for c in children if c.data.tags["stage"] == "churn")
     assert 0.5 < churn.data.metrics["backtest.roc_auc"] <= 1
+    # model: auto (the default): the choice and every candidate's backtest score are logged
+    assert churn.data.params["model.chosen"] in {"boost", "logit", "hazard"}
+    assert {f"choice.{m}.score" for m in ("boost", "logit", "hazard")} <= set(churn.data.metrics)
     assert summary["churn_backtest_auc"] == pytest.approx(churn.data.metrics["backtest.roc_auc"])
     version = client.get_model_version("snr-churn", summary["churn_model_version"])
     assert version.run_id == churn.info.run_id
@@ -145,17 +148,21 @@ def test_second_run_reuses_the_simulated_world(small_config: RunConfig, mlflow_s
 
 
 def test_snr_run_on_given_duckdb_data(small_config: RunConfig, mlflow_store: str) -> None:
-    """`snr run --data FILE.duckdb`: real data are loaded, not simulated, and every stage runs."""
+    """`snr run --data FILE.duckdb` on a broker's exports ingested by `snr ingest` (the path of
+    the README's "Your own data"): the data are loaded, not simulated, and every stage runs."""
     from mlflow.tracking import MlflowClient
     from typer.testing import CliRunner
 
     from snr_models.cli import app
-    from snr_models.data import save
+    from snr_models.jobs.ingest import ingest
     from snr_models.simulate import SimulationConfig, simulate
+    from snr_models.simulate.exports import write_exports
 
     world = simulate(SimulationConfig.from_yaml(small_config.simulation)).tables
     config_file = Path(small_config.simulation).parent / "run.yaml"
-    database = save(world, Path(small_config.data_dir).parent / "given.duckdb")
+    folder = Path(small_config.data_dir).parent
+    exports = write_exports(world, folder / "exports", database="csv")
+    database = ingest(exports / "sources.yaml", folder / "given.duckdb").out
     result = CliRunner().invoke(app, ["run", "--config", str(config_file), "--data", str(database)])
     assert result.exit_code == 0, result.output
     assert not Path(small_config.data_dir).exists()  # nothing simulated

@@ -218,3 +218,38 @@ def test_config_file_has_the_retrain_section():
     assert cfg.retrain.gate.max_auc_drop == 0.005
     assert tuple(cfg.retrain.gate.calibration_slope) == (0.8, 1.2)
     assert cfg.retrain.gate.max_empc_drop == 0.0
+
+
+def test_retrain_with_model_auto_gates_the_chosen_model(
+    worlds, mlflow_store, tmp_path, make_config, loose_gate, monkeypatch, capsys
+):
+    """A boosted champion, then ``model: auto``: the challenger is the model chosen within the
+    training months, evaluated beside the champion on the same holdout and gated unchanged."""
+    from snr_models.tracking.models import load_registered_model
+
+    first = make_config(tmp_path / "boost.yaml", loose_gate)
+    run = run_snr(["retrain", "--config", first, "--data", worlds["a"]], monkeypatch, capsys)
+    assert run.code == 0, run.err
+    auto = make_config(
+        tmp_path / "auto.yaml",
+        loose_gate | {"summary": str(tmp_path / "auto.json")},
+        model="auto",
+        n_boot=10,
+        backtest={"n_origins": 2, "min_train_months": 4, "importance": False},
+    )
+    run = run_snr(["retrain", "--config", auto, "--data", worlds["b"]], monkeypatch, capsys)
+    assert run.code == 0, run.err
+    assert [line["step"] for line in run.lines] == [*STEPS_PROMOTED, "summary"]
+    train = next(line for line in run.lines if line["step"] == "train")
+    assert set(train["candidates"]) == {"boost", "logit", "hazard"}
+    # the choice is the best backtest score; the label is the chosen model's own
+    assert train["model"] == max(train["candidates"], key=train["candidates"].get)
+    assert train["label"] == ("exit_next_month" if train["model"] == "hazard" else "churn")
+    evaluate = next(line for line in run.lines if line["step"] == "evaluate")
+    assert evaluate["champion"]["n"] == evaluate["challenger"]["n"] > 0
+    gate = next(line for line in run.lines if line["step"] == "gate")
+    assert gate["basis"] == "gate" and gate["status"] == "passed"
+    assert aliases() == {"champion": "2", "previous": "1", "challenger": "2"}
+    classes = {"boost": "ChurnBoost", "logit": "ChurnLogit", "hazard": "HazardModel"}
+    loaded = load_registered_model("models:/snr-churn@champion")  # through the allow-list
+    assert type(loaded.estimator).__name__ == classes[train["model"]]

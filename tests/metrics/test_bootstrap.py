@@ -41,29 +41,29 @@ def test_bootstrap_se_close_to_analytic(make_random_tables, component: str) -> N
     # the client-level bootstrap SE of a single-component "composite" estimates the same
     # sampling SD as the analytic formula; with B = 1,000 its Monte Carlo error is ~2-3%.
     data = make_random_tables(n_clients=4_000, n_months=4, seed=11)
-    r = net_rate(data, _only(component), n_boot=1_000, random_state=7)
+    r = net_rate(data, _only(component), n_boot=1_000, random_state=7).to_frame()
     assert_allclose(r["net_rate"], r[component], rtol=1e-12)
     ratio = r["net_rate_se"] / r[f"{component}_se"]
     assert ratio.between(0.9, 1.1).all(), ratio.tolist()
 
 
 def test_reproducible_and_seed_dependent(hand: Tables) -> None:
-    a = net_rate(hand, n_boot=300, random_state=42)
-    b = net_rate(hand, n_boot=300, random_state=42)
-    c = net_rate(hand, n_boot=300, random_state=43)
+    a = net_rate(hand, n_boot=300, random_state=42).to_frame()
+    b = net_rate(hand, n_boot=300, random_state=42).to_frame()
+    c = net_rate(hand, n_boot=300, random_state=43).to_frame()
     pd.testing.assert_frame_equal(a, b)
     assert not np.allclose(a["net_rate_se"].iloc[:2], c["net_rate_se"].iloc[:2])
     # bootstrap or not, the point estimates are the same
-    assert_allclose(a["net_rate"], net_rate(hand, n_boot=0)["net_rate"], rtol=0, atol=0)
+    assert_allclose(a["net_rate"], net_rate(hand, n_boot=0).to_frame()["net_rate"], rtol=0, atol=0)
 
 
 def test_percentile_interval_contains_estimate(make_random_tables) -> None:
     data = make_random_tables(n_clients=1_500, n_months=3, seed=5)
-    r = net_rate(data, by="segment", freq="M", n_boot=400, random_state=0)
+    r = net_rate(data, by="segment", freq="M", n_boot=400, random_state=0).to_frame()
     assert (r["net_rate_lo"] < r["net_rate"]).all()
     assert (r["net_rate"] < r["net_rate_hi"]).all()
     # a wider confidence level gives a wider interval from the same replicates
-    r80 = net_rate(data, by="segment", freq="M", n_boot=400, random_state=0, alpha=0.2)
+    r80 = net_rate(data, by="segment", freq="M", n_boot=400, random_state=0, alpha=0.2).to_frame()
     assert (r80["net_rate_hi"] - r80["net_rate_lo"] < r["net_rate_hi"] - r["net_rate_lo"]).all()
 
 
@@ -93,7 +93,7 @@ def test_replicate_equals_recomputation_on_resampled_clients(hand: Tables) -> No
                 **{n: pd.concat(parts, ignore_index=True) for n, parts in copies.items()},
             }
         )
-        direct = net_rate(resampled, spec, n_boot=0, start="2024-01", end="2024-03")
+        direct = net_rate(resampled, spec, n_boot=0, start="2024-01", end="2024-03").to_frame()
         assert_allclose(reps[b], direct["net_rate"].to_numpy(), rtol=1e-12, equal_nan=True)
 
 
@@ -118,7 +118,7 @@ def test_dense_float32_and_sparse_paths_agree(make_random_tables) -> None:
 def test_stratified_by_group_resamples_within_groups(hand: Tables) -> None:
     # Within-group resampling: B1 (the first group, so it draws first from the generator)
     # must get exactly the bootstrap of a data set holding B1's clients alone.
-    r = net_rate(hand, by="branch_id", n_boot=200, random_state=1, end="2024-02")
+    r = net_rate(hand, by="branch_id", n_boot=200, random_state=1, end="2024-02").to_frame()
     b1_ids = set(hand.clients.loc[hand.clients["branch_id"] == "B1", "client_id"])
     alone = Tables(
         **{
@@ -126,7 +126,7 @@ def test_stratified_by_group_resamples_within_groups(hand: Tables) -> None:
             for name, frame in hand.items()
         }
     )
-    b1 = net_rate(alone, n_boot=200, random_state=1, start="2024-01", end="2024-02")
+    b1 = net_rate(alone, n_boot=200, random_state=1, start="2024-01", end="2024-02").to_frame()
     got = r.loc[r["branch_id"] == "B1", ["net_rate", "net_rate_se", "net_rate_lo", "net_rate_hi"]]
     want = b1[["net_rate", "net_rate_se", "net_rate_lo", "net_rate_hi"]]
     assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-12)

@@ -15,7 +15,7 @@ from snr_models.metrics import Decomposition, MetricSpec, decompose, net_rate
 
 
 def test_by_component_by_hand(hand: Tables) -> None:
-    r = net_rate(hand, n_boot=0)
+    r = net_rate(hand, n_boot=0).to_frame()
     d = decompose(r, "2024-01", "2024-02")
     assert isinstance(d, Decomposition) and d.by_group is None
     # net rate 0.126667 (Jan) -> 0.44 (Feb), see test_netrate.test_monthly_components_by_hand
@@ -27,7 +27,7 @@ def test_by_component_by_hand(hand: Tables) -> None:
 
 
 def test_by_group_shift_share_by_hand(hand: Tables) -> None:
-    r = net_rate(hand, by="branch_id", n_boot=0)
+    r = net_rate(hand, by="branch_id", n_boot=0).to_frame()
     d = decompose(r, pd.Timestamp("2024-01-15"), pd.Period("2024-02", "M"))
     g = d.by_group.set_index(["component", "branch_id"])
     # S, B1: share of responses 4/6 -> 3/4, value 0.5 -> 2/3.
@@ -38,7 +38,7 @@ def test_by_group_shift_share_by_hand(hand: Tables) -> None:
     #   rate 0, mix = 0.3 * (1/3 - 0) * (1 + 1)/2 = 0.1
     assert_allclose(g.loc[("E", "B2"), ["rate", "mix"]], [0.0, 0.1], atol=1e-15)
     # groups partition the clients: firm values from groups equal the ungrouped net rate
-    firm = net_rate(hand, n_boot=0)
+    firm = net_rate(hand, n_boot=0).to_frame()
     assert_allclose([d.start_value, d.end_value], firm["net_rate"].iloc[:2], rtol=1e-12)
     parts = d.by_group["rate"].sum() + d.by_group["mix"].sum()
     assert abs(parts - d.total) < 1e-12
@@ -50,9 +50,9 @@ def test_by_group_shift_share_by_hand(hand: Tables) -> None:
 
 def test_subset_of_group_columns_aggregates_exactly(make_random_tables) -> None:
     data = make_random_tables(n_clients=600, n_months=2, seed=3)
-    fine = net_rate(data, by=["branch_id", "segment"], n_boot=0)
-    coarse = net_rate(data, by="branch_id", n_boot=0)
-    firm = net_rate(data, n_boot=0)
+    fine = net_rate(data, by=["branch_id", "segment"], n_boot=0).to_frame()
+    coarse = net_rate(data, by="branch_id", n_boot=0).to_frame()
+    firm = net_rate(data, n_boot=0).to_frame()
     d_fine = decompose(fine, "2024-01", "2024-02", by="branch_id")
     d_coarse = decompose(coarse, "2024-01", "2024-02")
     # aggregating (branch, segment) cells to branches is exact: same parts as the branch run
@@ -139,7 +139,7 @@ def test_decomposition_adds_up_exactly(groups: list[dict], raw_weights: tuple) -
 
 
 def test_summary_and_tidy_frame(hand: Tables) -> None:
-    d = decompose(net_rate(hand, by="branch_id", n_boot=0), "2024-01", "2024-02")
+    d = decompose(net_rate(hand, by="branch_id", n_boot=0).to_frame(), "2024-01", "2024-02")
     text = d.summary()
     assert "2024-01-01 -> 2024-02-01" in text and "By group" in text and "B2" in text
     assert f"{d.total:+.4f}" in text
@@ -154,7 +154,7 @@ def test_summary_and_tidy_frame(hand: Tables) -> None:
 
 
 def test_errors(hand: Tables) -> None:
-    r = net_rate(hand, n_boot=0)
+    r = net_rate(hand, n_boot=0).to_frame()
     with pytest.raises(SnrInputError, match=r"period '2025-01' is not in the result"):
         decompose(r, "2024-01", "2025-01")
     # March has no counted ticket: E, weighted 0.3, is undefined
@@ -169,7 +169,7 @@ def test_errors(hand: Tables) -> None:
     )
     with pytest.raises(SnrInputError, match="not group columns"):
         decompose(r, "2024-01", "2024-02", by="segment")
-    grouped = net_rate(hand, by="branch_id", n_boot=0)
+    grouped = net_rate(hand, by="branch_id", n_boot=0).to_frame()
     grouped_no_cols = grouped.drop(columns="branch_id")
     with pytest.raises(SnrInputError, match="one row per period"):
         decompose(grouped_no_cols, "2024-01", "2024-02")

@@ -1,4 +1,4 @@
-"""net_rate() equals a straightforward, independent pandas computation to 1e-12.
+"""net_rate().to_frame() equals a straightforward, independent pandas computation to 1e-12.
 
 The reference below re-implements DESIGN.md's definitions literally (one period and group at
 a time, with boolean filters on the event tables), sharing no code with the package: a
@@ -91,7 +91,7 @@ def reference(data: Tables, freq: str, by: list[str], spec: MetricSpec) -> pd.Da
 def test_equals_independent_pandas_computation(make_random_tables, freq: str, by: list) -> None:
     data = make_random_tables(n_clients=700, n_months=7, seed=21, responses_per_client=2)
     spec = MetricSpec.default()
-    got = net_rate(data, spec, freq=freq, by=by or None, n_boot=0)
+    got = net_rate(data, spec, freq=freq, by=by or None, n_boot=0).to_frame()
     want = reference(data, freq, by, spec)
     assert len(got) == len(want) > 0
     assert (got["n_open"] > 0).all() and (got["n_tickets"] > 0).all()
@@ -115,7 +115,7 @@ def test_equals_simulator_truth(simulated) -> None:
     # The simulator computes S, R, E and the default net rate per month with its own code
     # (snr_models.simulate.components) into truth["components_firm"].
     truth = simulated.truth["components_firm"]
-    got = net_rate(simulated.tables, n_boot=0)
+    got = net_rate(simulated.tables, n_boot=0).to_frame()
     assert [p.strftime("%Y-%m") for p in got["period"]] == sorted(truth)
     for _, row in got.iterrows():
         want = truth[row["period"].strftime("%Y-%m")]
@@ -126,7 +126,7 @@ def test_equals_simulator_truth(simulated) -> None:
 
 def test_simulated_by_branch_quarterly_equals_independent(simulated) -> None:
     spec = MetricSpec.default()
-    got = net_rate(simulated.tables, spec, freq="Q", by="branch_id", n_boot=0)
+    got = net_rate(simulated.tables, spec, freq="Q", by="branch_id", n_boot=0).to_frame()
     want = reference(simulated.tables, "Q", ["branch_id"], spec)
     assert got["branch_id"].tolist() == want["branch_id"].tolist()
     for col in ("S", "S_se", "R", "R_se", "E", "E_se", "net_rate", "dormant_share"):

@@ -29,14 +29,14 @@ from numpy.testing import assert_allclose
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
 from snr_models.metrics import MetricSpec, net_rate
-from snr_models.metrics.netrate import VALUE_COLUMNS
+from snr_models.metrics.result import VALUE_COLUMNS
 
 Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
 Z90 = 1.6448536269514722  # scipy.stats.norm.ppf(0.95)
 
 
 def test_monthly_components_by_hand(hand: Tables) -> None:
-    r = net_rate(hand, n_boot=0)
+    r = net_rate(hand, n_boot=0).to_frame()
     assert list(r.columns) == ["period", *VALUE_COLUMNS]
     assert list(r["period"]) == list(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]))
     assert r["period"].dtype == "datetime64[us]"
@@ -80,8 +80,8 @@ def test_monthly_components_by_hand(hand: Tables) -> None:
 
 
 def test_quarter_and_year(hand: Tables) -> None:
-    q = net_rate(hand, freq="Q", n_boot=0)
-    y = net_rate(hand, freq="Y", n_boot=0)
+    q = net_rate(hand, freq="Q", n_boot=0).to_frame()
+    y = net_rate(hand, freq="Y", n_boot=0).to_frame()
     assert len(q) == 1 and len(y) == 1
     assert q["period"].iloc[0] == pd.Timestamp("2024-01-01")
     q, y = q.iloc[0], y.iloc[0]
@@ -105,7 +105,7 @@ def test_quarter_and_year(hand: Tables) -> None:
 
 
 def test_by_branch(hand: Tables) -> None:
-    r = net_rate(hand, by="branch_id", n_boot=0, end="2024-02")
+    r = net_rate(hand, by="branch_id", n_boot=0, end="2024-02").to_frame()
     assert r[["period", "branch_id"]].astype(str).to_numpy().tolist() == [
         ["2024-01-01", "B1"],
         ["2024-01-01", "B2"],
@@ -129,7 +129,7 @@ def test_by_branch(hand: Tables) -> None:
     # dormancy: B2 Jan q5 q6 of 4 rows (c3 q5 q6 q7) = 0.5; B1 Jan 0 of 6
     assert_allclose(r["dormant_share"], [0.0, 0.5, 0.0, 0.2])
     # the groups partition the clients: their counts add up to the firm's
-    firm = net_rate(hand, n_boot=0, end="2024-02")
+    firm = net_rate(hand, n_boot=0, end="2024-02").to_frame()
     summed = r.groupby("period")[["n_responses", "n_open", "n_tickets"]].sum()
     assert (
         summed.to_numpy().tolist()
@@ -138,7 +138,9 @@ def test_by_branch(hand: Tables) -> None:
 
 
 def test_two_group_columns(hand: Tables) -> None:
-    r = net_rate(hand, by=["segment", "branch_id"], n_boot=0, start="2024-02", end="2024-02")
+    r = net_rate(
+        hand, by=["segment", "branch_id"], n_boot=0, start="2024-02", end="2024-02"
+    ).to_frame()
     # combinations present in clients: (high_net_worth, B2), (retail, B1), sorted
     assert r[["segment", "branch_id"]].to_numpy().tolist() == [
         ["high_net_worth", "B2"],
@@ -149,7 +151,7 @@ def test_two_group_columns(hand: Tables) -> None:
 
 def test_window_bounds(hand: Tables) -> None:
     with pytest.warns(UserWarning, match="after the extract's last month"):
-        r = net_rate(hand, n_boot=0, start="2024-02-17", end=pd.Timestamp("2024-05-31"))
+        r = net_rate(hand, n_boot=0, start="2024-02-17", end=pd.Timestamp("2024-05-31")).to_frame()
     assert list(r["period"].dt.strftime("%Y-%m")) == ["2024-02", "2024-03", "2024-04", "2024-05"]
     # April and May: no responses or tickets -> NaN; after the extract (March) nobody is
     # observed, so R is unknown too (never a certain 1 with standard error 0)
@@ -158,11 +160,11 @@ def test_window_bounds(hand: Tables) -> None:
     assert r["R"].isna().tolist() == [False, False, True, True]
     assert r["dormant_share"].isna().tolist() == [False, False, True, True]
     with pytest.raises(SnrInputError, match="after end"):
-        net_rate(hand, n_boot=0, start="2024-03", end="2024-01")
+        net_rate(hand, n_boot=0, start="2024-03", end="2024-01").to_frame()
 
 
 def test_alpha_sets_every_interval(hand: Tables) -> None:
-    r = net_rate(hand, n_boot=0, alpha=0.10).iloc[0]
+    r = net_rate(hand, n_boot=0, alpha=0.10).to_frame().iloc[0]
     # 90%: z = 1.644854; S Jan SE as in the monthly test
     se_s = sqrt((1 / 2 + 1 / 3 - (1 / 6) ** 2) / 6)
     assert_allclose(r.S_lo, 1 / 6 - Z90 * se_s, rtol=1e-12)
@@ -172,7 +174,7 @@ def test_alpha_sets_every_interval(hand: Tables) -> None:
 
 def test_nps_adjusted_wald_by_hand(hand: Tables) -> None:
     spec = MetricSpec.model_validate({"components": {"S": {"definition": "nps"}}})
-    r = net_rate(hand, spec, n_boot=0, end="2024-02")
+    r = net_rate(hand, spec, n_boot=0, end="2024-02").to_frame()
     jan, feb = r.iloc[0], r.iloc[1]
     # Jan nps: 10 9 3 7 0 8 -> promoters 2, detractors 2, n 6: NPS 0, SE sqrt((1/3 + 1/3)/6) = 1/3
     assert_allclose([jan.S, jan.S_se], [0.0, 1 / 3], atol=1e-15)
@@ -189,7 +191,7 @@ def test_nps_adjusted_wald_by_hand(hand: Tables) -> None:
 
 def test_csat_top2(hand: Tables) -> None:
     spec = MetricSpec.model_validate({"components": {"S": {"definition": "csat_top2"}}})
-    jan = net_rate(hand, spec, n_boot=0).iloc[0]
+    jan = net_rate(hand, spec, n_boot=0).to_frame().iloc[0]
     # 3 of 6 responses with csat 4-5: 0.5, binomial SE sqrt(0.25 / 6)
     assert_allclose([jan.S, jan.S_se], [0.5, sqrt(0.25 / 6)], rtol=1e-12)
 
@@ -198,7 +200,7 @@ def test_sla_targets_by_category(hand: Tables) -> None:
     spec = MetricSpec.model_validate(
         {"components": {"E": {"sla_hours_by_category": {"complaint": 12}}}}
     )
-    feb = net_rate(hand, spec, n_boot=0).iloc[1]
+    feb = net_rate(hand, spec, n_boot=0).to_frame().iloc[1]
     # t9 (complaint) took 24 h: with a 12 h target it is overdue at Mar 1 -> counted, not met.
     # Feb: counted 3 (t8 t9 t10), met 1 (t8) -> 1/3. Other categories keep their sla_hours.
     assert_allclose(feb.E, 1 / 3, rtol=1e-12)
@@ -209,7 +211,7 @@ def test_zero_weight_component_does_not_void_the_composite(hand: Tables) -> None
     spec = MetricSpec.model_validate(
         {"components": {"S": {"weight": 0.5}, "R": {"weight": 0.5}, "E": {"weight": 0.0}}}
     )
-    mar = net_rate(hand, spec, n_boot=0).iloc[2]
+    mar = net_rate(hand, spec, n_boot=0).to_frame().iloc[2]
     # March has no tickets but E weighs 0: net = 0.5 * -1 + 0.5 * 1 = 0
     assert np.isnan(mar.E)
     assert mar.net_rate == 0.0
@@ -246,7 +248,7 @@ def _design_tables(build_tables) -> Tables:
 
 def test_design_worked_example(make_tables) -> None:
     data = _design_tables(make_tables)
-    r = net_rate(data, freq="Y", n_boot=0)
+    r = net_rate(data, freq="Y", n_boot=0).to_frame()
     assert_allclose(r[["S", "R", "E"]].to_numpy(), [[0.70, 0.90, 0.65], [0.80, 0.95, 0.95]])
     # With DESIGN's default weights 0.4/0.3/0.3:
     #   0.4*0.70 + 0.3*0.90 + 0.3*0.65 = 0.28 + 0.27 + 0.195 = 0.745
@@ -258,12 +260,12 @@ def test_design_worked_example(make_tables) -> None:
     equal = MetricSpec.model_validate(
         {"components": {c: {"weight": third} for c in ("S", "R", "E")}}
     )
-    assert_allclose(net_rate(data, equal, freq="Y", n_boot=0)["net_rate"], [0.75, 0.90])
+    assert_allclose(net_rate(data, equal, freq="Y", n_boot=0).to_frame()["net_rate"], [0.75, 0.90])
 
 
 def test_attrs_and_caller_data_untouched(hand: Tables) -> None:
     before = {name: frame.copy() for name, frame in hand.items()}
-    r = net_rate(hand, freq="Q", n_boot=20, random_state=3, by="segment")
+    r = net_rate(hand, freq="Q", n_boot=20, random_state=3, by="segment").to_frame()
     for name, frame in hand.items():
         pd.testing.assert_frame_equal(frame, before[name])
     assert r.attrs["spec"] == MetricSpec.default().model_dump()
@@ -273,11 +275,11 @@ def test_attrs_and_caller_data_untouched(hand: Tables) -> None:
 def test_spec_from_path(hand: Tables, tmp_path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("components:\n  S: {definition: csat_top2}\n")
-    jan = net_rate(hand, path, n_boot=0).iloc[0]
+    jan = net_rate(hand, path, n_boot=0).to_frame().iloc[0]
     assert jan.S == 0.5  # csat_top2 as in test_csat_top2
-    assert net_rate(hand, str(path), n_boot=0).attrs["spec"]["components"]["S"]["definition"] == (
-        "csat_top2"
-    )
+    assert net_rate(hand, str(path), n_boot=0).to_frame().attrs["spec"]["components"]["S"][
+        "definition"
+    ] == ("csat_top2")
 
 
 @pytest.mark.parametrize(
@@ -293,7 +295,7 @@ def test_spec_from_path(hand: Tables, tmp_path) -> None:
 )
 def test_argument_errors(hand: Tables, kwargs: dict, message: str) -> None:
     with pytest.raises(SnrInputError, match=message):
-        net_rate(hand, **kwargs)
+        net_rate(hand, **kwargs).to_frame()
 
 
 def test_unknown_client_and_nulls_are_errors(hand: Tables) -> None:
@@ -301,13 +303,37 @@ def test_unknown_client_and_nulls_are_errors(hand: Tables) -> None:
     surveys.loc[0, "client_id"] = "zz"
     bad = Tables(**{**dict(hand.items()), "surveys": surveys})
     with pytest.raises(SnrInputError, match=r"surveys\.client_id: 1 row\(s\) refer to clients"):
-        net_rate(bad, n_boot=0)
+        net_rate(bad, n_boot=0).to_frame()
     tickets = hand.tickets.copy()
     tickets.loc[0, "sla_hours"] = np.nan
     with pytest.raises(SnrInputError, match=r"tickets\.sla_hours: 1 null"):
-        net_rate(Tables(**{**dict(hand.items()), "tickets": tickets}), n_boot=0)
+        net_rate(Tables(**{**dict(hand.items()), "tickets": tickets}), n_boot=0).to_frame()
     clients = hand.clients.drop(columns="open_date")
     with pytest.raises(
         SnrInputError, match=r"clients: missing required column\(s\) \['open_date'\]"
     ):
-        net_rate(Tables(**{**dict(hand.items()), "clients": clients}), n_boot=0)
+        net_rate(Tables(**{**dict(hand.items()), "clients": clients}), n_boot=0).to_frame()
+
+
+def test_the_result_object(hand: Tables) -> None:
+    """``net_rate`` returns a result with the statsmodels-like surface: to_frame, summary, plot."""
+    from matplotlib.figure import Figure
+
+    from snr_models.metrics import NetRateResult
+
+    result = net_rate(hand, by="branch_id", n_boot=0, alpha=0.1)
+    assert isinstance(result, NetRateResult)
+    assert (result.freq, result.by, result.alpha, result.n_boot) == ("M", ("branch_id",), 0.1, 0)
+    frame = result.to_frame()
+    frame.loc[0, "net_rate"] = -9.0  # a copy: the result is not changed through it
+    assert result.table.loc[0, "net_rate"] != -9.0
+    assert list(result.periods) == list(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]))
+    text = result.summary()
+    # the definition comes from the spec's weights (DESIGN.md defaults 0.4 / 0.3 / 0.3) and the
+    # interval level from alpha, not from fixed text
+    assert "net rate = 0.4 x S + 0.3 x R + 0.3 x E" in text
+    assert "90% (delta method)" in text
+    assert "2024-01-01" in text and "2024-03-01" in text and "branch_id" in text
+    assert isinstance(result.plot(group="branch_id"), Figure)
+    assert "3 periods" in repr(result)
+    assert "<table" in result._repr_html_()

@@ -11,18 +11,21 @@ Public API:
   TWFE with pre-trend test).
 - :func:`estimate_joint`: every intervention on every component, jointly.
 - :func:`estimate_overlap`: the world without any programme imputed (Borusyak-Jaravel-Spiess)
-  with programme interactions; :func:`impute_untreated`: the two-stage imputation alone.
+  with programme interactions (the two-stage imputation alone:
+  :func:`snr_models.attribution.overlap.impute_untreated`).
 - :func:`attribute_change`: the waterfall of the change of the firm-wide net rate
   (``overlap="shapley"``: each programme's Shapley share and the no-programme change).
 - :func:`diagnose`: per intervention, the event study's pre-trend test and the TWFE weights.
 - :func:`synthetic_control`, :func:`structural_impact`: one treated unit; firm-wide roll-outs.
-- :func:`fe_ols`: least squares with absorbed fixed effects and clustered errors.
+- :func:`with_placebo_rollout`: a panel with a made-up roll-out, for placebo checks.
+
+Building blocks stay in their modules: ``regression.fe_ols`` (least squares with absorbed
+fixed effects and clustered errors), ``overlap.impute_untreated``.
 """
 
 from snr_models.attribution.diagnostics import diagnose
 from snr_models.attribution.joint import JointEffects, estimate_joint
-from snr_models.attribution.overlap import OverlapEffects, estimate_overlap, impute_untreated
-from snr_models.attribution.regression import OLSFit, fe_ols
+from snr_models.attribution.overlap import OverlapEffects, estimate_overlap
 from snr_models.attribution.staggered import (
     AggregatedATT,
     GroupTimeATT,
@@ -41,7 +44,6 @@ __all__ = [
     "EventStudyResult",
     "GroupTimeATT",
     "JointEffects",
-    "OLSFit",
     "OverlapEffects",
     "StructuralImpactResult",
     "SyntheticControlResult",
@@ -54,8 +56,6 @@ __all__ = [
     "estimate_joint",
     "estimate_overlap",
     "event_study",
-    "fe_ols",
-    "impute_untreated",
     "pretrend_permutation_test",
     "structural_impact",
     "synthetic_control",

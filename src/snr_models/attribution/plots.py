@@ -19,7 +19,7 @@ def plot_coefficients(
     vline: float | None = None,
 ) -> Any:
     """Estimates with pointwise intervals (``lo``/``hi``) and, when present, uniform bands
-    (``band_lo``/``band_hi``) against ``label``; returns a matplotlib Figure.
+    (``uniform_lo``/``uniform_hi``) against ``label``; returns a matplotlib Figure.
 
     Examples
     --------
@@ -39,9 +39,14 @@ def plot_coefficients(
     except (TypeError, ValueError):
         xs = pd.to_datetime(x)
     est = table["estimate"].to_numpy(dtype=float)
-    if {"band_lo", "band_hi"} <= set(table.columns):
+    if {"uniform_lo", "uniform_hi"} <= set(table.columns):
         ax.fill_between(
-            xs, table["band_lo"], table["band_hi"], alpha=0.15, color="C0", label="uniform band"
+            xs,
+            table["uniform_lo"],
+            table["uniform_hi"],
+            alpha=0.15,
+            color="C0",
+            label="uniform band",
         )
     ax.errorbar(
         xs,

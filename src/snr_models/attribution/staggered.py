@@ -278,8 +278,8 @@ class AggregatedATT:
     overall, overall_se : float
         The overall effect (for ``event`` the average over event times ``e >= 0``).
     table : DataFrame
-        ``label, estimate, se, lo, hi, band_lo, band_hi`` per group / period / event time
-        (empty for ``simple``); ``band_*`` is the uniform (simultaneous) band when the result
+        ``label, estimate, se, lo, hi, uniform_lo, uniform_hi`` per group / period / event time
+        (empty for ``simple``); ``uniform_*`` is the uniform (simultaneous) band when the result
         was bootstrapped, else the pointwise interval.
     vcov : ndarray
         Covariance of ``table.estimate`` from the influence functions.
@@ -352,7 +352,7 @@ class GroupTimeATT:
     Attributes
     ----------
     table : DataFrame
-        ``group, time, event_time, estimate, se, lo, hi, band_lo, band_hi, n_treated,
+        ``group, time, event_time, estimate, se, lo, hi, uniform_lo, uniform_hi, n_treated,
         n_control`` per (cohort, period); ``group`` and ``time`` in the panel's own values.
     influence : ndarray, shape (n_units, n_att)
         Influence function of each ATT (columns in the order of ``table``).
@@ -481,8 +481,8 @@ class GroupTimeATT:
                 "se": se,
                 "lo": est_arr - z * se,
                 "hi": est_arr + z * se,
-                "band_lo": est_arr - crit * se,
-                "band_hi": est_arr + crit * se,
+                "uniform_lo": est_arr - crit * se,
+                "uniform_hi": est_arr + crit * se,
             }
         )
         return AggregatedATT(
@@ -694,10 +694,20 @@ def _att_gt_panel(
         se=se,
         lo=est - z * se,
         hi=est + z * se,
-        band_lo=est - crit * se,
-        band_hi=est + crit * se,
+        uniform_lo=est - crit * se,
+        uniform_hi=est + crit * se,
     )
-    order = ["group", "time", "event_time", "estimate", "se", "lo", "hi", "band_lo", "band_hi"]
+    order = [
+        "group",
+        "time",
+        "event_time",
+        "estimate",
+        "se",
+        "lo",
+        "hi",
+        "uniform_lo",
+        "uniform_hi",
+    ]
     table = table[[*order, "n_treated", "n_control", "_g", "_t"]]
     return GroupTimeATT(
         table=table,

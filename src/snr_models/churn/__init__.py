@@ -5,6 +5,8 @@ Public API
 Estimators (scikit-learn compatible, take the feature frame of :mod:`snr_models.features`):
 :class:`ChurnLogit`, :class:`ChurnBoost`, :class:`HazardModel`.
 Backtest: :func:`rolling_origin_backtest`, :class:`BacktestResult`.
+Model choice on the backtest, with a nested estimate of its accuracy: :func:`select_model`,
+:class:`Candidate`, :class:`ModelChoice`.
 Evaluation (free functions): :mod:`snr_models.churn.evaluation`.
 Reasons: :func:`explain`, :func:`top_reasons`, :func:`permutation_importance_frame`,
 :func:`partial_dependence`.
@@ -41,14 +43,17 @@ from snr_models.churn.scoring import (
     risk_deciles,
     score_clients,
 )
+from snr_models.churn.selection import Candidate, ModelChoice, select_model
 
 __all__ = [
     "EMPC",
     "AdditivityError",
     "BacktestResult",
+    "Candidate",
     "ChurnBoost",
     "ChurnLogit",
     "HazardModel",
+    "ModelChoice",
     "UnseenCategoryWarning",
     "call_list",
     "empc",
@@ -67,5 +72,6 @@ __all__ = [
     "risk_deciles",
     "rolling_origin_backtest",
     "score_clients",
+    "select_model",
     "top_reasons",
 ]

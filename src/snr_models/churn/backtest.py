@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from snr_models import progress
 from snr_models.churn.evaluation import brier, evaluate, pr_auc, roc_auc
 from snr_models.churn.reasons import permutation_importance_frame, summarise_importance
 from snr_models.errors import SnrInputError
 
-__all__ = ["BacktestResult", "backtest_origins", "rolling_origin_backtest"]
+__all__ = [
+    "BacktestResult",
+    "backtest_importance",
+    "backtest_origins",
+    "rolling_origin_backtest",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +37,8 @@ class BacktestResult:
 
     ``predictions`` holds one row per test client-month (with ``client_id``: keep it out of
     logs); ``per_origin`` the metrics of each origin; ``metrics`` the pooled metrics with
-    bootstrap intervals; ``importance`` the permutation importances pooled over origins.
+    bootstrap intervals; ``importance`` the permutation importances pooled over origins;
+    ``models`` the estimator fitted at each origin (see :func:`backtest_importance`).
     """
 
     predictions: pd.DataFrame
@@ -41,6 +48,7 @@ class BacktestResult:
     horizon: int = 3
     importance_raw: pd.DataFrame | None = field(default=None, repr=False)
     alpha: float = 0.05
+    models: dict[pd.Timestamp, BaseEstimator] = field(default_factory=dict, repr=False)
 
     def summary(self) -> str:
         """Pooled metrics and the per-origin table as text."""
@@ -169,8 +177,8 @@ def rolling_origin_backtest(
             f"labelled test month {horizon} months later; use more months of data"
         )
     inputs = [c for c in feature_columns(frame) if c != "as_of"]
-    preds, rows, imps = [], [], []
-    for t in chosen:
+    preds, rows, models = [], [], {}
+    for t in progress.track(chosen, "backtest", describe=lambda t: f"origin {t:%Y-%m}"):
         test_month = t + pd.DateOffset(months=horizon)
         train = frame[(frame["as_of"] <= t) & frame[train_label].notna()]
         test = frame[(frame["as_of"] == test_month) & frame[label].notna()]
@@ -203,33 +211,86 @@ def rolling_origin_backtest(
                 "brier": brier(y, p),
             }
         )
-        if importance:
-            sample = test
-            if len(sample) > max_importance_rows:
-                sample = sample.sample(max_importance_rows, random_state=random_state)
-            raw = permutation_importance_frame(
-                model,
-                sample[[*inputs, "as_of"]],
-                sample[label].to_numpy(),
-                features=inputs,
-                n_repeats=n_repeats,
-                random_state=random_state,
-                raw=True,
-            )
-            imps.append(raw.assign(origin=t))
+        models[t] = model
     if not rows:
         raise SnrInputError("backtest: every origin had a single class in train or test")
     predictions = pd.concat(preds, ignore_index=True)
     metrics = evaluate(
         predictions["y"], predictions["p"], n_boot=n_boot, alpha=alpha, random_state=random_state
     )
-    raw_imp = pd.concat(imps, ignore_index=True) if imps else None
-    return BacktestResult(
+    result = BacktestResult(
         predictions=predictions,
         per_origin=pd.DataFrame(rows),
         metrics=metrics,
-        importance=summarise_importance(raw_imp, alpha) if raw_imp is not None else None,
         horizon=horizon,
-        importance_raw=raw_imp,
         alpha=alpha,
+        models=models,
+    )
+    if importance:
+        result = backtest_importance(
+            result,
+            frame,
+            label=label,
+            n_repeats=n_repeats,
+            max_rows=max_importance_rows,
+            random_state=random_state,
+        )
+    return result
+
+
+def backtest_importance(
+    result: BacktestResult,
+    frame: pd.DataFrame,
+    *,
+    label: str = "churn",
+    n_repeats: int = 3,
+    max_rows: int = 5000,
+    random_state: int | None = 0,
+) -> BacktestResult:
+    """``result`` with permutation importances (ROC-AUC drop) on each origin's test rows.
+
+    The models fitted at each origin (``result.models``) are scored again with one feature
+    permuted at a time, on at most ``max_rows`` test rows per origin; nothing is refitted.
+
+    Parameters
+    ----------
+    result : BacktestResult
+        From :func:`rolling_origin_backtest` on ``frame``.
+    frame : DataFrame
+        The feature frame the backtest ran on.
+    label : str, default "churn"
+        The label the test rows are judged on.
+
+    Returns
+    -------
+    BacktestResult
+        A copy with ``importance`` (pooled over origins, with ``1 - alpha`` intervals) and
+        ``importance_raw``.
+    """
+    from snr_models.features import feature_columns
+
+    inputs = [c for c in feature_columns(frame) if c != "as_of"]
+    imps = []
+    for t, model in result.models.items():
+        test_month = t + pd.DateOffset(months=result.horizon)
+        sample = frame[(frame["as_of"] == test_month) & frame[label].notna()]
+        if len(sample) > max_rows:
+            sample = sample.sample(max_rows, random_state=random_state)
+        raw = permutation_importance_frame(
+            model,
+            sample[[*inputs, "as_of"]],
+            sample[label].to_numpy(),
+            features=inputs,
+            n_repeats=n_repeats,
+            random_state=random_state,
+            raw=True,
+        )
+        imps.append(raw.assign(origin=t))
+    if not imps:
+        return result
+    raw_imp = pd.concat(imps, ignore_index=True)
+    return replace(
+        result,
+        importance=summarise_importance(raw_imp, result.alpha),
+        importance_raw=raw_imp,
     )

@@ -21,6 +21,8 @@ import pandas as pd
 from scipy import special
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from snr_models import progress
+
 __all__ = [
     "EMPC",
     "bootstrap_interval",
@@ -540,7 +542,7 @@ def _bootstrap(
     neg, group = np.unique(-p, return_inverse=True)
     rows = [
         _ranking_metrics(_Scores.drawn(-neg, group, y, idx), fractions, budget)
-        for idx in _resamples(y, n_boot, random_state)
+        for idx in progress.track(_resamples(y, n_boot, random_state), "bootstrap", total=n_boot)
     ]
     calibration = [
         _calibration_metrics(_Scores.drawn(-neg, group, y, idx))

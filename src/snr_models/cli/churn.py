@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 
+from snr_models.cli import exit_codes
 from snr_models.cli.console import console, err_console
-from snr_models.cli.options import DataOption
+from snr_models.cli.options import DataOption, LogFormatOption, ThreadsOption, VerboseOption
+from snr_models.cli.progress import LogFormat, reported
 
 
 class Engine(StrEnum):
@@ -26,23 +28,45 @@ churn_app = typer.Typer(
 )
 
 
-@churn_app.command("train")
+@churn_app.command("train", epilog=exit_codes.epilog())
 def train_command(
     data: DataOption,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="Churn YAML (e.g. experiments/churn.yaml)."),
+        typer.Option(
+            "--config", help="Churn YAML (e.g. experiments/churn.yaml). Default: the defaults."
+        ),
     ] = None,
+    threads: ThreadsOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Build features, backtest, fit, log to MLflow and register a version of snr-churn."""
+    """Build features, backtest, fit, log to MLflow and register a version of snr-churn.
+
+    Stages: data, features, backtest (each candidate model per origin, then the bootstrap),
+    fit, log.
+    """
     from snr_models.jobs.churn import ChurnConfig, train_churn
 
     cfg = ChurnConfig.from_yaml(config) if config else ChurnConfig()
-    with err_console.status(f"training churn model ({cfg.model})"):
-        result = train_churn(data, cfg)
+    with reported(log_format, verbose=verbose, threads=threads or cfg.threads) as n:
+        result = train_churn(data, cfg.model_copy(update={"threads": n}))
+    if result.candidates is not None and len(result.candidates) > 1:
+        console.print(f"model chosen on the backtest: {result.model}")
+        console.print(
+            result.candidates.drop(columns="chosen").to_string(float_format=lambda v: f"{v:.4f}")
+        )
+        if result.nested_metrics is not None:
+            n = result.nested_metrics
+            console.print(
+                f"nested (origins not used for the choice: "
+                f"{', '.join(f'{o:%Y-%m}' for o in result.nested['origin'])}): "
+                f"ROC-AUC {n.loc['roc_auc', 'value']:.3f} "
+                f"[{n.loc['roc_auc', 'lo']:.3f}, {n.loc['roc_auc', 'hi']:.3f}]"
+            )
     m = result.metrics["value"]
     console.print(
-        f"backtest ROC-AUC {m['roc_auc']:.3f}  PR-AUC {m['pr_auc']:.3f}  "
+        f"backtest ({result.model}) ROC-AUC {m['roc_auc']:.3f}  PR-AUC {m['pr_auc']:.3f}  "
         f"Brier {m['brier']:.4f}  EMPC {m['empc']:.2f}"
     )
     console.print(f"MLflow run {result.run_id}")
@@ -50,21 +74,25 @@ def train_command(
         console.print(f"registered {result.registered_uri}")
 
 
-@churn_app.command("evaluate")
+@churn_app.command("evaluate", epilog=exit_codes.epilog())
 def evaluate_command(
     data: DataOption,
     model: Annotated[
-        str, typer.Option("--model", help="Model URI, e.g. models:/snr-churn@champion.")
+        str,
+        typer.Option("--model", help="Registered model: models:/ then name@alias or name/version."),
     ] = "models:/snr-churn@champion",
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="YYYY-MM (default: latest labelled month).")
     ] = None,
     horizon: Annotated[int, typer.Option("--horizon", help="Label horizon, months.", min=1)] = 3,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates.", min=0)] = 200,
+    verbose: VerboseOption = False,
 ) -> None:
     """Evaluate a churn model on the labelled clients of one month and log the result."""
     from snr_models.jobs.churn import evaluate_churn
+    from snr_models.tracking.verbosity import set_mlflow_verbose
 
+    set_mlflow_verbose(verbose)
     with err_console.status("evaluating churn model"):
         result = evaluate_churn(data, model, as_of=as_of, horizon=horizon, n_boot=n_boot)
     console.print(f"as of {result.as_of:%Y-%m}")
@@ -75,7 +103,8 @@ def evaluate_command(
 
 def score_command(
     model: Annotated[
-        str, typer.Option("--model", help="Model URI, e.g. models:/snr-churn@champion.")
+        str,
+        typer.Option("--model", help="Registered model: models:/ then name@alias or name/version."),
     ],
     data: DataOption,
     as_of: Annotated[str, typer.Option("--as-of", help="As-of month, YYYY-MM.")],
@@ -91,7 +120,7 @@ def score_command(
         typer.Option(
             "--engine",
             help="local: this process, streamed by row group; spark: Apache Spark "
-            "(pyspark, the extra snr_models\\[spark]), same output.",
+            "(pyspark: install the spark extra), same output.",
             case_sensitive=False,
         ),
     ] = Engine.local,
@@ -103,9 +132,16 @@ def score_command(
             "(default local[2]).",
         ),
     ] = None,
+    threads: ThreadsOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Score every client open at the end of the as-of month: probability, risk decile,
-    expected months to exit, three reasons, model version."""
+    """Score every client open at the end of the as-of month for the call list.
+
+    Per client: exit probability, risk decile, expected months to exit, three reasons, model
+    version. Stages: features (the as-of month's, checked against the model's signature),
+    score (chunk by chunk, then the risk deciles).
+    """
     from snr_models.cli.retrain import EXIT_UNAVAILABLE, bound_http_retries
     from snr_models.errors import SnrInputError
     from snr_models.tracking.registry import RegistryUnavailableError
@@ -114,7 +150,7 @@ def score_command(
         raise SnrInputError("--spark-master applies only to --engine spark")
     bound_http_retries()
     try:
-        with err_console.status(f"scoring clients as of {as_of} ({engine.value})"):
+        with reported(log_format, verbose=verbose, threads=threads):
             if engine is Engine.spark:
                 from snr_models.jobs.score_spark import DEFAULT_MASTER, score_spark
 

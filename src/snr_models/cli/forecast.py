@@ -7,8 +7,16 @@ from typing import Annotated
 
 import typer
 
-from snr_models.cli.console import console, err_console
-from snr_models.cli.options import DataOption, SeedOption, TrackOption
+from snr_models.cli.console import console
+from snr_models.cli.options import (
+    DataOption,
+    LogFormatOption,
+    SeedOption,
+    ThreadsOption,
+    TrackOption,
+    VerboseOption,
+)
+from snr_models.cli.progress import LogFormat, reported
 
 
 def forecast_command(
@@ -19,7 +27,7 @@ def forecast_command(
     ] = 6,
     scenario: Annotated[
         Path | None,
-        typer.Option("--scenario", help="Scenario YAML, e.g. experiments/scenario_training.yaml."),
+        typer.Option("--scenario", help="Scenario YAML (examples in the experiments folder)."),
     ] = None,
     branches: Annotated[
         bool, typer.Option("--branches/--firm-only", help="Forecast and reconcile branches too.")
@@ -41,11 +49,18 @@ def forecast_command(
     ] = None,
     seed: SeedOption = 0,
     track: TrackOption = False,
+    threads: ThreadsOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Forecast the net rate, S, R and E with 95% intervals; compare scenarios."""
+    """Forecast the net rate, S, R and E with 95% intervals; compare scenarios.
+
+    Stages: data (load and check), forecast (the backtest that chooses each series' model,
+    firm-wide then branch by branch, and the simulated paths), write.
+    """
     from snr_models.jobs.forecast import run_forecast
 
-    with err_console.status("forecasting the net rate"):
+    with reported(log_format, verbose=verbose, threads=threads):
         job = run_forecast(
             data=data,
             output=output,

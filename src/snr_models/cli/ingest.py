@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 
 from snr_models.cli.console import console, err_console
+from snr_models.cli.options import LogFormatOption, ThreadsOption, VerboseOption
+from snr_models.cli.progress import LogFormat, reported
 from snr_models.cli.retrain import EXIT_UNAVAILABLE
 
 
@@ -38,24 +40,29 @@ def ingest_command(
             max=1.0,
         ),
     ] = None,
+    threads: ThreadsOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+    verbose: VerboseOption = False,
 ) -> None:
     """Read the sources, map them into the contract, and write the dataset atomically.
 
     Beside OUT, OUT.ingest/ holds the manifest, the quarantine of rejected rows and the
-    data-quality page. Exit codes: 0 done, 2 bad input, 69 database unreachable, 75 locked.
+    data-quality page. Stages: extract (read and map every source), write (check against the
+    contract, write). Bad input (2) includes too many rejected rows; nothing is written then.
     """
     from snr_models.data.ingest import SourceUnavailable
     from snr_models.jobs.ingest import IngestLocked, ingest
     from snr_models.jobs.lock import EXIT_LOCKED
 
     try:
-        result = ingest(
-            sources,
-            out,
-            month=month,
-            threshold=threshold,
-            on_step=lambda text: err_console.print(text, highlight=False),
-        )
+        with reported(log_format, verbose=verbose, threads=threads):
+            result = ingest(
+                sources,
+                out,
+                month=month,
+                threshold=threshold,
+                on_step=lambda text: err_console.print(text, highlight=False),
+            )
     except IngestLocked as exc:
         err_console.print(f"[bold red]locked:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_LOCKED) from None

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from snr_models.cli.console import console, err_console
+from snr_models.cli.exit_codes import UNAVAILABLE, epilog
 from snr_models.cli.retrain import EXIT_UNAVAILABLE, bound_http_retries
 
 models_app = typer.Typer(
@@ -30,7 +31,7 @@ def _unavailable(exc: Exception) -> typer.Exit:
     return typer.Exit(EXIT_UNAVAILABLE)
 
 
-@models_app.command("list")
+@models_app.command("list", epilog=epilog(UNAVAILABLE))
 def list_command(name: Annotated[str, _NAME] = "snr-churn") -> None:
     """Every version: aliases (champion, previous, challenger), lifecycle, reasons."""
     registry = _registry()
@@ -44,7 +45,7 @@ def list_command(name: Annotated[str, _NAME] = "snr-churn") -> None:
     console.print(frame.to_string(index=False), highlight=False)
 
 
-@models_app.command("promote")
+@models_app.command("promote", epilog=epilog(UNAVAILABLE))
 def promote_command(
     version: Annotated[str, typer.Argument(help="Version number to make champion.")],
     name: Annotated[str, _NAME] = "snr-churn",
@@ -58,7 +59,7 @@ def promote_command(
     console.print(f"{name}: champion {new} (previous {old or '-'})")
 
 
-@models_app.command("rollback")
+@models_app.command("rollback", epilog=epilog(UNAVAILABLE))
 def rollback_command(name: Annotated[str, _NAME] = "snr-churn") -> None:
     """Swap champion and previous: the former champion serves again."""
     registry = _registry()

@@ -14,9 +14,12 @@ from typing import Annotated
 
 import typer
 
+from snr_models.cli import exit_codes
 from snr_models.cli.console import err_console
+from snr_models.cli.options import LogFormatOption, ThreadsOption, VerboseOption
+from snr_models.cli.progress import LogFormat, reported
 
-EXIT_UNAVAILABLE = 69
+EXIT_UNAVAILABLE = exit_codes.UNAVAILABLE
 
 
 def bound_http_retries() -> None:
@@ -47,11 +50,14 @@ def retrain_command(
     summary: Annotated[
         Path | None, typer.Option("--summary", help="Summary JSON path (overrides the config).")
     ] = None,
+    threads: ThreadsOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+    verbose: VerboseOption = False,
 ) -> None:
     """Retrain the churn model; promote the challenger if it passes the gate.
 
-    Exit codes: 0 done, 2 bad input, 3 gate not passed, 69 tracking server unreachable,
-    75 locked by another run.
+    One JSON line per step on stdout (lock, load, drift, run_key, train, evaluate, gate,
+    promote or reject, summary); progress of the stages data, fit and evaluate on stderr.
     """
     from snr_models.jobs.churn import ChurnConfig
     from snr_models.jobs.retrain import EXIT_LOCKED, RetrainLocked, retrain
@@ -60,14 +66,15 @@ def retrain_command(
     bound_http_retries()
     cfg = ChurnConfig.from_yaml(config)
     try:
-        result = retrain(
-            cfg,
-            data=data,
-            force=force,
-            summary_path=summary,
-            config_path=str(config),
-            on_step=_print_step,
-        )
+        with reported(log_format, verbose=verbose, threads=threads or cfg.threads) as n:
+            result = retrain(
+                cfg.model_copy(update={"threads": n}),
+                data=data,
+                force=force,
+                summary_path=summary,
+                config_path=str(config),
+                on_step=_print_step,
+            )
     except RetrainLocked as exc:
         err_console.print(f"[bold red]locked:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_LOCKED) from None

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from snr_models.cli.console import console
+from snr_models.cli.options import LogFormatOption, ThreadsOption, VerboseOption
+from snr_models.cli.progress import LogFormat, reported
 
 
 def run_command(
@@ -21,15 +23,28 @@ def run_command(
             "--data", help="Parquet folder or DuckDB file; overrides the config (no simulation)."
         ),
     ] = None,
+    threads: ThreadsOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Run the main job: validate, net rate with intervals and its change, MLflow runs."""
+    """Run the main job, stage by stage, tracked in MLflow (one parent run, a child per stage).
+
+    Stages: data (simulate, or load the given data, and check them against the contract),
+    netrate (the net rate and S, R, E with intervals by month, branch and segment, and the
+    decomposition of its change), drivers (what drives satisfaction), churn (backtest, final
+    model registered as snr-churn, the top of the call list), attribution (each intervention's
+    effect and the waterfall of the change), forecast (six months ahead, per scenario) and
+    report (the HTML report and the outputs in reports/RUN_ID/). The config can switch
+    drivers, churn, attribution and forecast off.
+    """
     from snr_models.jobs.config import RunConfig
     from snr_models.jobs.main import run_main
 
     cfg = RunConfig.from_yaml(config)
     if data is not None:
         cfg = cfg.model_copy(update={"data": str(data)})
-    summary = run_main(cfg, progress=True)
+    with reported(log_format, verbose=verbose, threads=threads or cfg.threads) as n:
+        summary = run_main(cfg.model_copy(update={"threads": n}))
     console.print(
         f"net rate {summary['latest_period']}: {summary['net_rate_latest']:.3f} "
         f"(change since {summary['compare'][0]}: {summary['net_rate_change']:+.3f})"

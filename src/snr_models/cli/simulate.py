@@ -29,7 +29,8 @@ def simulate_command(
         Path | None,
         typer.Option(
             "--config",
-            help="Simulator YAML (e.g. experiments/sim_default.yaml); flags override it.",
+            help="Simulator YAML (the default world: sim_default.yaml in experiments); flags "
+            "override it.",
         ),
     ] = None,
     exports: Annotated[

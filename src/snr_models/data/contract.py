@@ -258,6 +258,15 @@ def arrow_schema(table: str) -> pyarrow.Schema:
     )
 
 
+def to_arrow(table: str, frame: pd.DataFrame) -> pyarrow.Table:
+    """The contract's columns of ``frame`` as an Arrow table of :func:`arrow_schema`."""
+    schema = arrow_schema(table)
+    arrays = [
+        pyarrow.array(frame[column.name], from_pandas=True).cast(column.type) for column in schema
+    ]
+    return pyarrow.Table.from_arrays(arrays, schema=schema)
+
+
 # --------------------------------------------------------------------------- problems
 
 

@@ -23,14 +23,15 @@ from snr_models.data.atomic import atomic_path
 from snr_models.data.contract import (
     ContractError,
     Problem,
-    arrow_schema,
     column_kinds,
+    to_arrow,
     validate,
 )
 from snr_models.data.tables import TABLE_NAMES, Tables
 from snr_models.errors import SnrInputError
+from snr_models.threads import duckdb_config
 
-__all__ = ["load", "save"]
+__all__ = ["load", "publish", "save"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _read_parquet_dir(path: Path) -> tuple[dict[str, pd.DataFrame], list[Problem
 
 def _read_duckdb(path: Path) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(path), read_only=True, config=duckdb_config())
     except duckdb.Error as exc:
         problem = Problem(
             "*", "*", "unreadable", [], 0, f"{path} could not be opened: {_first_line(exc)}"
@@ -192,15 +193,6 @@ def load(path: str | Path, *, as_of: Any = None) -> Tables:
     return tables
 
 
-def _to_arrow(name: str, frame: pd.DataFrame) -> pyarrow.Table:
-    schema = arrow_schema(name)
-    arrays = []
-    for column in schema:
-        values = pyarrow.array(frame[column.name], from_pandas=True)
-        arrays.append(values.cast(column.type))
-    return pyarrow.Table.from_arrays(arrays, schema=schema)
-
-
 def _check_parquet_target(path: Path) -> None:
     if not path.exists():
         return
@@ -272,7 +264,7 @@ def save(
     if format not in ("parquet", "duckdb"):
         raise ValueError(f"format must be 'parquet' or 'duckdb', not {format!r}")
     valid = validate(tables)
-    arrow = {name: _to_arrow(name, frame) for name, frame in valid.items()}
+    arrow = {name: to_arrow(name, frame) for name, frame in valid.items()}
     if format == "parquet":
         _check_parquet_target(path)
         with atomic_path(path, directory=True) as tmp:
@@ -282,7 +274,7 @@ def save(
         _check_duckdb_target(path)
         with atomic_path(path) as tmp:
             tmp.unlink()  # DuckDB creates its own file; an empty one is not a database
-            con = duckdb.connect(str(tmp))
+            con = duckdb.connect(str(tmp), config=duckdb_config())
             try:
                 for name, table in arrow.items():
                     con.register("_snr_source", table)
@@ -293,4 +285,57 @@ def save(
                 con.close()
                 Path(f"{tmp}.wal").unlink(missing_ok=True)  # only left behind by a failure
     logger.info("saved %s tables to %s", format, path)
+    return path
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    tables: Mapping[str, str],
+    path: str | Path,
+    *,
+    format: Literal["parquet", "duckdb"] | None = None,
+) -> Path:
+    """Write tables of a DuckDB connection as the dataset ``path``, atomically, streaming.
+
+    For tables too large for pandas, already checked against the contract
+    (:func:`~snr_models.data.contract_sql.validate_tables`): the contract's columns of each
+    relation, in contract order and in the relation's row order, are copied by DuckDB (other
+    columns are left out) to a temporary sibling of ``path`` renamed onto it once complete,
+    as :func:`save` does.
+
+    Parameters
+    ----------
+    con : DuckDBPyConnection
+    tables : mapping of str to str
+        Each contract table's relation in ``con``.
+    path, format
+        As for :func:`save`; returns ``path``.
+    """
+    path = Path(path)
+    if format is None:
+        format = "duckdb" if path.suffix.lower() in DUCKDB_SUFFIXES else "parquet"
+
+    def select(name: str) -> str:
+        columns = ", ".join(_quote(c) for c in column_kinds(name))
+        return f"SELECT {columns} FROM {tables[name]}"
+
+    if format == "parquet":
+        _check_parquet_target(path)
+        with atomic_path(path, directory=True) as tmp:
+            for name in TABLE_NAMES:
+                target = str(tmp / f"{name}.parquet").replace("'", "''")
+                con.execute(f"COPY ({select(name)}) TO '{target}' (FORMAT parquet)")
+    else:
+        _check_duckdb_target(path)
+        with atomic_path(path) as tmp:
+            tmp.unlink()  # DuckDB creates its own file; an empty one is not a database
+            con.execute(f"ATTACH '{str(tmp).replace(chr(39), chr(39) * 2)}' AS _snr_out")
+            try:
+                for name in TABLE_NAMES:
+                    con.execute(f"CREATE TABLE _snr_out.main.{_quote(name)} AS {select(name)}")
+                con.execute("CHECKPOINT _snr_out")
+            finally:
+                con.execute("DETACH _snr_out")
+                Path(f"{tmp}.wal").unlink(missing_ok=True)  # only left behind by a failure
+    logger.info("published %s tables to %s", format, path)
     return path

@@ -19,7 +19,8 @@ Key driver analysis (result objects with ``summary()``, ``to_frame()``, ``plot()
   :class:`GroupDrivers`.
 - :func:`survey_frame` -- survey responses joined to segment, branch and recent service.
 
-Building blocks, importable from their modules (not part of ``__all__``): on correlation
+Building blocks, importable from their modules (not part of ``__all__``): the rating columns
+``survey.RATING_COLUMNS`` and ``survey.EXPERIENCE_COLUMNS``; on correlation
 matrices (a leading batch axis allowed) :func:`~snr_models.drivers.shapley.subset_r2`,
 :func:`~snr_models.drivers.shapley.lmg`, :func:`~snr_models.drivers.shapley.relative_weights`,
 :func:`~snr_models.drivers.shapley.shapley_from_subsets`,
@@ -33,11 +34,9 @@ from snr_models.drivers.importance import DriverImportance, key_drivers, pseudo_
 from snr_models.drivers.inputs import CollinearityWarning
 from snr_models.drivers.ipa import ImportancePerformance, importance_performance
 from snr_models.drivers.ordinal import OrdinalLogitResult, ordinal_logit
-from snr_models.drivers.survey import EXPERIENCE_COLUMNS, RATING_COLUMNS, survey_frame
+from snr_models.drivers.survey import survey_frame
 
 __all__ = [
-    "EXPERIENCE_COLUMNS",
-    "RATING_COLUMNS",
     "AsymmetricDrivers",
     "CollinearityWarning",
     "DriverImportance",

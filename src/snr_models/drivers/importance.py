@@ -54,9 +54,9 @@ Method = Literal["shapley", "relative_weights"]
 IMPORTANCE_COLUMNS = [
     "driver",
     "importance",
-    "lo",
-    "hi",
-    "se",
+    "importance_lo",
+    "importance_hi",
+    "importance_se",
     "share",
     "share_lo",
     "share_hi",
@@ -86,8 +86,9 @@ class DriverImportance:
         ``"shapley"``, ``"relative_weights"`` or ``"mcfadden_shapley"``.
     table : DataFrame
         Indexed by driver, in the caller's order: ``importance`` (the driver's part of the
-        (pseudo-)R²; they add up to ``r2``), ``lo``/``hi`` (percentile interval), ``se``
-        (bootstrap standard error), ``share`` (importance / r2) with ``share_lo``/``share_hi``,
+        (pseudo-)R²; they add up to ``r2``), ``importance_lo``/``importance_hi`` (percentile
+        interval), ``importance_se`` (bootstrap standard error), ``share`` (importance / r2)
+        with ``share_lo``/``share_hi``,
         ``rank`` (1 = most important), ``alternative`` (the other method's importance:
         relative weights beside Shapley and vice versa; NaN for the pseudo-R²),
         ``std_coef`` (standardised coefficient of the full model), ``vif``, ``mean`` (the mean
@@ -142,7 +143,9 @@ class DriverImportance:
             f"{self.cost.get('n_fits', 0)} model fits in {self.cost.get('seconds', 0):.2f} s",
             "",
             self.to_frame()
-            .set_index("driver")[["importance", "lo", "hi", "share", "rank", "std_coef", "vif"]]
+            .set_index("driver")[
+                ["importance", "importance_lo", "importance_hi", "share", "rank", "std_coef", "vif"]
+            ]
             .round(4)
             .to_string(),
         ]
@@ -151,7 +154,8 @@ class DriverImportance:
     def plot(self, *, share: bool = True) -> Figure:
         """Horizontal bars of importance (share of R² by default) with their intervals."""
         frame = self.to_frame().iloc[::-1]
-        col, lo, hi = ("share", "share_lo", "share_hi") if share else ("importance", "lo", "hi")
+        col = "share" if share else "importance"
+        lo, hi = f"{col}_lo", f"{col}_hi"
         fig = new_figure(figsize=(7.5, 0.45 * len(frame) + 1.6), layout="constrained")
         ax = fig.subplots()
         ypos = np.arange(len(frame))
@@ -208,7 +212,7 @@ def _table(
         nan = np.full(len(drivers), np.nan)
         lo = hi = s_lo = s_hi = se = nan
         r2_lo = r2_hi = np.nan
-    table["lo"], table["hi"], table["se"] = lo, hi, se
+    table["importance_lo"], table["importance_hi"], table["importance_se"] = lo, hi, se
     table["share"] = importance / r2
     table["share_lo"], table["share_hi"] = s_lo, s_hi
     table["rank"] = table["importance"].rank(ascending=False, method="first").astype(int)

@@ -17,6 +17,7 @@ import duckdb
 
 from snr_models.data.tables import TABLE_NAMES, Tables, parquet_glob
 from snr_models.errors import SnrInputError
+from snr_models.threads import duckdb_config, in_force
 
 __all__ = ["FeatureSource", "connect"]
 
@@ -40,7 +41,8 @@ def connect(
     memory_limit : str, optional
         DuckDB memory limit, e.g. ``"6GB"``; beyond it DuckDB spills to ``temp_directory``.
     threads : int, optional
-        DuckDB worker threads (default: DuckDB's, one per core).
+        DuckDB worker threads (default: the count of an open
+        :func:`snr_models.threads.limit`, else DuckDB's, one per core).
     temp_directory : str or Path, optional
         Spill folder (default: a folder under the system temp directory).
 
@@ -61,12 +63,13 @@ def connect(
     >>> con.sql("SELECT count(*) FROM clients").fetchall()[0][0]
     300
     """
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config=duckdb_config())
     # in Jupyter without ipywidgets DuckDB refuses to touch the setting
     with contextlib.suppress(duckdb.Error):
         con.execute("SET enable_progress_bar = false")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
+    threads = threads or in_force()
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     spill = Path(temp_directory) if temp_directory else Path(tempfile.gettempdir()) / "snr-duckdb"

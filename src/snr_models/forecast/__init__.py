@@ -10,22 +10,22 @@ Public API:
 - :func:`forecast_series` -> :class:`SeriesForecast`: any one monthly series, the same model
   choice and calibrated intervals, levels from ``alpha``.
 - :class:`Scenario`, :class:`Rollout`, :class:`ScenarioFile`, :func:`load_scenarios`: what a
-  scenario rolls out where and when; :func:`effects_table` the effects it uses.
+  scenario rolls out where and when.
 - :func:`backtest_series` (one series, every candidate model) and :func:`backtest_net_rate`
   (the whole forecast of the firm-wide net rate from several origins).
 - The forecasters :class:`SeasonalNaive`, :class:`ETSForecaster`, :class:`SARIMAXForecaster`,
-  :class:`StructuralForecaster`; exposure shapes :class:`Shape`.
+  :class:`StructuralForecaster`.
+
+Building blocks stay in their modules: ``core.OUTPUT_COLUMNS``, ``models.DEFAULT_MODELS`` and
+``models.MODELS``, ``scenario.effects_table``, ``exposure.Shape``.
 
 Analytical layer: no MLflow, no CLI (logging is :mod:`snr_models.jobs.forecast`'s job).
 """
 
 from snr_models.forecast.backtest import SeriesBacktest, backtest_series
-from snr_models.forecast.core import COMPONENTS, OUTPUT_COLUMNS, forecast
+from snr_models.forecast.core import forecast
 from snr_models.forecast.evaluate import NetRateBacktest, backtest_net_rate
-from snr_models.forecast.exposure import Shape
 from snr_models.forecast.models import (
-    DEFAULT_MODELS,
-    MODELS,
     ETSForecaster,
     SARIMAXForecaster,
     SeasonalNaive,
@@ -36,16 +36,11 @@ from snr_models.forecast.scenario import (
     Rollout,
     Scenario,
     ScenarioFile,
-    effects_table,
     load_scenarios,
 )
 from snr_models.forecast.series import SeriesForecast, forecast_series
 
 __all__ = [
-    "COMPONENTS",
-    "DEFAULT_MODELS",
-    "MODELS",
-    "OUTPUT_COLUMNS",
     "ETSForecaster",
     "ForecastResult",
     "NetRateBacktest",
@@ -56,11 +51,9 @@ __all__ = [
     "SeasonalNaive",
     "SeriesBacktest",
     "SeriesForecast",
-    "Shape",
     "StructuralForecaster",
     "backtest_net_rate",
     "backtest_series",
-    "effects_table",
     "forecast",
     "forecast_series",
     "load_scenarios",

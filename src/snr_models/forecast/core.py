@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snr_models import progress
 from snr_models.data import Tables
 from snr_models.errors import SnrInputError
 from snr_models.forecast.calibration import (
@@ -80,7 +81,7 @@ OUTPUT_COLUMNS: list[str] = [
 def _history(
     data: Tables, spec: Any, end: Any
 ) -> tuple[np.ndarray, pd.DatetimeIndex, dict, dict, dict[str, float], dict]:
-    nr = net_rate(data, spec, freq="M", by="branch_id", n_boot=0, end=end)
+    nr = net_rate(data, spec, freq="M", by="branch_id", n_boot=0, end=end).table
     nr = nr.loc[nr["branch_id"].notna()]
     if nr.empty:
         raise SnrInputError("forecast: no branch-months with data")
@@ -310,7 +311,7 @@ def forecast(
         factors_f[c] = scale_factor(standardised_errors(points))
         record("firm", c, name, scores, factors_f[c])
         mu_f[:, j], sd_f[:, j], res_f[c], honest_f[c] = mean, sd * factors_f[c], resid, points
-        for i in range(n_b):
+        for i in progress.track(range(n_b), f"branches {c}"):
             yb = pd.Series(_fill(values[c][i], firm[c]), index=index)
             name, scores, mean, sd, resid, points = fit_series(
                 yb, x_branch[i], horizon, models, n_origins, season_length

@@ -131,7 +131,7 @@ def backtest_net_rate(
         ``{"n_origins": 4, "models": ("snaive", "ets")}`` for the model choice at each origin;
         its ``alpha`` (default 0.05) sets the intervals scored.
     """
-    observed = net_rate(data, freq="M", n_boot=0).set_index("period")
+    observed = net_rate(data, freq="M", n_boot=0).table.set_index("period")
     actual = observed["net_rate"]
     periods = pd.DatetimeIndex(actual.index)
     if origins is None:

@@ -220,7 +220,18 @@ def run_attribution(
     if track:
         from snr_models import tracking
 
-        with tracking.start_run("snr-attribution", run_name="attribute") as run:
+        settings = {"start": start, "end": end, "window": window, "alpha": alpha}
+        with tracking.start_run(
+            "snr-attribution",
+            run_name=tracking.run_name("attribute", tables, config=settings | {"w": weighting}),
+            tags={"job": "attribute"},
+            description=(
+                f"snr attribute: each intervention's effect on S, R, E and the net rate, "
+                f"estimated jointly ({weighting} weighting, {1 - alpha:.0%} intervals), and the "
+                f"waterfall of the change of the firm-wide net rate from {start or 'the first'} "
+                f"to {end or 'the last'} months ({window}-month windows)."
+            ),
+        ) as run:
             log_attribution(run, tables, est, seconds)
             run_id = run.run_id
     return AttributionJobResult(

@@ -12,19 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from sklearn.base import clone
 
+from snr_models import progress, threads
 from snr_models.churn import (
     BacktestResult,
+    Candidate,
     ChurnBoost,
     ChurnLogit,
     HazardModel,
+    ModelChoice,
     evaluate,
     plot_importance,
     plot_lift,
     plot_partial_dependence,
     plot_reliability,
     plot_roc,
-    rolling_origin_backtest,
+    select_model,
 )
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
@@ -38,8 +42,14 @@ if TYPE_CHECKING:
 __all__ = [
     "ChurnConfig",
     "ChurnFit",
+    "candidates",
+    "choose_model",
+    "fit_chosen",
     "fit_estimator",
     "label_column",
+    "labelled_rows",
+    "log_choice",
+    "model_names",
     "ChurnEvaluateResult",
     "ChurnTrainResult",
     "evaluate_churn",
@@ -52,28 +62,50 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def make_estimator(config: ChurnConfig):
-    """The (unfitted) estimator the configuration names."""
-    if config.model == "logit":
+def model_names(config: ChurnConfig) -> list[str]:
+    """The models the configuration lets the job fit: ``auto.candidates`` or ``[model]``."""
+    return list(config.auto.candidates) if config.model == "auto" else [config.model]
+
+
+def make_estimator(config: ChurnConfig, model: str | None = None):
+    """The (unfitted) estimator ``model`` names (default ``config.model``, not ``auto``)."""
+    model = model or config.model
+    if model == "auto":
+        raise ValueError("model 'auto' is a choice among estimators: see choose_model")
+    if model == "logit":
         return ChurnLogit(C=config.logit.C)
-    if config.model == "hazard":
+    if model == "hazard":
         return HazardModel(C=config.hazard.C, horizon=config.horizon)
     return ChurnBoost(**config.boost.model_dump(), random_state=config.seed)
 
 
-def label_column(config: ChurnConfig) -> str:
-    """The training label: ``exit_next_month`` for the hazard model, else ``churn``."""
-    return "exit_next_month" if config.model == "hazard" else "churn"
+def label_column(config: ChurnConfig, model: str | None = None) -> str:
+    """The training label of ``model`` (default ``config.model``).
+
+    ``exit_next_month`` for the hazard model, else ``churn`` (also for ``auto``).
+    """
+    return "exit_next_month" if (model or config.model) == "hazard" else "churn"
+
+
+def candidates(config: ChurnConfig) -> list[Candidate]:
+    """The :class:`~snr_models.churn.Candidate` models of :func:`model_names`."""
+    return [
+        Candidate(name, make_estimator(config, name), label_column(config, name))
+        for name in model_names(config)
+    ]
 
 
 def labelled_rows(frame: pd.DataFrame, config: ChurnConfig) -> pd.DataFrame:
-    """Rows whose training label (and ``churn``) is observed, limited to ``train_months``."""
-    label = label_column(config)
-    labelled = frame[frame[label].notna() & frame["churn"].notna()]
+    """Rows whose training labels (and ``churn``) are observed, limited to ``train_months``.
+
+    With ``model: auto`` the labels of every candidate: all are fitted on the same rows.
+    """
+    labels = {"churn", *(label_column(config, m) for m in model_names(config))}
+    labelled = frame[frame[sorted(labels)].notna().all(axis=1)]
     if config.train_months:
         months = sorted(labelled["as_of"].unique())[-config.train_months :]
         labelled = labelled[labelled["as_of"].isin(months)]
-    if labelled.empty or labelled[label].nunique() < 2:
+    if labelled.empty or any(labelled[label].nunique() < 2 for label in labels):
         raise SnrInputError(
             f"churn train: no labelled client-months with both churners and stayers "
             f"(horizon {config.horizon} months); use more months of data"
@@ -86,10 +118,83 @@ def model_inputs(frame: pd.DataFrame) -> list[str]:
     return [*feature_columns(frame), "as_of"]
 
 
-def fit_estimator(labelled: pd.DataFrame, config: ChurnConfig):
-    """Fit the configured estimator on labelled rows (see :func:`labelled_rows`)."""
+def fit_estimator(labelled: pd.DataFrame, config: ChurnConfig, model: str | None = None):
+    """Fit ``model`` (default ``config.model``, not ``auto``) on labelled rows."""
     inputs = model_inputs(labelled)
-    return make_estimator(config).fit(labelled[inputs], labelled[label_column(config)].to_numpy())
+    return make_estimator(config, model).fit(
+        labelled[inputs], labelled[label_column(config, model)].to_numpy()
+    )
+
+
+def choose_model(
+    labelled: pd.DataFrame, config: ChurnConfig, *, importance: bool = False
+) -> ModelChoice:
+    """The rolling-origin backtest of every model of the configuration, and the choice.
+
+    With ``model: auto`` the candidates are ``auto.candidates`` and the one with the best
+    mean per-origin ``auto.metric`` is chosen (:func:`~snr_models.churn.select_model`, which
+    also gives the choice's nested estimate); with a named model it is the only candidate.
+    """
+    return select_model(
+        labelled,
+        candidates(config),
+        horizon=config.horizon,
+        label="churn",
+        metric=config.auto.metric,
+        min_train_months=config.backtest.min_train_months,
+        n_origins=config.backtest.n_origins,
+        importance=importance,
+        n_repeats=config.backtest.n_repeats,
+        n_boot=config.n_boot,
+        alpha=config.alpha,
+        random_state=config.seed,
+    )
+
+
+def fit_chosen(labelled: pd.DataFrame, choice: ModelChoice):
+    """Fit the chosen candidate on every labelled row (with its own training label)."""
+    candidate = choice.candidate
+    return clone(candidate.estimator).fit(
+        labelled[model_inputs(labelled)], labelled[candidate.train_label].to_numpy()
+    )
+
+
+def log_choice(run: TrackedRun, choice: ModelChoice) -> None:
+    """Log the model choice: parameters, each candidate's backtest score, the nested estimate.
+
+    Aggregates only: candidate names, origins as months, metrics; no client row.
+    """
+    run.log_params(
+        {
+            "model.chosen": choice.chosen,
+            "model.candidates": ",".join(choice.scores.index),
+            "model.metric": choice.metric,
+            "model.n_origins": int(choice.scores["n_origins"].max()),
+            "model.nested_origins": ",".join(f"{o:%Y-%m}" for o in choice.nested["origin"]),
+        }
+    )
+    scores = choice.scores
+    run.log_metrics(
+        {
+            f"choice.{name}.{m}": float(scores.loc[name, m])
+            for name in scores.index
+            for m in ("score", "roc_auc", "pr_auc", "brier")
+        }
+    )
+    run.log_frame(scores.reset_index(), "backtest/candidates.csv")
+    run.log_frame(choice.per_origin, "backtest/candidates_per_origin.csv")
+    if choice.nested_metrics is not None:
+        m = choice.nested_metrics
+        run.log_metrics(
+            {f"nested.{choice.metric}_mean": choice.nested_score}
+            | {f"nested.{k}": m.loc[k, "value"] for k in ("roc_auc", "pr_auc", "brier", "empc")}
+            | {f"nested.{k}_lo": m.loc[k, "lo"] for k in ("roc_auc", "pr_auc")}
+            | {f"nested.{k}_hi": m.loc[k, "hi"] for k in ("roc_auc", "pr_auc")}
+        )
+        run.log_frame(choice.nested, "backtest/nested.csv")
+    fig = choice.plot()
+    run.log_figure(fig, "backtest/model_choice.png")
+    plt.close(fig)
 
 
 def _tables(data: str | Path | Tables) -> Tables:
@@ -102,7 +207,12 @@ def _tables(data: str | Path | Tables) -> Tables:
 
 @dataclass(frozen=True)
 class ChurnTrainResult:
-    """What :func:`train_churn` produced (no client rows)."""
+    """What :func:`train_churn` produced (no client rows).
+
+    ``model`` is the chosen model's name, ``candidates`` each candidate's backtest scores
+    (:attr:`~snr_models.churn.ModelChoice.scores`), ``nested`` and ``nested_metrics`` the
+    accuracy of the choice on origins not used to make it.
+    """
 
     run_id: str
     model_uri: str
@@ -111,6 +221,10 @@ class ChurnTrainResult:
     metrics: pd.DataFrame
     per_origin: pd.DataFrame
     importance: pd.DataFrame | None
+    model: str = ""
+    candidates: pd.DataFrame | None = None
+    nested: pd.DataFrame | None = None
+    nested_metrics: pd.DataFrame | None = None
 
 
 def _log_figures(run, y, p, prefix: str) -> None:
@@ -125,7 +239,7 @@ def _log_figures(run, y, p, prefix: str) -> None:
 
 @dataclass(frozen=True)
 class ChurnFit:
-    """A churn model fitted by :func:`fit_churn`, with its backtest.
+    """A churn model chosen and fitted by :func:`fit_churn`, with its backtest.
 
     Holds client rows (``features``, ``labelled``, the backtest's predictions): log it with
     :func:`log_churn`, which records aggregates only.
@@ -135,12 +249,17 @@ class ChurnFit:
     features: pd.DataFrame
     labelled: pd.DataFrame
     inputs: list[str]
-    backtest: BacktestResult
+    choice: ModelChoice
     estimator: Any
+
+    @property
+    def backtest(self) -> BacktestResult:
+        """The chosen model's rolling-origin backtest."""
+        return self.choice.backtest
 
 
 def fit_churn(tables: Tables, config: ChurnConfig | None = None) -> ChurnFit:
-    """Build features, run the rolling-origin backtest and fit the final model.
+    """Build features, backtest the candidate models, choose one and fit it.
 
     Parameters
     ----------
@@ -150,38 +269,28 @@ def fit_churn(tables: Tables, config: ChurnConfig | None = None) -> ChurnFit:
         Default: ``ChurnConfig()``.
     """
     config = config or ChurnConfig()
-    label = label_column(config)
-    frame = build_features(tables, horizon=config.horizon)
-    labelled = labelled_rows(frame, config)
-    bt = rolling_origin_backtest(
-        labelled,
-        make_estimator(config),
-        horizon=config.horizon,
-        label="churn",
-        train_label=label,
-        min_train_months=config.backtest.min_train_months,
-        n_origins=config.backtest.n_origins,
-        importance=config.backtest.importance,
-        n_repeats=config.backtest.n_repeats,
-        n_boot=config.n_boot,
-        alpha=config.alpha,
-        random_state=config.seed,
-    )
+    with progress.stage("features"):
+        frame = build_features(tables, horizon=config.horizon)
+        labelled = labelled_rows(frame, config)
+    choice = choose_model(labelled, config, importance=config.backtest.importance)
+    with progress.stage("fit"):
+        estimator = fit_chosen(labelled, choice)
     return ChurnFit(
         config=config,
         features=frame,
         labelled=labelled,
         inputs=model_inputs(labelled),
-        backtest=bt,
-        estimator=fit_estimator(labelled, config),
+        choice=choice,
+        estimator=estimator,
     )
 
 
 def log_churn(run: TrackedRun, tables: Tables, fit: ChurnFit) -> LoggedChurnModel:
     """Log a :func:`fit_churn` result in ``run`` and register the model (if configured).
 
-    Logged: the configuration, the data's schema and hash, backtest metrics per origin and
-    pooled with intervals, ROC, calibration and lift figures, importances, partial
+    Logged: the configuration, the data's schema and hash, the model choice (each
+    candidate's backtest score, the nested estimate), the chosen model's backtest metrics per
+    origin and pooled with intervals, ROC, calibration and lift figures, importances, partial
     dependence, the logit's inference table, and the model (skops) with its training
     profile. No client row or identifier.
     """
@@ -203,6 +312,7 @@ def log_churn(run: TrackedRun, tables: Tables, fit: ChurnFit) -> LoggedChurnMode
             "n_train_rows": len(labelled),
         }
     )
+    log_choice(run, fit.choice)
     run.log_data(tables)
     run.log_metrics(
         {f"backtest.{m}": v for m, v in bt.metrics["value"].items()}
@@ -246,10 +356,23 @@ def log_churn(run: TrackedRun, tables: Tables, fit: ChurnFit) -> LoggedChurnMode
     )
 
 
+def _train_description(config: ChurnConfig) -> str:
+    """The training run's description in the MLflow UI."""
+    return (
+        f"snr churn train: a {config.model} model of each client's probability of leaving "
+        f"within {config.horizon} months, from point-in-time features; rolling-origin backtest "
+        f"({config.backtest.n_origins} origins, {config.n_boot} bootstrap replicates), the "
+        f"final fit logged and {'registered' if config.register_model else 'not registered'}."
+    )
+
+
+@progress.job("churn train", ("data", "features", "backtest", "fit", "log"))
 def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) -> ChurnTrainResult:
     """Build features, backtest, fit the final model, log everything and register it.
 
-    :func:`fit_churn` then :func:`log_churn`, in a run of its own in ``config.experiment``.
+    :func:`fit_churn` then :func:`log_churn`, in a run of its own in ``config.experiment``,
+    with ``config.threads`` threads (:func:`snr_models.threads.limit`). Progress is reported
+    through :mod:`snr_models.progress`: data, features, backtest, fit, log.
 
     Parameters
     ----------
@@ -265,12 +388,21 @@ def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) ->
     from snr_models import tracking
 
     config = config or ChurnConfig()
-    tables = _tables(data)
-    fit = fit_churn(tables, config)
-    with tracking.start_run(
-        config.experiment, run_name=tracking.run_name("churn train", tables)
-    ) as run:
-        logged = log_churn(run, tables, fit)
+    with threads.limit(config.threads):
+        with progress.stage("data"):
+            tables = _tables(data)
+        fit = fit_churn(tables, config)
+        settings = config.model_dump(mode="json", exclude={"threads"})
+        with (
+            progress.stage("log"),
+            tracking.start_run(
+                config.experiment,
+                run_name=tracking.run_name("churn train", tables, config=settings),
+                tags={"job": "churn train"},
+                description=_train_description(config),
+            ) as run,
+        ):
+            logged = log_churn(run, tables, fit)
     return ChurnTrainResult(
         run_id=logged.run_id,
         model_uri=logged.model_uri,
@@ -279,6 +411,10 @@ def train_churn(data: str | Path | Tables, config: ChurnConfig | None = None) ->
         metrics=fit.backtest.metrics,
         per_origin=fit.backtest.per_origin,
         importance=fit.backtest.importance,
+        model=fit.choice.chosen,
+        candidates=fit.choice.scores,
+        nested=fit.choice.nested,
+        nested_metrics=fit.choice.nested_metrics,
     )
 
 
@@ -338,7 +474,16 @@ def evaluate_churn(
     if track:
         from snr_models import tracking
 
-        with tracking.start_run(experiment, run_name=f"evaluate-{month:%Y-%m}") as run:
+        with tracking.start_run(
+            experiment,
+            run_name=f"churn evaluate {month:%Y-%m} {tables.content_hash()[:6]}",
+            tags={"job": "churn evaluate"},
+            description=(
+                f"snr churn evaluate: {model_uri} on the {len(labelled):,} clients open at the "
+                f"end of {month:%Y-%m} whose {horizon}-month outcome is known "
+                f"({n_boot} bootstrap replicates)."
+            ),
+        ) as run:
             run.log_params(
                 {
                     "model_uri": model_uri,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from snr_models.configfile import merge_mappings, read_yaml_mapping
 
@@ -46,6 +46,26 @@ class HazardSettings(_Strict):
     """:class:`~snr_models.churn.HazardModel` parameters."""
 
     C: float = Field(1.0, gt=0)
+
+
+class AutoSettings(_Strict):
+    """``model: auto``: the candidates chosen among on the backtest, and the score."""
+
+    candidates: list[Literal["boost", "logit", "hazard"]] = Field(
+        default_factory=lambda: ["logit", "hazard", "boost"],
+        min_length=1,
+        description="models to choose among; ties go to the earlier one",
+    )
+    metric: Literal["roc_auc", "pr_auc", "brier"] = Field(
+        "roc_auc", description="per-origin backtest score whose mean over origins decides"
+    )
+
+    @field_validator("candidates")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"auto.candidates repeat a model: {value}")
+        return value
 
 
 class DriftSettings(_Strict):
@@ -97,7 +117,9 @@ class ChurnConfig(_Strict):
 
     name: str = "churn"
     experiment: str = "snr-churn"
-    model: Literal["boost", "logit", "hazard"] = "boost"
+    model: Literal["auto", "boost", "logit", "hazard"] = Field(
+        "auto", description="auto: chosen among `auto.candidates` on the rolling-origin backtest"
+    )
     horizon: int = Field(3, ge=1, le=24)
     train_months: int | None = Field(
         None, ge=1, description="use only the last N labelled as-of months (None: all)"
@@ -106,11 +128,15 @@ class ChurnConfig(_Strict):
     logit: LogitSettings = Field(default_factory=LogitSettings)
     boost: BoostSettings = Field(default_factory=BoostSettings)
     hazard: HazardSettings = Field(default_factory=HazardSettings)
+    auto: AutoSettings = Field(default_factory=AutoSettings)
     n_boot: int = Field(200, ge=0)
     alpha: float = Field(0.05, gt=0, lt=1, description="1 - level of every interval")
     # "register" in YAML; renamed here because pydantic's BaseModel has a ``register`` method
     register_model: bool = Field(True, alias="register", description="register the model")
     seed: int = 0
+    threads: int | None = Field(
+        None, ge=1, description="OpenMP/BLAS/DuckDB threads (None: SNR_THREADS or the free CPUs)"
+    )
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
     @classmethod
@@ -213,6 +239,9 @@ class RunConfig(BaseModel):
     data_dir: str = Field("data", description="where a simulated world is written")
     output_dir: str = Field("reports", description="outputs go to <output_dir>/<run id>/")
     seed: int = 0
+    threads: int | None = Field(
+        None, ge=1, description="OpenMP/BLAS/DuckDB threads (None: SNR_THREADS or the free CPUs)"
+    )
     netrate: NetRateStage = Field(default_factory=NetRateStage)
     drivers: DriversStage = Field(default_factory=DriversStage)
     churn: ChurnStage = Field(default_factory=ChurnStage)

@@ -34,7 +34,6 @@ from snr_models.data.atomic import atomic_path
 from snr_models.data.io import load
 from snr_models.data.tables import Tables
 from snr_models.drivers import (
-    RATING_COLUMNS,
     asymmetric_drivers,
     drivers_by_group,
     importance_performance,
@@ -42,7 +41,7 @@ from snr_models.drivers import (
     ordinal_logit,
     survey_frame,
 )
-from snr_models.drivers.survey import EXPERIENCE_COLUMNS
+from snr_models.drivers.survey import EXPERIENCE_COLUMNS, RATING_COLUMNS
 from snr_models.errors import SnrInputError
 
 logger = logging.getLogger(__name__)
@@ -234,8 +233,11 @@ def analysis_metrics(name: str, result: Any) -> dict[str, float]:
             }
         )
         for driver, row in result.table.iterrows():
-            for col in ("importance", "lo", "hi", "share", "share_lo", "share_hi", "vif"):
-                metrics[f"importance.{driver}.{col}"] = row[col]
+            for col in ("importance", "share"):
+                metrics[f"{col}.{driver}"] = row[col]
+                metrics[f"{col}.{driver}.lo"] = row[f"{col}_lo"]
+                metrics[f"{col}.{driver}.hi"] = row[f"{col}_hi"]
+            metrics[f"vif.{driver}"] = row["vif"]
     elif name == "ipa":
         metrics["importance_cut"] = result.importance_cut
         metrics["performance_cut"] = result.performance_cut
@@ -286,7 +288,17 @@ def _track(
     from snr_models import tracking
 
     low, high = ranges
-    with tracking.start_run("snr-drivers", run_name=f"drivers-{target}") as parent:
+    settings = {"target": target, "by": by, "n_boot": n_boot, "alpha": alpha}
+    with tracking.start_run(
+        "snr-drivers",
+        run_name=tracking.run_name(f"drivers {target}", tables, config=settings),
+        tags={"job": "drivers"},
+        description=(
+            f"snr drivers: what moves {target.upper()} among {len(drivers)} service attributes "
+            f"(Shapley importance with {n_boot} bootstrap replicates, {1 - alpha:.0%} "
+            f"intervals){f', by {by}' if by else ''}; a child run per analysis."
+        ),
+    ) as parent:
         parent.log_params(
             {
                 "target": target,

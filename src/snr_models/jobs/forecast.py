@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from snr_models import progress
 from snr_models.attribution import JointEffects, build_panel, estimate_joint
 from snr_models.data.atomic import write_frame
 from snr_models.data.io import load
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
-from snr_models.forecast import DEFAULT_MODELS, ForecastResult, forecast, load_scenarios
+from snr_models.forecast import ForecastResult, forecast, load_scenarios
 from snr_models.forecast.core import COMPONENTS
+from snr_models.forecast.models import DEFAULT_MODELS
 from snr_models.forecast.scenario import ScenarioFile
 
 logger = logging.getLogger(__name__)
@@ -120,6 +122,7 @@ def log_forecast(result: ForecastResult, run: Any, tables: Tables | None = None)
     run.log_text(result.summary(), "forecast/summary.txt")
 
 
+@progress.job("forecast", ("data", "forecast", "write"))
 def run_forecast(
     data: str | Path | Tables,
     output: str | Path,
@@ -155,25 +158,38 @@ def run_forecast(
     if output.suffix.lower() not in {".csv", ".parquet"}:
         raise SnrInputError(f"--output {output}: expected a .csv or .parquet file name")
     scenarios = load_scenarios(scenario) if scenario is not None else None
-    tables = data if isinstance(data, Tables) else load(data)
-    result = forecast(
-        tables,
-        horizon=horizon,
-        scenario=scenarios,
-        effects=scenario_effects(tables, scenarios, end),
-        branches=branches,
-        models=models or DEFAULT_MODELS,
-        n_origins=n_origins,
-        n_paths=n_paths,
-        end=end,
-        random_state=seed,
-    )
+    with progress.stage("data"):
+        tables = data if isinstance(data, Tables) else load(data)
+    with progress.stage("forecast"):
+        result = forecast(
+            tables,
+            horizon=horizon,
+            scenario=scenarios,
+            effects=scenario_effects(tables, scenarios, end),
+            branches=branches,
+            models=models or DEFAULT_MODELS,
+            n_origins=n_origins,
+            n_paths=n_paths,
+            end=end,
+            random_state=seed,
+        )
     run_id = None
     if track:
         from snr_models import tracking
 
-        with tracking.start_run("snr-forecast", run_name=f"forecast-h{horizon}") as run:
+        settings = {"horizon": horizon, "scenario": str(scenario), "end": end, "seed": seed}
+        with tracking.start_run(
+            "snr-forecast",
+            run_name=tracking.run_name("forecast", tables, config=settings),
+            tags={"job": "forecast"},
+            description=(
+                f"snr forecast: the net rate, S, R and E {horizon} months ahead with intervals, "
+                f"per scenario ({', '.join(result.scenario_names)}), the model of each series "
+                f"chosen on a rolling-origin backtest."
+            ),
+        ) as run:
             log_forecast(result, run, tables)
             run_id = run.run_id
-    write_frame(result.to_frame(), output)
+    with progress.stage("write"):
+        write_frame(result.to_frame(), output)
     return ForecastJobResult(result=result, output=output, run_id=run_id)

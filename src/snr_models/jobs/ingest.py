@@ -1,37 +1,51 @@
 """``snr ingest``: a broker's exports into the contract, month by month, with nothing lost.
 
-Steps: take the lock (a second ingest of the same output meanwhile exits with 75); read and
-convert every source (:func:`snr_models.data.ingest.extract`); write the quarantine (rows that
-could not be converted, with source, line, column, reason and value); stop with an error if a
-table's rejected share passes the threshold (nothing else written); merge the month into the
-existing dataset (its rows of that month replaced, never doubled; snapshot tables replaced,
-as of the dataset's last month: see :func:`_as_of`);
-validate against the contract and write atomically; record the manifest; write the
-data-quality page.
+The job orchestrates the steps of :mod:`snr_models.data.ingest`: take the lock (a second
+ingest of the same output meanwhile exits with 75); read and convert every source, chunk by
+chunk, into a staging folder (:func:`~snr_models.data.ingest.extract`); publish the quarantine
+(cells that could not be converted, with source, line, column, reason and value); stop with an
+error if a table's rejected share passes the threshold (nothing else written); merge the month
+into the existing dataset in DuckDB (:func:`~snr_models.data.ingest.dataset.merge`: its rows
+of that month replaced, never doubled; snapshot tables replaced, as of the dataset's last
+month); check the contract, naming each offending row by its source file and line
+(:func:`~snr_models.data.ingest.dataset.check`); write atomically
+(:func:`~snr_models.data.io.publish`); record the manifest; write the data-quality page.
 
 Beside the output ``OUT`` (a Parquet folder or a DuckDB file) the folder ``OUT.ingest/``
-holds ``manifest.json``, ``quarantine/<YYYY-MM|all>.csv``, ``quality-<YYYY-MM|all>.html``
-and the lock. Nothing there holds a database URL or a password; the quarantine holds the
-offending source cells, as sensitive as the exports themselves.
+holds ``manifest.json``, ``quarantine/<YYYY-MM|all>.csv``, ``quality-<YYYY-MM|all>.html``,
+``pending.parquet`` (a monthly ingest's values that lie after the dataset's last month,
+withheld until a later month is ingested) and the lock. Nothing there holds a database URL
+or a password; the quarantine holds the offending source cells, as sensitive as the exports
+themselves.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import duckdb
 import pandas as pd
 
-from snr_models.data.atomic import atomic_path
-from snr_models.data.contract import KEYS, column_kinds
+from snr_models import progress
+from snr_models.data.atomic import atomic_path, staging_dir
+from snr_models.data.contract import column_kinds
 from snr_models.data.ingest import Extract, IngestError, extract, load_sources
-from snr_models.data.ingest.config import MONTHLY_COLUMN
-from snr_models.data.io import load, save
+from snr_models.data.ingest.config import SourcesConfig, parse_month
+from snr_models.data.ingest.dataset import (
+    check,
+    connect,
+    merge,
+    null_shares,
+    rows_per_month,
+    sample,
+)
+from snr_models.data.io import publish
 from snr_models.data.tables import TABLE_NAMES
 from snr_models.features.drift import drift_report, training_profile
 from snr_models.jobs.lock import Locked, acquire
@@ -42,6 +56,8 @@ __all__ = ["IngestLocked", "IngestResult", "ingest", "sidecar"]
 logger = logging.getLogger(__name__)
 
 _SHOWN = 5
+#: Rows of each table's extract profiled for the PSI against the next extract.
+_PROFILE_ROWS = 200_000
 
 
 class IngestLocked(Locked):
@@ -85,30 +101,13 @@ def sidecar(out: str | Path) -> Path:
     return out.parent / f"{out.name}.ingest"
 
 
-def _month(month: str | None) -> pd.Timestamp | None:
-    if month is None:
-        return None
-    try:
-        stamp = pd.Timestamp(pd.Period(month, freq="M").start_time)
-    except (ValueError, TypeError):
-        raise IngestError(f"--month: {month!r} is not a month (YYYY-MM)") from None
-    if len(month) != 7:
-        raise IngestError(f"--month: {month!r} is not a month (YYYY-MM)")
-    return stamp
-
-
-def _in_month(values: pd.Series, month: pd.Timestamp) -> np.ndarray:
-    v = values.to_numpy(dtype="datetime64[us]")
-    end = (month + pd.offsets.MonthBegin()).to_datetime64()
-    return (v >= month.to_datetime64()) & (v < end)
-
-
-def _write_quarantine(ex: Extract, path: Path) -> Path | None:
-    if ex.rejected.empty:
+def _move(staged: Path | None, path: Path) -> Path | None:
+    """Publish the staged file at ``path`` atomically; a missing one removes ``path``."""
+    if staged is None or not staged.exists():
         path.unlink(missing_ok=True)  # a re-ingest that is now clean leaves no stale file
         return None
     with atomic_path(path) as tmp:
-        ex.rejected.to_csv(tmp, index=False, encoding="utf-8-sig")  # opens in Excel
+        os.replace(staged, tmp)
     return path
 
 
@@ -121,83 +120,14 @@ def _threshold_message(ex: Extract, over: list[str], limit: float, quarantine: P
         read, bad = ex.rows_read(table), ex.rows_rejected(table)
         lines.append(f"- {table}: {bad:,} of {read:,} rows rejected ({bad / read:.2%})")
         for row in ex.rejected_by_reason(table).itertuples():
-            part = ex.rejected[
-                (ex.rejected["table"] == table)
-                & (ex.rejected["column"] == row.column)
-                & (ex.rejected["reason"] == row.reason)
+            part = ex.examples[
+                (ex.examples["table"] == table)
+                & (ex.examples["column"] == row.column)
+                & (ex.examples["reason"] == row.reason)
             ].head(_SHOWN)
             where = ", ".join(f"{r.source} line {r.line} ({r.value!r})" for r in part.itertuples())
             lines.append(f"    {row.column}: {row.reason}: {row.rows:,} rows, e.g. {where}")
     return "\n".join(lines)
-
-
-def _merge(out: Path, ex: Extract) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    """The extract laid over the existing dataset: its month replaced, snapshots replaced."""
-    replaced = dict.fromkeys(TABLE_NAMES, 0)
-    if ex.month is None or not out.exists():
-        return dict(ex.frames), replaced
-    existing = load(out)
-    frames: dict[str, pd.DataFrame] = {}
-    for name in TABLE_NAMES:
-        new = ex.frames[name]
-        if name not in MONTHLY_COLUMN:
-            frames[name] = new
-            continue
-        old = getattr(existing, name)
-        inside = _in_month(old[MONTHLY_COLUMN[name]], ex.month)
-        replaced[name] = int(inside.sum())
-        frames[name] = pd.concat([old.loc[~inside], new], ignore_index=True)
-    return frames, replaced
-
-
-def _as_of(
-    frames: dict[str, pd.DataFrame], ex: Extract
-) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    """Snapshot tables as of the dataset's last month (monthly ingests only).
-
-    A snapshot extracted later than the dataset's last month (accounts opened, an intervention
-    started or a market month after it; a later close) would break the contract's rule that no
-    date follows the extract: those rows are set aside (counted as other months) and a later
-    close, or a ticket's response or resolution after it, is not yet known (null): ingesting
-    an earlier month again once later months are in brings them in.
-    """
-    later = dict.fromkeys(TABLE_NAMES, 0)
-    months = frames["client_months"]["month"]
-    if ex.month is None or months.empty:
-        return frames, later
-    limit = (months.max() + pd.offsets.MonthBegin()).to_datetime64()
-    frames = dict(frames)
-    for name, column in (
-        ("clients", "open_date"),
-        ("interventions", "start_date"),
-        ("market", "month"),
-    ):
-        frame = frames[name]
-        keep = frame[column].to_numpy(dtype="datetime64[us]") < limit
-        later[name] = int((~keep).sum())
-        frames[name] = frame.loc[keep].reset_index(drop=True) if later[name] else frame
-    clients = frames["clients"]
-    closed_later = clients["close_date"].to_numpy(dtype="datetime64[us]") >= limit
-    if closed_later.any():
-        clients = clients.copy()
-        clients.loc[closed_later, "close_date"] = pd.NaT
-        clients.loc[closed_later, "close_reason"] = np.nan
-        frames["clients"] = clients
-    tickets = frames["tickets"]
-    for column in ("first_response_at", "resolved_at"):  # not yet answered or resolved
-        after = tickets[column].to_numpy(dtype="datetime64[us]") >= limit
-        if after.any():
-            tickets = tickets.copy()
-            tickets.loc[after, column] = pd.NaT
-    frames["tickets"] = tickets
-    return frames, later
-
-
-def _sorted(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    return {
-        name: frame.sort_values(list(KEYS[name]), ignore_index=True, kind="stable")
-        for name, frame in frames.items()
-    }
 
 
 def _profiled(table: str) -> list[str]:
@@ -223,7 +153,8 @@ def _quality_page(
     key: str,
     ex: Extract,
     counts: dict[str, dict[str, int]],
-    frames: dict[str, pd.DataFrame],
+    nulls: dict[str, dict[str, float]],
+    per_month: pd.DataFrame,
     psi: dict[str, dict[str, float]],
     quarantine: Path | None,
 ) -> str:
@@ -274,14 +205,11 @@ def _quality_page(
         reasons = ex.rejected_by_reason(name)
         if len(reasons):
             section.table(reasons, "Rejected rows by column and reason.")
-        frame = ex.frames[name]
         columns = pd.DataFrame(
             {
-                "column": list(frame.columns),
-                "null share": [
-                    float(frame[col].isna().mean()) if len(frame) else 0.0 for col in frame.columns
-                ],
-                "PSI vs previous extract": [psi.get(name, {}).get(col) for col in frame.columns],
+                "column": list(nulls[name]),
+                "null share": list(nulls[name].values()),
+                "PSI vs previous extract": [psi.get(name, {}).get(col) for col in nulls[name]],
             }
         )
         section.table(
@@ -292,17 +220,13 @@ def _quality_page(
         )
         sections.append(section)
     months = Section("months", "Rows per month in the dataset")
-    per_month = {}
-    for name, column in MONTHLY_COLUMN.items():
-        months_of_rows = frames[name][column].to_numpy(dtype="datetime64[us]").astype("M8[M]")
-        labels, n = np.unique(months_of_rows, return_counts=True)
-        per_month[name] = pd.Series(n, index=np.datetime_as_string(labels, unit="M"))
-    table = pd.DataFrame(per_month).fillna(0).astype("int64").sort_index()
+    table = per_month
     months.table(table.rename_axis("month").reset_index(), "A gap or a dip is a missing extract.")
     sections.append(months)
     return render(f"Data quality: {out.name}", f"snr ingest, extract {key}", sections)
 
 
+@progress.job("ingest", ("extract", "write"))
 def ingest(
     sources: str | Path,
     out: str | Path,
@@ -310,6 +234,7 @@ def ingest(
     month: str | None = None,
     threshold: float | None = None,
     on_step: Callable[[str], None] | None = None,
+    memory_limit: str = "2GB",
 ) -> IngestResult:
     """Ingest the sources of ``sources.yaml`` into the dataset ``out``.
 
@@ -327,6 +252,10 @@ def ingest(
         ``quarantine_threshold``, itself 0.01 by default).
     on_step : callable, optional
         Called with a line of progress text.
+    memory_limit : str
+        DuckDB's memory for the staged, merged and sorted tables (it spills to a staging
+        folder beside ``out`` beyond it); the ingest needs about this, plus one source file's
+        conversion, plus the interpreter.
 
     Raises
     ------
@@ -340,88 +269,104 @@ def ingest(
     """
     say = on_step or (lambda text: logger.info(text))
     config = load_sources(sources)
-    stamp = _month(month)
+    stamp = parse_month(month)
     key = f"{stamp:%Y-%m}" if stamp is not None else "all"
     limit = config.quarantine_threshold if threshold is None else threshold
     out = Path(out)
     side = sidecar(out)
     lock = acquire(side / "lock", str(sources), IngestLocked)
     try:
-        ex = extract(config, stamp)
-        for s in ex.sources:
-            if s.encoding_detected:
-                say(f"{s.source}: encoding detected as {s.encoding}")
-        quarantine = _write_quarantine(ex, side / "quarantine" / f"{key}.csv")
-        over = [
-            t
-            for t in TABLE_NAMES
-            if ex.rows_read(t) and ex.rows_rejected(t) / ex.rows_read(t) > limit
-        ]
-        if over:
-            raise IngestError(
-                _threshold_message(ex, over, limit, side / "quarantine" / f"{key}.csv")
-            )
-        frames, replaced = _merge(out, ex)
-        frames, later = _as_of(frames, ex)
-        frames = _sorted(frames)
-        save(frames, out)  # validates against the contract (once), then writes atomically
-        counts = {
-            name: {
-                "rows_read": ex.rows_read(name),
-                "rows_written": len(ex.frames[name]) - later[name],
-                "rows_rejected": ex.rows_rejected(name),
-                "rows_other_months": later[name]
-                + sum(s.rows_other_months for s in ex.sources if s.table == name),
-                "rows_replaced": replaced[name],
-                "rows_total": len(frames[name]),
-            }
-            for name in TABLE_NAMES
-        }
-        manifest_path = side / "manifest.json"
-        manifest = _read_manifest(manifest_path)
-        psi: dict[str, dict[str, float]] = {}
-        profiles: dict[str, Any] = {}
-        for name in TABLE_NAMES:
-            frame = ex.frames[name]
-            columns = _profiled(name)
-            previous = manifest.get("profiles", {}).get(name)
-            if previous is not None and len(frame):
-                report = drift_report(previous, frame)
-                psi[name] = {r.feature: float(r.psi) for r in report.table.itertuples()}
-            if len(frame):
-                profiles[name] = training_profile(frame, columns, label=None)
-        finished = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
-        entry = {
-            "finished": finished,
-            "sources_file": str(sources),
-            "threshold": limit,
-            "tables": counts,
-            "sources": [vars(s) for s in ex.sources],
-            "quarantine": str(quarantine) if quarantine else None,
-        }
-        extracts = dict(manifest.get("extracts", {})) if stamp is not None else {}
-        extracts[key] = entry
-        manifest = {
-            "output": str(out),
-            "extracts": dict(sorted(extracts.items())),
-            "runs": [*manifest.get("runs", []), {"extract": key, "finished": finished}],
-            "profiles": manifest.get("profiles", {}) | profiles,
-        }
-        with atomic_path(manifest_path) as tmp:
-            tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
-        quality = side / f"quality-{key}.html"
-        page = _quality_page(out, key, ex, counts, frames, psi, quarantine)
-        with atomic_path(quality) as tmp:
-            tmp.write_text(page, encoding="utf-8")
-        return IngestResult(
-            out,
-            key,
-            counts,
-            entry["sources"],
-            quarantine,
-            quality,
-            manifest_path,
-            psi,
-        )
+        with staging_dir(out) as stage:
+            con = connect(stage, memory_limit)
+            try:
+                return _ingest(config, str(sources), out, stamp, key, limit, stage, con, say)
+            finally:
+                con.close()
     finally:
         lock.release()
+
+
+def _ingest(
+    config: SourcesConfig,
+    sources: str,
+    out: Path,
+    stamp: pd.Timestamp | None,
+    key: str,
+    limit: float,
+    stage: Path,
+    con: duckdb.DuckDBPyConnection,
+    say: Callable[[str], None],
+) -> IngestResult:
+    side = sidecar(out)
+    quarantine_path = side / "quarantine" / f"{key}.csv"
+    say("reading and converting the sources")
+    with progress.stage("extract"):
+        ex = extract(config, con, stage / "quarantine.csv", stamp)
+    for s in ex.sources:
+        if s.encoding_detected:
+            say(f"{s.source}: encoding detected as {s.encoding}")
+    quarantine = _move(ex.quarantine, quarantine_path)
+    over = [
+        t for t in TABLE_NAMES if ex.rows_read(t) and ex.rows_rejected(t) / ex.rows_read(t) > limit
+    ]
+    if over:
+        raise IngestError(_threshold_message(ex, over, limit, quarantine_path))
+    with progress.stage("write"):
+        say("merging into the dataset and checking the contract")
+        merged = merge(ex, out, con, side / "pending.parquet", stage)
+        check(merged, ex, out, con)
+        say(f"writing {out}")
+        publish(con, merged.tables, out)
+    _move(merged.pending, side / "pending.parquet")
+    counts = {
+        name: {
+            "rows_read": ex.rows_read(name),
+            "rows_written": ex.rows_kept(name) - merged.later[name],
+            "rows_rejected": ex.rows_rejected(name),
+            "rows_other_months": merged.later[name]
+            + sum(s.rows_other_months for s in ex.sources if s.table == name),
+            "rows_replaced": merged.replaced[name],
+            "rows_total": merged.totals[name],
+        }
+        for name in TABLE_NAMES
+    }
+    manifest_path = side / "manifest.json"
+    manifest = _read_manifest(manifest_path)
+    psi: dict[str, dict[str, float]] = {}
+    profiles: dict[str, Any] = {}
+    for name in TABLE_NAMES:
+        if not ex.rows_kept(name):
+            continue
+        columns = _profiled(name)
+        frame = sample(ex, con, name, columns, _PROFILE_ROWS)
+        previous = manifest.get("profiles", {}).get(name)
+        if previous is not None:
+            report = drift_report(previous, frame)
+            psi[name] = {r.feature: float(r.psi) for r in report.table.itertuples()}
+        profiles[name] = training_profile(frame, columns, label=None)
+    nulls = {name: null_shares(ex, con, name) for name in TABLE_NAMES}
+    per_month = rows_per_month(merged, con)
+    finished = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    entry = {
+        "finished": finished,
+        "sources_file": sources,
+        "threshold": limit,
+        "tables": counts,
+        "sources": [vars(s) for s in ex.sources],
+        "quarantine": str(quarantine) if quarantine else None,
+    }
+    extracts = dict(manifest.get("extracts", {})) if stamp is not None else {}
+    extracts[key] = entry
+    manifest = {
+        "output": str(out),
+        "extracts": dict(sorted(extracts.items())),
+        "runs": [*manifest.get("runs", []), {"extract": key, "finished": finished}],
+        "profiles": manifest.get("profiles", {}) | profiles,
+    }
+    with atomic_path(manifest_path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
+    quality = side / f"quality-{key}.html"
+    page = _quality_page(out, key, ex, counts, nulls, per_month, psi, quarantine)
+    with atomic_path(quality) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return IngestResult(out, key, counts, entry["sources"], quarantine, quality, manifest_path, psi)

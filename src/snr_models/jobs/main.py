@@ -20,10 +20,8 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from snr_models import tracking
+from snr_models import progress, threads, tracking
 from snr_models._version import __version__
 from snr_models.churn.scoring import call_list
 from snr_models.data import Tables, load
@@ -47,17 +45,40 @@ from snr_models.simulate import SimulationConfig, simulate, write_simulation
 logger = logging.getLogger(__name__)
 
 STAGES = ("data", "netrate", "drivers", "churn", "attribution", "forecast", "report")
+#: What each stage's child run did (its description in the MLflow UI); the report is logged
+#: to the parent run.
+STAGE_DESCRIPTIONS = {
+    "data": "Simulates or loads the data and checks them against the contract; logs their "
+    "profile (content hash, row counts, schema), never rows.",
+    "netrate": "The net rate and its components S, R and E with bootstrap intervals, by month, "
+    "branch and segment, and the decomposition of its change by component.",
+    "drivers": "What drives satisfaction: Shapley importance and relative weights with "
+    "intervals, the ordinal logit, asymmetric drivers and the importance-performance map.",
+    "churn": "The churn model: point-in-time features, rolling-origin backtest with bootstrap "
+    "intervals, the final fit logged and registered, and the top of the call list.",
+    "attribution": "Each intervention's effect on S, R, E and the net rate, estimated jointly, "
+    "and the waterfall of the change.",
+    "forecast": "Forecasts of the net rate and its components with intervals, per scenario, "
+    "the model chosen on a rolling-origin backtest.",
+}
 
 
-def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
+def run_main(config: RunConfig) -> dict[str, Any]:
     """Run the main job and return its summary (also written as ``summary.json``).
+
+    Its stages, in order: ``data`` (simulate or load, validate), ``netrate``, ``drivers``,
+    ``churn``, ``attribution``, ``forecast``, ``report`` (the optional ones when enabled).
+    Each reports its progress through :mod:`snr_models.progress` (silent unless a reporter is
+    installed, as ``snr run`` does). OpenMP, BLAS and DuckDB use ``config.threads`` threads
+    (:func:`snr_models.threads.limit`).
+
+    The parent run is named for what it did, ``main <last month> <hash>`` (the hash of the
+    data and the configuration), and described.
 
     Parameters
     ----------
     config : RunConfig
         The job's configuration.
-    progress : bool, default False
-        Show a progress bar per stage on stderr.
     """
     optional = {
         "drivers": config.drivers.enabled,
@@ -67,19 +88,26 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
     }
     stages_run = tuple(n for n in STAGES if optional.get(n, True))
     with (
-        _Stages(stages_run, enabled=progress) as stages,
-        tracking.start_run(config.experiment, run_name=config.name, tags={"job": "run"}) as parent,
+        threads.limit(config.threads) as n_threads,
+        progress.job("run", stages_run),
+        tracking.start_run(
+            config.experiment, run_name="main", tags={"job": "run", "config": config.name}
+        ) as parent,
     ):
-        parent.log_params({"config": config.model_dump()})
+        parent.log_params({"config": config.model_dump(), "threads": n_threads})
 
-        with stages.stage("data"), _child(config, "data") as run:
+        with progress.stage("data"), _child(config, "data") as run:
             data = _obtain_data(config)
             run.log_params(data.params)
             run.log_data(data.tables)
             parent.log_data(data.tables)
         tables = data.tables
+        # what the analysis did, not where it wrote or how many threads it took
+        settings = config.model_dump(exclude={"threads", "name", "data_dir", "output_dir"})
+        parent.set_name(tracking.run_name("main", tables, config=settings))
+        parent.set_description(_describe_run(config, data, stages_run))
 
-        with stages.stage("netrate"), _child(config, "netrate") as run:
+        with progress.stage("netrate"), _child(config, "netrate") as run:
             stage = config.netrate
             netrate = analyse_net_rate(
                 tables,
@@ -96,25 +124,25 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
 
         drivers = None
         if config.drivers.enabled:
-            with stages.stage("drivers"), _child(config, "drivers") as run:
+            with progress.stage("drivers"), _child(config, "drivers") as run:
                 drivers = _drivers_stage(config, tables, run)
 
         churn = None
         if config.churn.enabled:
-            with stages.stage("churn"), _child(config, "churn") as run:
+            with progress.stage("churn"), _child(config, "churn") as run:
                 churn = _churn_stage(config, tables, run)
 
         attribution = None
         if config.attribution.enabled:
-            with stages.stage("attribution"), _child(config, "attribution") as run:
+            with progress.stage("attribution"), _child(config, "attribution") as run:
                 attribution = _attribution_stage(config, tables, run, netrate)
 
         outlook = None
         if config.forecast.enabled:
-            with stages.stage("forecast"), _child(config, "forecast") as run:
+            with progress.stage("forecast"), _child(config, "forecast") as run:
                 outlook = _forecast_stage(config, tables, run, attribution)
 
-        with stages.stage("report"):
+        with progress.stage("report"):
             result = MainResult(
                 config=config,
                 run_id=parent.run_id,
@@ -138,6 +166,19 @@ def run_main(config: RunConfig, *, progress: bool = False) -> dict[str, Any]:
             summary["output_dir"] = str(out_dir)
             summary["report"] = str(out_dir / "index.html")
     return summary
+
+
+def _describe_run(config: RunConfig, data: DataStageResult, stages: tuple[str, ...]) -> str:
+    """The parent run's description: what was read and what the stages did."""
+    rows = data.tables.row_counts()
+    months = data.tables.client_months["month"]
+    source = "a simulated world" if data.source == "simulated" else f"the data in {config.data}"
+    return (
+        f"The main job (configuration {config.name!r}) on {source}: "
+        f"{rows.get('clients', 0):,} clients, months {months.min():%Y-%m} to {months.max():%Y-%m}. "
+        f"Stages: {', '.join(stages)}. Each stage has a child run; the outputs and the report "
+        f"are under outputs/."
+    )
 
 
 def _obtain_data(config: RunConfig) -> DataStageResult:
@@ -270,44 +311,10 @@ def _write_outputs(out_dir: Path, result: MainResult, summary: dict[str, Any], p
 @contextmanager
 def _child(config: RunConfig, stage: str) -> Iterator[tracking.TrackedRun]:
     with tracking.start_run(
-        config.experiment, run_name=stage, nested=True, tags={"stage": stage}
+        config.experiment,
+        run_name=stage,
+        nested=True,
+        tags={"stage": stage},
+        description=STAGE_DESCRIPTIONS[stage],
     ) as run:
         yield run
-
-
-class _Stages:
-    """A progress bar that advances one step per stage (no-op when disabled)."""
-
-    def __init__(self, names: tuple[str, ...], *, enabled: bool) -> None:
-        self._names = names
-        self._progress = (
-            Progress(
-                TextColumn("[bold]{task.description:<10}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} stages"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=False,
-            )
-            if enabled
-            else None
-        )
-        self._task = None
-
-    def __enter__(self) -> _Stages:
-        if self._progress is not None:
-            self._progress.start()
-            self._task = self._progress.add_task(self._names[0], total=len(self._names))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        if self._progress is not None:
-            self._progress.update(self._task, description=name)
-        yield
-        if self._progress is not None:
-            self._progress.advance(self._task)

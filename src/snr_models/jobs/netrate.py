@@ -132,7 +132,7 @@ def analyse_net_rate(
     """
     spec = spec or MetricSpec.default()
     common = dict(freq=freq, alpha=alpha, n_boot=n_boot, random_state=random_state)
-    firm = net_rate(tables, spec, **common)
+    firm = net_rate(tables, spec, **common).table
     if compare is None:
         start, end = firm["period"].iloc[0], firm["period"].iloc[-1]
     else:
@@ -140,7 +140,7 @@ def analyse_net_rate(
     groups = {}
     for grouping in by:
         columns = [grouping] if isinstance(grouping, str) else list(grouping)
-        frame = net_rate(tables, spec, by=columns, **common)
+        frame = net_rate(tables, spec, by=columns, **common).table
         change = decompose(frame, start, end, by=columns, spec=spec)
         groups[_key(grouping)] = NetRateGroup(columns=columns, frame=frame, change=change)
     return NetRateStageResult(
@@ -206,8 +206,18 @@ def run_netrate(
     if track:
         from snr_models import tracking
 
-        with tracking.start_run("snr-netrate", run_name=f"netrate-{freq}") as run:
-            log_net_rate(run, result, {"freq": freq, "by": by or [], "n_boot": n_boot})
+        settings = {"freq": freq, "by": by or [], "n_boot": n_boot}
+        with tracking.start_run(
+            "snr-netrate",
+            run_name=tracking.run_name("netrate", tables, config=settings | {"alpha": alpha}),
+            tags={"job": "netrate"},
+            description=(
+                f"snr netrate: the net rate and its components S, R and E by period ({freq})"
+                f"{f' and {by}' if by else ''}, with {1 - alpha:.0%} bootstrap intervals "
+                f"({n_boot} replicates)."
+            ),
+        ) as run:
+            log_net_rate(run, result, settings)
             run.log_data(tables)
             run_id = run.run_id
     write_frame(frame, output)

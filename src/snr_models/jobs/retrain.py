@@ -13,7 +13,9 @@ Steps, each reported as one JSON line (``on_step``) and kept in the summary:
    version; if a finished retrain run has that key, nothing more is done (unless ``force``).
 5. ``train``: fit the challenger on the labelled months before the holdout (leaving a gap of
    ``horizon`` months so that no training outcome overlaps the holdout's), log it, register
-   it with its SHA-256 record and give it the alias ``challenger``.
+   it with its SHA-256 record and give it the alias ``challenger``. With ``model: auto`` the
+   challenger is the model chosen on a rolling-origin backtest within those months (the
+   choice and each candidate's score are logged and recorded in the step).
 6. ``evaluate``: challenger and champion on the same holdout (the latest labelled months).
 7. ``gate``: with a champion, the challenger must not lose more than the configured ROC-AUC
    and EMPC margins and must have a calibration slope in range; without one, it must meet
@@ -41,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snr_models import progress, threads
 from snr_models._version import __version__
 from snr_models.data.atomic import atomic_path
 from snr_models.errors import SnrInputError
@@ -48,9 +51,12 @@ from snr_models.features import build_features, feature_columns
 from snr_models.features.drift import drift_report, training_profile
 from snr_models.jobs.churn import (
     ChurnConfig,
+    choose_model,
+    fit_chosen,
     fit_estimator,
     label_column,
     labelled_rows,
+    log_choice,
     model_inputs,
 )
 from snr_models.jobs.gate import gate_reasons, holdout_metrics
@@ -65,6 +71,7 @@ __all__ = [
     "RetrainResult",
     "gate_reasons",
     "holdout_metrics",
+    "holdout_split",
     "retrain",
     "run_key",
 ]
@@ -138,7 +145,7 @@ def _write_summary(summary: dict[str, Any], path: Path) -> None:
         tmp.write_text(json.dumps(summary, indent=1, default=str))
 
 
-def _split(frame: pd.DataFrame, config: ChurnConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def holdout_split(frame: pd.DataFrame, config: ChurnConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Training rows (before the holdout, with a gap of ``horizon`` months) and the holdout."""
     observed = frame[frame["churn"].notna()]
     months = sorted(observed["as_of"].unique())
@@ -156,6 +163,12 @@ def _split(frame: pd.DataFrame, config: ChurnConfig) -> tuple[pd.DataFrame, pd.D
     return train, holdout
 
 
+#: The stages ``snr retrain`` reports progress of (its JSON lines on stdout name every step);
+#: OpenMP, BLAS and DuckDB use ``config.threads`` threads in each.
+RETRAIN_STAGES = ("data", "fit", "evaluate")
+
+
+@progress.job("retrain", RETRAIN_STAGES)
 def retrain(
     config: ChurnConfig,
     *,
@@ -210,12 +223,12 @@ def retrain(
     try:
         steps("lock", lock=str(config.retrain.lock), pid=os.getpid())
 
-        tables = load(source)
-        content_hash = tables.content_hash()
-        steps("load", rows=tables.row_counts(), content_hash=content_hash)
-
-        frame = build_features(tables, horizon=config.horizon)
-        train, holdout = _split(frame, config)
+        with progress.stage("data"), threads.limit(config.threads):
+            tables = load(source)
+            content_hash = tables.content_hash()
+            steps("load", rows=tables.row_counts(), content_hash=content_hash)
+            frame = build_features(tables, horizon=config.horizon)
+            train, holdout = holdout_split(frame, config)
         champion_record = registry.alias_version(MODEL_NAME, registry.CHAMPION)
         champion = load_registered_model(champion_record.uri) if champion_record else None
         drift = None
@@ -260,7 +273,15 @@ def retrain(
 
         tags = {"snr_run_key": key, "snr_job": "retrain"}
         with tracking.start_run(
-            config.experiment, run_name=tracking.run_name("retrain", tables), tags=tags
+            config.experiment,
+            run_name=tracking.run_name("retrain", tables),
+            tags=tags,
+            description=(
+                f"snr retrain: a challenger {config.model} model trained on the data of "
+                f"{source}, checked for drift and compared with the champion on the latest "
+                f"{config.retrain.holdout_months} labelled month(s); promoted if it passes the "
+                f"gate."
+            ),
         ) as run:
             summary["run_id"] = run.run_id
             run.log_params(
@@ -277,7 +298,22 @@ def retrain(
                 steps("gate", "blocked", reasons=reasons)
                 return _finish("blocked", EXIT_GATE, summary, steps, summary_file, run)
 
-            model = fit_estimator(train, config)
+            with progress.stage("fit"), threads.limit(config.threads):
+                chosen, choice_record = config.model, {}
+                if config.model == "auto":
+                    # chosen on a rolling-origin backtest within the training months only: the
+                    # holdout stays unseen until champion and challenger meet on it
+                    choice = choose_model(train, config)
+                    log_choice(run, choice)
+                    chosen = choice.chosen
+                    choice_record = {
+                        "candidates": choice.scores["score"].round(4).to_dict(),
+                        "metric": choice.metric,
+                        "nested": (None if choice.nested.empty else round(choice.nested_score, 4)),
+                    }
+                    model = fit_chosen(train, choice)
+                else:
+                    model = fit_estimator(train, config)
             profile = training_profile(
                 train, feature_columns(train), n_bins=config.retrain.drift.n_bins
             )
@@ -298,13 +334,17 @@ def retrain(
                 n_train_rows=len(train),
                 train_from=f"{train['as_of'].min():%Y-%m}",
                 train_to=f"{train['as_of'].max():%Y-%m}",
-                label=label_column(config),
+                model=chosen,
+                label=label_column(config, chosen),
+                **choice_record,
             )
 
             y = holdout["churn"].to_numpy(dtype=float)
-            results = {"challenger": holdout_metrics(y, _predict(model, holdout))}
-            if champion is not None:
-                results["champion"] = holdout_metrics(y, _predict(champion.estimator, holdout))
+            with progress.stage("evaluate"), threads.limit(config.threads):
+                results = {"challenger": holdout_metrics(y, _predict(model, holdout))}
+                if champion is not None:
+                    p_champion = _predict(champion.estimator, holdout)
+                    results["champion"] = holdout_metrics(y, p_champion)
             for who, metrics in results.items():
                 run.log_metrics({f"holdout.{who}.{k}": v for k, v in metrics.items()})
             holdout_months = [f"{m:%Y-%m}" for m in sorted(holdout["as_of"].unique())]

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from snr_models import progress
 from snr_models.churn.scoring import (
     make_explainer,
     model_columns,
@@ -233,6 +234,7 @@ def write_with_deciles(staged: list[Path], output: Path, staging: Path | None = 
     return len(p)
 
 
+@progress.job("score", ("features", "score"))
 def score(
     model_uri: str,
     data: str | Path | Tables,
@@ -270,7 +272,8 @@ def score(
     """
     with scoring_inputs(model_uri, data, as_of, output, chunk_size, memory_limit) as job:
         scored = score_chunks(job.model, job.features, chunk_size, reasons)
-        n = write_scored(scored, job.output, job.staging)
+        with progress.stage("score"):
+            n = write_scored(scored, job.output, job.staging)
     logger.info("scored %d clients as of %s with version %s", n, f"{job.month:%Y-%m}", job.version)
     return ScoreResult(output=job.output, n_clients=n, as_of=job.month, model_version=job.version)
 
@@ -321,9 +324,10 @@ def scoring_inputs(
     month = parse_month(as_of)
     loaded = load_registered_model(model_uri)
     with staging_dir(output) as stage:
-        features = write_as_of_features(
-            data, month, stage / "features.parquet", chunk_size, memory_limit
-        )
+        with progress.stage("features"):
+            features = write_as_of_features(
+                data, month, stage / "features.parquet", chunk_size, memory_limit
+            )
         yield ScoringInputs(
             output=output, month=month, model=loaded, features=features, staging=stage
         )
@@ -354,7 +358,7 @@ def score_chunks(
     """
     explainer = make_explainer(loaded.estimator) if reasons else None
     fill: list[str] | None = None
-    for chunk in feature_chunks(features, chunk_size):
+    for chunk in progress.track(feature_chunks(features, chunk_size), "chunks"):
         if fill is None:
             fill = signature_fill(loaded.inputs, chunk, stacklevel=3)
         yield score_frame(loaded, chunk, fill=fill, explainer=explainer, reasons=reasons)

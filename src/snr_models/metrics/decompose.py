@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from snr_models.errors import SnrInputError
-from snr_models.metrics.netrate import VALUE_COLUMNS
 from snr_models.metrics.periods import months_per_period, period_numbers, to_timestamp
+from snr_models.metrics.result import VALUE_COLUMNS, NetRateResult, net_rate_table
 from snr_models.metrics.spec import COMPONENTS, MetricSpec
 
 if TYPE_CHECKING:
@@ -246,7 +246,7 @@ def _aggregate(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def decompose(
-    result: pd.DataFrame,
+    result: NetRateResult | pd.DataFrame,
     start: Any,
     end: Any,
     *,
@@ -258,7 +258,7 @@ def decompose(
     Parameters
     ----------
     result
-        A frame returned by :func:`~snr_models.metrics.net_rate`.
+        A :class:`~snr_models.metrics.NetRateResult`, or a frame with its table's columns.
     start, end
         Period labels: ``"2024-03"``, ``"2024Q1"``, a Timestamp, a Period, or any date inside a
         period of ``result``.
@@ -290,6 +290,7 @@ def decompose(
     >>> d.by_component["contribution"].round(4).tolist()
     [0.04, 0.015, 0.09]
     """
+    result = net_rate_table(result)
     spec = _spec_of(result, spec)
     weights = spec.weights
     group_cols = [c for c in result.columns if c not in _NON_GROUP]

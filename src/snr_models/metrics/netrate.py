@@ -21,22 +21,11 @@ from snr_models.metrics.components import (
     z_value,
 )
 from snr_models.metrics.periods import Window, months_per_period, to_timestamp
-from snr_models.metrics.spec import COMPONENTS, MetricSpec, resolve_spec
+from snr_models.metrics.result import VALUE_COLUMNS, NetRateResult
+from snr_models.metrics.spec import MetricSpec, resolve_spec
 
 logger = logging.getLogger(__name__)
 
-#: The value columns of a net-rate frame, after ``period`` and the group columns.
-VALUE_COLUMNS: tuple[str, ...] = (
-    *(f"{c}{suffix}" for c in COMPONENTS for suffix in ("", "_se", "_lo", "_hi")),
-    "net_rate",
-    "net_rate_se",
-    "net_rate_lo",
-    "net_rate_hi",
-    "n_responses",
-    "n_open",
-    "n_tickets",
-    "dormant_share",
-)
 _RESERVED = frozenset({"period", *VALUE_COLUMNS})
 
 
@@ -129,7 +118,7 @@ def net_rate(
     random_state: int | np.random.Generator | None = 0,
     start: Any = None,
     end: Any = None,
-) -> pd.DataFrame:
+) -> NetRateResult:
     """The net rate and its components S, R, E per period (and group), with ``1 - alpha`` intervals.
 
     Parameters
@@ -163,22 +152,24 @@ def net_rate(
 
     Returns
     -------
-    pandas.DataFrame
-        One row per period (and group), sorted by period then group: ``period`` (the period's
-        first day, ``datetime64[us]``), the group columns, then ``S, S_se, S_lo, S_hi``, the same
-        for ``R`` and ``E``, ``net_rate, net_rate_se, net_rate_lo, net_rate_hi``,
+    NetRateResult
+        ``summary()``, ``plot()`` and ``to_frame()``; its ``table`` has one row per period
+        (and group), sorted by period then group: ``period`` (the period's first day,
+        ``datetime64[us]``), the group columns, then ``S, S_se, S_lo, S_hi``, the same for
+        ``R`` and ``E``, ``net_rate, net_rate_se, net_rate_lo, net_rate_hi``,
         ``n_responses`` (responses used for S), ``n_open`` (clients at risk, R's denominator),
         ``n_tickets`` (tickets in E's denominator) and ``dormant_share`` (share of the period's
         ``client_months`` rows with ``dormant``). A component with an empty denominator is NaN,
         and so is the composite (unless that component's weight is 0).
-        ``frame.attrs`` holds ``spec`` (``spec.model_dump()``), ``freq``, ``by``, ``alpha``
-        and ``n_boot``.
+        The result (and ``table.attrs``) hold the settings: ``spec`` (``spec.model_dump()``),
+        ``freq``, ``by``, ``alpha`` and ``n_boot``.
 
     Examples
     --------
     >>> from snr_models.simulate import simulate
     >>> tables = simulate(n_clients=2_000, n_branches=4, n_months=6, seed=1, truth=False).tables
-    >>> frame = net_rate(tables, freq="Q", by="segment", n_boot=200)
+    >>> result = net_rate(tables, freq="Q", by="segment", n_boot=200)
+    >>> frame = result.to_frame()
     >>> frame[["period", "segment", "net_rate", "net_rate_lo", "net_rate_hi"]].shape
     (6, 5)
     >>> bool((frame["net_rate_lo"] <= frame["net_rate_hi"]).all())
@@ -244,4 +235,11 @@ def net_rate(
     frame.attrs.update(
         spec=spec.model_dump(), freq=freq, by=by_cols, alpha=float(alpha), n_boot=int(n_boot)
     )
-    return frame
+    return NetRateResult(
+        table=frame,
+        spec=spec.model_dump(),
+        freq=freq,
+        by=tuple(by_cols),
+        alpha=float(alpha),
+        n_boot=int(n_boot),
+    )

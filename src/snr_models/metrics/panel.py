@@ -130,7 +130,7 @@ def build_panel(
     >>> panel.frame.shape[0] == 4 * 6, "process_reengineering" in panel.interventions
     (True, True)
     """
-    nr = net_rate(data, spec, freq="M", by="branch_id", n_boot=0, start=start, end=end)
+    nr = net_rate(data, spec, freq="M", by="branch_id", n_boot=0, start=start, end=end).table
     if nr.empty:
         raise SnrInputError("attribution: no branch-months with data")
     raw = nr.attrs.get("spec") or {}

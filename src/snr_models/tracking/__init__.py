@@ -4,18 +4,9 @@
 their own modules beside it.
 """
 
-from snr_models.tracking.runs import (
-    DEFAULT_TRACKING_URI,
-    IDENTIFIER_COLUMNS,
-    TrackedRun,
-    artifact_root,
-    ensure_experiment,
-    run_name,
-    start_run,
-    tracking_uri,
-)
-
-__all__ = [
+# imported on first use (PEP 562): ``snr_models.tracking.verbosity`` is usable before mlflow,
+# which takes seconds to import, is loaded
+_RUNS = (
     "DEFAULT_TRACKING_URI",
     "IDENTIFIER_COLUMNS",
     "TrackedRun",
@@ -24,4 +15,15 @@ __all__ = [
     "run_name",
     "start_run",
     "tracking_uri",
-]
+)
+__all__ = list(_RUNS)
+
+
+def __getattr__(name: str) -> object:
+    if name in _RUNS:
+        from snr_models.tracking import runs
+
+        value = getattr(runs, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'snr_models.tracking' has no attribute {name!r}")

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 import skops.io as sio
 from mlflow.exceptions import MlflowException
@@ -34,6 +33,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
 
 from snr_models import __version__
+from snr_models.churn.scoring import model_columns
 from snr_models.errors import SnrInputError
 from snr_models.tracking.registry import (
     CHAMPION,
@@ -45,6 +45,7 @@ from snr_models.tracking.registry import (
     set_alias,
 )
 from snr_models.tracking.runs import TrackedRun, tracking_uri
+from snr_models.tracking.verbosity import mlflow_prints
 
 __all__ = [
     "MODEL_NAME",
@@ -61,7 +62,6 @@ __all__ = [
     "load_skops",
     "load_skops_bytes",
     "log_churn_model",
-    "model_columns",
     "pip_requirements",
     "synthetic_input_example",
 ]
@@ -92,7 +92,6 @@ TRUSTED_TYPES = frozenset(
         "snr_models.churn.logit.ChurnLogit",
     }
 )
-_IDS = ("client_id", "branch_id")
 
 _CODE = '''"""MLflow model-from-code entry point for a snr-churn model (written by snr_models)."""
 import mlflow
@@ -333,7 +332,7 @@ def log_churn_model(
         its horizon, the number of training rows and the run. The registered model gets
         :data:`MODEL_DESCRIPTION` when it has none.
     """
-    columns = [c for c in map(str, model.feature_names_in_) if c not in _IDS]
+    columns = model_columns(model)
     example = synthetic_input_example(training_frame, columns)
     output = pd.DataFrame({"churn_probability": model.predict_proba(example)[:, 1]})
     signature = _text_friendly_signature(example, output)
@@ -361,7 +360,8 @@ def log_churn_model(
     registered_uri = None
     if registered_model_name:
         tags = {"sha256": digest, **{k: str(v) for k, v in (version_tags or {}).items()}}
-        mv = mlflow.register_model(info.model_uri, registered_model_name, tags=tags)
+        with mlflow_prints():
+            mv = mlflow.register_model(info.model_uri, registered_model_name, tags=tags)
         version = str(mv.version)
         _describe(
             registered_model_name,
@@ -502,8 +502,3 @@ def load_churn_model(model_uri: str) -> Any:
         If the URI cannot be resolved, holds no churn model, or fails a check.
     """
     return load_registered_model(model_uri).estimator
-
-
-def model_columns(model: Any) -> list[str]:
-    """The input columns a loaded churn model expects (identifiers excluded)."""
-    return [c for c in map(str, getattr(model, "feature_names_in_", np.array([]))) if c not in _IDS]

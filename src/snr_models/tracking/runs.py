@@ -181,6 +181,10 @@ class TrackedRun:
         else:
             self._client.log_artifact(self.run_id, str(path), artifact_path=artifact_path)
 
+    def set_name(self, name: str) -> None:
+        """Rename the run (once its data are known, the name says what it did)."""
+        self._client.update_run(self.run_id, name=name)
+
     def set_description(self, text: str) -> None:
         """Set the run's description (the text the MLflow UI shows on the run's page)."""
         self._client.set_tag(self.run_id, DESCRIPTION_TAG, text)
@@ -283,7 +287,13 @@ def _mlflow_type(series: pd.Series) -> DataType:
     return DataType.string
 
 
-def run_name(job: str, tables: Tables | None = None, month_column: str = "month") -> str:
+def run_name(
+    job: str,
+    tables: Tables | None = None,
+    month_column: str = "month",
+    *,
+    config: Mapping[str, Any] | None = None,
+) -> str:
     """A parent run's name that says what it did: job, the data's last month, short hash.
 
     Parameters
@@ -294,6 +304,9 @@ def run_name(job: str, tables: Tables | None = None, month_column: str = "month"
         The data the run read; without them the name is the job alone.
     month_column : str, default "month"
         The ``client_months`` column that dates the data.
+    config : mapping, optional
+        The job's settings: hashed with the data, so that the same data analysed with other
+        settings gets another name.
 
     Examples
     --------
@@ -302,13 +315,19 @@ def run_name(job: str, tables: Tables | None = None, month_column: str = "month"
     >>> name = run_name("main", tables)
     >>> name.split()[:2], len(name.split()[2])
     (['main', '2023-03'], 6)
+    >>> run_name("main", tables, config={"n_boot": 100}) != name
+    True
     """
     if tables is None:
         return job
     months = tables.client_months.get(month_column)
     last = months.max() if months is not None and len(months) else None
     period = f" {pd.Timestamp(last):%Y-%m}" if last is not None and pd.notna(last) else ""
-    return f"{job}{period} {tables.content_hash()[:6]}"
+    digest = tables.content_hash()
+    if config is not None:
+        settings = json.dumps(config, sort_keys=True, default=str)
+        digest = hashlib.sha256(f"{digest}\n{settings}".encode()).hexdigest()
+    return f"{job}{period} {digest[:6]}"
 
 
 def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

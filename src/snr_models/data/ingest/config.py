@@ -15,6 +15,7 @@ import codecs
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from snr_models.configfile import read_yaml_mapping
@@ -31,6 +32,7 @@ __all__ = [
     "SourcesConfig",
     "TableSource",
     "load_sources",
+    "parse_month",
 ]
 
 #: Units stated as a power of ten of the contract's unit (rates as fractions, amounts in 元):
@@ -106,7 +108,10 @@ class DatabaseSource(_Strict):
 
     E.g. ``url_env: SNR_WAREHOUSE_URL`` with ``SNR_WAREHOUSE_URL=postgresql+psycopg://user:
     password@host:5432/dw`` in the environment. The URL (and its password) is never written
-    to the YAML, the logs, the manifest or MLflow.
+    to the YAML, the logs, the manifest or MLflow. PostgreSQL (``postgresql+psycopg://``) is
+    tested against a real server; Oracle (``oracle+oracledb://user:password@host:1521/?
+    service_name=DW``, python-oracledb in thin mode: ``pip install oracledb``) goes through
+    the same SQLAlchemy path but is not tested against an Oracle server.
     """
 
     url_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -250,6 +255,25 @@ class SourcesConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+def parse_month(month: str | None) -> pd.Timestamp | None:
+    """The first day of the month ``YYYY-MM`` (``--month``), or None.
+
+    Examples
+    --------
+    >>> parse_month("2024-03")
+    Timestamp('2024-03-01 00:00:00')
+    """
+    if month is None:
+        return None
+    try:
+        stamp = pd.Timestamp(pd.Period(month, freq="M").start_time)
+    except (ValueError, TypeError):
+        raise SnrInputError(f"--month: {month!r} is not a month (YYYY-MM)") from None
+    if len(month) != 7:
+        raise SnrInputError(f"--month: {month!r} is not a month (YYYY-MM)")
+    return stamp
 
 
 def _where(loc: tuple[Any, ...]) -> str:

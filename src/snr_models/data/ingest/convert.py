@@ -14,6 +14,7 @@ then multiplied.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -26,7 +27,7 @@ from snr_models.data.contract import LOCAL_TIME_ZONE, arrow_schema, column_kinds
 from snr_models.data.ingest.config import DURATION_UNITS, SCALE_UNITS, DateSpec, TableSource
 from snr_models.data.ingest.read import Chunk, IngestError
 
-__all__ = ["Mapped", "map_chunk", "parse_dates", "parse_number", "shift_decimal"]
+__all__ = ["REJECT_COLUMNS", "Mapped", "map_chunk", "parse_dates", "parse_number", "shift_decimal"]
 
 _NUMBER = r"^(?P<sign>-?)(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?$"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
@@ -46,15 +47,6 @@ DEFAULT_BOOLEANS: dict[str, bool] = {
     "Y": True,
     "N": False,
 }
-_PANDAS = {
-    "text": "str",
-    "int": "int64",
-    "nullable_int": "float64",
-    "float": "float64",
-    "bool": "bool",
-    "date": "datetime64[us]",
-    "timestamp": "datetime64[us]",
-}
 
 
 def shift_decimal(text: pa.Array | pa.ChunkedArray, shift: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,14 +65,18 @@ def shift_decimal(text: pa.Array | pa.ChunkedArray, shift: int) -> tuple[np.ndar
     """
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    clean = pc.replace_substring(pc.replace_substring(text, ",", ""), "+", "")
-    if shift == 0:
-        try:  # fast path: Arrow's parser is correctly rounded
-            return clean.cast(pa.float64()).to_numpy(zero_copy_only=False), np.zeros(
-                len(text), dtype=bool
-            )
-        except pa.ArrowInvalid:
-            pass
+    good = np.zeros(len(text), dtype=bool)
+    for clean in (text, None):  # most sources: plain numbers, no separators to remove
+        if clean is None:
+            clean = pc.replace_substring(pc.replace_substring(text, ",", ""), "+", "")
+        if shift == 0:
+            try:  # Arrow's parser is correctly rounded
+                return clean.cast(pa.float64()).to_numpy(zero_copy_only=False), good
+            except pa.ArrowInvalid:
+                pass
+        fast = _clinger(clean, shift)
+        if fast is not None:
+            return fast, good
     parts = pc.extract_regex(clean, _NUMBER)
     sign = pc.struct_field(parts, "sign")
     whole = pc.struct_field(parts, "int")
@@ -97,6 +93,41 @@ def shift_decimal(text: pa.Array | pa.ChunkedArray, shift: int) -> tuple[np.ndar
     values = scientific.cast(pa.float64()).to_numpy(zero_copy_only=False)
     bad = np.asarray(pc.and_(pc.is_valid(text), pc.invert(ok)).to_numpy(zero_copy_only=False))
     return values, bad
+
+
+#: Powers of ten that a double holds exactly.
+_EXACT_POWERS = 10.0 ** np.arange(23)
+
+
+def _clinger(clean: pa.Array, shift: int) -> np.ndarray | None:
+    """Plain decimals (``-12.50``) times ``10**shift``, correctly rounded, or None.
+
+    The digits without the point are an integer ``m``, the point's place and the shift a power
+    ``e``: when ``|m| < 2**53`` and ``|e| <= 22`` both are exact doubles, and the one IEEE
+    multiplication or division ``m * 10**e`` rounds the exact product correctly (Clinger's fast
+    path). None when a value is not such a decimal (exponents, bad text, too many digits):
+    the caller then takes the exact, slower way through the text.
+    """
+    point = pc.find_substring(clean, ".")
+    digits = pc.replace_substring(clean, ".", "", max_replacements=1)
+    try:
+        whole = digits.cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    mantissa = whole.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls: NaN
+    point = point.to_numpy(zero_copy_only=False).astype(np.float64)
+    length = pc.binary_length(clean).to_numpy(zero_copy_only=False).astype(np.float64)
+    power = shift - np.where(point >= 0, length - point - 1, 0)  # digits after the point
+    present = ~np.isnan(mantissa)
+    if np.any(np.abs(mantissa[present]) >= 2.0**53) or np.any(np.abs(power[present]) > 22):
+        return None
+    power = np.where(present, power, 0).astype(np.int64)
+    scale = _EXACT_POWERS[np.abs(power)]
+    values = np.where(power >= 0, mantissa * scale, mantissa / scale)
+    if np.any(values[present] == 0):  # "-0.0" keeps its sign, as the text parser keeps it
+        negative = np.asarray(pc.starts_with(clean, "-").to_numpy(zero_copy_only=False))
+        values = np.where((values == 0) & negative, -0.0, values)
+    return values
 
 
 def parse_number(
@@ -124,6 +155,9 @@ def parse_dates(text: pa.Array | pa.ChunkedArray, spec: DateSpec) -> tuple[np.nd
     >>> str(v[0])[:10], bad.tolist()
     ('2024-03-01', [False, True])
     """
+    fast = _arrow_dates(text, spec)
+    if fast is not None:
+        return fast, np.zeros(len(fast), dtype=bool)
     series = pd.Series(text.to_pandas() if hasattr(text, "to_pandas") else text, dtype="str")
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     distinct = pd.Series(np.asarray(uniques, dtype=object))
@@ -134,6 +168,30 @@ def parse_dates(text: pa.Array | pa.ChunkedArray, spec: DateSpec) -> tuple[np.nd
     out[present] = values[codes[present]]
     bad = present & np.isnat(out)
     return out, bad
+
+
+def _arrow_dates(text: pa.Array | pa.ChunkedArray, spec: DateSpec) -> np.ndarray | None:
+    """Arrow's parsers, when every value parses: ISO 8601 or ``strptime`` text in local time,
+    or ISO 8601 text that all carries an offset. None otherwise (a bad value, an other zone,
+    Excel numbers, mixed offsets): the caller then parses each distinct text with pandas."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    zone = spec.timezone or LOCAL_TIME_ZONE
+    if spec.format == "excel" or zone != LOCAL_TIME_ZONE or "%z" in spec.format.lower():
+        return None
+    try:
+        if spec.format != "ISO8601":
+            parsed = pc.strptime(text, format=spec.format, unit="us", error_is_null=True)
+        elif pc.any(pc.match_substring_regex(text, _OFFSET)).as_py():
+            aware = pc.cast(text, pa.timestamp("us", tz="UTC"))
+            parsed = pc.local_timestamp(aware.cast(pa.timestamp("us", tz=LOCAL_TIME_ZONE)))
+        else:
+            parsed = pc.cast(text, pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if parsed.null_count != text.null_count:
+        return None
+    return parsed.to_numpy(zero_copy_only=False).astype("datetime64[us]")
 
 
 def _parse_distinct(text: pd.Series, spec: DateSpec) -> pd.Series:
@@ -167,26 +225,40 @@ class Mapped:
 
     Attributes
     ----------
-    frame : DataFrame
-        Contract columns (contract dtypes) of the rows kept.
+    table : pyarrow.Table
+        Contract columns (the contract's Arrow schema) of the rows kept.
     rejected : DataFrame
         One row per rejected cell: ``table, source, line, column, reason, value``.
     n_read, n_rejected : int
         Rows read; rows rejected (a row with two bad cells counts once).
+    lines : ndarray
+        The source line of each row of ``table``.
     unknown : dict
         ``column -> Counter(code -> rows)`` of codes missing from the code map, and
         ``unknown_lines`` the first lines where each column had one.
     """
 
-    frame: pd.DataFrame
+    table: pa.Table
     rejected: pd.DataFrame
     n_read: int
     n_rejected: int
+    lines: np.ndarray
     unknown: dict[str, Counter] = field(default_factory=dict)
     unknown_lines: dict[str, list[int]] = field(default_factory=dict)
 
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The kept rows as a DataFrame (dates and timestamps as ``datetime64[us]``)."""
+        return self.table.to_pandas(date_as_object=False)
 
-_REJECT_COLUMNS = ["table", "source", "line", "column", "reason", "value"]
+
+REJECT_COLUMNS = ["table", "source", "line", "column", "reason", "value"]
+_US_PER_DAY = 86_400_000_000
+
+
+@functools.cache
+def _no_rejects() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in REJECT_COLUMNS})
 
 
 def _code_map(text: pa.Array, mapping: dict, kind: str) -> tuple[pa.Array, np.ndarray]:
@@ -200,16 +272,6 @@ def _code_map(text: pa.Array, mapping: dict, kind: str) -> tuple[pa.Array, np.nd
         pc.and_(pc.is_valid(text), pc.is_null(index)).to_numpy(zero_copy_only=False)
     )
     return values.take(index), unknown
-
-
-def _to_pandas(values: pa.Array | np.ndarray, kind: str) -> pd.Series:
-    if isinstance(values, np.ndarray):
-        return pd.Series(values)
-    if kind == "text":
-        return pd.Series(values.to_pandas(), dtype="str")
-    if kind in ("int", "nullable_int", "float"):
-        return pd.Series(values.cast(pa.float64()).to_numpy(zero_copy_only=False))
-    return pd.Series(values.to_pandas())  # bool with nulls: object
 
 
 def map_chunk(table: str, source: TableSource, chunk: Chunk) -> Mapped:
@@ -233,7 +295,7 @@ def map_chunk(table: str, source: TableSource, chunk: Chunk) -> Mapped:
     lines = np.arange(n, dtype=np.int64) + chunk.first_line
     rejected_parts: list[pd.DataFrame] = []
     rejected_rows = np.zeros(n, dtype=bool)
-    columns: dict[str, pd.Series] = {}
+    columns: dict[str, pa.Array] = {}
     unknown: dict[str, Counter] = {}
     unknown_lines: dict[str, list[int]] = {}
 
@@ -267,47 +329,40 @@ def map_chunk(table: str, source: TableSource, chunk: Chunk) -> Mapped:
         if mapping is None and kind == "bool":
             mapping = DEFAULT_BOOLEANS
         if mapping is not None:
-            mapped, bad = _code_map(text, mapping, kind)
+            values, bad = _code_map(text, mapping, kind)
             if bad.any():
                 codes = Counter(pc.filter(text, pa.array(bad)).to_pylist())
                 unknown[label] = codes
                 unknown_lines[label] = lines[np.flatnonzero(bad)[:5]].tolist()
-            series = _to_pandas(mapped, kind)
+            if kind in ("int", "nullable_int", "float"):
+                values = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
         elif kind in ("int", "nullable_int", "float"):
             values, bad = parse_number(text, source.units.get(target))
             done |= reject(label, bad, f"not a number ({source.units.get(target) or 'plain'})", raw)
-            series = pd.Series(values)
         elif kind in ("date", "timestamp"):
             spec = source.dates.get(target, DateSpec())
             values, bad = parse_dates(text, spec)
             done |= reject(label, bad, f"not a date in format {spec.format}", raw)
-            series = pd.Series(values)
+            if kind == "date":
+                timed = ~np.isnat(values) & (values.view("int64") % _US_PER_DAY != 0)
+                done |= reject(label, timed & ~done, "a date with a time of day", raw)
         else:
-            series = _to_pandas(text, "text")
+            values = text
         if kind in ("int", "nullable_int"):
-            numbers = series.to_numpy(dtype=float)
-            fractional = ~np.isnan(numbers) & (numbers != np.round(numbers))
+            fractional = ~np.isnan(values) & (values != np.round(values))
             done |= reject(label, fractional, "not a whole number", raw)
+        if isinstance(values, np.ndarray):
+            if values.dtype.kind == "f":
+                values = np.where(done, np.nan, values)
+            values = pa.array(values, from_pandas=True)
+        values = values.cast(schema.field(target).type, safe=False)
         if not schema.field(target).nullable:
-            empty = series.isna().to_numpy() & ~done
+            empty = np.asarray(values.is_null().to_numpy(zero_copy_only=False)) & ~done
             reject(label, empty, "empty (the contract requires a value)", raw)
-        columns[target] = series
+        columns[target] = values
 
     keep = ~rejected_rows
-    frame = pd.DataFrame({name: columns[name] for name in kinds})
-    frame = frame.loc[keep].reset_index(drop=True)
-    for name, kind in kinds.items():
-        if kind == "bool" and frame[name].dtype != bool:
-            frame[name] = frame[name].astype(bool)
-        elif kind == "int":
-            frame[name] = frame[name].astype("int64")
-        elif kind == "text":
-            frame[name] = frame[name].astype("str")
-        elif frame[name].dtype != _PANDAS[kind]:
-            frame[name] = frame[name].astype(_PANDAS[kind])
-    rejected = (
-        pd.concat(rejected_parts, ignore_index=True)
-        if rejected_parts
-        else pd.DataFrame({c: pd.Series(dtype="str") for c in _REJECT_COLUMNS})
-    )
-    return Mapped(frame, rejected, n, int(rejected_rows.sum()), unknown, unknown_lines)
+    arrays = pa.Table.from_arrays([columns[name] for name in kinds], schema=schema)
+    kept = arrays.filter(pa.array(keep)) if rejected_rows.any() else arrays
+    rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else _no_rejects()
+    return Mapped(kept, rejected, n, int(rejected_rows.sum()), lines[keep], unknown, unknown_lines)

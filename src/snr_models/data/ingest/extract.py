@@ -1,26 +1,49 @@
-"""Reading every source of ``sources.yaml`` into the contract's tables, with what was rejected.
+"""Reading every source of ``sources.yaml`` into staged Parquet parts, with what was rejected.
 
 :func:`extract` streams each table's source chunk by chunk (a glob of monthly CSV files is
-read one file at a time), converts it, and keeps per source the hash and the rows read and
-rejected. Codes missing from a code map are one error for the whole extract, listing every
-unknown code with its count.
+read one file at a time), converts it, and appends the kept rows at once to the table
+``staged_<table>`` of a staging DuckDB database (spilling to disk): memory holds one chunk, whatever
+the number of months. Each kept row
+carries ``_row``, its source and line (:func:`source_row`), so that a contract error found
+later names the source file and line. Rejected cells are appended to the quarantine file as
+they are found; only their counts and first examples stay in memory. Codes missing from a
+code map are one error for the whole extract, listing every unknown code with its count.
 """
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from snr_models.data.contract import column_kinds
 from snr_models.data.ingest.config import MONTHLY_COLUMN, SourcesConfig
-from snr_models.data.ingest.convert import map_chunk
+from snr_models.data.ingest.convert import REJECT_COLUMNS, map_chunk
 from snr_models.data.ingest.read import IngestError, read_source
 from snr_models.data.tables import TABLE_NAMES
 
-__all__ = ["Extract", "SourceStats", "extract"]
+__all__ = ["ROW_COLUMN", "Extract", "SourceStats", "extract", "source_row"]
+
+#: The staged column holding each row's source and line (see :func:`source_row`).
+ROW_COLUMN = "_row"
+_LINE_BITS = 40
+_EXAMPLES = 5
+
+
+def source_row(source: int | np.ndarray, line: int | np.ndarray) -> int | np.ndarray:
+    """One integer for a row's source (its index in :attr:`Extract.sources`) and line.
+
+    Examples
+    --------
+    >>> divmod(source_row(3, 17), 1 << 40)
+    (3, 17)
+    """
+    return (np.int64(source) << _LINE_BITS) | np.int64(line)
 
 
 @dataclass
@@ -43,23 +66,36 @@ class SourceStats:
 
 @dataclass
 class Extract:
-    """The contract's tables as read from the sources, before they meet the existing data.
+    """The contract's tables as read from the sources, staged, before they meet the dataset.
 
     Attributes
     ----------
-    frames : dict of str to DataFrame
-        Each table's kept rows, contract columns and dtypes.
-    rejected : DataFrame
-        The quarantine: ``table, source, line, column, reason, value``, one row per bad cell.
+    con : DuckDBPyConnection
+        The staging database: ``staged_<table>`` holds each table's kept rows in the
+        contract's types, plus :data:`ROW_COLUMN`.
+    quarantine : Path
+        The CSV of rejected cells: ``table, source, line, column, reason, value`` (it exists
+        only if a cell was rejected).
+    reasons : DataFrame
+        ``table, column, reason, rows``: rejected cells counted by reason.
+    examples : DataFrame
+        The first rejected cells of each ``table, column, reason`` (quarantine columns).
     sources : list of SourceStats
     month : Timestamp or None
         The month extracted (its first day), or ``None`` for everything.
     """
 
-    frames: dict[str, pd.DataFrame]
-    rejected: pd.DataFrame
+    con: duckdb.DuckDBPyConnection
+    quarantine: Path
+    reasons: pd.DataFrame
+    examples: pd.DataFrame
     sources: list[SourceStats] = field(default_factory=list)
     month: pd.Timestamp | None = None
+
+    @staticmethod
+    def relation(table: str) -> str:
+        """The staging table holding ``table``'s kept rows."""
+        return f"staged_{table}"
 
     def rows_read(self, table: str) -> int:
         """Rows read from ``table``'s sources."""
@@ -69,17 +105,29 @@ class Extract:
         """Rows of ``table`` sent to quarantine."""
         return sum(s.rows_rejected for s in self.sources if s.table == table)
 
+    def rows_kept(self, table: str) -> int:
+        """Rows of ``table`` staged (read, not rejected, of the month extracted)."""
+        return sum(
+            s.rows_read - s.rows_rejected - s.rows_other_months
+            for s in self.sources
+            if s.table == table
+        )
+
     def rejected_by_reason(self, table: str) -> pd.DataFrame:
         """``column, reason, rows`` of ``table``'s quarantine, most frequent first."""
-        part = self.rejected[self.rejected["table"] == table]
-        counts = part.groupby(["column", "reason"], sort=False).size().rename("rows")
-        return counts.sort_values(ascending=False).reset_index()
+        part = self.reasons[self.reasons["table"] == table]
+        return part.drop(columns="table").sort_values("rows", ascending=False, kind="stable")
+
+    def where(self, row: int) -> str:
+        """``source line N`` of a staged row's :data:`ROW_COLUMN` value."""
+        index, line = divmod(int(row), 1 << _LINE_BITS)
+        return f"{self.sources[index].source} line {line}"
 
 
-def _month_mask(values: pd.Series, month: pd.Timestamp) -> np.ndarray:
+def _month_mask(values: pa.ChunkedArray, month: pd.Timestamp) -> np.ndarray:
     start = month.to_datetime64()
     end = (month + pd.offsets.MonthBegin()).to_datetime64()
-    v = values.to_numpy(dtype="datetime64[us]")
+    v = values.to_numpy().astype("datetime64[us]")
     return (v >= start) & (v < end)
 
 
@@ -99,13 +147,57 @@ def _unknown_message(found: list[tuple[str, str, str, Counter, list[int]]]) -> s
     return "\n".join(lines)
 
 
-def extract(config: SourcesConfig, month: pd.Timestamp | None = None) -> Extract:
-    """Read and convert every table's source.
+class _Quarantine:
+    """Rejected cells appended to a CSV as they come; counts and first examples kept."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.counts: Counter = Counter()
+        self.examples: list[pd.DataFrame] = []
+        self._handle = None
+
+    def add(self, rejected: pd.DataFrame) -> None:
+        if rejected.empty:
+            return
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")  # for Excel
+            csv.writer(self._handle).writerow(REJECT_COLUMNS)
+        rejected.to_csv(self._handle, index=False, header=False)
+        groups = rejected.groupby(["table", "column", "reason"], sort=False)
+        for key, n in groups.size().items():
+            before = self.counts[key]
+            self.counts[key] += int(n)
+            if before < _EXAMPLES:
+                self.examples.append(groups.get_group(key).head(_EXAMPLES - before))
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    def reasons(self) -> pd.DataFrame:
+        rows = [(*key, n) for key, n in self.counts.items()]
+        return pd.DataFrame(rows, columns=["table", "column", "reason", "rows"]).astype(
+            {"rows": "int64"}
+        )
+
+
+def extract(
+    config: SourcesConfig,
+    con: duckdb.DuckDBPyConnection,
+    quarantine: Path,
+    month: pd.Timestamp | None = None,
+) -> Extract:
+    """Read and convert every table's source into staged Parquet parts.
 
     Parameters
     ----------
     config : SourcesConfig
         From :func:`~snr_models.data.ingest.config.load_sources`.
+    con : DuckDBPyConnection
+        The staging database, where the tables ``staged_<table>`` are created.
+    quarantine : Path
+        Where the rejected cells are written (CSV), if there are any.
     month : Timestamp, optional
         The month to extract (its first day). Rows of a monthly table (client_months by
         ``month``, tickets by ``created_at``, surveys by ``responded_at``) of other months
@@ -117,43 +209,55 @@ def extract(config: SourcesConfig, month: pd.Timestamp | None = None) -> Extract
     IngestError
         A source that cannot be read, a missing column, or codes missing from a code map.
     """
-    frames: dict[str, pd.DataFrame] = {}
-    rejected: list[pd.DataFrame] = []
     stats: list[SourceStats] = []
     unknown: list[tuple[str, str, str, Counter, list[int]]] = []
-    for table in TABLE_NAMES:
-        source = config.tables[table]
-        parts: list[pd.DataFrame] = []
-        for chunk in read_source(table, config, month):
-            mapped = map_chunk(table, source, chunk)
-            frame = mapped.frame
-            rejected.append(mapped.rejected)
-            for column, codes in mapped.unknown.items():
-                unknown.append((table, chunk.source, column, codes, mapped.unknown_lines[column]))
-            other_months = 0
-            if month is not None and table in MONTHLY_COLUMN and len(frame):
-                inside = _month_mask(frame[MONTHLY_COLUMN[table]], month)
-                other_months = int((~inside).sum())
-                if other_months:
-                    frame = frame.loc[inside].reset_index(drop=True)
-            parts.append(frame)
-            stats.append(
-                SourceStats(
-                    table,
-                    chunk.source,
-                    chunk.sha256,
-                    mapped.n_read,
-                    mapped.n_rejected,
-                    other_months,
-                    chunk.encoding,
-                    chunk.detected,
+    rejected = _Quarantine(quarantine)
+    try:
+        for table in TABLE_NAMES:
+            source = config.tables[table]
+            created = False
+            for chunk in read_source(table, config, month):
+                mapped = map_chunk(table, source, chunk)
+                kept, lines = mapped.table, mapped.lines
+                rejected.add(mapped.rejected)
+                for column, codes in mapped.unknown.items():
+                    first = mapped.unknown_lines[column]
+                    unknown.append((table, chunk.source, column, codes, first))
+                other_months = 0
+                if month is not None and table in MONTHLY_COLUMN and kept.num_rows:
+                    inside = _month_mask(kept[MONTHLY_COLUMN[table]], month)
+                    other_months = int((~inside).sum())
+                    if other_months:
+                        kept, lines = kept.filter(pa.array(inside)), lines[inside]
+                rows = source_row(len(stats), lines)
+                con.register("_snr_part", kept.append_column(ROW_COLUMN, pa.array(rows)))
+                into = Extract.relation(table)
+                con.execute(
+                    f"INSERT INTO {into} SELECT * FROM _snr_part"
+                    if created
+                    else f"CREATE TABLE {into} AS SELECT * FROM _snr_part"
                 )
-            )
-        kinds = column_kinds(table)
-        frames[table] = (pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])[
-            list(kinds)
-        ]
+                con.unregister("_snr_part")
+                created = True
+                stats.append(
+                    SourceStats(
+                        table,
+                        chunk.source,
+                        chunk.sha256,
+                        mapped.n_read,
+                        mapped.n_rejected,
+                        other_months,
+                        chunk.encoding,
+                        chunk.detected,
+                    )
+                )
+    finally:
+        rejected.close()
     if unknown:
         raise IngestError(_unknown_message(unknown))
-    quarantine = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame()
-    return Extract(frames, quarantine, stats, month)
+    examples = (
+        pd.concat(rejected.examples, ignore_index=True)
+        if rejected.examples
+        else pd.DataFrame(columns=REJECT_COLUMNS)
+    )
+    return Extract(con, quarantine, rejected.reasons(), examples, stats, month)

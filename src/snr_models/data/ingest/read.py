@@ -34,6 +34,11 @@ __all__ = ["Chunk", "IngestError", "SourceUnavailable", "detect_encoding", "read
 logger = logging.getLogger(__name__)
 
 _SAMPLE_BYTES = 1 << 20
+#: The drivers of the databases a broker's warehouse runs on, as SQLAlchemy URLs name them.
+_DRIVERS = (
+    "PostgreSQL postgresql+psycopg:// (pip install 'psycopg[binary]'), "
+    "Oracle oracle+oracledb:// (pip install oracledb; thin mode, no Oracle client needed)"
+)
 
 
 class IngestError(SnrInputError):
@@ -270,7 +275,14 @@ def _read_sql(
         params = {"month_start": dt.date(1, 1, 1), "month_end": dt.date(9999, 12, 31)}
     query = sqlalchemy.text(source.sql or "")
     wanted = {k: v for k, v in params.items() if f":{k}" in (source.sql or "")}
-    engine = sqlalchemy.create_engine(url, pool_pre_ping=False)
+    try:
+        engine = sqlalchemy.create_engine(url, pool_pre_ping=False)
+    except (ImportError, sqlalchemy.exc.NoSuchModuleError) as exc:
+        raise IngestError(
+            f"tables.{table}: database {name!r} ({shown}, from {env}): the driver of "
+            f"{sqlalchemy.engine.make_url(url).drivername!r} is not installed ({exc}); "
+            f"install it: {_DRIVERS}"
+        ) from None
     try:
         with engine.connect() as con:
             frame = pd.read_sql_query(query, con, params=wanted or None)

@@ -1,0 +1,72 @@
+"""Benchmark: the main job's stage times, with the churn model chosen (``auto``) or fixed.
+
+Runs ``snr run``'s job (:func:`snr_models.jobs.main.run_main`) on ``experiments/default.yaml``
+once per churn model given (default: ``boost`` then ``auto``), one after the other in the
+current folder (the simulated world in ``data/`` is reused by the second run), and prints
+each stage's seconds with the load average when it ended: the churn stage of ``auto`` against
+the churn stage of ``boost`` from the same session is the ratio to read.
+
+Usage::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_main_stages.py
+    .venv/bin/python benchmarks/bench_main_stages.py --models auto
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from snr_models.jobs import main as job
+from snr_models.jobs.config import RunConfig
+
+DEFAULT = Path(__file__).parents[1] / "experiments" / "default.yaml"
+
+
+def run(model: str, config: Path) -> dict[str, float]:
+    """Stage seconds of one run of the main job with ``churn.overrides.model = model``."""
+    times: dict[str, float] = {}
+    plain = job._Stages.stage
+
+    @contextmanager
+    def timed(self, name):
+        t0 = time.perf_counter()
+        with plain(self, name):
+            yield
+        times[name] = round(time.perf_counter() - t0, 1)
+        print(f"  {model}: {name} {times[name]} s (load {os.getloadavg()[0]:.1f})", flush=True)
+
+    cfg = RunConfig.from_yaml(config)
+    overrides = cfg.churn.overrides | {"model": model}
+    cfg = cfg.model_copy(update={"churn": cfg.churn.model_copy(update={"overrides": overrides})})
+    job._Stages.stage = timed
+    try:
+        t0 = time.perf_counter()
+        job.run_main(cfg)
+        times["total"] = round(time.perf_counter() - t0, 1)
+    finally:
+        job._Stages.stage = plain
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, default=DEFAULT)
+    parser.add_argument("--models", default="boost,auto", help="comma-separated churn models")
+    args = parser.parse_args()
+    results = {}
+    for model in args.models.split(","):
+        print(f"{model}: load average at start {os.getloadavg()[0]:.1f}", flush=True)
+        results[model] = run(model, args.config)
+    print(json.dumps(results, indent=1))
+    if "boost" in results and "auto" in results:
+        ratio = results["auto"]["churn"] / results["boost"]["churn"]
+        print(f"churn stage, auto / boost: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
