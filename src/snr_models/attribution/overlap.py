@@ -320,7 +320,9 @@ class OverlapEffects:
                 continue
             touched = True
             var_placebo = float(np.var(values, ddof=1))
-            extra += max(0.0, var_placebo - self.effects.infer(part).se ** 2)
+            # the part's cluster-robust variance (its degrees of freedom are not needed)
+            inf = sum(self.effects.fits[c].linear_influence(w).to_numpy() for c, w in part.items())
+            extra += max(0.0, var_placebo - float(np.sum(inf**2)))
         if not touched:
             return res
         se = float(np.sqrt(res.se**2 + extra))
