@@ -15,13 +15,16 @@ change; truth ``change.shapley``, the placebo's 0), ``programmes_total`` (truth
 Usage::
 
     .venv/bin/python benchmarks/attribution_coverage.py [--seeds 50] [--clients 12000]
-        [--branches 30] [--months 36] [--se CR2] [--out results.csv]
+        [--branches 30] [--months 36] [--se CR2] [--out results.csv] [--cache worlds/]
+        [--simulate-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +36,9 @@ from snr_models.attribution import (
     estimate_overlap,
     with_placebo_rollout,
 )
-from snr_models.simulate import simulate
+from snr_models.data import Tables
+from snr_models.data.io import load
+from snr_models.simulate import simulate, write_simulation
 
 
 def placebo_tables(tables, seed: int, n_branches: int):
@@ -63,13 +68,28 @@ def result_row(seed: int, kind: str, name: str, component: str, r, target: float
     }
 
 
+def world_of(seed: int, args: argparse.Namespace) -> tuple[Tables, dict]:
+    """The seed's tables and truth: simulated, or read from (and written to) ``--cache``."""
+    if args.cache is None:
+        world = simulate(
+            n_clients=args.clients, n_branches=args.branches, n_months=args.months, seed=seed
+        )
+        return world.tables, world.truth
+    where = Path(args.cache) / f"c{args.clients}_b{args.branches}_m{args.months}_s{seed}"
+    if not (where / "truth.json").exists():
+        world = simulate(
+            n_clients=args.clients, n_branches=args.branches, n_months=args.months, seed=seed
+        )
+        write_simulation(world, where)
+    return load(where), json.loads((where / "truth.json").read_text(encoding="utf-8"))
+
+
 def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
-    world = simulate(
-        n_clients=args.clients, n_branches=args.branches, n_months=args.months, seed=seed
-    )
-    truth = world.truth
+    tables, truth = world_of(seed, args)
+    if args.simulate_only:
+        return []
     rows = []
-    panel = build_panel(placebo_tables(world.tables, seed, args.branches))
+    panel = build_panel(placebo_tables(tables, seed, args.branches))
     eff = estimate_joint(panel, se=args.se)
     for r in eff.to_frame().itertuples():
         target = (
@@ -132,6 +152,16 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--se", default="CR2", choices=["CR2", "CR3", "CR1"])
     parser.add_argument("--out", default=None, help="CSV of the per-seed results")
+    parser.add_argument(
+        "--cache",
+        default=None,
+        help="folder of simulated worlds: each seed's world is read from it, or simulated "
+        "and written to it (the truth's 2^k re-runs dominate the time; re-estimating on "
+        "cached worlds is several times faster)",
+    )
+    parser.add_argument(
+        "--simulate-only", action="store_true", help="only fill --cache with the worlds"
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     rows = []
@@ -140,6 +170,8 @@ def main() -> None:
         if args.out:  # after every seed, so a long run can be read while it goes on
             pd.DataFrame(rows).to_csv(args.out, index=False)
         print(f"seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    if args.simulate_only:
+        return
     res = pd.DataFrame(rows)
     table = summarise(res)
     print(

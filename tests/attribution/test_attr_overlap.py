@@ -197,7 +197,7 @@ def test_on_roll_outs_that_never_overlap_the_answer_is_todays(disjoint_tables) -
     today = attribute_change(panel, effects=joint).to_frame()
     new = attribute_change(panel, effects=estimate_overlap(panel, joint=joint), overlap="shapley")
     assert new.effects.terms.empty
-    assert not new.effects.inflation  # no pilot: both reach 10 branches
+    assert not new.effects.placebo  # no pilot: both reach 10 branches
     for comp in ("S", "R", "E", "net_rate"):
         a = today[today["component"] == comp].set_index("step")
         b = new.table[new.table["component"] == comp].set_index("step")
@@ -212,3 +212,35 @@ def test_on_roll_outs_that_never_overlap_the_answer_is_todays(disjoint_tables) -
             a.loc["remainder", ["value", "se", "lo", "hi"]].to_numpy(dtype=float),
             atol=1e-10,
         )
+
+
+def test_pilot_placebo_draws_equal_a_refit_and_widen_what_rests_on_the_pilot(overlap) -> None:
+    """A placebo draw's coefficients are those of ``fe_ols`` re-fitted on the panel with the
+    pilot's timing moved to other branches (an independent computation of the same draw, with
+    the same permutation), and every quantity reaching the pilot's cells gets at least its
+    cluster-robust standard error, widened by the spread over the draws (the pilot programme
+    of this 24-branch world reaches 2 branches)."""
+    from snr_models.attribution.joint import _permuted_cells
+
+    assert set(overlap.placebo) == {"ai_assistant"}
+    panel = overlap.panel
+    design = overlap.effects.design
+    labels, xn, _ = next(_permuted_cells(panel, "ai_assistant", 1, np.random.default_rng(0)))
+    regs = design.regressors.drop(columns=[c for c in design.regressors if c.startswith("ai_")])
+    regs = regs.assign(**dict(zip(labels, xn.T, strict=True)))
+    data = pd.concat([panel.frame[["branch_id", "period", "R"]], regs], axis=1)
+    fit = fe_ols(data, "R", list(regs.columns), fixed_effects=["branch_id", "period"])
+    draw = overlap.placebo["ai_assistant"]["R"].iloc[0]
+    expected = fit.params.fillna(0.0).reindex(draw.index).fillna(0.0)
+    np.testing.assert_allclose(draw.to_numpy(), expected.to_numpy(), atol=1e-8)
+
+    wf = attribute_change(panel, effects=overlap, overlap="shapley")
+    ai = wf.table.query("component == 'net_rate' and step == 'ai_assistant'").iloc[0]
+    rows = panel.frame[["branch_id", "period"]][panel.frame["period"] == panel.periods[-1]]
+    w = overlap.weights(rows.assign(weight=1.0 / len(rows)), "R", "shapley:ai_assistant")
+    cr = overlap.effects.infer(w).se
+    assert overlap.infer(w).se > cr  # the last month's AI share rests on the pilot
+    assert ai["df"] <= overlap.placebo_df + 1e-12
+    other = overlap.weights(rows.assign(weight=1.0 / len(rows)), "R", "main:staff_training")
+    # untouched by the pilot: the cluster-robust inference, as before
+    assert overlap.infer(other).se == pytest.approx(overlap.effects.infer(other).se, rel=1e-12)

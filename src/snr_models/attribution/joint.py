@@ -37,6 +37,7 @@ effect scaled by the ratio of intensities (an explicit, reported assumption; met
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -473,6 +474,36 @@ def _n_branch_level_treated(panel: BranchPanel, name: str) -> int:
     return int(frame.loc[on, "branch_id"].nunique())
 
 
+def _permuted_cells(
+    panel: BranchPanel, name: str, n_placebo: int, rng: np.random.Generator
+) -> Iterator[tuple[list[str], np.ndarray, pd.DataFrame]]:
+    """``name``'s cell labels, cell columns (rows x labels) and cells (as :func:`_cells`) with
+    its timing moved to a random permutation of the branches, ``n_placebo`` times."""
+    frame = panel.frame
+    branches = np.sort(frame["branch_id"].unique())
+    n_b = len(branches)
+    n_t = len(frame) // n_b
+    # build_panel's frame is the full branch x period product sorted by branch then period:
+    # a permutation of branches is a permutation of row blocks
+    block = frame["branch_id"].to_numpy().reshape(n_b, n_t)
+    if len(frame) != n_b * n_t or not (block == branches[:, None]).all():
+        raise ValueError("placebo: the panel must be the full branch x period product")
+    dose = frame[name].to_numpy(dtype=float).reshape(n_b, n_t)
+    first = frame[f"{name}__first"].to_numpy().astype("datetime64[M]").reshape(n_b, n_t)
+    period_ts = frame["period"].to_numpy()
+    period = period_ts.astype("datetime64[M]")
+    branch_id = frame["branch_id"].to_numpy()
+    firm = panel.firm_start.get(name)
+    for _ in range(n_placebo):
+        perm = np.searchsorted(branches, rng.permutation(branches))
+        cols, cell_of, _ = _cells(
+            name, period, dose[perm].ravel(), first[perm].ravel(), firm, branch_id, period_ts
+        )
+        labels = list(cols)
+        xn = np.column_stack([cols[c] for c in labels]) if labels else np.zeros((len(frame), 0))
+        yield labels, xn, cell_of
+
+
 def _placebo_sd(
     panel: BranchPanel,
     design: _Design,
@@ -490,39 +521,12 @@ def _placebo_sd(
     demeans its own few columns and solves the normal equations assembled from the blocks
     (the solution of ``fe_ols(..., vcov=False)`` on the same data).
     """
-    frame = panel.frame
-    branches = np.sort(frame["branch_id"].unique())
-    n_b = len(branches)
-    n_t = len(frame) // n_b
-    # build_panel's frame is the full branch x period product sorted by branch then period:
-    # a permutation of branches is a permutation of row blocks
-    block = frame["branch_id"].to_numpy().reshape(n_b, n_t)
-    if len(frame) != n_b * n_t or not (block == branches[:, None]).all():
-        raise ValueError("placebo: the panel must be the full branch x period product")
-    dose = frame[name].to_numpy(dtype=float).reshape(n_b, n_t)
-    first = frame[f"{name}__first"].to_numpy().astype("datetime64[M]").reshape(n_b, n_t)
-    period_ts = frame["period"].to_numpy()
-    period = period_ts.astype("datetime64[M]")
-    branch_id = frame["branch_id"].to_numpy()
-    firm = panel.firm_start.get(name)
     others = [c for c in design.regressors.columns if not str(c).startswith(f"{name}|")]
     blocks = [_FixedBlock(panel, design.regressors[others], comp, weighting) for comp in components]
     blocks = [b for b in blocks if b.usable]
     draws: dict[str, list[float]] = {c: [] for c in components}
     with _one_blas_thread():
-        for _ in range(n_placebo):
-            perm = np.searchsorted(branches, rng.permutation(branches))
-            cols, cell_of, _ = _cells(
-                name,
-                period,
-                dose[perm].ravel(),
-                first[perm].ravel(),
-                firm,
-                branch_id,
-                period_ts,
-            )
-            labels = list(cols)
-            xn = np.column_stack([cols[c] for c in labels]) if labels else np.zeros((len(frame), 0))
+        for labels, xn, cell_of in _permuted_cells(panel, name, n_placebo, rng):
             w = _cell_weights(cell_of, name, pd.Index(labels)).reindex(labels).fillna(0.0)
             est = {b.component: b.effect(xn, w.to_numpy()) for b in blocks}
             if "net_rate" not in est:
@@ -563,15 +567,16 @@ class _FixedBlock:
         self.yd = yx[:, 0]
         xd = yx[:, 1:]
         ok = _usable_columns(x, xd, self.sw)
+        self.fixed_ok = ok
         self.xo = xd[:, ok]
         xo_w = self.xo * self.sw[:, None]
         self.xo_w = xo_w
         self.a = xo_w.T @ self.xo
         self.ro = xo_w.T @ self.yd
 
-    def effect(self, xn_all: np.ndarray, weights: np.ndarray) -> float:
-        """``weights @ beta_new`` of the regression on the fixed and the new columns (the new
-        columns' unusable coefficients count as 0, as ``fe_ols``'s NaN filled with 0)."""
+    def coefficients(self, xn_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The fixed and the new columns' coefficients in the regression on both (unusable
+        ones 0, as ``fe_ols``'s NaN filled with 0)."""
         xn = xn_all[self.keep]
         xnd = self._demean(xn) if xn.shape[1] else xn
         ok = _usable_columns(xn, xnd, self.sw)
@@ -581,7 +586,15 @@ class _FixedBlock:
         xtwx = np.block([[self.a, b], [b.T, xn_w.T @ xnd]])
         rhs = np.concatenate([self.ro, xn_w.T @ self.yd])
         beta = solve_normal(xtwx, rhs)  # the rule of fe_ols(..., vcov=False)
-        return float(weights[ok] @ beta[self.a.shape[0] :])
+        fixed = np.zeros(len(self.fixed_ok))
+        fixed[self.fixed_ok] = beta[: self.a.shape[0]]
+        out = np.zeros(xn_all.shape[1])
+        out[ok] = beta[self.a.shape[0] :]
+        return fixed, out
+
+    def effect(self, xn_all: np.ndarray, weights: np.ndarray) -> float:
+        """``weights @ beta_new`` of the regression on the fixed and the new columns."""
+        return float(weights @ self.coefficients(xn_all)[1])
 
 
 def _usable_columns(x: np.ndarray, xd: np.ndarray, sw: np.ndarray) -> np.ndarray:

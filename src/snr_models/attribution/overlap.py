@@ -62,7 +62,9 @@ from snr_models.attribution.joint import (
     _Design,
     _design,
     _fit_all,
+    _FixedBlock,
     _one_blas_thread,
+    _permuted_cells,
     estimate_joint,
 )
 from snr_models.attribution.regression import _codes, demeaner
@@ -176,16 +178,18 @@ class OverlapEffects:
         n_branch_months, n_branches, status`` (estimated / pooled), ``reason``.
     active : DataFrame
         Per branch-month (the panel's rows) and programme, its scale when active, else 0.
-    inflation : dict
-        Per pilot programme and component, its placebo over its cluster-robust standard error
-        (:meth:`infer`); ``placebo_df`` the placebo's degrees of freedom.
+    placebo : dict
+        Per pilot programme (reaching fewer than the joint model's ``min_treated_branches``)
+        and component, its cells' coefficients in each placebo draw (a DataFrame: draws x
+        cells), the regression re-fitted with the programme's timing moved to a random
+        permutation of the branches (:meth:`infer`); ``placebo_df`` the draws less one.
     """
 
     effects: JointEffects
     terms: pd.DataFrame
     active: pd.DataFrame = field(repr=False)
     alpha: float = 0.05
-    inflation: dict[str, dict[str, float]] = field(default_factory=dict)
+    placebo: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict, repr=False)
     placebo_df: float = float("nan")
 
     @property
@@ -290,31 +294,41 @@ class OverlapEffects:
     def infer(self, weights: dict[str, pd.Series]) -> LinearEffect:
         """Estimate and inference of a linear combination (:meth:`JointEffects.infer`).
 
-        A programme reaching fewer than ``min_treated_branches`` branches (a pilot) has its
-        cells' deviations scaled up by the ratio of its placebo standard error to its
-        cluster-robust one in the joint model (the joint model's rule, see
-        :func:`~snr_models.attribution.joint.estimate_joint`); the interval then takes the
-        placebo's degrees of freedom.
+        Cluster-robust errors are too small for a programme reaching few branches (a pilot;
+        Conley & Taber 2011), and everything the pilot's effect is extrapolated to rests on
+        them: on the default world the AI assistant's firm-wide months, hence the month
+        effects of the last months and the world without any programme there. A combination
+        that reaches a pilot's cells has its estimate re-computed in every placebo draw
+        (:attr:`placebo`: the regression with the pilot moved to other branches, every
+        coefficient re-fitted); where the variance over the draws exceeds the cluster-robust
+        variance of the combination's part on the pilot's cells, the excess is added:
+        ``se^2 = se_CR^2 + max(0, var_placebo - se_CR(pilot part)^2)``; the interval then
+        takes the smaller of the degrees of freedom and the placebo's.
         """
         res = self.effects.infer(weights)
-        scaled, touched = {}, False
-        for comp, w in weights.items():
-            w = w.copy()
-            for name, ratio in self.inflation.items():
-                r = ratio.get(comp, 1.0)
-                mask = w.index.str.startswith(f"{name}|")
-                if r > 1 and np.any(w[mask] != 0):
-                    w[mask] *= r
-                    touched = True
-            scaled[comp] = w
+        extra, touched = 0.0, False
+        for name, draws in self.placebo.items():
+            part: dict[str, pd.Series] = {}
+            values = np.zeros(len(next(iter(draws.values()))))
+            for comp, w in weights.items():
+                wp = w[w.index.str.startswith(f"{name}|")]
+                if comp in draws and np.any(wp != 0):
+                    part[comp] = wp
+                if comp in draws:
+                    values += draws[comp].reindex(columns=w.index, fill_value=0.0).to_numpy() @ w
+            if not part:
+                continue
+            touched = True
+            var_placebo = float(np.var(values, ddof=1))
+            # the part's cluster-robust variance (its degrees of freedom are not needed)
+            inf = sum(self.effects.fits[c].linear_influence(w).to_numpy() for c, w in part.items())
+            extra += max(0.0, var_placebo - float(np.sum(inf**2)))
         if not touched:
             return res
-        inf = None
-        for comp, w in scaled.items():
-            i_c = self.effects.fits[comp].linear_influence(w)
-            inf = i_c if inf is None else inf.add(i_c, fill_value=0.0)
-        se = float(np.sqrt(np.sum(inf.to_numpy() ** 2)))
-        return LinearEffect(res.estimate, se, float(np.nanmin([res.df, self.placebo_df])), inf)
+        se = float(np.sqrt(res.se**2 + extra))
+        df = float(np.nanmin([res.df, self.placebo_df]))
+        influence = res.influence * (se / res.se) if res.se > 0 else res.influence
+        return LinearEffect(res.estimate, se, df, influence)
 
     def pooled_reach(self, rows: pd.DataFrame, name: str | None = None) -> tuple[list[str], int]:
         """The programmes with which ``name`` (or any programme) is active in ``rows`` in a
@@ -448,6 +462,8 @@ def estimate_overlap(
     weighting: str = "branch_month",
     se: str = "CR2",
     joint: JointEffects | None = None,
+    n_placebo: int = 20,
+    random_state: int | None = 0,
 ) -> OverlapEffects:
     """Impute the world without any programme, with programme interactions (see module doc).
 
@@ -466,8 +482,11 @@ def estimate_overlap(
     weighting, se
         As there.
     joint : JointEffects, optional
-        The joint model on the same panel (for the placebo standard errors of pilots;
-        estimated when not given).
+        The joint model on the same panel (it says which programmes are pilots, method
+        ``+placebo_se``; estimated when not given).
+    n_placebo, random_state
+        Placebo draws of each pilot's timing moved to other branches, as the joint model's
+        (:meth:`OverlapEffects.infer`).
 
     Returns
     -------
@@ -511,22 +530,52 @@ def estimate_overlap(
     joint = joint or estimate_joint(
         panel, interventions=names, components=components, alpha=alpha, weighting=weighting, se=se
     )
-    inflation, placebo_df = {}, float("nan")
-    for row in joint.table.itertuples():
-        if "+placebo_se" not in row.method or row.component not in fits:
-            continue
-        cr = joint.infer(joint.effect_weights(row.intervention, row.component)).se
-        if np.isfinite(cr) and cr > 0 and row.se > cr:
-            inflation.setdefault(row.intervention, {})[row.component] = float(row.se / cr)
-            placebo_df = float(row.df)
+    pilots = sorted({r.intervention for r in joint.table.itertuples() if "+placebo_se" in r.method})
+    rng = np.random.default_rng(random_state)
+    placebo = {
+        name: _placebo_draws(panel, full, name, tuple(fits), weighting, n_placebo, rng)
+        for name in pilots
+    }
     return OverlapEffects(
         effects=effects,
         terms=terms,
         active=scales,
         alpha=alpha,
-        inflation=inflation,
-        placebo_df=placebo_df,
+        placebo=placebo,
+        placebo_df=float(n_placebo - 1) if placebo else float("nan"),
     )
+
+
+def _placebo_draws(
+    panel: BranchPanel,
+    design: _Design,
+    name: str,
+    components: tuple[str, ...],
+    weighting: str,
+    n_placebo: int,
+    rng: np.random.Generator,
+) -> dict[str, pd.DataFrame]:
+    """Per component, every coefficient (draws x columns of the design) of the regression with
+    ``name``'s timing moved to a random permutation of the branches (the joint model's
+    placebo, as :func:`~snr_models.attribution.joint.estimate_joint`); the other columns,
+    interactions included, are those of the design. Cells a draw lacks count as 0."""
+    own = [c for c in design.regressors.columns if str(c).startswith(f"{name}|")]
+    fixed = design.regressors.drop(columns=own)
+    columns = design.regressors.columns
+    with _one_blas_thread():
+        blocks = [_FixedBlock(panel, fixed, comp, weighting) for comp in components]
+        blocks = [b for b in blocks if b.usable]
+        rows: dict[str, list[pd.Series]] = {b.component: [] for b in blocks}
+        for labels, xn, _ in _permuted_cells(panel, name, n_placebo, rng):
+            for b in blocks:
+                kept, new = b.coefficients(xn)
+                coef = np.concatenate([kept, new])
+                index = [*fixed.columns, *labels]
+                rows[b.component].append(pd.Series(coef, index=index, dtype=float))
+    return {
+        comp: pd.DataFrame(draws).reindex(columns=columns).fillna(0.0)
+        for comp, draws in rows.items()
+    }
 
 
 def impute_untreated(
