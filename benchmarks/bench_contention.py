@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from snr_models import threads
 from snr_models.features import build_features
-from snr_models.jobs.churn import fit_estimator, labelled_rows
+from snr_models.jobs.churn_models import fit_estimator, labelled_rows
 from snr_models.jobs.config import RunConfig
 from snr_models.simulate import simulate
 

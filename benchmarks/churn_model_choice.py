@@ -33,9 +33,8 @@ from pathlib import Path
 
 from snr_models.churn.evaluation import pr_auc, roc_auc
 from snr_models.features import build_features
-from snr_models.jobs.churn import choose_model, fit_estimator, model_inputs
+from snr_models.jobs.churn_models import choose_model, fit_estimator, holdout_split, model_inputs
 from snr_models.jobs.config import ChurnConfig, RunConfig
-from snr_models.jobs.retrain import holdout_split
 from snr_models.simulate import simulate
 
 EXPERIMENTS = Path(__file__).parents[1] / "experiments"

@@ -21,13 +21,13 @@ from mlflow.tracking import MlflowClient
 from snr_models import __version__, tracking
 from snr_models.errors import SnrInputError
 from snr_models.features import build_features
-from snr_models.jobs.churn import (
-    ChurnConfig,
+from snr_models.jobs.churn_models import (
     label_column,
     labelled_rows,
     make_estimator,
     model_inputs,
 )
+from snr_models.jobs.config import ChurnConfig
 from snr_models.simulate import simulate, write_simulation
 from snr_models.tracking.models import (
     MODEL_DESCRIPTION,

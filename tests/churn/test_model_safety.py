@@ -24,15 +24,14 @@ import pytest
 import skops.io as sio
 
 from snr_models.features import build_features
-from snr_models.jobs.churn import (
-    ChurnConfig,
+from snr_models.jobs.churn_models import (
     label_column,
     labelled_rows,
     make_estimator,
     model_inputs,
     model_names,
 )
-from snr_models.jobs.config import AutoSettings
+from snr_models.jobs.config import AutoSettings, ChurnConfig
 from snr_models.simulate import simulate, write_simulation
 from snr_models.tracking import models as tracking_models
 from snr_models.tracking.models import (

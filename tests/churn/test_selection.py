@@ -21,15 +21,9 @@ from sklearn.metrics import roc_auc_score
 
 from snr_models.churn import Candidate, ChurnLogit, select_model
 from snr_models.features import build_features, feature_columns
-from snr_models.jobs.churn import (
-    ChurnConfig,
-    candidates,
-    fit_churn,
-    labelled_rows,
-    log_churn,
-    model_names,
-)
-from snr_models.jobs.config import RunConfig
+from snr_models.jobs.churn import fit_churn, log_churn
+from snr_models.jobs.churn_models import candidates, labelled_rows, model_names
+from snr_models.jobs.config import ChurnConfig, RunConfig
 from snr_models.simulate import simulate
 
 HORIZON = 3

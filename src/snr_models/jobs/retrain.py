@@ -49,16 +49,16 @@ from snr_models.data.atomic import atomic_path
 from snr_models.errors import SnrInputError
 from snr_models.features import build_features, feature_columns
 from snr_models.features.drift import drift_report, training_profile
-from snr_models.jobs.churn import (
-    ChurnConfig,
+from snr_models.jobs.churn_models import (
     choose_model,
     fit_chosen,
     fit_estimator,
+    holdout_split,
     label_column,
-    labelled_rows,
     log_choice,
     model_inputs,
 )
+from snr_models.jobs.config import ChurnConfig
 from snr_models.jobs.gate import gate_reasons, holdout_metrics
 from snr_models.jobs.lock import EXIT_LOCKED, RetrainLocked, acquire_lock
 
@@ -71,7 +71,6 @@ __all__ = [
     "RetrainResult",
     "gate_reasons",
     "holdout_metrics",
-    "holdout_split",
     "retrain",
     "run_key",
 ]
@@ -143,24 +142,6 @@ class _Steps:
 def _write_summary(summary: dict[str, Any], path: Path) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(summary, indent=1, default=str))
-
-
-def holdout_split(frame: pd.DataFrame, config: ChurnConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training rows (before the holdout, with a gap of ``horizon`` months) and the holdout."""
-    observed = frame[frame["churn"].notna()]
-    months = sorted(observed["as_of"].unique())
-    k = config.retrain.holdout_months
-    if len(months) < k + config.horizon + 2:
-        raise SnrInputError(
-            f"retrain: {len(months)} as-of month(s) with observed {config.horizon}-month "
-            f"labels; a holdout of {k} month(s), a gap of {config.horizon} and two training "
-            f"months need at least {k + config.horizon + 2}"
-        )
-    holdout_start = pd.Timestamp(months[-k])
-    cutoff = holdout_start - pd.DateOffset(months=config.horizon)
-    holdout = observed[observed["as_of"] >= holdout_start]
-    train = labelled_rows(frame[frame["as_of"] <= cutoff], config)
-    return train, holdout
 
 
 #: The stages ``snr retrain`` reports progress of (its JSON lines on stdout name every step);
