@@ -94,3 +94,24 @@ def test_event_study_recovers_dynamic_effects_and_flat_pretrends() -> None:
     df2 = df.assign(y=df["y"] + np.where(df["g"] > 0, 0.05 * df["t"], 0.0))
     assert event_study(df2, outcome="y", unit="u", time="t", group="g").pretrend["p_value"] < 1e-3
     assert len(res.plot().axes) == 1
+
+
+def test_coefficient_plot_legend_names_the_level() -> None:
+    """The legend says which level the band and the intervals are (from alpha, not fixed)."""
+    import pandas as pd
+
+    from snr_models.attribution.plots import plot_coefficients
+
+    table = pd.DataFrame(
+        {
+            "label": [-1, 0, 1],
+            "estimate": [0.0, 1.0, 2.0],
+            "lo": [-1.0, 0.0, 1.0],
+            "hi": [1.0, 2.0, 3.0],
+            "uniform_lo": [-2.0, -1.0, 0.0],
+            "uniform_hi": [2.0, 3.0, 4.0],
+        }
+    )
+    fig = plot_coefficients(table, alpha=0.1)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts == ["90% uniform band", "estimate, 90% pointwise interval"]

@@ -17,9 +17,11 @@ def plot_coefficients(
     title: str = "",
     xlabel: str = "",
     vline: float | None = None,
+    alpha: float = 0.05,
 ) -> Any:
     """Estimates with pointwise intervals (``lo``/``hi``) and, when present, uniform bands
-    (``uniform_lo``/``uniform_hi``) against ``label``; returns a matplotlib Figure.
+    (``uniform_lo``/``uniform_hi``) against ``label``; returns a matplotlib Figure. The legend
+    gives the intervals' level, ``1 - alpha``.
 
     Examples
     --------
@@ -31,6 +33,7 @@ def plot_coefficients(
     """
     from snr_models.figures import new_figure
 
+    level = f"{100 * (1 - alpha):g}%"
     fig = new_figure(figsize=(7, 4))
     ax = fig.add_subplot()
     x = table["label"].to_numpy()
@@ -46,7 +49,7 @@ def plot_coefficients(
             table["uniform_hi"],
             alpha=0.15,
             color="C0",
-            label="uniform band",
+            label=f"{level} uniform band",
         )
     ax.errorbar(
         xs,
@@ -55,7 +58,7 @@ def plot_coefficients(
         fmt="o",
         color="C0",
         capsize=3,
-        label="estimate, pointwise interval",
+        label=f"estimate, {level} pointwise interval",
     )
     ax.axhline(0, color="grey", lw=0.8)
     if vline is not None:

@@ -342,6 +342,7 @@ class AggregatedATT:
                 self.kind, ""
             ),
             vline=-0.5 if self.kind == "event" else None,
+            alpha=self.alpha,
         )
 
 

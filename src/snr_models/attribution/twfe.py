@@ -147,6 +147,7 @@ class EventStudyResult:
     pretrend: dict[str, float]
     fit: OLSFit
     outcome: str
+    alpha: float = 0.05
 
     def to_frame(self) -> pd.DataFrame:
         """The coefficient table."""
@@ -166,7 +167,11 @@ class EventStudyResult:
         from snr_models.attribution.plots import plot_coefficients
 
         return plot_coefficients(
-            self.table, title=f"TWFE event study ({self.outcome})", xlabel="event time", vline=-0.5
+            self.table,
+            title=f"TWFE event study ({self.outcome})",
+            xlabel="event time",
+            vline=-0.5,
+            alpha=self.alpha,
         )
 
 
@@ -240,4 +245,5 @@ def event_study(
         pretrend={"statistic": stat, "df": df, "p_value": p},
         fit=fit,
         outcome=outcome,
+        alpha=alpha,
     )
