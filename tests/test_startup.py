@@ -45,3 +45,15 @@ def test_the_public_names_still_load_on_use() -> None:
     # the lazy names resolve to the real objects, and loading one loads what it needs
     code = "import snr_models as snr\nassert callable(snr.net_rate) and callable(snr.simulate)"
     assert set(_loaded(code)) >= {"pandera", "snr_models.simulate"}
+
+
+def test_simulate_stays_the_function_when_a_submodule_is_imported_first() -> None:
+    # importing snr_models.simulate.exports first binds the subpackage on the package; the
+    # public name must still be the function (notebook 06 does exactly this)
+    code = (
+        "import inspect\nimport snr_models as snr\n"
+        "from snr_models.simulate.exports import write_exports\n"
+        "assert inspect.isfunction(snr.simulate), snr.simulate\n"
+        "from snr_models import simulate\nassert inspect.isfunction(simulate)"
+    )
+    assert "snr_models.simulate" in _loaded(code)

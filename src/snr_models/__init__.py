@@ -23,6 +23,8 @@ Above them: :mod:`snr_models.tracking` (MLflow), :mod:`snr_models.jobs` (``snr r
 retraining) and :mod:`snr_models.cli` (the ``snr`` command).
 """
 
+import sys
+import types
 import warnings
 
 # With pyspark installed (the extra ``spark``), importing pandera imports pyspark.pandas,
@@ -70,3 +72,23 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
+
+
+class _Package(types.ModuleType):
+    """The package module, keeping ``snr_models.simulate`` the function.
+
+    The function :func:`simulate` shares its name with the subpackage that defines it. When a
+    submodule such as ``snr_models.simulate.exports`` is imported first, the import system
+    binds the subpackage to the package's attribute ``simulate``; with the function loaded
+    lazily, ``snr_models.simulate(...)`` would then be the module. The subpackage stays
+    importable (``sys.modules``, ``import snr_models.simulate``); the attribute stays the
+    function, as it was when the package imported it eagerly.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "simulate" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
