@@ -63,3 +63,15 @@ def test_reasons_in_chinese() -> None:
     out = top_reasons(None, X, n=2, contributions=(contrib, 0.0), language="zh-CN")
     reasons = out[["reason_1", "reason_2"]].iloc[0].tolist()
     assert reasons == ["近3个月有2张工单超时", "本月被强制平仓"]
+
+
+def test_chinese_reasons_take_the_words_given_for_codes() -> None:
+    """Codes inside a reason (an intervention, a channel) are written in the words passed in
+    (the report passes its labels), never as code names."""
+    from snr_models.churn.reasons import describe
+
+    names = {"ai_assistant": "智能客服", "online": "线上开户"}
+    assert describe("exposure_ai_assistant", 1.0, "zh-CN", names) == "营业部已实施智能客服"
+    assert describe("acquisition_channel", "online", "zh-CN", names) == "获客渠道：线上开户"
+    # without words, the code with spaces (still no snake_case)
+    assert describe("exposure_ai_assistant", 1.0, "zh-CN") == "营业部已实施ai assistant"

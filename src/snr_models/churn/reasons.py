@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -256,8 +256,17 @@ def reason_concept(feature: str) -> str:
     return _CONCEPTS.get(stem, stem)
 
 
-def describe(feature: str, value: object, language: str = "en") -> str:
+def describe(
+    feature: str,
+    value: object,
+    language: str = "en",
+    names: Mapping[str, str] | None = None,
+) -> str:
     """One feature's value in the team's words, in English (``"en"``) or Chinese (``"zh-CN"``).
+
+    ``names`` gives the words for codes that appear in values and feature names (an
+    intervention such as ``ai_assistant``, a channel, a segment); a code without one is
+    written with spaces for ``_``.
 
     Examples
     --------
@@ -274,7 +283,7 @@ def describe(feature: str, value: object, language: str = "en") -> str:
     'no survey response yet'
     """
     if language == "zh-CN":
-        return _describe_zh(feature, value)
+        return _describe_zh(feature, value, names or {})
     if language != "en":
         raise ValueError(f"language {language!r}: expected 'en' or 'zh-CN'")
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -378,7 +387,11 @@ _ZH_NAMES = {
 }
 
 
-def _describe_zh(feature: str, value: object) -> str:
+def _word(code: str, names: Mapping[str, str]) -> str:
+    return names.get(code, code.replace("_", " "))
+
+
+def _describe_zh(feature: str, value: object, names: Mapping[str, str]) -> str:
     """:func:`describe` in Simplified Chinese."""
     name = _ZH_NAMES.get(feature, feature.replace("_", " "))
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -388,7 +401,7 @@ def _describe_zh(feature: str, value: object) -> str:
             return "从未被强制平仓"
         return f"{name}未知（历史太短）"
     if isinstance(value, str):
-        return f"{name}：{value.replace('_', ' ')}"
+        return f"{name}：{_word(value, names)}"
     v = float(value)
     m = _WINDOW.match(feature)
     if m:
@@ -431,7 +444,7 @@ def _describe_zh(feature: str, value: object) -> str:
         what = "登录" if feature.startswith("logins") else "交易"
         return f"月均{what}{'减少' if v < 0 else '增加'}{abs(v):.1f}次"
     if feature.startswith("exposure_"):
-        what = feature[len("exposure_") :].replace("_", " ")
+        what = _word(feature[len("exposure_") :], names)
         return f"营业部已实施{what}" if v > 0 else f"营业部尚未实施{what}"
     if feature in ("financing_balance", "collateral_value", "short_balance"):
         return f"{name}{v:,.0f}元"
@@ -447,8 +460,10 @@ def top_reasons(
     *,
     contributions: tuple[pd.DataFrame, float] | None = None,
     language: str = "en",
+    names: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """The ``n`` concepts that raise each client's risk most, in words.
+    """The ``n`` concepts that raise each client's risk most, in words (:func:`describe`,
+    with ``language`` and ``names``).
 
     Features that speak of one concept (the windows of SLA misses, the rate gaps, ...:
     :func:`reason_concept`) are summed into one contribution and described by the one of them
@@ -476,10 +491,10 @@ def top_reasons(
     """
     contrib, _ = contributions if contributions is not None else explain(estimator, X)
     values = contrib.to_numpy(dtype=float)
-    names = np.asarray(contrib.columns)
+    columns = np.asarray(contrib.columns)
     # contributions are additive: a concept's is the sum of its features'; it is described by
     # its feature that raises the risk most
-    concepts = pd.Index([reason_concept(str(f)) for f in names])
+    concepts = pd.Index([reason_concept(str(f)) for f in columns])
     keys = concepts.unique()
     codes = keys.get_indexer(concepts)
     summed = np.zeros((len(values), len(keys)))
@@ -505,14 +520,14 @@ def top_reasons(
             positive = (summed[rows, c] > 0) & (values[rows, k] > 0)
             vals[positive] = summed[rows[positive], c[positive]]
             for f in np.unique(k[positive]):
-                feat = str(names[f])
+                feat = str(columns[f])
                 column = X[feat].to_numpy()
                 for i in np.flatnonzero(positive & (k == f)):
                     value = column[i]
                     key = (feat, "nan" if pd.isna(value) else value)
                     if key not in texts:
                         value = float(value) if _is_number(value) else value
-                        texts[key] = describe(feat, value, language)
+                        texts[key] = describe(feat, value, language, names)
                     reasons[i], feats[i] = texts[key], feat
         out[f"reason_{j + 1}"] = reasons
         out[f"feature_{j + 1}"] = feats

@@ -13,7 +13,7 @@ from here (the job only reads, streams and writes):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -102,6 +102,7 @@ def score_clients(
     reasons: bool = True,
     explainer: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     language: str = "en",
+    names: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Probability, expected months to exit and (optionally) three reasons per row of ``X``.
 
@@ -118,6 +119,9 @@ def score_clients(
         From :func:`make_explainer`, to share its cache between calls.
     language : {"en", "zh-CN"}, default "en"
         The language of the reasons.
+    names : mapping, optional
+        Words for the codes in the reasons (interventions, channels, segments), e.g. the
+        report's labels; see :func:`~snr_models.churn.reasons.describe`.
 
     Returns
     -------
@@ -135,7 +139,12 @@ def score_clients(
     if reasons and len(X):
         contributions = (explainer or make_explainer(model))(X)
         text = top_reasons(
-            model, X, n=len(REASONS), contributions=(contributions, 0.0), language=language
+            model,
+            X,
+            n=len(REASONS),
+            contributions=(contributions, 0.0),
+            language=language,
+            names=names,
         )
         text = text[list(REASONS)].astype(object)
     else:
@@ -144,7 +153,13 @@ def score_clients(
 
 
 def call_list(
-    model: Any, features: pd.DataFrame, n: int = 20, *, horizon: int, language: str = "en"
+    model: Any,
+    features: pd.DataFrame,
+    n: int = 20,
+    *,
+    horizon: int,
+    language: str = "en",
+    names: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The top of the call list: the ``n`` clients most at risk.
 
@@ -163,6 +178,9 @@ def call_list(
         Months ahead the model's probability covers.
     language : {"en", "zh-CN"}, default "en"
         The language of the reasons.
+    names : mapping, optional
+        Words for the codes in the reasons (interventions, channels, segments), e.g. the
+        report's labels; see :func:`~snr_models.churn.reasons.describe`.
 
     Returns
     -------
@@ -176,7 +194,7 @@ def call_list(
     scored = score_clients(model, X, horizon=horizon, reasons=False)
     deciles = risk_deciles(scored["churn_probability"].to_numpy())
     top = scored.nlargest(n, "churn_probability", keep="first").index
-    explained = score_clients(model, X.loc[top], horizon=horizon, language=language)
+    explained = score_clients(model, X.loc[top], horizon=horizon, language=language, names=names)
     ids = features.loc[top, [c for c in ID_COLUMNS if c in features.columns]]
     out = pd.concat([ids, explained], axis=1)
     out.insert(len(ids.columns) + 1, "risk_decile", deciles[top])

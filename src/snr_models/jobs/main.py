@@ -248,7 +248,12 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
         horizon = fit.config.horizon
         reasons = {  # the same rows, with reasons in each language of the report
             lang: call_list(
-                fit.estimator, latest, n=stage.call_list, horizon=horizon, language=lang
+                fit.estimator,
+                latest,
+                n=stage.call_list,
+                horizon=horizon,
+                language=lang,
+                names=report.Labels(lang, config.report.labels.get(lang)).phrases(),
             ).filter(like="reason_")
             for lang in config.report.language
         }

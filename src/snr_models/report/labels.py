@@ -78,7 +78,14 @@ class Labels:
     def phrases(self) -> dict[str, str]:
         """Every listed figure text and code with its translation (for relabelling figures)."""
         out: dict[str, str] = {}
-        for section in ("terms", "interventions", "scenarios", "segments", "attributes"):
+        for section in (
+            "terms",
+            "channels",
+            "interventions",
+            "scenarios",
+            "segments",
+            "attributes",
+        ):
             out.update(self._words.get(section, {}))
         out.update(self._words.get("phrases", {}))
         return out
