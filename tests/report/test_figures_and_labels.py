@@ -70,3 +70,24 @@ def test_labels_come_from_the_configuration_over_the_defaults() -> None:
 def test_file_names_link_the_languages() -> None:
     assert file_names(["zh-CN", "en"]) == {"zh-CN": "index.html", "en": "index.en.html"}
     assert file_names(["en"]) == {"en": "index.html"}
+
+
+def test_the_page_embeds_the_cjk_glyphs_it_uses() -> None:
+    """A Chinese page carries a subset of Noto Sans SC with every CJK character it shows, so it
+    reads and prints on a machine without a CJK font; an English page carries none."""
+    import base64
+    import io
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    from snr_models.report.fonts import font_face
+
+    page = "<p>客户服务净率 88.0%（95% 置信区间）</p>"
+    face = font_face(page)
+    encoded = re.search(r"base64,([A-Za-z0-9+/=]+)\)", face).group(1)
+    cmap = TTFont(io.BytesIO(base64.b64decode(encoded))).getBestCmap()
+    wanted = {ord(c) for c in page if ord(c) >= 0x2E80}
+    assert wanted and wanted <= set(cmap)
+    assert len(cmap) < 100  # a subset, not the whole font (tens of thousands of glyphs)
+    assert font_face("<p>Net rate 88.0%</p>") == ""

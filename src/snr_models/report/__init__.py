@@ -19,6 +19,7 @@ import jinja2
 import pandas as pd
 
 from snr_models.report.content import Section, build
+from snr_models.report.fonts import font_face
 from snr_models.report.labels import LANGUAGES, Labels, level
 
 __all__ = [
@@ -76,14 +77,19 @@ def render(
         for lang, href in names.items()
         if lang != language
     ]
-    return _ENV.get_template("report.html.j2").render(**context)
+    return _with_font(_ENV.get_template("report.html.j2").render(**context))
+
+
+def _with_font(html: str) -> str:
+    """The page with the CJK glyphs it uses embedded (see :func:`fonts.font_face`)."""
+    return html.replace("/*cjk-font-face*/", font_face(html), 1)
 
 
 def render_page(title: str, subtitle: str, sections: list[Section], *, lang: str = "en") -> str:
     """A plain page of sections (no summary), e.g. ``snr ingest``'s data-quality page."""
     context = {"lang": lang, "title": title, "subtitle": subtitle, "summary": [], "kpis": []}
     context.update(sections=sections, others=[], summary_title="", read_more="")
-    return _ENV.get_template("report.html.j2").render(**context)
+    return _with_font(_ENV.get_template("report.html.j2").render(**context))
 
 
 def pseudonymise(values: pd.Series, key: str) -> pd.Series:
