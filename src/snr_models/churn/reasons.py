@@ -282,8 +282,9 @@ def describe(
     >>> describe("latest_csat", float("nan"))
     'no survey response yet'
     """
+    names = names or {}
     if language == "zh-CN":
-        return _describe_zh(feature, value, names or {})
+        return _describe_zh(feature, value, names)
     if language != "en":
         raise ValueError(f"language {language!r}: expected 'en' or 'zh-CN'")
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -293,7 +294,7 @@ def describe(
             return "never force-liquidated"
         return f"{feature.replace('_', ' ')} unknown (history too short)"
     if isinstance(value, str):
-        return f"{feature.replace('_', ' ')}: {value.replace('_', ' ')}"
+        return f"{feature.replace('_', ' ')}: {_word(value, names)}"
     v = float(value)
     m = _WINDOW.match(feature)
     if m:
@@ -347,7 +348,7 @@ def describe(
         what = feature.split("_")[0]
         return f"{what} {'down' if v < 0 else 'up'} by {abs(v):.1f} a month"
     if feature.startswith("exposure_"):
-        name = feature[len("exposure_") :].replace("_", " ")
+        name = _word(feature[len("exposure_") :], names)
         return f"{name} in place at the branch" if v > 0 else f"no {name} at the branch yet"
     if feature in ("financing_balance", "collateral_value", "short_balance"):
         return f"{feature.replace('_', ' ')} {v:,.0f} RMB"

@@ -161,8 +161,8 @@ def net_rate(
         ``n_tickets`` (tickets in E's denominator) and ``dormant_share`` (share of the period's
         ``client_months`` rows with ``dormant``). A component with an empty denominator is NaN,
         and so is the composite (unless that component's weight is 0).
-        The result (and ``table.attrs``) hold the settings: ``spec`` (``spec.model_dump()``),
-        ``freq``, ``by``, ``alpha`` and ``n_boot``.
+        ``table.attrs`` holds the settings (read by the result's properties): ``spec``
+        (``spec.model_dump()``), ``freq``, ``by``, ``alpha`` and ``n_boot``.
 
     Examples
     --------
@@ -235,11 +235,4 @@ def net_rate(
     frame.attrs.update(
         spec=spec.model_dump(), freq=freq, by=by_cols, alpha=float(alpha), n_boot=int(n_boot)
     )
-    return NetRateResult(
-        table=frame,
-        spec=spec.model_dump(),
-        freq=freq,
-        by=tuple(by_cols),
-        alpha=float(alpha),
-        n_boot=int(n_boot),
-    )
+    return NetRateResult(frame)

@@ -51,26 +51,34 @@ class NetRateResult:
     table : DataFrame
         One row per period (and group): ``period``, the group columns, then
         :data:`VALUE_COLUMNS` (each component and the composite with ``_se``, ``_lo``,
-        ``_hi``; the ``n_`` denominators; ``dormant_share``). ``table.attrs`` repeats the
-        settings below.
-    spec : dict
-        The metric specification used (``MetricSpec.model_dump()``).
-    freq : str
-        ``"M"``, ``"Q"`` or ``"Y"``.
-    by : tuple of str
-        The group columns (empty when ungrouped).
-    alpha : float
-        The intervals are ``1 - alpha`` intervals.
-    n_boot : int
-        Bootstrap replicates of the composite's interval (0: delta method).
+        ``_hi``; the ``n_`` denominators; ``dormant_share``). ``table.attrs`` holds the
+        settings, read back by the properties ``spec`` (``MetricSpec.model_dump()``),
+        ``freq`` (``"M"``, ``"Q"`` or ``"Y"``), ``by`` (the group columns), ``alpha`` (the
+        intervals are ``1 - alpha`` intervals) and ``n_boot`` (bootstrap replicates of the
+        composite's interval; 0: delta method).
     """
 
     table: pd.DataFrame
-    spec: dict[str, Any]
-    freq: str
-    by: tuple[str, ...]
-    alpha: float
-    n_boot: int
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.table.attrs["spec"]
+
+    @property
+    def freq(self) -> str:
+        return self.table.attrs["freq"]
+
+    @property
+    def by(self) -> tuple[str, ...]:
+        return tuple(self.table.attrs["by"])
+
+    @property
+    def alpha(self) -> float:
+        return self.table.attrs["alpha"]
+
+    @property
+    def n_boot(self) -> int:
+        return self.table.attrs["n_boot"]
 
     @property
     def periods(self) -> pd.DatetimeIndex:
