@@ -659,12 +659,12 @@ class CampaignConfig(_Model):
     holdout: tuple[float, float] = (0.10, 0.20)
     horizon: int = Field(default=3, ge=1, le=12)
     score_noise: float = Field(default=0.6, ge=0)
-    effect_base: float = -0.2
+    effect_base: float = -0.1
     effect: dict[str, float] = {
         "service_failure_3m": -1.5,
         "rate_gap_pp": -0.4,
-        "dormant": 1.2,
-        "forced_liquidation_3m": 0.2,
+        "dormant": 1.5,
+        "forced_liquidation_3m": 0.1,
     }
     channels: dict[str, float] = {"phone": 0.7, "branch": 0.15, "sms": 0.15}
 
