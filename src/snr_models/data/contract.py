@@ -679,7 +679,7 @@ def _schema(
 
 
 #: The pandera schema of each table (the column-level rules, on normalised types).
-SCHEMAS: dict[str, pa.DataFrameSchema] = {name: _schema(name) for name in TABLE_NAMES}
+SCHEMAS: dict[str, pa.DataFrameSchema] = {name: _schema(name) for name in ALL_TABLE_NAMES}
 
 
 def _column_message(col: _Col, check: str) -> str:
