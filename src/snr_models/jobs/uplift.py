@@ -131,7 +131,9 @@ def fit_uplift(
         Without outreach data, or when no labelled campaign has exits in both arms.
     """
     rows = campaign_rows(_tables(data), horizon, as_of)
-    labelled = rows[rows["churn"].notna()]
+    # labels known by the as-of month: exits in the horizon after the eve, up to as_of
+    known = rows["as_of"] + pd.offsets.MonthBegin(horizon) <= as_of
+    labelled = rows[rows["churn"].notna() & known]
     if labelled.empty:
         raise SnrInputError(
             f"outreach: no campaign before {as_of:%Y-%m} is {horizon} months old yet "
