@@ -56,7 +56,9 @@ def one_world(seed: int, n_clients: int, n_months: int, share: float) -> pd.Data
     truth = pd.DataFrame(result.truth["outreach"]["clients"]).rename(
         columns={"campaign_id": "_campaign_id"}
     )
-    rows = rows.merge(truth[["_campaign_id", "client_id", "uplift"]], on=["_campaign_id", "client_id"])
+    rows = rows.merge(
+        truth[["_campaign_id", "client_id", "uplift"]], on=["_campaign_id", "client_id"]
+    )
     train, test = out_of_time_split(rows, n_test=4)
     cols = feature_columns(features)
     cut = test["as_of"].min() - pd.offsets.MonthBegin(3)
@@ -113,8 +115,10 @@ def main() -> None:
     frames = [one_world(s, args.clients, args.months, args.share) for s in args.seeds]
     table = pd.concat(frames, ignore_index=True)
     pd.set_option("display.width", 200)
-    print(f"Calling {args.share:.0%} of each test campaign's targeted clients ({args.clients:,} "
-          f"clients, {args.months} months, seeds {args.seeds}):")
+    print(
+        f"Calling {args.share:.0%} of each test campaign's targeted clients ({args.clients:,} "
+        f"clients, {args.months} months, seeds {args.seeds}):"
+    )
     print(table.round(4).to_string(index=False))
     print("\nMean over seeds of the true exits prevented per 1,000 calls:")
     print(table.groupby("ranking")["true_per_1000"].agg(["mean", "min", "max"]).round(1))

@@ -40,7 +40,11 @@ sklift_metrics = pytest.importorskip("sklift.metrics")
 def world():
     """A world with monthly campaigns; rows joined to the truth's per-client uplift."""
     result = simulate(
-        n_clients=15_000, n_branches=6, n_months=27, seed=5, truth=False,
+        n_clients=15_000,
+        n_branches=6,
+        n_months=27,
+        seed=5,
+        truth=False,
         campaigns={"enabled": True},
     )
     with warnings.catch_warnings():
@@ -50,7 +54,9 @@ def world():
     truth = pd.DataFrame(result.truth["outreach"]["clients"]).rename(
         columns={"campaign_id": "_campaign_id"}
     )
-    rows = rows.merge(truth[["_campaign_id", "client_id", "uplift"]], on=["_campaign_id", "client_id"])
+    rows = rows.merge(
+        truth[["_campaign_id", "client_id", "uplift"]], on=["_campaign_id", "client_id"]
+    )
     return result, features, rows, aside
 
 
@@ -127,7 +133,9 @@ def test_each_campaign_recovers_its_true_average_effect(world):
 def test_evaluation_reports_the_true_average_effect_within_its_interval(split):
     _, test, _, _ = split
     u = np.zeros(len(test))
-    ev = evaluate_uplift(test["churn"], u, test["_treatment"], true_uplift=test["uplift"], n_boot=20)
+    ev = evaluate_uplift(
+        test["churn"], u, test["_treatment"], true_uplift=test["uplift"], n_boot=20
+    )
     row = ev.metrics.loc["average_effect"]
     assert row["lo"] <= row["truth"] <= row["hi"]
     assert_allclose(row["truth"], test["uplift"].mean())

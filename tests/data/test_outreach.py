@@ -13,7 +13,11 @@ from snr_models.simulate import simulate
 @pytest.fixture(scope="module")
 def tables():
     return simulate(
-        n_clients=1_500, n_branches=3, n_months=14, seed=2, truth=False,
+        n_clients=1_500,
+        n_branches=3,
+        n_months=14,
+        seed=2,
+        truth=False,
         campaigns={"enabled": True, "first_month": 6},
     ).tables
 

@@ -27,7 +27,11 @@ URI = "models:/snr-churn@champion"
 def campaign_world(tmp_path_factory):
     """World ``a``'s configuration with retention campaigns from its fourth month."""
     result = simulate(
-        n_clients=1500, n_branches=3, n_months=14, seed=2, truth=False,
+        n_clients=1500,
+        n_branches=3,
+        n_months=14,
+        seed=2,
+        truth=False,
         campaigns={"enabled": True, "first_month": 3, "share": 0.3},
     )
     return write_simulation(result, tmp_path_factory.mktemp("campaigns") / "world"), result
@@ -54,17 +58,24 @@ def test_rank_uplift_and_value_equal_the_notebook(store, campaign_world, tmp_pat
     # the notebook: the same learner on the same campaigns, by hand
     tables = result.tables
     eves = sorted(
-        {f"{m - pd.offsets.MonthBegin(1):%Y-%m}" for m in tables.outreach["contacted_at"]
-         .dt.to_period("M").dt.to_timestamp() if m <= pd.Timestamp(AS_OF)}
+        {
+            f"{m - pd.offsets.MonthBegin(1):%Y-%m}"
+            for m in tables.outreach["contacted_at"].dt.to_period("M").dt.to_timestamp()
+            if m <= pd.Timestamp(AS_OF)
+        }
     )
     features = build_features(tables, as_of=eves, horizon=3)
     outreach = tables.outreach[tables.outreach["contacted_at"] < pd.Timestamp("2024-01-01")]
     rows, _ = join_outreach(features, outreach)
     # labels known by the as-of month: the eve plus the 3-month horizon is not after it
-    rows = rows[rows["churn"].notna() & (rows["as_of"] <= pd.Timestamp(AS_OF) - pd.offsets.MonthBegin(3))]
+    rows = rows[
+        rows["churn"].notna() & (rows["as_of"] <= pd.Timestamp(AS_OF) - pd.offsets.MonthBegin(3))
+    ]
     cols = feature_columns(rows)
     model = TwoModelUplift().fit(
-        rows[cols], rows["churn"], rows["_treatment"],
+        rows[cols],
+        rows["churn"],
+        rows["_treatment"],
         propensity=assignment_propensity(rows["_treatment"], rows["_campaign_id"]),
     )
     now = build_features(tables, as_of=AS_OF).set_index("client_id").loc[u["client_id"]]
@@ -85,8 +96,19 @@ def test_rank_uplift_and_value_equal_the_notebook(store, campaign_world, tmp_pat
 def test_rank_uplift_without_campaigns_exits_2(store, worlds, tmp_path, monkeypatch, capsys):
     out = tmp_path / "calls.parquet"
     run = run_snr(
-        ["score", "--model", URI, "--data", worlds["a"], "--as-of", AS_OF, "--output", out,
-         "--rank", "uplift"],
+        [
+            "score",
+            "--model",
+            URI,
+            "--data",
+            worlds["a"],
+            "--as-of",
+            AS_OF,
+            "--output",
+            out,
+            "--rank",
+            "uplift",
+        ],
         monkeypatch,
         capsys,
     )

@@ -66,6 +66,6 @@ def test_only_the_targeted_clients_exits_move(worlds):
     b = world.tables.clients.set_index("client_id")
     untouched = a.index.difference(list(targeted))
     pd.testing.assert_frame_equal(a.loc[untouched], b.loc[untouched])
-    changed = (a["close_date"].fillna(pd.Timestamp(0)) != b["close_date"].fillna(pd.Timestamp(0)))
+    changed = a["close_date"].fillna(pd.Timestamp(0)) != b["close_date"].fillna(pd.Timestamp(0))
     assert changed.any()  # the calls change some exits
     assert set(changed[changed].index) <= targeted

@@ -37,7 +37,7 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute
 
-from snr_models.data.tables import ALL_TABLE_NAMES, OPTIONAL_TABLE_NAMES, TABLE_NAMES, Tables
+from snr_models.data.tables import ALL_TABLE_NAMES, OPTIONAL_TABLE_NAMES, Tables
 from snr_models.data.vocabulary import (
     CHANNELS,
     CLOSE_REASONS,

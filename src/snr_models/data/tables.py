@@ -58,7 +58,7 @@ class Tables:
         return TABLE_NAMES
 
     def items(self) -> Iterator[tuple[str, pd.DataFrame]]:
-        """Iterate over ``(name, frame)`` pairs in contract order (absent optional tables left out)."""
+        """``(name, frame)`` pairs in contract order; an absent optional table is left out."""
         for f in fields(self):
             frame = getattr(self, f.name)
             if frame is not None:

@@ -164,8 +164,10 @@ def with_uplift(
 ) -> Iterator[pd.DataFrame]:
     """Add ``uplift`` and ``call_value`` to scored chunks (``features``: the same chunks)."""
     for part, frame in zip(scored, features, strict=True):
-        if not part["client_id"].reset_index(drop=True).equals(
-            frame["client_id"].reset_index(drop=True)
+        if (
+            not part["client_id"]
+            .reset_index(drop=True)
+            .equals(frame["client_id"].reset_index(drop=True))
         ):
             raise RuntimeError("scored chunk and feature chunk are not aligned")
         extra = fitted.predict(frame.reset_index(drop=True))

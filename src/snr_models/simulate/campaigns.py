@@ -151,8 +151,14 @@ def run_campaigns(
     if not rows:
         empty = np.zeros(0)
         return hazard, CampaignLog(
-            empty.astype(int), empty.astype(int), empty.astype(bool), empty.astype(np.int64),
-            empty.astype(int), empty, empty, shares,
+            empty.astype(int),
+            empty.astype(int),
+            empty.astype(bool),
+            empty.astype(np.int64),
+            empty.astype(int),
+            empty,
+            empty,
+            shares,
         )
     stacked = {key: np.concatenate([r[key] for r in rows]) for key in rows[0]}
     return hazard, CampaignLog(**stacked, holdout_share=shares)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pandas as pd
 
 from snr_models.errors import SnrInputError
@@ -52,7 +51,8 @@ def join_outreach(
     ...                   "x": [1.0, 2.0]})
     >>> o = pd.DataFrame({"campaign_id": ["c1", "c1", "c1"], "client_id": ["a", "b", "z"],
     ...                   "contacted_at": pd.to_datetime(["2024-02-03"] * 3),
-    ...                   "channel": ["phone"] * 3, "assigned": ["treatment", "holdout", "holdout"]})
+    ...                   "channel": ["phone"] * 3,
+    ...                   "assigned": ["treatment", "holdout", "holdout"]})
     >>> rows, aside = join_outreach(f, o)
     >>> rows["_treatment"].tolist(), aside["reason"].tolist()
     ([1, 0], ['no features for the client at the month before the contact'])

@@ -234,8 +234,12 @@ def _deciles(
             "decile": d,
             "n_treatment": int(t[sel].sum()),
             "n_holdout": int((1 - t[sel]).sum()),
-            "exit_rate_treatment": float(y[sel & (t == 1)].mean()) if (sel & (t == 1)).any() else np.nan,
-            "exit_rate_holdout": float(y[sel & (t == 0)].mean()) if (sel & (t == 0)).any() else np.nan,
+            "exit_rate_treatment": float(y[sel & (t == 1)].mean())
+            if (sel & (t == 1)).any()
+            else np.nan,
+            "exit_rate_holdout": float(y[sel & (t == 0)].mean())
+            if (sel & (t == 0)).any()
+            else np.nan,
             "uplift": est,
             "lo": lo,
             "hi": hi,

@@ -54,7 +54,9 @@ def assignment_propensity(treatment: object, campaign: object) -> np.ndarray:
     return t.groupby(np.asarray(campaign)).transform("mean").to_numpy()
 
 
-def _check_inputs(X: object, y: object, treatment: object) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _check_inputs(
+    X: object, y: object, treatment: object
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     frame = as_frame(X)
     y_arr = column_or_1d(np.asarray(y, dtype=float))
     t_arr = column_or_1d(np.asarray(treatment, dtype=float))
@@ -299,9 +301,7 @@ class DRUplift(_Uplift):
             m0 = self._arm_model().fit(part[tr_t == 0], tr_y[tr_t == 0])
             mu1[test] = self._p(m1, frame.iloc[test])
             mu0[test] = self._p(m0, frame.iloc[test])
-        self.pseudo_outcome_ = (
-            mu0 - mu1 + (1 - t) * (y_arr - mu0) / (1 - e) - t * (y_arr - mu1) / e
-        )
+        self.pseudo_outcome_ = mu0 - mu1 + (1 - t) * (y_arr - mu0) / (1 - e) - t * (y_arr - mu1) / e
         self.effect_ = self._regressor(frame).fit(frame, self.pseudo_outcome_)
         return self
 
