@@ -38,7 +38,9 @@ from snr_models.jobs.config import RunConfig
 from snr_models.jobs.drivers import DriverAnalyses, analyse_drivers, analysis_metrics
 from snr_models.jobs.forecast import log_forecast, scenario_effects
 from snr_models.jobs.netrate import NetRateStageResult, analyse_net_rate, log_net_rate
+from snr_models.errors import SnrInputError
 from snr_models.jobs.results import ChurnStageResult, DataStageResult, MainResult
+from snr_models.jobs.uplift import RankingComparison, compare_rankings
 from snr_models.metrics import MetricSpec
 from snr_models.metrics.periods import months_per_period
 from snr_models.simulate import SimulationConfig, simulate, write_simulation
@@ -262,6 +264,7 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
         calls = calls.rename(columns={"client_id": "client (pseudonym)"})
         as_of = pd.Timestamp(latest["as_of"].iloc[0])
         span = (float(calls["churn_probability"].min()), float(calls["churn_probability"].max()))
+    uplift = _uplift_comparison(tables, fit, run) if tables.outreach is not None else None
     return ChurnStageResult(
         metrics=bt.metrics.reset_index(),
         figures={
@@ -279,10 +282,32 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
         call_list=calls,
         call_list_as_of=as_of,
         reasons=reasons,
+        uplift=uplift,
     )
 
 
-def _forecast_stage(
+def _uplift_comparison(
+    tables: Tables, fit: Any, run: tracking.TrackedRun
+) -> RankingComparison | None:
+    """Calls by risk (the churn model) against calls by uplift on the latest campaigns."""
+    try:
+        compared = compare_rankings(
+            tables,
+            fit.config.uplift,
+            horizon=fit.config.horizon,
+            risk_model=fit.estimator,
+            n_boot=fit.config.n_boot,
+            alpha=fit.config.alpha,
+            seed=fit.config.seed,
+        )
+    except SnrInputError as exc:
+        logger.warning("uplift: not evaluated: %s", exc)
+        return None
+    metrics = compared.evaluation.metrics
+    run.log_metrics({f"uplift.{m}": float(metrics.loc[m, "estimate"]) for m in metrics.index})
+    run.log_frame(compared.evaluation.calls, "churn/uplift_calls")
+    return compared
+
     config: RunConfig,
     tables: Tables,
     run: tracking.TrackedRun,

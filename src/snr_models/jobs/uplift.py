@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snr_models.churn.scoring import model_columns
 from snr_models.churn.uplift import (
     DRUplift,
     TwoModelUplift,
@@ -38,8 +39,10 @@ from snr_models.jobs.config import UpliftSettings
 
 __all__ = [
     "LEARNERS",
-    "FittedUplift",
     "RANKINGS",
+    "FittedUplift",
+    "RankingComparison",
+    "call_ranks",
     "campaign_rows",
     "compare_rankings",
     "fit_uplift",
@@ -234,7 +237,8 @@ def compare_rankings(
             risk_model = ChurnLogit(C=0.1).fit(train[columns], train["churn"])
     except ValueError as exc:
         raise SnrInputError(f"outreach: {exc}") from None
-    risk = risk_model.predict_proba(test[columns])[:, 1]
+    risk_columns = model_columns(risk_model) or columns
+    risk = risk_model.predict_proba(test[risk_columns])[:, 1]
     evaluation = evaluate_uplift(
         test["churn"],
         model.predict(test[columns]),
