@@ -308,6 +308,8 @@ def _uplift_comparison(
     run.log_frame(compared.evaluation.calls, "churn/uplift_calls")
     return compared
 
+
+def _forecast_stage(
     config: RunConfig,
     tables: Tables,
     run: tracking.TrackedRun,
