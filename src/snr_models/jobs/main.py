@@ -27,6 +27,7 @@ from snr_models._version import __version__
 from snr_models.churn.scoring import call_list
 from snr_models.data import Tables, load
 from snr_models.data.atomic import atomic_path
+from snr_models.errors import SnrInputError
 from snr_models.forecast import ForecastResult, forecast, load_scenarios
 from snr_models.jobs.attribution import (
     AttributionEstimates,
@@ -38,7 +39,6 @@ from snr_models.jobs.config import RunConfig
 from snr_models.jobs.drivers import DriverAnalyses, analyse_drivers, analysis_metrics
 from snr_models.jobs.forecast import log_forecast, scenario_effects
 from snr_models.jobs.netrate import NetRateStageResult, analyse_net_rate, log_net_rate
-from snr_models.errors import SnrInputError
 from snr_models.jobs.results import ChurnStageResult, DataStageResult, MainResult
 from snr_models.jobs.uplift import RankingComparison, compare_rankings
 from snr_models.metrics import MetricSpec
