@@ -251,6 +251,13 @@ def _headline(result: Any, L: Labels, w0: str, w1: str, pct: str) -> Section:
     ]
     if assumed:
         section.text(L.text("additive_note") + " " + L.text("sum_sep").join(assumed))
+    piloted = [
+        L.name(r.step, "interventions")
+        for r in rows.itertuples()
+        if isinstance(r.note, str) and "extrapolated from its pilot" in r.note
+    ]
+    if piloted:
+        section.text(L.text("pilot_note") + " " + L.text("sum_sep").join(piloted))
     section.figure(attribution.figures["waterfall.png"], L.text("waterfall_caption"), L)
     a_conf = level(attribution.design["alpha"])
     table = []
