@@ -119,6 +119,19 @@ def campaign_rows(tables: Tables, horizon: int, as_of: pd.Timestamp | None = Non
     return rows
 
 
+def _fit_learner(settings: UpliftSettings, rows: pd.DataFrame) -> tuple[Any, list[str]]:
+    """``settings.learner`` fitted on labelled campaign rows, and its input columns."""
+    columns = feature_columns(rows.drop(columns="uplift", errors="ignore"))
+    e = assignment_propensity(rows["_treatment"], rows["_campaign_id"])
+    try:
+        model = LEARNERS[settings.learner]().fit(
+            rows[columns], rows["churn"], rows["_treatment"], propensity=e
+        )
+    except ValueError as exc:
+        raise SnrInputError(f"outreach: {exc}") from None
+    return model, columns
+
+
 def fit_uplift(
     data: str | Path | Tables,
     as_of: pd.Timestamp,
@@ -142,14 +155,7 @@ def fit_uplift(
             f"outreach: no campaign before {as_of:%Y-%m} is {horizon} months old yet "
             "(its exits are not known)"
         )
-    columns = feature_columns(labelled.drop(columns="uplift", errors="ignore"))
-    e = assignment_propensity(labelled["_treatment"], labelled["_campaign_id"])
-    try:
-        model = LEARNERS[settings.learner]().fit(
-            labelled[columns], labelled["churn"], labelled["_treatment"], propensity=e
-        )
-    except ValueError as exc:
-        raise SnrInputError(f"outreach: {exc}") from None
+    model, columns = _fit_learner(settings, labelled)
     n_campaigns = labelled["_campaign_id"].nunique()
     logger.info(
         "uplift (%s) fitted on %d targeted clients of %d campaign(s)",
@@ -227,16 +233,9 @@ def compare_rankings(
             how="left",
         )
     train, test = out_of_time_split(rows, n_test or settings.n_test_campaigns)
-    columns = feature_columns(train.drop(columns="uplift", errors="ignore"))
-    e = assignment_propensity(train["_treatment"], train["_campaign_id"])
-    try:
-        model = LEARNERS[settings.learner]().fit(
-            train[columns], train["churn"], train["_treatment"], propensity=e
-        )
-        if risk_model is None:
-            risk_model = ChurnLogit(C=0.1).fit(train[columns], train["churn"])
-    except ValueError as exc:
-        raise SnrInputError(f"outreach: {exc}") from None
+    model, columns = _fit_learner(settings, train)
+    if risk_model is None:
+        risk_model = ChurnLogit(C=0.1).fit(train[columns], train["churn"])
     risk_columns = model_columns(risk_model) or columns
     risk = risk_model.predict_proba(test[risk_columns])[:, 1]
     evaluation = evaluate_uplift(

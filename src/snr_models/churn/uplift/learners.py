@@ -195,14 +195,12 @@ class XLearnerUplift(_Uplift):
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0); n = 4_000
-    >>> X = pd.DataFrame({"x": rng.normal(size=n)})
-    >>> t = rng.random(n) < 0.8
-    >>> p = 1 / (1 + np.exp(-(-1 + X["x"] - t * X["x"].clip(0))))
-    >>> y = (rng.random(n) < p).astype(int)
-    >>> u = XLearnerUplift().fit(X, y, t).predict(pd.DataFrame({"x": [-1.0, 2.0]}))
-    >>> bool(u[1] > u[0])
-    True
+    >>> rng = np.random.default_rng(1); n = 3_000
+    >>> X = pd.DataFrame({"x": rng.uniform(-2, 2, n)})
+    >>> t = (rng.random(n) < 0.85).astype(int)
+    >>> y = (rng.random(n) < 0.3 - 0.2 * t * (X["x"] > 0)).astype(int)  # calls help if x > 0
+    >>> XLearnerUplift().fit(X, y, t).predict(pd.DataFrame({"x": [-1.5, 1.5]})).round(1).tolist()
+    [0.0, 0.2]
     """
 
     def __init__(
@@ -261,14 +259,13 @@ class DRUplift(_Uplift):
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0); n = 4_000
-    >>> X = pd.DataFrame({"x": rng.normal(size=n)})
-    >>> t = rng.random(n) < 0.8
-    >>> p = 1 / (1 + np.exp(-(-1 + X["x"] - t * X["x"].clip(0))))
-    >>> y = (rng.random(n) < p).astype(int)
-    >>> u = DRUplift().fit(X, y, t).predict(pd.DataFrame({"x": [-1.0, 2.0]}))
-    >>> bool(u[1] > u[0])
-    True
+    >>> rng = np.random.default_rng(2); n = 3_000
+    >>> X = pd.DataFrame({"x": rng.uniform(-2, 2, n)})
+    >>> t = (rng.random(n) < 0.85).astype(int)
+    >>> y = (rng.random(n) < 0.3 - 0.2 * t * (X["x"] > 0)).astype(int)  # calls help if x > 0
+    >>> model = DRUplift(n_folds=3).fit(X, y, t)
+    >>> round(float(model.pseudo_outcome_.mean()), 1)  # the average effect, 0.2 x half
+    0.1
     """
 
     def __init__(
