@@ -110,7 +110,7 @@ def out_of_time_split(
 
     Examples
     --------
-    >>> r = pd.DataFrame({"_campaign_id": list("aabbcc"), "churn": [0, 1, 0, 1, None, 0],
+    >>> r = pd.DataFrame({"_campaign_id": list("aabbcc"), "churn": [0, 1, 0, 1, None, None],
     ...                   "_contacted_at": pd.to_datetime(["2024-01-02"] * 2 + ["2024-02-02"] * 2
     ...                                                   + ["2024-03-02"] * 2)})
     >>> train, test = out_of_time_split(r, n_test=1)
