@@ -189,7 +189,7 @@ from pathlib import Path
 marker, *args = sys.argv[1:]
 from snr_models.jobs import score
 
-def write_scored(parts, output, staging=None):
+def write_scored(parts, output, staging=None, **kwargs):
     Path(marker).write_text(str(os.getpid()))
     time.sleep(600)
 
