@@ -29,6 +29,7 @@ from snr_models.errors import SnrInputError
 from snr_models.features import build_features, feature_columns, parse_month
 from snr_models.jobs.churn_models import (
     choose_model,
+    feature_months,
     fit_chosen,
     labelled_rows,
     log_choice,
@@ -127,7 +128,8 @@ def fit_churn(tables: Tables, config: ChurnConfig | None = None) -> ChurnFit:
     """
     config = config or ChurnConfig()
     with progress.stage("features"):
-        frame = build_features(tables, horizon=config.horizon)
+        months = feature_months(tables, config)
+        frame = build_features(tables, as_of=months, horizon=config.horizon)
         labelled = labelled_rows(frame, config)
     choice = choose_model(labelled, config, importance=config.backtest.importance)
     with progress.stage("fit"):

@@ -88,6 +88,7 @@ TRUSTED_TYPES = frozenset(
         "numpy.dtype",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         "snr_models.churn.boost.ChurnBoost",
+        "snr_models.churn.design.MedianImputer",
         "snr_models.churn.hazard.HazardModel",
         "snr_models.churn.logit.ChurnLogit",
     }
