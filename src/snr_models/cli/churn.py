@@ -129,7 +129,7 @@ def score_command(
         typer.Option(
             "--spark-master",
             help="Spark master URL for --engine spark, e.g. local[4] or spark://host:7077 "
-            "(default local[2]).",
+            "(default local[N], N the --threads setting).",
         ),
     ] = None,
     threads: ThreadsOption = None,
@@ -152,14 +152,14 @@ def score_command(
     try:
         with reported(log_format, verbose=verbose, threads=threads):
             if engine is Engine.spark:
-                from snr_models.jobs.score_spark import DEFAULT_MASTER, score_spark
+                from snr_models.jobs.score_spark import score_spark
 
                 result = score_spark(
                     model,
                     data,
                     as_of,
                     output,
-                    master=spark_master or DEFAULT_MASTER,
+                    master=spark_master,
                     chunk_size=chunk_size,
                     reasons=reasons,
                 )
