@@ -7,6 +7,7 @@ scoring file with one row per open client.
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -114,9 +115,16 @@ def test_train_evaluate_score_round_trip(world_dir, mlflow_store, tmp_path):
     ev = evaluate_churn(world_dir, "models:/snr-churn@champion", n_boot=5)
     assert ev.as_of == pd.Timestamp("2023-11-01")  # last month with 3 observed months after
     assert ev.run_id and "roc_auc" in ev.metrics.index
-    res = runner.invoke(app, ["churn", "evaluate", "--data", str(world_dir), "--n-boot", "5"])
+    res = runner.invoke(
+        app,
+        ["churn", "evaluate", "--data", str(world_dir), "--n-boot", "5", "--log-format", "json"],
+    )
     assert res.exit_code == 0, res.output
     assert "roc_auc" in res.output
+    # progress by stage (not a spinner): each announced stage starts and finishes
+    events = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    finished = [e["stage"] for e in events if e["event"] == "stage finished"]
+    assert finished == ["data", "features", "evaluate", "log"]
     res = runner.invoke(
         app,
         [
