@@ -179,3 +179,28 @@ def test_config_file_is_valid():
     path = Path(__file__).parents[2] / "experiments" / "churn.yaml"
     cfg = ChurnConfig.from_yaml(path)
     assert cfg.model == "auto" and cfg.horizon == 3
+
+
+def test_the_feature_window_of_train_months_gives_the_rows_of_the_full_build(world_dir):
+    """With ``train_months`` the job builds features for the months it uses only; the
+    labelled rows and the latest month's rows equal those of the full build (reference:
+    build_features over every month, then the same selection)."""
+    from snr_models.data.io import load
+    from snr_models.jobs.churn_models import feature_months, labelled_rows
+
+    tables = load(world_dir)
+    config = _small_config(train_months=4)
+    months = feature_months(tables, config)
+    assert len(months) == config.train_months + config.horizon  # 4 labelled + 3 after
+    assert months[-1] == tables.client_months["month"].max()
+    window = build_features(tables, as_of=months, horizon=config.horizon)
+    full = build_features(tables, horizon=config.horizon)
+    pd.testing.assert_frame_equal(
+        labelled_rows(window, config).reset_index(drop=True),
+        labelled_rows(full, config).reset_index(drop=True),
+    )
+    latest = full[full["as_of"] == full["as_of"].max()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        window[window["as_of"] == window["as_of"].max()].reset_index(drop=True), latest
+    )
+    assert feature_months(tables, _small_config()) is None  # every labelled month: all
