@@ -283,6 +283,13 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
         call_list_as_of=as_of,
         reasons=reasons,
         uplift=uplift,
+        model=fit.choice.chosen,
+        candidates=list(fit.choice.scores.index),
+        nested_auc=(
+            float(nested.loc["roc_auc", "value"])
+            if (nested := fit.choice.nested_metrics) is not None
+            else float("nan")
+        ),
     )
 
 

@@ -7,6 +7,7 @@ only the JSON written as ``summary.json``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,11 @@ class ChurnStageResult:
     reasons: dict[str, pd.DataFrame] = field(default_factory=dict)
     # calls by risk against calls by uplift on the latest campaigns (when outreach exists)
     uplift: RankingComparison | None = None
+    # the model ``model: auto`` chose, the candidates, and the choice's nested ROC-AUC
+    # (pooled over origins not used for the choice; NaN without such origins)
+    model: str = ""
+    candidates: list[str] = field(default_factory=list)
+    nested_auc: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,11 @@ class MainResult:
         if self.churn is not None:
             out["churn_model"] = self.churn.model_uri
             out["churn_model_version"] = self.churn.model_version
+            out["churn_model_chosen"] = self.churn.model
+            out["churn_candidates"] = list(self.churn.candidates)
+            out["churn_nested_auc"] = (
+                self.churn.nested_auc if math.isfinite(self.churn.nested_auc) else None
+            )
             out["churn_backtest_auc"] = self.churn.backtest_auc
             if self.churn.call_list_as_of is not None:
                 out["call_list_as_of"] = f"{self.churn.call_list_as_of:%Y-%m}"

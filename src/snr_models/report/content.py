@@ -359,6 +359,16 @@ def _churn(churn: Any, L: Labels) -> Section:
     section = Section("churn", L.text("churn"))
     conf = level(churn.alpha)
     section.text(L.text("churn_intro", h=churn.horizon, level=conf))
+    if churn.model:
+        sep = "、" if L.language.startswith("zh") else ", "
+        section.text(
+            L.text(
+                "churn_choice",
+                model=L.name(churn.model, "churn_models"),
+                candidates=sep.join(L.name(c, "churn_models") for c in churn.candidates),
+                nested=L.number(churn.nested_auc, 3),
+            )
+        )
     metrics = churn.metrics.set_index("metric")
     auc = float(metrics.loc["roc_auc", "value"])
     section.text(
