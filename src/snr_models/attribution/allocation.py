@@ -7,10 +7,11 @@ mix (:func:`candidate_effects`). Treating it adds ``weight_b x effect`` to the f
 rate (``weight_b``: the branch's share of the firm's clients) and costs the intervention's cost
 per branch. :func:`allocate` chooses the candidates that maximise the expected gain within the
 budget (exactly: with one cost per intervention, the best choice takes each intervention's
-best branches, and the numbers per intervention are enumerated), and compares it, over draws
-of the effects from their posterior distributions, with the uniform roll-out (the budget split
-evenly across the interventions, branches chosen at random): the probability that the chosen
-allocation gains more, and the interval of its gain. Effects are assumed additive across
+best branches, and the numbers per intervention are enumerated), and compares it with the
+uniform roll-out (the budget split evenly across the interventions, branches chosen at
+random) over joint draws of the effects from their posteriors (:func:`effect_draws`: the error
+of an intervention's pooled mean is shared by all its branches): the probability that the
+chosen allocation gains more, and the interval of its gain. Effects are assumed additive across
 interventions, as in the joint estimator.
 """
 
@@ -68,6 +69,35 @@ def candidate_effects(
                     {"intervention": name, "branch_id": b, "effect": m, "se": s, "weight": w}
                 )
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
+
+
+def effect_draws(
+    candidates: pd.DataFrame,
+    segments: pd.DataFrame,
+    mix: pd.DataFrame,
+    n_draws: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Joint draws (``n_draws x candidates``) of the candidates' effects from the segments'
+    posteriors: per intervention, the error shared through the pooled mean (``shared_se``) is
+    one draw for every segment and branch, the rest one per segment; a branch's effect is its
+    segment mix times its segments' draws."""
+    shares = mix.pivot_table(
+        index="branch_id", columns="segment", values="clients", aggfunc="sum", fill_value=0
+    )
+    shares = shares.div(shares.sum(axis=1), axis=0)
+    out = np.zeros((n_draws, len(candidates)))
+    for name, pos in candidates.groupby("intervention", sort=False).indices.items():
+        seg = segments[segments["intervention"] == name].set_index("segment")
+        seg = seg.reindex(shares.columns)
+        est = seg["estimate"].fillna(0.0).to_numpy()
+        shared = seg["shared_se"].fillna(0.0).to_numpy() if "shared_se" in seg else 0.0 * est
+        own = np.sqrt(np.maximum(seg["se"].fillna(0.0).to_numpy() ** 2 - shared**2, 0.0))
+        z = rng.standard_normal((n_draws, 1))
+        draws = est + shared * z + own * rng.standard_normal((n_draws, len(est)))
+        w = shares.reindex(candidates["branch_id"].to_numpy()[pos]).fillna(0.0).to_numpy()
+        out[:, pos] = draws @ w.T
+    return out
 
 
 def _best_counts(
@@ -186,6 +216,7 @@ def allocate(
     baseline: float | None = None,
     alpha: float = 0.05,
     n_draws: int = 2000,
+    draws: np.ndarray | None = None,
     random_state: int | None = 0,
     max_combos: int = 2_000_000,
 ) -> Allocation:
@@ -204,6 +235,9 @@ def allocate(
         beside the gain.
     n_draws : int
         Draws of the effects for the interval and the comparison with uniform.
+    draws : ndarray, optional
+        Joint draws of the candidates' effects (``n x candidates``, rows of ``candidates``;
+        :func:`effect_draws`); default: independent normal draws from ``effect`` and ``se``.
 
     Examples
     --------
@@ -221,7 +255,13 @@ def allocate(
     bad = {k: v for k, v in costs.items() if not (np.isfinite(v) and v > 0)}
     if bad:
         raise SnrInputError(f"allocation: costs must be positive numbers; bad: {bad}")
-    cand = candidates[candidates["intervention"].isin(list(costs))].copy()
+    keep = candidates["intervention"].isin(list(costs)).to_numpy()
+    cand = candidates[keep].copy()
+    if draws is not None:
+        if draws.shape[1] != len(candidates):
+            raise SnrInputError("allocation: draws must have one column per candidate")
+        draws = draws[:, keep]
+    cand["_draw"] = np.arange(len(cand))
     cand["cost"] = cand["intervention"].map(costs).astype(float)
     cand["gain"] = cand["weight"] * cand["effect"]
     cand = cand.sort_values(["intervention", "gain"], ascending=[True, False], ignore_index=True)
@@ -235,10 +275,14 @@ def allocate(
     )
     # posterior draws of every candidate's gain
     rng = np.random.default_rng(random_state)
-    draws = cand["weight"].to_numpy() * (
-        cand["effect"].to_numpy()
-        + cand["se"].to_numpy() * rng.standard_normal((n_draws, len(cand)))
-    )
+    if draws is None:
+        draws = cand["effect"].to_numpy() + cand["se"].to_numpy() * rng.standard_normal(
+            (n_draws, len(cand))
+        )
+    else:
+        draws = draws[:, cand["_draw"].to_numpy()]
+    n_draws = draws.shape[0]
+    draws = cand["weight"].to_numpy() * draws
     key = cand["intervention"] + "\x00" + cand["branch_id"]
     pick = key.isin(chosen["intervention"] + "\x00" + chosen["branch_id"]).to_numpy()
     g_opt = draws[:, pick].sum(axis=1)
@@ -273,8 +317,8 @@ def allocate(
         spent=float(chosen["cost"].sum()),
         alpha=alpha,
         baseline=baseline,
-        candidates=cand,
+        candidates=cand.drop(columns="_draw"),
     )
 
 
-__all__ = ["Allocation", "allocate", "candidate_effects"]
+__all__ = ["Allocation", "allocate", "candidate_effects", "effect_draws"]

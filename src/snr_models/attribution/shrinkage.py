@@ -34,7 +34,7 @@ from snr_models.attribution.joint import JointEffects
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 
-EB_COLUMNS = ["raw", "raw_se", "estimate", "se", "lo", "hi", "shrinkage"]
+EB_COLUMNS = ["raw", "raw_se", "estimate", "se", "lo", "hi", "shrinkage", "shared_se"]
 
 
 def shrink(
@@ -52,8 +52,9 @@ def shrink(
     knows that branches of a cohort share their cells' errors); by default the precision-weighted
     mean of the raw estimates and its error as if they were independent.
 
-    Returns a frame ``raw, raw_se, estimate, se, lo, hi, shrinkage`` (``shrinkage`` is ``B``,
-    0 = raw kept, 1 = pooled to the mean) and the prior ``{"mu", "mu_se", "tau"}``.
+    Returns a frame ``raw, raw_se, estimate, se, lo, hi, shrinkage, shared_se`` (``shrinkage``
+    is ``B``, 0 = raw kept, 1 = pooled to the mean; ``shared_se`` the part of ``se`` common to
+    all the estimates, ``B x mu_se``) and the prior ``{"mu", "mu_se", "tau"}``.
 
     Examples
     --------
@@ -93,6 +94,8 @@ def shrink(
             "lo": post - z * post_se,
             "hi": post + z * post_se,
             "shrinkage": b,
+            # the part of the error shared by every estimate (through mu), for joint draws
+            "shared_se": b * np.sqrt(mu_var),
         }
     )
     return tab, {"mu": mu, "mu_se": float(np.sqrt(mu_var)), "tau": float(np.sqrt(tau2))}
@@ -331,6 +334,13 @@ def segment_effects(
     from snr_models.attribution.joint import estimate_joint
     from snr_models.metrics.panel import build_panel
 
+    # the pooled mean: the firm's joint estimate (its branch-clustered error)
+    whole = estimate_joint(build_panel(tables), components=(component,), alpha=alpha).table
+    overall = {
+        (r.intervention, r.component): (float(r.estimate), float(r.se))
+        for r in whole.itertuples()
+        if np.isfinite(r.se)
+    }
     rows = []
     for seg in sorted(tables.clients["segment"].dropna().unique()):
         try:
@@ -347,7 +357,14 @@ def segment_effects(
     for name, sub in raw.groupby("intervention", sort=False):
         if sub["raw_se"].notna().sum() < 2:
             continue
-        tab, _ = shrink(sub["raw"].to_numpy(), sub["raw_se"].to_numpy(), alpha)
+        est = overall.get((name, component))
+        tab, _ = shrink(
+            sub["raw"].to_numpy(),
+            sub["raw_se"].to_numpy(),
+            alpha,
+            mu=None if est is None else est[0],
+            mu_se=None if est is None else est[1],
+        )
         tab.insert(0, "segment", sub["segment"].to_numpy())
         tab.insert(0, "intervention", name)
         parts.append(tab)

@@ -37,11 +37,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from snr_models import progress
 from snr_models.attribution import build_panel, estimate_joint
-from snr_models.attribution.allocation import Allocation, allocate, candidate_effects
+from snr_models.attribution.allocation import (
+    Allocation,
+    allocate,
+    candidate_effects,
+    effect_draws,
+)
 from snr_models.attribution.plan import PlannedDesign, RolloutPlan, design_grid, plan_rollout
 from snr_models.attribution.shrinkage import BranchEffects, branch_effects, segment_effects
 from snr_models.configfile import read_yaml_mapping
@@ -182,11 +188,14 @@ def estimate_plan(
                     f"cost file: {unknown} not among the data's interventions "
                     f"{list(panel.interventions)}"
                 )
-            candidates = candidate_effects(segments, _segment_mix(tables), _treated(panel))
+            mix = _segment_mix(tables)
+            candidates = candidate_effects(segments, mix, _treated(panel))
+            rng = np.random.default_rng(seed)
             allocation = allocate(
                 candidates,
                 costs,
                 budget,
+                draws=effect_draws(candidates, segments, mix, 2000, rng),
                 baseline=baseline if baseline is not None else _last_firm_net_rate(panel),
                 alpha=alpha,
                 random_state=seed,
