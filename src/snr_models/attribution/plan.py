@@ -22,8 +22,8 @@ component is ``effect``:
    the interval, its expected width, and the minimum detectable effect at the target power.
 
 The estimate is linear in the injected effect and, with the cluster-robust errors, the
-standard error does not depend on it (the saturated cells absorb a constant shift exactly:
-``tests/attribution/test_plan.py`` checks it), so each replicate's estimate minus the injected
+standard error does not depend on it (the saturated cells absorb a constant shift exactly,
+when every treated cell has data: ``tests/attribution/test_plan.py`` checks it), so each replicate's estimate minus the injected
 effect gives the power at any other effect without refitting (:meth:`RolloutPlan.power_at`);
 for a design on the placebo spread (a pilot on fewer than eight branches) that curve is an
 approximation, exact at the stated effect.
