@@ -13,7 +13,9 @@ a normal distribution of true effects, ``tau_b ~ N(mu, tau^2)``, observed with e
 ``N(0, v_b)``, the moments' estimate of ``mu`` and ``tau^2`` (DerSimonian-Laird) gives each
 branch the posterior mean ``mu + (1 - B_b)(raw_b - mu)``, ``B_b = v_b / (v_b + tau^2)``: a noisy
 branch is pulled towards the average. The posterior variance adds the uncertainty of ``mu``
-(Morris 1983: ``(1 - B_b) v_b + B_b^2 var(mu)``); intervals are normal.
+and of ``B_b`` itself (Morris 1983: ``B_b`` scaled by ``(k - 3) / (k - 1)`` for ``k``
+branches, variance ``(1 - B_b) v_b + B_b^2 var(mu) + 2 / (k - 3) B_b^2 (raw_b - mu)^2``);
+intervals are normal.
 :func:`shrink` does this for any estimates with standard errors; :func:`segment_effects`
 applies it to each intervention's effect estimated separately in each client segment.
 
@@ -80,9 +82,17 @@ def shrink(
         q = float(np.sum(w * (raw[ok] - mu) ** 2))
         tau2 = max(0.0, (q - ok.sum()) / float(np.sum(w)))
         mu_var = float(mu_se) ** 2
-    b = np.where(ok, v / (v + tau2) if tau2 > 0 else 1.0, np.nan)
+    # Morris (1983): the shrinkage factor estimated from k estimates is scaled by (k-3)/(k-1),
+    # and its uncertainty widens the interval by 2/(k-3) B^2 (raw - mu)^2 (with tau^2 = 0
+    # estimated, plain plug-in intervals hold the pooled mean's error alone and miss true
+    # branch differences)
+    k = int(ok.sum())
+    factor = (k - 3) / (k - 1) if k > 3 else 1.0
+    b = np.where(ok, factor * v / (v + tau2), np.nan)
     post = mu + (1 - b) * (raw - mu)
     post_var = (1 - b) * v + b**2 * mu_var
+    if k > 3:
+        post_var = post_var + 2.0 / (k - 3) * b**2 * (raw - mu) ** 2
     z = stats.norm.ppf(1 - alpha / 2)
     post_se = np.sqrt(post_var)
     tab = pd.DataFrame(
