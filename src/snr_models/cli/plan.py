@@ -32,8 +32,8 @@ def plan_command(
         Path,
         typer.Option(
             "--output",
-            help="Output directory (power.csv, branch_effects.csv, segment_effects.csv, "
-            "allocation.csv, summary.txt, figures/).",
+            help="Output directory: power, effects per branch and segment, allocation, "
+            "summary and figures.",
         ),
     ],
     component: Annotated[
