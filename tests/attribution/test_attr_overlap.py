@@ -244,3 +244,30 @@ def test_pilot_placebo_draws_equal_a_refit_and_widen_what_rests_on_the_pilot(ove
     other = overlap.weights(rows.assign(weight=1.0 / len(rows)), "R", "main:staff_training")
     # untouched by the pilot: the cluster-robust inference, as before
     assert overlap.infer(other).se == pytest.approx(overlap.effects.infer(other).se, rel=1e-12)
+
+
+def test_steps_resting_on_a_pilot_say_so(world, panel, overlap, disjoint_tables) -> None:
+    """Where a firm-wide programme is active in the windows, nothing but its pilot identifies
+    it (every branch has it): its step and the market-and-trend step say so, with the pilot's
+    size counted from the interventions table; roll-outs without a firm-wide programme carry no
+    such note."""
+    iv = world.tables.interventions
+    ai = iv[iv["intervention"] == "ai_assistant"]
+    n_pilot = ai.loc[ai["unit_type"] == "branch", "unit_id"].nunique()
+    assert n_pilot == 2  # 10% of 24 branches
+    wf = attribute_change(panel, effects=overlap, overlap="shapley")
+    notes = wf.table[wf.table["component"] == "net_rate"].set_index("step")["note"]
+    last = panel.frame[panel.frame["period"].isin(wf.end_window)]
+    n_firm = len(last)  # every branch-month of the end window is after the firm-wide start
+    assert panel.firm_start["ai_assistant"] <= min(wf.end_window)
+    assert (
+        f"its firm-wide months ({n_firm} of the windows' branch-months) extrapolated from its "
+        f"pilot in {n_pilot} branches" in notes["ai_assistant"]
+    )
+    assert f"rests on ai_assistant's pilot in {n_pilot} branches" in notes["market_and_trend"]
+    for step in ("process_reengineering", "staff_training", "survey_program"):
+        assert "pilot" not in notes[step]
+
+    other = build_panel(disjoint_tables)
+    plain = attribute_change(other, effects=estimate_overlap(other), overlap="shapley")
+    assert not plain.table["note"].str.contains("pilot").any()

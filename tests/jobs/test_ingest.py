@@ -107,8 +107,9 @@ def _as_of_month_end(world, month: str) -> pd.DataFrame:
     return known
 
 
-def test_months_one_by_one_then_a_month_again(world, warehouse, tmp_path):
-    out = tmp_path / "world"
+@pytest.mark.parametrize("name", ["world", "world.duckdb"], ids=["parquet", "duckdb"])
+def test_months_one_by_one_then_a_month_again(world, warehouse, tmp_path, name):
+    out = tmp_path / name
     sources = warehouse / "sources.yaml"
     for month in MONTHS:
         result = ingest(sources, out, month=month)
@@ -208,6 +209,12 @@ def _unknown_channel(folder: Path) -> None:
     _edit_csv(folder / "tickets" / "工单_2023-02.csv", lambda t: t.replace(",电话,", ",微信,"))
 
 
+def _a_month_twice(folder: Path) -> None:
+    """March's file delivered a second time in the same extract, as a copy."""
+    march = folder / "tickets" / "工单_2023-03.csv"
+    shutil.copyfile(march, march.with_name("工单_2023-03 (1).csv"))
+
+
 def _missing_column(folder: Path) -> None:
     _edit_csv(folder / "tickets" / "工单_2023-04.csv", lambda t: t.replace("渠道", "来源", 1))
 
@@ -241,8 +248,17 @@ def _missing_column(folder: Path) -> None:
                 "nothing was written",
             ],
         ),
+        (
+            _a_month_twice,
+            [
+                "the same extract delivered twice in one ingest",
+                "tables.tickets: tickets/工单_2023-03 (1).csv and tickets/工单_2023-03.csv "
+                "have the same contents",
+                "ingesting a month again in a later run replaces it",
+            ],
+        ),
     ],
-    ids=["unknown-code", "bad-encoding", "missing-column", "unparseable-date"],
+    ids=["unknown-code", "bad-encoding", "missing-column", "unparseable-date", "month-twice"],
 )
 def test_a_bad_source_exits_2_naming_source_column_and_rows(
     warehouse, tmp_path, monkeypatch, capsys, breakage, expected

@@ -91,3 +91,53 @@ def test_the_page_embeds_the_cjk_glyphs_it_uses() -> None:
     assert wanted and wanted <= set(cmap)
     assert len(cmap) < 100  # a subset, not the whole font (tens of thousands of glyphs)
     assert font_face("<p>Net rate 88.0%</p>") == ""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_headline_names_the_steps_that_rest_on_a_pilot(lang: str) -> None:
+    """The waterfall's notes (attribution.waterfall: 'extrapolated from its pilot') reach the
+    headline as the label ``pilot_note`` followed by the programmes' names in the report's
+    words; without such a note the paragraph is absent."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from snr_models.report.content import _headline
+
+    pilot = "Shapley share; its firm-wide months (40 of the windows' branch-months) extrapolated "
+    pilot += "from its pilot in 4 branches (effect scaled by intensity)"
+    steps = [("start", "level", ""), ("staff_training", "intervention", "Shapley share")]
+    steps += [("ai_assistant", "intervention", pilot), ("end", "level", "")]
+    waterfall = pd.DataFrame(
+        [
+            {"step": s, "component": "net_rate", "kind": k, "note": n, "value": 0.1}
+            | {"lo": 0.0, "hi": 0.2}
+            for s, k, n in steps
+        ]
+    )
+    totals = pd.DataFrame(
+        {
+            "component": "net_rate",
+            "quantity": ["programmes_total", "no_programme_change"],
+            "value": [0.1, 0.0],
+            "lo": [0.05, -0.05],
+            "hi": [0.15, 0.05],
+        }
+    )
+    labels = Labels(lang)
+
+    def paragraphs(table: pd.DataFrame) -> list[str]:
+        fig, _ = plt.subplots()
+        attribution = SimpleNamespace(
+            totals=totals, waterfall=table, figures={"waterfall.png": fig}, design={"alpha": 0.05}
+        )
+        result = SimpleNamespace(netrate=SimpleNamespace(change=SimpleNamespace(total=0.1)))
+        result.attribution = attribution
+        section = _headline(result, labels, "2022-01", "2024-12", "")
+        plt.close(fig)
+        return [b.text for b in section.blocks if b.kind == "text"]
+
+    expected = labels.text("pilot_note") + " " + labels.name("ai_assistant", "interventions")
+    assert expected in paragraphs(waterfall)
+    plain = waterfall.assign(note=waterfall["note"].str.replace(pilot, "Shapley share"))
+    assert not any(labels.text("pilot_note") in p for p in paragraphs(plain))

@@ -479,6 +479,62 @@ def test_public_crn_world_without_reengineering() -> None:
     pd.testing.assert_frame_equal(tickets_of(with_it), tickets_of(without))
 
 
+def test_the_ai_pilot_leaves_no_trace_in_the_worlds_without_it() -> None:
+    """CRN for the AI assistant's pilot (the truth's counterfactuals): the world without any
+    intervention is the same whichever branches the pilot drew, and the world without the
+    assistant equals the factual world wherever the assistant has not arrived (other branches
+    before the firm-wide roll-out, every branch before the pilot). A leak here would make the
+    pilot branches' switched-off retention differ from the others' during the pilot only."""
+    from snr_models.simulate.outcomes import baseline, run_scenario
+    from snr_models.simulate.rollout import FIRM, build_rollout, exposure
+    from snr_models.simulate.world import build_world
+
+    cfg = SimulationConfig(**SMALL)
+    ai = cfg.interventions.ai_assistant.model_copy(update={"pilot_share": 0.34})
+    cfg = cfg.model_copy(
+        update={"interventions": cfg.interventions.model_copy(update={"ai_assistant": ai})}
+    )
+    world = build_world(cfg)
+    cal = world.calendar
+    rollout = build_rollout(cfg, cal, world.streams["rollout"])
+    other = build_rollout(cfg, cal, np.random.default_rng(12345))  # another pilot draw
+    is_ai = rollout.intervention == "ai_assistant"
+    pilot = set(rollout.unit[is_ai & (rollout.unit != FIRM)])
+    other_pilot = set(other.unit[(other.intervention == "ai_assistant") & (other.unit != FIRM)])
+    assert len(pilot) == 2 and pilot != other_pilot
+
+    fields = ("close_us", "resolved_us", "first_response_us", "channel", "csat")
+    null_a = exposure(rollout.without(INTERVENTIONS), cfg, cal)
+    null_b = exposure(other.without(INTERVENTIONS), cfg, cal)
+    base = baseline(world, null_a)
+    none_a = run_scenario(world, null_a, base)
+    none_b = run_scenario(world, null_b, baseline(world, null_b))
+    for f in fields:
+        np.testing.assert_array_equal(getattr(none_a, f), getattr(none_b, f), err_msg=f)
+
+    factual = run_scenario(world, exposure(rollout, cfg, cal), base)
+    off = run_scenario(world, exposure(rollout.without(["ai_assistant"]), cfg, cal), base)
+    firm_m = int(rollout.start_month[is_ai & (rollout.unit == FIRM)][0])
+    pilot_m = int(rollout.start_month[is_ai & (rollout.unit != FIRM)][0])
+    t_branch = world.branch[world.t_client]
+    untouched = (world.t_month < pilot_m) | (
+        ~np.isin(t_branch, list(pilot)) & (world.t_month < firm_m)
+    )
+    for f in ("resolved_us", "first_response_us", "channel", "escalated", "reopened"):
+        np.testing.assert_array_equal(
+            getattr(factual, f)[untouched], getattr(off, f)[untouched], err_msg=f
+        )
+    # exits: identical for clients of the other branches up to the firm-wide roll-out
+    others = ~np.isin(world.branch, list(pilot))
+    early_f = np.minimum(factual.exit_month, firm_m)[others]
+    np.testing.assert_array_equal(early_f, np.minimum(off.exit_month, firm_m)[others])
+    # ... and the assistant does change the pilot branches' tickets during the pilot
+    in_pilot = (
+        np.isin(t_branch, list(pilot)) & (world.t_month >= pilot_m) & (world.t_month < firm_m)
+    )
+    assert (factual.channel[in_pilot] != off.channel[in_pilot]).any()
+
+
 # --------------------------------------------------------------------------- truth
 
 

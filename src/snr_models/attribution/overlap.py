@@ -347,6 +347,24 @@ class OverlapEffects:
                 reached |= on
         return sorted(partners), int(reached.sum())
 
+    def pilot_reach(self, rows: pd.DataFrame) -> dict[str, tuple[int, int]]:
+        """Per firm-wide programme active firm-wide in ``rows``: the number of branches of its
+        pilot, from which its firm-wide months are extrapolated (every branch has it there, so
+        nothing else identifies it), and the number of such branch-months in ``rows``."""
+        frame = self.panel.frame
+        pos = self._positions(rows)
+        out = {}
+        for name, start in self.panel.firm_start.items():
+            if name not in self.active:
+                continue
+            early = (frame["period"] < start).to_numpy()
+            on = (self.active[name] > 0).to_numpy()
+            n_pilot = int(frame.loc[on & early, "branch_id"].nunique())
+            n_firm = int((~early[pos] & on[pos]).sum())
+            if n_pilot and n_firm:
+                out[name] = (n_pilot, n_firm)
+        return out
+
     def combinations(self, component: str = "net_rate") -> pd.DataFrame:
         """Effect of each combination of programmes active together, averaged over its
         branch-months, with its interval: ``combination, n_branch_months, n_branches,

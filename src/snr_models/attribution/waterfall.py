@@ -282,6 +282,9 @@ def _overlap_waterfall(
         market["note"] = (
             "change of the world without any programme (imputed), net of the mix; "
             "its interval is the programmes' total's"
+        ) + "".join(
+            f"; in {name}'s firm-wide months it rests on {name}'s pilot in {k} branches"
+            for name, (k, _) in ov.pilot_reach(reach).items()
         )
         rows.append(market)
         rows.append(_row("mix", comp, mix_v, "mix", alpha))
@@ -322,6 +325,12 @@ def _overlap_note(ov: OverlapEffects, reach: pd.DataFrame, step: str, mode: str)
         note += (
             f"; additivity assumed (interaction not identified) with {', '.join(partners)} "
             f"in {n} of the windows' branch-months"
+        )
+    pilot = ov.pilot_reach(reach).get(step)
+    if pilot is not None:
+        note += (
+            f"; its firm-wide months ({pilot[1]} of the windows' branch-months) extrapolated "
+            f"from its pilot in {pilot[0]} branches (effect scaled by intensity)"
         )
     return note
 

@@ -146,7 +146,11 @@ class Decomposition:
                 .sum()
                 .reset_index()
             )
-            lines += ["", "By group (net-rate points, summed over components)", "-" * 60]
+            lines += [
+                "",
+                "By group (contribution to the change of the net rate, summed over components)",
+                "-" * 60,
+            ]
             lines.append(per_group.to_string(index=False, float_format="{:+.4f}".format))
             lines.append(
                 f"rate {fmt(self.by_group['rate'].sum())} + mix {fmt(self.by_group['mix'].sum())}"
@@ -458,7 +462,7 @@ def _plot_waterfall(decomposition: Decomposition) -> Figure:
         axes[1].barh(y + 0.2, parts["mix"], height=0.4, label="mix (between groups)")
         axes[1].set_yticks(y, names)
         axes[1].axvline(0.0, color="0.3", linewidth=0.8)
-        axes[1].set_xlabel("net-rate points")
+        axes[1].set_xlabel("contribution to the change")
         axes[1].set_title("by group")
         axes[1].legend(fontsize="small")
     return fig

@@ -246,13 +246,19 @@ def _headline(result: Any, L: Labels, w0: str, w1: str, pct: str) -> Section:
     )
     wf = attribution.waterfall
     rows = wf[wf["component"] == "net_rate"]
-    assumed = [
-        L.name(r.step, "interventions")
-        for r in rows.itertuples()
-        if isinstance(r.note, str) and "additivity assumed" in r.note
-    ]
-    if assumed:
-        section.text(L.text("additive_note") + " " + L.text("sum_sep").join(assumed))
+    # the assumptions the steps' notes name: additivity where programmes were rarely active
+    # together, and a firm-wide programme's effect extrapolated from its pilot
+    for marker, key in (
+        ("additivity assumed", "additive_note"),
+        ("extrapolated from its pilot", "pilot_note"),
+    ):
+        names = [
+            L.name(r.step, "interventions")
+            for r in rows.itertuples()
+            if isinstance(r.note, str) and marker in r.note
+        ]
+        if names:
+            section.text(L.text(key) + " " + L.text("sum_sep").join(names))
     section.figure(attribution.figures["waterfall.png"], L.text("waterfall_caption"), L)
     a_conf = level(attribution.design["alpha"])
     table = []

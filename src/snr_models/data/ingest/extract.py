@@ -182,6 +182,29 @@ class _Quarantine:
         )
 
 
+def _refuse_a_file_twice(stats: list[SourceStats]) -> None:
+    """Two source files of one table with the same bytes: a month delivered twice.
+
+    Files without rows are left out (every empty month's file is the same header line); a
+    source read in several chunks, or a workbook's sheets, carry one label per chunk.
+    """
+    labels: dict[tuple[str, str], set[str]] = {}
+    for s in stats:
+        if s.rows_read:
+            labels.setdefault((s.table, s.sha256), set()).add(s.source)
+    twice = [(table, sorted(files)) for (table, _), files in labels.items() if len(files) > 1]
+    if twice:
+        lines = [
+            f"tables.{table}: {' and '.join(files)} have the same contents (sha256)"
+            for table, files in twice
+        ]
+        raise IngestError(
+            "the same extract delivered twice in one ingest:\n  "
+            + "\n  ".join(lines)
+            + "\nremove the copies (ingesting a month again in a later run replaces it)"
+        )
+
+
 def extract(
     config: SourcesConfig,
     con: duckdb.DuckDBPyConnection,
@@ -253,6 +276,7 @@ def extract(
                 )
     finally:
         rejected.close()
+    _refuse_a_file_twice(stats)
     if unknown:
         raise IngestError(_unknown_message(unknown))
     examples = (
