@@ -1,6 +1,7 @@
 """Power validation of ``snr plan``: does the planned power come true?
 
-For each simulated world (seeds 1..``--worlds``; ``--history + --months`` months): the plan
+For each simulated world (``--worlds`` seeds from ``--first-seed``; ``--history + --months``
+months): the plan
 (:func:`snr_models.attribution.plan.plan_rollout`, ``--reps`` replicates) is computed on the
 world's first ``--history`` months, the team's history, for a staggered roll-out of a new
 intervention to every branch in ``--cohorts`` waves over ``--months`` months with a true effect
@@ -20,8 +21,8 @@ the realised points).
 
 Usage::
 
-    .venv/bin/python benchmarks/plan_power.py [--worlds 30] [--assignments 4] [--reps 60]
-        [--effect 0.03] [--clients 4000] [--branches 20] [--history 18] [--months 9]
+    .venv/bin/python benchmarks/plan_power.py [--worlds 30] [--first-seed 1] [--assignments 4]
+        [--reps 60] [--effect 0.03] [--clients 4000] [--branches 20] [--history 18] [--months 9]
         [--figure benchmarks/plan_power.png]
 """
 
@@ -91,6 +92,7 @@ def one_world(seed: int, args: argparse.Namespace, grid: np.ndarray) -> tuple[li
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worlds", type=int, default=30)
+    ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--assignments", type=int, default=4)
     ap.add_argument("--reps", type=int, default=60)
     ap.add_argument("--effect", type=float, default=0.03)
@@ -105,7 +107,7 @@ def main() -> None:
     grid = np.linspace(0, 3 * args.effect, 61)
     t0 = time.perf_counter()
     rows, plans = [], []
-    for seed in range(1, args.worlds + 1):
+    for seed in range(args.first_seed, args.first_seed + args.worlds):
         r, p = one_world(seed, args, grid)
         rows += r
         plans.append(p)

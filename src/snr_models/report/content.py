@@ -473,7 +473,7 @@ def _plan(est: Any, L: Labels) -> Section:
             power=L.pct(s["power"], 0),
             mde=L.points(s["mde"]),
             level=conf,
-            width=L.points(s["width"]),
+            width=L.points(s["width"]).lstrip("+"),
         )
     )
     best = plan.smallest
