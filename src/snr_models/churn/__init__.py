@@ -12,6 +12,8 @@ Reasons: :func:`explain`, :func:`top_reasons`, :func:`permutation_importance_fra
 :func:`partial_dependence`.
 Scoring: :func:`score_clients`, :func:`call_list`, :func:`risk_deciles`,
 :func:`expected_months_to_exit` (what ``snr score`` writes per client).
+Retention uplift (who to call: the exits a call prevents, learnt from campaigns with a random
+holdout): :mod:`snr_models.churn.uplift`.
 """
 
 from snr_models.churn.backtest import BacktestResult, rolling_origin_backtest

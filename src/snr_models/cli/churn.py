@@ -21,6 +21,14 @@ class Engine(StrEnum):
     spark = "spark"
 
 
+class Rank(StrEnum):
+    """What ``snr score`` orders the call list by."""
+
+    risk = "risk"
+    uplift = "uplift"
+    value = "value"
+
+
 churn_app = typer.Typer(
     name="churn",
     help="Churn models: train (backtest, track, register) and evaluate.",
@@ -132,6 +140,25 @@ def score_command(
             "(default local[2]).",
         ),
     ] = None,
+    rank: Annotated[
+        Rank,
+        typer.Option(
+            "--rank",
+            help="risk: by exit probability (the risk decile); uplift: by the exits a call "
+            "prevents, learnt from the data's past campaigns and their random holdout "
+            "(the outreach table); value: by uplift x client value - call cost. uplift and "
+            "value add the columns uplift, call_value and call_rank (1 = call first).",
+            case_sensitive=False,
+        ),
+    ] = Rank.risk,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Churn configuration YAML whose `uplift` section sets the learner, the "
+            "client value and the call cost (default: the built-in values).",
+        ),
+    ] = None,
     threads: ThreadsOption = None,
     log_format: LogFormatOption = LogFormat.text,
     verbose: VerboseOption = False,
@@ -139,7 +166,8 @@ def score_command(
     """Score every client open at the end of the as-of month for the call list.
 
     Per client: exit probability, risk decile, expected months to exit, three reasons, model
-    version. Stages: features (the as-of month's, checked against the model's signature),
+    version; with --rank uplift or value also the exits a call prevents, its value and the
+    call order. Stages: features (the as-of month's, checked against the model's signature),
     score (chunk by chunk, then the risk deciles).
     """
     from snr_models.cli.retrain import EXIT_UNAVAILABLE, bound_http_retries
@@ -148,6 +176,8 @@ def score_command(
 
     if spark_master is not None and engine is not Engine.spark:
         raise SnrInputError("--spark-master applies only to --engine spark")
+    if rank is not Rank.risk and engine is Engine.spark:
+        raise SnrInputError(f"--rank {rank.value} runs on --engine local only")
     bound_http_retries()
     try:
         with reported(log_format, verbose=verbose, threads=threads):
@@ -164,8 +194,10 @@ def score_command(
                     reasons=reasons,
                 )
             else:
+                from snr_models.jobs.config import ChurnConfig
                 from snr_models.jobs.score import score
 
+                churn_config = ChurnConfig.from_yaml(config) if config else ChurnConfig()
                 result = score(
                     model,
                     data,
@@ -173,6 +205,9 @@ def score_command(
                     output,
                     chunk_size=chunk_size,
                     reasons=reasons,
+                    rank=rank.value,
+                    uplift=churn_config.uplift,
+                    horizon=churn_config.horizon,
                 )
     except RegistryUnavailableError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)

@@ -1,6 +1,7 @@
-"""The data contract: schemas of the six tables, type normalisation and validation.
+"""The data contract: schemas of the six tables (and the optional ``outreach``), validation.
 
-:func:`validate` takes the six tables as pandas DataFrames, normalises each column to the
+:func:`validate` takes the six tables (and, if present, the optional ``outreach``) as pandas
+DataFrames, normalises each column to the
 contract's type (see :class:`~snr_models.data.tables.Tables`), checks every rule of the
 contract and either returns the validated :class:`~snr_models.data.tables.Tables` or raises
 one :class:`ContractError` that lists every problem found, each with its table, column and a
@@ -36,10 +37,12 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute
 
-from snr_models.data.tables import TABLE_NAMES, Tables
+from snr_models.data.tables import ALL_TABLE_NAMES, OPTIONAL_TABLE_NAMES, Tables
 from snr_models.data.vocabulary import (
     CHANNELS,
     CLOSE_REASONS,
+    OUTREACH_ARMS,
+    OUTREACH_CHANNELS,
     RATING_ATTRIBUTES,
     RISK_LEVELS,
     SEGMENTS,
@@ -171,6 +174,14 @@ _COLUMNS: dict[str, tuple[_Col, ...]] = {
         _Col("volatility", "float", low=0),
         _Col("turnover", "float", low=0),
     ),
+    # optional: who a retention campaign contacted, and who its random holdout left alone
+    "outreach": (
+        _id("campaign_id"),
+        _id("client_id"),
+        _Col("contacted_at", "timestamp"),
+        _Col("channel", "text", values=OUTREACH_CHANNELS),
+        _Col("assigned", "text", values=OUTREACH_ARMS),
+    ),
 }
 
 #: The key of each table: the columns whose values identify a row.
@@ -181,6 +192,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "surveys": ("response_id",),
     "interventions": ("intervention_id",),
     "market": ("month",),
+    "outreach": ("campaign_id", "client_id"),
 }
 
 # Identifiers and free-text labels that must not be empty strings.
@@ -193,6 +205,7 @@ _IDENTIFIERS = {
     "unit_id",
     "acquisition_channel",
     "intervention",
+    "campaign_id",
 }
 
 _PANDAS_DTYPE: dict[Kind, str] = {
@@ -666,7 +679,7 @@ def _schema(
 
 
 #: The pandera schema of each table (the column-level rules, on normalised types).
-SCHEMAS: dict[str, pa.DataFrameSchema] = {name: _schema(name) for name in TABLE_NAMES}
+SCHEMAS: dict[str, pa.DataFrameSchema] = {name: _schema(name) for name in ALL_TABLE_NAMES}
 
 
 def _column_message(col: _Col, check: str) -> str:
@@ -777,7 +790,7 @@ def _cross_problems(tables: dict[str, _Table]) -> list[Problem]:
                         "month", "month_start", mask, "not the first day of a month", ["month"]
                     )
                 )
-        references_clients = name in ("client_months", "tickets", "surveys")
+        references_clients = name in ("client_months", "tickets", "surveys", "outreach")
         if known_clients is not None and references_clients and table.has("client_id"):
             ids = frame["client_id"]
             mask = ids.notna().to_numpy() & ~_isin(ids, known_clients)
@@ -965,13 +978,13 @@ def _prepare(name: str, frame: pd.DataFrame, problems: list[Problem]) -> tuple[_
 
 
 def validate(tables: Tables | Mapping[str, pd.DataFrame], *, as_of: Any = None) -> Tables:
-    """Normalise the six tables to the contract's types and check every rule of the contract.
+    """Normalise the tables to the contract's types and check every rule of the contract.
 
     Parameters
     ----------
     tables : Tables or mapping of str to DataFrame
         The tables by name (``clients``, ``client_months``, ``tickets``, ``surveys``,
-        ``interventions``, ``market``). They are not modified.
+        ``interventions``, ``market`` and, optionally, ``outreach``). They are not modified.
 
     Returns
     -------
@@ -998,13 +1011,15 @@ def validate(tables: Tables | Mapping[str, pd.DataFrame], *, as_of: Any = None) 
     9 missing_table
     """
     frames = _frames(tables)
-    extra = sorted(str(n) for n in frames if n not in TABLE_NAMES)
+    extra = sorted(str(n) for n in frames if n not in ALL_TABLE_NAMES)
     if extra:
         logger.info("ignoring extra table(s): %s", ", ".join(extra))
     problems: list[Problem] = []
     prepared: dict[str, _Table] = {}
     dtypes: dict[str, dict[str, str]] = {}
-    for name in TABLE_NAMES:
+    for name in ALL_TABLE_NAMES:
+        if name in OPTIONAL_TABLE_NAMES and frames.get(name) is None:
+            continue
         if name not in frames:
             problems.append(Problem(name, "*", "missing_table", [], 0, "table is missing"))
             continue
@@ -1028,7 +1043,7 @@ def validate(tables: Tables | Mapping[str, pd.DataFrame], *, as_of: Any = None) 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:
     """Problems grouped by table (contract order), then by column (contract order)."""
-    table_rank = {name: i for i, name in enumerate(("*", *TABLE_NAMES))}
+    table_rank = {name: i for i, name in enumerate(("*", *ALL_TABLE_NAMES))}
 
     def rank(problem: Problem) -> tuple[int, int]:
         columns = [col.name for col in _COLUMNS.get(problem.table, ())]

@@ -27,7 +27,7 @@ from snr_models.data.contract import (
     to_arrow,
     validate,
 )
-from snr_models.data.tables import TABLE_NAMES, Tables
+from snr_models.data.tables import ALL_TABLE_NAMES, Tables
 from snr_models.errors import SnrInputError
 from snr_models.threads import duckdb_config
 
@@ -60,7 +60,7 @@ def _to_pandas(table: pyarrow.Table) -> pd.DataFrame:
 def _read_parquet_dir(path: Path) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
     frames: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
-    for name in TABLE_NAMES:
+    for name in ALL_TABLE_NAMES:
         source = path / f"{name}.parquet"
         if not source.exists():
             continue  # reported by validate() as a missing table
@@ -106,7 +106,7 @@ def _read_duckdb(path: Path) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
         stored: dict[str, list[str]] = {}
         for table_name, column_name in rows:
             stored.setdefault(table_name, []).append(column_name)
-        for name in TABLE_NAMES:
+        for name in ALL_TABLE_NAMES:
             if name not in stored:
                 continue  # reported by validate() as a missing table
             contract = column_kinds(name)
@@ -198,7 +198,7 @@ def _check_parquet_target(path: Path) -> None:
         return
     if not path.is_dir():
         raise SnrInputError(f"{path} exists and is not a directory; not replacing it")
-    expected = {f"{name}.parquet" for name in TABLE_NAMES}
+    expected = {f"{name}.parquet" for name in ALL_TABLE_NAMES}
     foreign = sorted(p.name for p in path.iterdir() if p.name not in expected)
     if foreign:
         shown = ", ".join(foreign[:5])
@@ -322,7 +322,7 @@ def publish(
     if format == "parquet":
         _check_parquet_target(path)
         with atomic_path(path, directory=True) as tmp:
-            for name in TABLE_NAMES:
+            for name in [n for n in ALL_TABLE_NAMES if n in tables]:
                 target = str(tmp / f"{name}.parquet").replace("'", "''")
                 con.execute(f"COPY ({select(name)}) TO '{target}' (FORMAT parquet)")
     else:
@@ -331,7 +331,7 @@ def publish(
             tmp.unlink()  # DuckDB creates its own file; an empty one is not a database
             con.execute(f"ATTACH '{str(tmp).replace(chr(39), chr(39) * 2)}' AS _snr_out")
             try:
-                for name in TABLE_NAMES:
+                for name in [n for n in ALL_TABLE_NAMES if n in tables]:
                     con.execute(f"CREATE TABLE _snr_out.main.{_quote(name)} AS {select(name)}")
                 con.execute("CHECKPOINT _snr_out")
             finally:

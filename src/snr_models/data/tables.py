@@ -1,4 +1,4 @@
-"""The container of the contract's six tables."""
+"""The container of the contract's six tables and its optional ones."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ TABLE_NAMES: tuple[str, ...] = (
     "interventions",
     "market",
 )
+#: Tables a data set may hold or lack (``outreach``: retention contacts and their holdout).
+OPTIONAL_TABLE_NAMES: tuple[str, ...] = ("outreach",)
+#: Every table of the contract: the required ones, then the optional ones.
+ALL_TABLE_NAMES: tuple[str, ...] = TABLE_NAMES + OPTIONAL_TABLE_NAMES
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,10 @@ class Tables:
     timestamps are ``datetime64[us]`` (naive, exchange local time; a date is midnight);
     non-null integers are ``int64``; nullable integers (``birth_year``, ``ces``, the
     attribute ratings) are ``float64`` with ``NaN`` for null; booleans are ``bool``.
+
+    ``outreach`` is optional: ``None`` when the data set holds no retention contacts. An
+    absent optional table is left out of :meth:`items`, :meth:`content_hash`,
+    :meth:`schema` and :meth:`row_counts`.
 
     Examples
     --------
@@ -42,6 +50,7 @@ class Tables:
     surveys: pd.DataFrame
     interventions: pd.DataFrame
     market: pd.DataFrame
+    outreach: pd.DataFrame | None = None
 
     @staticmethod
     def names() -> tuple[str, ...]:
@@ -49,9 +58,11 @@ class Tables:
         return TABLE_NAMES
 
     def items(self) -> Iterator[tuple[str, pd.DataFrame]]:
-        """Iterate over ``(name, frame)`` pairs in contract order."""
+        """``(name, frame)`` pairs in contract order; an absent optional table is left out."""
         for f in fields(self):
-            yield f.name, getattr(self, f.name)
+            frame = getattr(self, f.name)
+            if frame is not None:
+                yield f.name, frame
 
     def content_hash(self) -> str:
         """SHA-256 over every table's rows, in a stable order; identical data, identical hash.

@@ -8,6 +8,8 @@ from __future__ import annotations
 __all__ = [
     "CHANNELS",
     "CLOSE_REASONS",
+    "OUTREACH_ARMS",
+    "OUTREACH_CHANNELS",
     "RATING_ATTRIBUTES",
     "RISK_LEVELS",
     "SEGMENTS",
@@ -49,3 +51,7 @@ RATING_ATTRIBUTES: tuple[str, ...] = (
     "communication",
     "problem_resolution",
 )
+#: How a retention contact is made (``outreach.channel``).
+OUTREACH_CHANNELS: tuple[str, ...] = ("phone", "branch", "app", "sms")
+#: The randomised arm of a client in a retention campaign (``outreach.assigned``).
+OUTREACH_ARMS: tuple[str, ...] = ("treatment", "holdout")

@@ -30,6 +30,27 @@ class LogitSettings(_Strict):
     C: float = Field(1.0, gt=0)
 
 
+class UpliftSettings(_Strict):
+    """Retention uplift: the learner, and the value of a call for ``snr score --rank value``.
+
+    A call's value is ``uplift x client value - call_cost``, where a kept client is worth
+    ``client_value + value_per_balance x financing_balance`` (RMB).
+    """
+
+    learner: Literal["two_model", "x_learner", "dr_learner"] = "two_model"
+    client_value: float = Field(2000.0, ge=0, description="RMB a kept client is worth")
+    value_per_balance: float = Field(
+        0.02, ge=0, description="RMB per RMB of financing balance a kept client is worth"
+    )
+    call_cost: float = Field(30.0, ge=0, description="RMB a retention call costs")
+    n_test_campaigns: int = Field(
+        2, ge=1, description="latest labelled campaigns held out by the retrain gate's Qini"
+    )
+    max_qini_drop: float = Field(
+        0.0, ge=0, description="retrain gate: the challenger's Qini may fall this much below"
+    )
+
+
 class BoostSettings(_Strict):
     """:class:`~snr_models.churn.ChurnBoost` parameters."""
 
@@ -129,6 +150,7 @@ class ChurnConfig(_Strict):
     boost: BoostSettings = Field(default_factory=BoostSettings)
     hazard: HazardSettings = Field(default_factory=HazardSettings)
     auto: AutoSettings = Field(default_factory=AutoSettings)
+    uplift: UpliftSettings = Field(default_factory=UpliftSettings)
     n_boot: int = Field(200, ge=0)
     alpha: float = Field(0.05, gt=0, lt=1, description="1 - level of every interval")
     # "register" in YAML; renamed here because pydantic's BaseModel has a ``register`` method

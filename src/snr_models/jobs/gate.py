@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import numpy as np
+import pandas as pd
 
 from snr_models.churn import empc
 from snr_models.churn.evaluation import brier, calibration_intercept_slope, roc_auc
+from snr_models.churn.uplift import out_of_time_split, qini_coefficient
+from snr_models.data.tables import Tables
+from snr_models.errors import SnrInputError
 from snr_models.jobs.config import ChurnConfig
+from snr_models.jobs.uplift import campaign_rows
 
-__all__ = ["gate_reasons", "holdout_metrics"]
+__all__ = ["campaign_qini", "gate_reasons", "holdout_metrics"]
+
+logger = logging.getLogger(__name__)
+
+
+def campaign_qini(
+    tables: Tables,
+    config: ChurnConfig,
+    predict: dict[str, Callable[[pd.DataFrame], np.ndarray]],
+) -> dict[str, float]:
+    """The Qini coefficient of each model's risk ranking on the latest campaigns.
+
+    Ranking the targeted clients of the latest ``uplift.n_test_campaigns`` labelled campaigns
+    by each model's churn probability, the Qini coefficient measures the exits the calls
+    prevented among those ranked first (the campaigns' random holdout is the comparison).
+    Empty without outreach data, or with too few labelled campaigns (logged).
+    """
+    if tables.outreach is None:
+        return {}
+    try:
+        rows = campaign_rows(tables, config.horizon)
+        _, test = out_of_time_split(rows, config.uplift.n_test_campaigns)
+    except SnrInputError as exc:
+        logger.warning("retrain: no Qini on campaigns: %s", exc)
+        return {}
+    y, t = test["churn"].to_numpy(), test["_treatment"].to_numpy()
+    return {who: qini_coefficient(y, f(test), t) for who, f in predict.items()}
 
 
 def holdout_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -66,6 +100,13 @@ def gate_reasons(
             reasons.append(
                 f"EMPC {challenger['empc']:.4f} is lower than the champion's "
                 f"{champion['empc']:.4f} by more than {g.max_empc_drop:g}"
+            )
+        drop = config.uplift.max_qini_drop
+        qini = challenger.get("qini"), champion.get("qini")
+        if None not in qini and qini[0] < qini[1] - drop:
+            reasons.append(
+                f"Qini on the latest campaigns {qini[0]:.4f} is lower than the "
+                f"champion's {qini[1]:.4f} by more than {drop:g}"
             )
         return reasons
     f = config.retrain.floors

@@ -28,6 +28,7 @@ from snr_models.attribution.plan import PlannedDesign
 from snr_models.churn.scoring import call_list
 from snr_models.data import Tables, load
 from snr_models.data.atomic import atomic_path
+from snr_models.errors import SnrInputError
 from snr_models.forecast import ForecastResult, forecast, load_scenarios
 from snr_models.jobs.attribution import (
     AttributionEstimates,
@@ -41,6 +42,7 @@ from snr_models.jobs.forecast import log_forecast, scenario_effects
 from snr_models.jobs.netrate import NetRateStageResult, analyse_net_rate, log_net_rate
 from snr_models.jobs.plan import PlanEstimates, estimate_plan, log_plan, read_costs
 from snr_models.jobs.results import ChurnStageResult, DataStageResult, MainResult
+from snr_models.jobs.uplift import RankingComparison, compare_rankings
 from snr_models.metrics import MetricSpec
 from snr_models.metrics.periods import months_per_period
 from snr_models.simulate import SimulationConfig, simulate, write_simulation
@@ -273,6 +275,7 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
         calls = calls.rename(columns={"client_id": "client (pseudonym)"})
         as_of = pd.Timestamp(latest["as_of"].iloc[0])
         span = (float(calls["churn_probability"].min()), float(calls["churn_probability"].max()))
+    uplift = _uplift_comparison(tables, fit, run) if tables.outreach is not None else None
     return ChurnStageResult(
         metrics=bt.metrics.reset_index(),
         figures={
@@ -290,6 +293,7 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
         call_list=calls,
         call_list_as_of=as_of,
         reasons=reasons,
+        uplift=uplift,
     )
 
 
@@ -330,6 +334,29 @@ def _plan_stage(
     )
     log_plan(run, None, est, time.perf_counter() - t0)
     return est
+
+
+def _uplift_comparison(
+    tables: Tables, fit: Any, run: tracking.TrackedRun
+) -> RankingComparison | None:
+    """Calls by risk (the churn model) against calls by uplift on the latest campaigns."""
+    try:
+        compared = compare_rankings(
+            tables,
+            fit.config.uplift,
+            horizon=fit.config.horizon,
+            risk_model=fit.estimator,
+            n_boot=fit.config.n_boot,
+            alpha=fit.config.alpha,
+            seed=fit.config.seed,
+        )
+    except SnrInputError as exc:
+        logger.warning("uplift: not evaluated: %s", exc)
+        return None
+    metrics = compared.evaluation.metrics
+    run.log_metrics({f"uplift.{m}": float(metrics.loc[m, "estimate"]) for m in metrics.index})
+    run.log_frame(compared.evaluation.calls, "churn/uplift_calls")
+    return compared
 
 
 def _forecast_stage(

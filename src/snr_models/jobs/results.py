@@ -19,6 +19,7 @@ from snr_models.jobs.config import RunConfig
 from snr_models.jobs.drivers import DriverAnalyses
 from snr_models.jobs.netrate import NetRateStageResult
 from snr_models.jobs.plan import PlanEstimates
+from snr_models.jobs.uplift import RankingComparison
 
 __all__ = ["ChurnStageResult", "DataStageResult", "MainResult"]
 
@@ -51,6 +52,8 @@ class ChurnStageResult:
     call_list_as_of: pd.Timestamp | None = None
     # the call list's reasons (``reason_1..3``, same rows) in each language of the report
     reasons: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # calls by risk against calls by uplift on the latest campaigns (when outreach exists)
+    uplift: RankingComparison | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ Steps, each reported as one JSON line (``on_step``) and kept in the summary:
    choice and each candidate's score are logged and recorded in the step).
 6. ``evaluate``: challenger and champion on the same holdout (the latest labelled months).
 7. ``gate``: with a champion, the challenger must not lose more than the configured ROC-AUC
-   and EMPC margins and must have a calibration slope in range; without one, it must meet
+   and EMPC margins (and, when the data hold retention campaigns, the Qini of its risk
+   ranking on the latest ones: ``uplift.max_qini_drop``) and must have a calibration slope
+   in range; without one, it must meet
    the absolute floors. Passed: ``promote`` (``champion`` moves, the old one keeps
    ``previous``); failed: ``reject`` (version tagged ``rejected`` with the reasons, exit 3).
 8. ``summary``: written atomically as JSON and logged to the run.
@@ -37,6 +39,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +62,7 @@ from snr_models.jobs.churn_models import (
     model_inputs,
 )
 from snr_models.jobs.config import ChurnConfig
-from snr_models.jobs.gate import gate_reasons, holdout_metrics
+from snr_models.jobs.gate import campaign_qini, gate_reasons, holdout_metrics
 from snr_models.jobs.lock import EXIT_LOCKED, RetrainLocked, acquire_lock
 
 __all__ = [
@@ -326,6 +329,10 @@ def retrain(
                 if champion is not None:
                     p_champion = _predict(champion.estimator, holdout)
                     results["champion"] = holdout_metrics(y, p_champion)
+                ranked = {"challenger": model, "champion": getattr(champion, "estimator", None)}
+                predict = {w: partial(_predict, m) for w, m in ranked.items() if m is not None}
+                for who, qini in campaign_qini(tables, config, predict).items():
+                    results[who]["qini"] = qini
             for who, metrics in results.items():
                 run.log_metrics({f"holdout.{who}.{k}": v for k, v in metrics.items()})
             holdout_months = [f"{m:%Y-%m}" for m in sorted(holdout["as_of"].unique())]

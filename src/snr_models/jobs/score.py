@@ -7,7 +7,11 @@ client buckets, within DuckDB's memory limit), then reads them back in chunks of
 
 - ``churn_probability``, ``risk_decile``, ``expected_months_to_exit``, ``reason_1..3``: from
   :mod:`snr_models.churn.scoring` (the deciles over the whole run);
-- ``model_version``.
+- ``model_version``;
+- with ``rank="uplift"`` or ``"value"``: ``uplift`` (exits prevented per call, from a learner
+  fitted on the data's past retention campaigns, :mod:`snr_models.jobs.uplift`),
+  ``call_value`` (``uplift x client value - call cost``) and ``call_rank`` (1 = call first,
+  by the chosen column); ``rank="risk"`` (the default) writes the columns above only.
 
 The model is loaded with :func:`snr_models.tracking.models.load_registered_model` (SHA-256
 checked against the registry's record, skops allow-list; no pickle) and the features are
@@ -45,6 +49,8 @@ from snr_models.errors import SnrInputError
 from snr_models.features import parse_month
 from snr_models.features.build import write_as_of_features
 from snr_models.features.signature import normalise, signature_fill
+from snr_models.jobs.config import UpliftSettings
+from snr_models.jobs.uplift import RANKINGS, fit_uplift, with_uplift
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -139,6 +145,11 @@ def _chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
             del table
 
 
+#: Columns added by ``rank="uplift"`` or ``"value"``.
+RANK_COLUMNS = pa.schema(
+    [("uplift", pa.float64()), ("call_value", pa.float64()), ("call_rank", pa.int64())]
+)
+
 _SCHEMA = pa.schema(
     [
         ("client_id", pa.string()),
@@ -155,13 +166,32 @@ _SCHEMA = pa.schema(
 )
 
 
-def write_scored(parts: Iterator[pd.DataFrame], output: Path, staging: Path | None = None) -> int:
+def _schemas(rank_by: str | None) -> tuple[pa.Schema, pa.Schema]:
+    """The output schema, and the staged one (no ``risk_decile``, no ``call_rank``)."""
+    final = _SCHEMA
+    if rank_by is not None:
+        for f in RANK_COLUMNS:
+            final = final.append(f)
+    staged = final.remove(final.get_field_index("risk_decile"))
+    if rank_by is not None:
+        staged = staged.remove(staged.get_field_index("call_rank"))
+    return final, staged
+
+
+def write_scored(
+    parts: Iterator[pd.DataFrame],
+    output: Path,
+    staging: Path | None = None,
+    *,
+    rank_by: str | None = None,
+) -> int:
     """Write scored chunks to ``output`` atomically, adding the risk decile (two passes).
 
     The chunks go to a temporary file first (in ``staging``, default: a
     :func:`~snr_models.data.atomic.staging_dir` of its own); the deciles need every
     probability (8 bytes a client), then the file is rewritten row group by row group with
-    ``risk_decile``.
+    ``risk_decile`` (and, with ``rank_by``, the chunks carry ``uplift`` and ``call_value``
+    and the output gains ``call_rank`` by the ``rank_by`` column).
 
     Returns
     -------
@@ -173,7 +203,7 @@ def write_scored(parts: Iterator[pd.DataFrame], output: Path, staging: Path | No
         stage = Path(staging) if staging else stack.enter_context(staging_dir(output))
         staged = stage / "scored.parquet"
         writer = None
-        schema = _SCHEMA.remove(_SCHEMA.get_field_index("risk_decile"))
+        _, schema = _schemas(rank_by)
         for part in parts:
             table = pa.Table.from_pandas(
                 part[[f.name for f in schema]], schema=schema, preserve_index=False
@@ -183,10 +213,18 @@ def write_scored(parts: Iterator[pd.DataFrame], output: Path, staging: Path | No
             writer.write_table(table)
         if writer is not None:
             writer.close()
-        return write_with_deciles([staged] if writer is not None else [], output, stage)
+        return write_with_deciles(
+            [staged] if writer is not None else [], output, stage, rank_by=rank_by
+        )
 
 
-def write_with_deciles(staged: list[Path], output: Path, staging: Path | None = None) -> int:
+def write_with_deciles(
+    staged: list[Path],
+    output: Path,
+    staging: Path | None = None,
+    *,
+    rank_by: str | None = None,
+) -> int:
     """Combine staged scored Parquet files into ``output`` atomically, adding the decile.
 
     The second pass of :func:`write_scored`, shared with the Spark engine: the risk deciles
@@ -202,21 +240,30 @@ def write_with_deciles(staged: list[Path], output: Path, staging: Path | None = 
         The final ``.parquet`` file (an existing one is replaced only on success).
     staging : Path, optional
         The run's staging folder, where the output is assembled before its rename.
+    rank_by : str, optional
+        A staged column (``churn_probability``, ``uplift`` or ``call_value``): adds
+        ``call_rank``, 1 for the highest value (8 more bytes a client).
 
     Returns
     -------
     int
         Rows written.
     """
-    schema = _SCHEMA.remove(_SCHEMA.get_field_index("risk_decile"))
+    final_schema, schema = _schemas(rank_by)
     probs = [
         pq.read_table(file, columns=["churn_probability"])["churn_probability"].to_numpy()
         for file in staged
     ]
     p = np.concatenate(probs) if probs else np.zeros(0)
     deciles = risk_deciles(p)
+    ranks = None
+    if rank_by is not None:
+        from snr_models.jobs.uplift import call_ranks
+
+        values = [pq.read_table(file, columns=[rank_by])[rank_by].to_numpy() for file in staged]
+        ranks = call_ranks(np.concatenate(values) if values else np.zeros(0))
     with atomic_path(output, staging=staging) as final:
-        out = pq.ParquetWriter(final, _SCHEMA)
+        out = pq.ParquetWriter(final, final_schema)
         start = 0
         for file in staged:
             handle = pq.ParquetFile(file)
@@ -224,10 +271,14 @@ def write_with_deciles(staged: list[Path], output: Path, staging: Path | None = 
                 table = handle.read_row_group(g).select(schema.names).cast(schema)
                 stop = start + table.num_rows
                 table = table.add_column(
-                    _SCHEMA.get_field_index("risk_decile"),
-                    _SCHEMA.field("risk_decile"),
+                    final_schema.get_field_index("risk_decile"),
+                    final_schema.field("risk_decile"),
                     pa.array(deciles[start:stop], type=pa.int8()),
                 )
+                if ranks is not None:
+                    table = table.append_column(
+                        final_schema.field("call_rank"), pa.array(ranks[start:stop], pa.int64())
+                    )
                 out.write_table(table)
                 start = stop
         out.close()
@@ -244,6 +295,9 @@ def score(
     chunk_size: int = 100_000,
     reasons: bool = True,
     memory_limit: str | None = "2GB",
+    rank: str = "risk",
+    uplift: UpliftSettings | None = None,
+    horizon: int = 3,
 ) -> ScoreResult:
     """Score every client open at the end of ``as_of`` and write the call list (Parquet).
 
@@ -263,17 +317,34 @@ def score(
         Compute the three reasons per client.
     memory_limit : str, optional
         DuckDB's memory limit for the feature build.
+    rank : {"risk", "uplift", "value"}, default "risk"
+        What ``call_rank`` orders by: ``uplift`` and ``value`` fit ``uplift.learner`` on the
+        data's past retention campaigns (the optional ``outreach`` table) first.
+    uplift : UpliftSettings, optional
+        The learner, client value and call cost (default: :class:`UpliftSettings`).
+    horizon : int, default 3
+        The churn horizon the uplift learner is fitted for (months).
 
     Raises
     ------
     SnrInputError
         If the output is not ``.parquet``, the as-of month lies outside the data, the model
-        cannot be found or fails its checks, or the data do not match its signature.
+        cannot be found or fails its checks, the data do not match its signature, or
+        ``rank`` needs campaigns the data do not hold.
     """
+    if rank not in RANKINGS:
+        raise SnrInputError(f"--rank {rank!r}: expected one of {', '.join(RANKINGS)}")
+    fitted = None
+    if rank != "risk":
+        fitted = fit_uplift(data, parse_month(as_of), uplift or UpliftSettings(), horizon=horizon)
     with scoring_inputs(model_uri, data, as_of, output, chunk_size, memory_limit) as job:
         scored = score_chunks(job.model, job.features, chunk_size, reasons)
+        if fitted is not None:
+            scored = with_uplift(scored, feature_chunks(job.features, chunk_size), fitted)
         with progress.stage("score"):
-            n = write_scored(scored, job.output, job.staging)
+            n = write_scored(
+                scored, job.output, job.staging, rank_by=RANKINGS[rank] if fitted else None
+            )
     logger.info("scored %d clients as of %s with version %s", n, f"{job.month:%Y-%m}", job.version)
     return ScoreResult(output=job.output, n_clients=n, as_of=job.month, model_version=job.version)
 

@@ -406,7 +406,42 @@ def _churn(churn: Any, L: Labels) -> Section:
         columns += [(L.text("col_reason", i=i + 1), False) for i in range(len(reasons))]
         caption = L.text("calls_table", month=f"{churn.call_list_as_of:%Y-%m}")
         section.table(caption, columns, rows)
+    if churn.uplift is not None:
+        _uplift(section, churn.uplift, L, conf)
     return section
+
+
+def _uplift(section: Section, compared: Any, L: Labels, conf: str) -> None:
+    """Calls by risk against calls by uplift: exits prevented per 1,000 calls, intervals."""
+    ev = compared.evaluation
+    calls = ev.calls
+    effect = ev.metrics.loc["average_effect"]
+    section.text(
+        L.text(
+            "uplift_intro",
+            campaigns=len(compared.test_campaigns),
+            clients=f"{compared.n_test:,}",
+            effect=L.number(1000 * effect["estimate"], 1),
+            lo=L.number(1000 * effect["lo"], 1),
+            hi=L.number(1000 * effect["hi"], 1),
+            level=conf,
+        )
+    )
+    rows = [
+        [
+            L.text(f"ranking_{r['ranking']}"),
+            L.pct(r["share_called"], 0),
+            f"{int(r['calls']):,}",
+            L.number(r["estimate"], 1),
+            L.number(r["lo"], 1),
+            L.number(r["hi"], 1),
+        ]
+        for _, r in calls.iterrows()
+    ]
+    columns = [(L.text("col_ranking"), False), (L.text("col_share_called"), True)]
+    columns += [(L.text("col_calls"), True), (L.text("col_prevented"), True)]
+    columns += [(L.text("col_lo"), True), (L.text("col_hi"), True)]
+    section.table(L.text("uplift_table", level=conf), columns, rows)
 
 
 def _attribution(attribution: Any, L: Labels) -> Section:

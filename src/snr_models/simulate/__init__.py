@@ -25,7 +25,11 @@ Schema of ``truth`` (JSON-serialisable; NaN written as null)::
     components_firm {YYYY-MM: {S, R, E, net_rate}},
     exit_hazard {coefficients, description, transferred, market_financing_rate {YYYY-MM}},
     satisfaction {attribute_weights, attribute_ranking, standardised_attribute_weights,
-                  coefficients, response_rates, description}
+                  coefficients, response_rates, description},
+    outreach (only with campaigns switched on) {horizon, description,
+              campaigns {<campaign_id>: {month, n_treatment, n_holdout, holdout_share,
+                                         average_effect, average_effect_treated, kinds}},
+              clients [{campaign_id, client_id, assigned, uplift, p_exit_holdout, kind}]}
 
 An effect is the average over the intervention's treated branch-months (from the month it first
 reached the branch; a firm-wide roll-out reaches every branch) of component(factual) -
@@ -66,6 +70,7 @@ from typing import Any
 from snr_models.data.atomic import atomic_path
 from snr_models.data.tables import Tables
 from snr_models.simulate.assemble import build_tables
+from snr_models.simulate.campaigns import campaign_truth
 from snr_models.simulate.config import INTERVENTIONS, SimulationConfig
 from snr_models.simulate.outcomes import baseline, run_scenario
 from snr_models.simulate.rollout import build_rollout, exposure
@@ -160,6 +165,8 @@ def simulate(
     t2 = time.perf_counter()
     tables = build_tables(world, rollout, factual)
     doc = truth_dict(cfg, world, rollout, factual, counterfactuals, none, subsets)
+    if factual.campaigns is not None:
+        doc["outreach"] = campaign_truth(world, factual.campaigns)
     t3 = time.perf_counter()
     logger.info(
         "simulated %d clients x %d months: world+factual %.1fs, %d counterfactuals %.1fs, "

@@ -1,4 +1,4 @@
-"""The contract's six tables from the factual scenario."""
+"""The contract's tables from the factual scenario (``outreach`` when campaigns ran)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from snr_models.data.tables import Tables
+from snr_models.simulate.campaigns import outreach_table
 from snr_models.simulate.config import ATTRIBUTES, CATEGORIES, CHANNELS, SEGMENTS
 from snr_models.simulate.outcomes import PERIODIC, Outcome
 from snr_models.simulate.rollout import FIRM, Rollout
@@ -144,4 +145,5 @@ def build_tables(world: World, rollout: Rollout, out: Outcome) -> Tables:
         surveys=surveys,
         interventions=interventions,
         market=market,
+        outreach=None if out.campaigns is None else outreach_table(world, out.campaigns),
     )

@@ -17,6 +17,7 @@ from snr_models.data.vocabulary import CHANNELS, RATING_ATTRIBUTES, SEGMENTS, TI
 
 __all__ = [
     "AiAssistantConfig",
+    "CampaignConfig",
     "ClientConfig",
     "Cohort",
     "ExitHazardConfig",
@@ -637,6 +638,59 @@ class InterventionsConfig(_Model):
     survey_program: SurveyProgramConfig = SurveyProgramConfig()
 
 
+class CampaignConfig(_Model):
+    """Monthly retention campaigns with a random holdout (off by default).
+
+    From ``first_month`` (months since the window's start) on, each month the firm ranks the
+    clients open at the previous month's end by its risk score (the true ``horizon``-month exit
+    probability times a log-normal error of ``score_noise``), leaves out those contacted in
+    the last ``horizon`` months, and targets the top ``share``; a random share drawn uniformly
+    from ``holdout`` of them is held out. A call multiplies the client's exit hazard during
+    ``horizon`` months by ``exp(tau)``, with ``tau = effect_base + sum(effect[k] x
+    covariate_k)`` over covariates the data show: a slow or failed ticket in the last three
+    months (service recovery), the rate gap in percentage points (a rate review), dormancy
+    (a call reminds a sleeping client to leave) and a forced liquidation in the last three
+    months (nothing said changes that).
+    """
+
+    enabled: bool = False
+    first_month: int = Field(default=9, ge=1)
+    share: float = Field(default=0.06, gt=0, le=0.5)
+    holdout: tuple[float, float] = (0.10, 0.20)
+    horizon: int = Field(default=3, ge=1, le=12)
+    score_noise: float = Field(default=0.6, ge=0)
+    effect_base: float = -0.1
+    effect: dict[str, float] = {
+        "service_failure_3m": -1.5,
+        "rate_gap_pp": -0.4,
+        "dormant": 1.5,
+        "forced_liquidation_3m": 0.1,
+    }
+    channels: dict[str, float] = {"phone": 0.7, "branch": 0.15, "sms": 0.15}
+
+    @field_validator("holdout")
+    @classmethod
+    def _holdout(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1] < 1:
+            raise ValueError("holdout: expected 0 < low <= high < 1")
+        return v
+
+    @field_validator("effect")
+    @classmethod
+    def _effect(cls, v: dict[str, float]) -> dict[str, float]:
+        known = {"service_failure_3m", "rate_gap_pp", "dormant", "forced_liquidation_3m"}
+        if set(v) - known:
+            raise ValueError(f"effect: unknown covariates {sorted(set(v) - known)}")
+        return v
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: dict[str, float]) -> dict[str, float]:
+        from snr_models.data.vocabulary import OUTREACH_CHANNELS
+
+        return _shares(v, OUTREACH_CHANNELS, "channels")
+
+
 def _check_month(value: str) -> str:
     import numpy as np
 
@@ -673,6 +727,7 @@ class SimulationConfig(_Model):
     satisfaction: SatisfactionConfig = SatisfactionConfig()
     surveys: SurveyConfig = SurveyConfig()
     interventions: InterventionsConfig = InterventionsConfig()
+    campaigns: CampaignConfig = CampaignConfig()
 
     @field_validator("start_month")
     @classmethod

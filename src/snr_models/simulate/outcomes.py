@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import expit
 
+from snr_models.simulate.campaigns import CampaignLog, run_campaigns
 from snr_models.simulate.config import (
     ATTRIBUTES,
     CATEGORIES,
@@ -73,6 +74,7 @@ class Outcome:
     ratings: np.ndarray  # (Q, 7) float with NaN
     perceptions: np.ndarray  # (Q, 7)
     diagnostics: dict = field(default_factory=dict)
+    campaigns: CampaignLog | None = None  # retention campaigns, when switched on
 
 
 def _window_sum(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -319,6 +321,18 @@ def run_scenario(world: World, expo: Exposure, base: Baseline, *, full: bool = T
     )
     hazard = np.minimum(np.exp(log_h), 0.5)
     eligible = np.arange(m_count)[None, :] > world.open_month[:, None]
+    hazard, campaigns = run_campaigns(
+        world,
+        hazard,
+        eligible,
+        world.u_exit,
+        {
+            "service_failure_3m": (slow3 | failed3).astype(float),
+            "rate_gap_pp": world.rate_gap_pp,
+            "dormant": dormant_lag.astype(float),
+            "forced_liquidation_3m": fl3.astype(float),
+        },
+    )
     hit = eligible & (world.u_exit < hazard)
     exited = hit.any(axis=1)
     exit_month = np.where(exited, hit.argmax(axis=1), m_count)
@@ -358,6 +372,7 @@ def run_scenario(world: World, expo: Exposure, base: Baseline, *, full: bool = T
         ces=np.zeros(0),
         ratings=np.zeros((0, len(ATTRIBUTES))),
         perceptions=perceptions,
+        campaigns=campaigns,
     )
     if full:
         _answers(world, out, sat, r_slot)
