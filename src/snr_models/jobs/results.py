@@ -19,6 +19,7 @@ from snr_models.jobs.attribution import AttributionEstimates
 from snr_models.jobs.config import RunConfig
 from snr_models.jobs.drivers import DriverAnalyses
 from snr_models.jobs.netrate import NetRateStageResult
+from snr_models.jobs.plan import PlanEstimates
 from snr_models.jobs.uplift import RankingComparison
 
 __all__ = ["ChurnStageResult", "DataStageResult", "MainResult"]
@@ -74,6 +75,7 @@ class MainResult:
     churn: ChurnStageResult | None = None
     attribution: AttributionEstimates | None = None
     forecast: ForecastResult | None = None
+    plan: PlanEstimates | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables written beside the report, by file name."""
@@ -90,6 +92,11 @@ class MainResult:
             out["attribution_combinations.csv"] = self.attribution.combinations
         if self.forecast is not None:
             out["forecast.csv"] = self.forecast.to_frame()
+        if self.plan is not None:
+            out["plan_power.csv"] = self.plan.plan.to_frame()
+            out["plan_branch_effects.csv"] = self.plan.effects.to_frame()
+            if self.plan.allocation is not None:
+                out["plan_allocation.csv"] = self.plan.allocation.to_frame()
         return out
 
     def figures(self) -> dict[str, Any]:
