@@ -18,7 +18,14 @@ import pytest
 
 from snr_models.attribution import build_panel, estimate_joint, with_placebo_rollout
 from snr_models.attribution.inference import t_value
-from snr_models.attribution.plan import PlannedDesign, design_grid, plan_rollout, simulate_design
+from snr_models.attribution.plan import (
+    PlannedDesign,
+    _estimate_design,
+    _History,
+    design_grid,
+    plan_rollout,
+    simulate_design,
+)
 from snr_models.errors import SnrInputError
 from snr_models.simulate import simulate
 
@@ -130,3 +137,26 @@ def test_planned_power_comes_true_in_the_worlds_future(plan) -> None:
             r = row.iloc[0]
             hits.append(abs(r["estimate"]) > t_value(0.05, r["df"]) * r["se"])
     assert abs(np.mean(hits) - plan.stated["power"]) <= 0.3
+
+
+@pytest.mark.parametrize(
+    "design", [PlannedDesign("staggered", 16, 6), PlannedDesign("firmwide", 24, 9)]
+)
+def test_replicates_sharing_a_design_are_the_estimators_numbers(history, design) -> None:
+    # a design's residual draws solved as columns of one regression give what estimate_joint
+    # gives on each replicate's panel (the reference: the per-replicate path, computed here)
+    hist = _History.from_panel(history, "net_rate")
+    rng = np.random.default_rng(3)
+    idx, resids = hist.draw(design.branches, rng, 4)
+    dose, firm = design.assignment(rng)
+    seeds = np.arange(4)
+    batched = pd.DataFrame(
+        _estimate_design(hist, idx, resids, dose, firm, 0.03, "net_rate", 0.05, seeds)
+    )
+    for j in range(4):
+        sim = hist.replicate(idx, resids[j], dose, firm, 0.03, "net_rate")
+        ref = estimate_joint(sim, components=("net_rate",), report=("planned",)).table.iloc[0]
+        for col in ("estimate", "se", "df", "lo", "hi"):
+            assert batched.loc[j, col] == pytest.approx(ref[col], rel=1e-8, abs=1e-10), col
+        assert batched.loc[j, "method"] == ref["method"]
+    assert batched["estimate"].nunique() == 4  # the draws differ

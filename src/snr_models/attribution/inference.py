@@ -176,6 +176,14 @@ class ClusterCR2:
         np.add.at(rows, self.cluster, self.basis * e[:, None])
         return rows
 
+    def influence(self, y: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Per-cluster influence ``rows(y) @ c`` of ``c'b`` for each column of ``y`` (rows x
+        outcomes): clusters x outcomes."""
+        e = y - self.z @ (self.m_inv @ (self.z.T @ y))
+        out = np.zeros((self.n_clusters, y.shape[1]))
+        np.add.at(out, self.cluster, (self.basis @ c)[:, None] * e)
+        return out
+
     def dof(self, c: np.ndarray) -> float:
         """Bell-McCaffrey degrees of freedom of ``c'b`` (``c`` over the columns of ``z``)."""
         c = np.asarray(c, dtype=float)

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from snr_models.attribution.inference import solve_normal, t_value
-from snr_models.attribution.regression import OLSFit, fe_ols
+from snr_models.attribution.regression import OLSFit, fe_ols, fe_ols_linear
 from snr_models.errors import SnrInputError
 from snr_models.metrics.panel import COMPONENTS, BranchPanel
 
@@ -414,6 +414,43 @@ def estimate_joint(
         panel=panel,
         alpha=alpha,
         weighting=weighting,
+    )
+
+
+def effect_for_outcomes(
+    result: JointEffects, name: str, component: str, outcomes: np.ndarray
+) -> pd.DataFrame:
+    """``name``'s effect on ``component`` as :func:`estimate_joint` (``result``'s) gives it, for
+    each column of ``outcomes`` (the panel's rows x outcomes, missing on the same rows) in
+    place of the panel's ``component``: ``estimate, se, df, lo, hi, method`` per column.
+
+    The regression's design is ``result``'s, so its factorisation, CR2 basis and degrees of
+    freedom are computed once for all the columns
+    (:func:`~snr_models.attribution.regression.fe_ols_linear`; a fast path for
+    :mod:`snr_models.attribution.plan`). Branch-month weighting and CR2 errors only, and not
+    for an effect on the placebo spread (it permutes per outcome: use :func:`estimate_joint`).
+    """
+    method = result.design.method[name]
+    fit = result.fits.get(component)
+    if result.weighting != "branch_month" or fit is None or fit.cr2 is None:
+        raise ValueError("effect_for_outcomes: branch-month weighting and CR2 errors only")
+    if "+placebo_se" in method:
+        raise ValueError(f"effect_for_outcomes: {name}'s standard error is a placebo spread")
+    frame = result.panel.frame
+    data = pd.concat([frame[["branch_id", "period"]], result.design.regressors], axis=1)
+    est, influence, df = fe_ols_linear(
+        data,
+        outcomes,
+        list(result.design.regressors.columns),
+        result.cell_weights(name),
+        fixed_effects=["branch_id", "period"],
+        cluster="branch_id",
+    )
+    se = np.sqrt(np.sum(influence**2, axis=0))
+    half = t_value(result.alpha, df) * se
+    return pd.DataFrame(
+        {"estimate": est, "se": se, "df": df, "lo": est - half, "hi": est + half}
+        | {"method": method}
     )
 
 

@@ -50,7 +50,12 @@ import numpy as np
 import pandas as pd
 
 from snr_models.attribution.inference import t_value
-from snr_models.attribution.joint import estimate_joint
+from snr_models.attribution.joint import (
+    JointEffects,
+    _n_branch_level_treated,
+    effect_for_outcomes,
+    estimate_joint,
+)
 from snr_models.errors import SnrInputError
 from snr_models.metrics.panel import COMPONENTS, DENOMINATORS, BranchPanel
 
@@ -182,10 +187,13 @@ class _History:
     def shape(self) -> tuple[int, int]:
         return self.columns["net_rate"].shape
 
-    def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def draw(
+        self, n: int, rng: np.random.Generator, n_draws: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``n`` branches of the history (without replacement up to its number, beyond it
-        with) and each one's residual series, signed at random and, for a branch's second,
-        fourth... copy, reversed in time (a repeated branch must not carry the same noise)."""
+        with) and ``n_draws`` draws of each one's residual series (``n_draws x n x months``),
+        signed at random and, for a branch's second, fourth... copy, reversed in time (a
+        repeated branch must not carry the same noise)."""
         n_hist = self.resid.shape[0]
         if n <= n_hist:
             idx = rng.permutation(n_hist)[:n]
@@ -194,7 +202,13 @@ class _History:
         copy = pd.Series(idx).groupby(idx).cumcount().to_numpy()
         u = self.resid[idx]
         u = np.where((copy % 2 == 1)[:, None], u[:, ::-1], u)
-        return idx, u * rng.choice([-1.0, 1.0], size=n)[:, None]
+        return idx, u[None] * rng.choice([-1.0, 1.0], size=(n_draws, n))[:, :, None]
+
+    def planned(self, dose: np.ndarray) -> np.ndarray:
+        """The planned roll-out ``dose`` placed in the history's last months."""
+        planned = np.zeros((dose.shape[0], self.shape[1]))
+        planned[:, self.shape[1] - dose.shape[1] :] = dose
+        return planned
 
     def replicate(
         self,
@@ -209,8 +223,7 @@ class _History:
         residuals ``resid``) and the planned roll-out ``dose`` over the last months, ``effect``
         added to ``component``."""
         n, (_, n_t) = len(idx), self.shape
-        planned = np.zeros((n, n_t))
-        planned[:, n_t - dose.shape[1] :] = dose
+        planned = self.planned(dose)
         ids = np.array([f"P{i:03d}" for i in range(n)])
         data: dict[str, Any] = {
             "branch_id": np.repeat(ids, n_t),
@@ -247,12 +260,21 @@ def simulate_design(
     alpha: float = 0.05,
     rng: np.random.Generator | None = None,
     progress: Callable[[int], None] | None = None,
+    outcomes_per_design: int = 10,
 ) -> pd.DataFrame:
     """Replicates of the planned roll-out on the history (see the module doc).
 
     Returns one row per replicate: ``estimate, se, df, lo, hi`` of the planned intervention's
     effect as :func:`~snr_models.attribution.joint.estimate_joint` gives it, and ``method``.
+    The replicates come in groups of ``outcomes_per_design`` sharing a design (the branches
+    drawn and the assignment) and differing in their residuals' signs: a group's regressions
+    share their design matrix, so they are solved at once (exactly the estimator's numbers;
+    ``tests/attribution/test_plan.py``). ``1`` draws a new design for every replicate.
     """
+    if outcomes_per_design < 1:
+        raise SnrInputError(
+            f"plan: outcomes_per_design must be at least 1, not {outcomes_per_design}"
+        )
     if component not in COMPONENTS:
         raise SnrInputError(f"plan: component must be one of {COMPONENTS}, not {component!r}")
     hist = panel if isinstance(panel, _History) else _History.from_panel(panel, component)
@@ -263,29 +285,72 @@ def simulate_design(
             f"plan: {design.months} months planned but the history has {t_hist}; the planned "
             f"roll-out is placed in the history's last months (at most {t_hist - 2})"
         )
-    rows = []
-    for r in range(n_reps):
-        idx, resid = hist.draw(design.branches, rng)
+    rows: list[dict[str, Any]] = []
+    while len(rows) < n_reps:
+        k = min(outcomes_per_design, n_reps - len(rows))
+        idx, resids = hist.draw(design.branches, rng, k)
         dose, firm = design.assignment(rng)
-        sim = hist.replicate(idx, resid, dose, firm, effect, component)
+        seeds = rng.integers(2**31, size=k)
+        rows += _estimate_design(hist, idx, resids, dose, firm, effect, component, alpha, seeds)
+        if progress is not None:
+            progress(k)
+    return pd.DataFrame(rows)
+
+
+_NOT_ESTIMABLE = {"estimate": np.nan, "se": np.nan, "df": np.nan, "lo": np.nan, "hi": np.nan}
+
+
+def _estimate_design(
+    hist: _History,
+    idx: np.ndarray,
+    resids: np.ndarray,
+    dose: np.ndarray,
+    firm: int | None,
+    effect: float,
+    component: str,
+    alpha: float,
+    seeds: np.ndarray,
+) -> list[dict[str, Any]]:
+    """The planned effect's estimate for each residual draw of one design (branches ``idx``
+    and assignment ``dose``): the first draw through :func:`estimate_joint`, the others as
+    columns of the same regression (:func:`effect_for_outcomes`) unless the effect rests on
+    the placebo spread, which permutes per outcome (then each through :func:`estimate_joint`).
+    """
+
+    def one(j: int) -> tuple[dict[str, Any], JointEffects | None]:
+        sim = hist.replicate(idx, resids[j], dose, firm, effect, component)
         try:
-            tab = estimate_joint(
+            res = estimate_joint(
                 sim,
                 components=(component,),
                 alpha=alpha,
-                random_state=int(rng.integers(2**31)),
+                random_state=int(seeds[j]),
                 report=(PLANNED,),
-            ).table.iloc[0]
-            rows.append({k: tab[k] for k in ("estimate", "se", "df", "lo", "hi", "method")})
-        except SnrInputError as exc:  # no residual degrees of freedom: nothing measurable
-            logger.debug("plan replicate %d not estimable: %s", r, exc)
-            rows.append(
-                {"estimate": np.nan, "se": np.nan, "df": np.nan, "lo": np.nan, "hi": np.nan}
-                | {"method": "not_estimable"}
             )
-        if progress is not None:
-            progress(1)
-    return pd.DataFrame(rows)
+        except SnrInputError as exc:  # no residual degrees of freedom: nothing measurable
+            logger.debug("plan replicate not estimable: %s", exc)
+            return _NOT_ESTIMABLE | {"method": "not_estimable"}, None
+        tab = res.table.iloc[0]
+        return {k: tab[k] for k in ("estimate", "se", "df", "lo", "hi", "method")}, res
+
+    first, res = one(0)
+    if len(resids) == 1:
+        return [first]
+    if res is None or "+placebo_se" in res.design.method[PLANNED]:
+        if (
+            res is None
+            and _n_branch_level_treated(
+                hist.replicate(idx, resids[0], dose, firm, effect, component), PLANNED
+            )
+            >= 8
+        ):
+            # the design has no residual degrees of freedom, whatever the outcome
+            return [first] * len(resids)
+        return [first, *(one(j)[0] for j in range(1, len(resids)))]
+    base = hist.fitted[idx] + effect * hist.planned(dose)
+    outcomes = np.stack([(base + r).ravel() for r in resids[1:]], axis=1)
+    rest = effect_for_outcomes(res, PLANNED, component, outcomes)
+    return [first, *rest.to_dict("records")]
 
 
 def power_curve(reps: pd.DataFrame, effect: float, effects: np.ndarray, alpha: float) -> np.ndarray:
@@ -466,6 +531,7 @@ def plan_rollout(
     grid: bool = True,
     random_state: int | None = 0,
     progress: Callable[[int], None] | None = None,
+    outcomes_per_design: int = 10,
 ) -> RolloutPlan:
     """Diagnose a planned roll-out on the panel's history (see the module doc).
 
@@ -490,7 +556,9 @@ def plan_rollout(
     grid : bool
         Also diagnose the designs around the stated one (:func:`design_grid`).
     progress : callable, optional
-        Called with 1 after each replicate.
+        Called with the number of replicates done, after each design.
+    outcomes_per_design : int
+        Replicates sharing a design, solved at once (:func:`simulate_design`).
 
     Examples
     --------
@@ -515,6 +583,7 @@ def plan_rollout(
         "component": component,
         "alpha": alpha,
         "progress": progress,
+        "outcomes_per_design": outcomes_per_design,
     }
     reps = simulate_design(hist, design, effect, n_reps=n_reps, rng=rng, **kwargs)
     rows = [

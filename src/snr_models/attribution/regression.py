@@ -169,7 +169,7 @@ def _cluster_design(
         sweep = demeaner(nested, w)
         z, y = sweep(z), sweep(y)
     root = np.sqrt(sw)
-    return z * root[:, None], y * root
+    return z * root[:, None], y * (root if y.ndim == 1 else root[:, None])
 
 
 @dataclass(frozen=True)
@@ -352,3 +352,68 @@ def fe_ols(
         clusters=np.asarray(labels),
         cr2=cr2,
     )
+
+
+def fe_ols_linear(
+    data: pd.DataFrame,
+    outcomes: np.ndarray,
+    regressors: list[str],
+    weights_c: pd.Series,
+    *,
+    fixed_effects: list[str],
+    cluster: str,
+    weights: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``sum_j weights_c[j] * params_j`` of :func:`fe_ols` (``se="CR2"``) for many outcomes on
+    one design: its estimate, per-cluster CR2 influence and Bell-McCaffrey degrees of freedom.
+
+    The coefficients and the CR2 rows are linear in the outcome, and the demeaning, the
+    factorisation, the CR2 basis and the degrees of freedom depend only on the design, so they
+    are prepared once and every column of ``outcomes`` (rows of ``data`` x outcomes, missing on
+    the same rows) is solved at once. Column ``r`` gives what ``fe_ols`` with that column as
+    outcome gives through :meth:`OLSFit.linear`, :meth:`OLSFit.linear_influence` and
+    :meth:`OLSFit.dof` (``tests/attribution/test_plan.py`` checks it).
+
+    Returns
+    -------
+    estimate : ndarray, shape (outcomes,)
+    influence : ndarray, shape (clusters, outcomes)
+        Its standard error is the root of the column's sum of squares (NaN without residual
+        degrees of freedom).
+    df : float
+    """
+    y = np.asarray(outcomes, dtype=float)
+    y = y[:, None] if y.ndim == 1 else y
+    ok = np.isfinite(y)
+    if (ok.any(axis=1) != ok.all(axis=1)).any():
+        raise ValueError("fe_ols_linear: the outcomes must be missing on the same rows")
+    cols = [*regressors, *fixed_effects, cluster, *([weights] if weights else [])]
+    keep = data[list(dict.fromkeys(cols))].notna().all(axis=1).to_numpy() & ok.all(axis=1)
+    frame = data.loc[keep]
+    n_out = y.shape[1]
+    y = y[keep]
+    x = frame[regressors].to_numpy(dtype=float)
+    w = frame[weights].to_numpy(dtype=float) if weights else None
+    fes = [_codes(frame[f]) for f in fixed_effects]
+    yx = demean(np.column_stack([y, x]), fes, w)
+    yd, xd = yx[:, :n_out], yx[:, n_out:]
+    sw = np.ones(len(y)) if w is None else w
+    scale = np.sqrt(np.maximum(np.sum(xd**2 * sw[:, None], axis=0), 1e-300))
+    raw_scale = np.sqrt(np.sum(x**2 * sw[:, None], axis=0)) + 1e-300
+    usable = scale / raw_scale > 1e-8
+    xs = xd[:, usable]
+    bread = np.linalg.pinv((xs * sw[:, None]).T @ xs, hermitian=True)
+    params = np.full((len(regressors), n_out), np.nan)
+    params[usable] = bread @ ((xs * sw[:, None]).T @ yd)
+    c_full = weights_c.reindex(regressors).fillna(0.0).to_numpy()
+    estimate = c_full @ params  # NaN when a regressor is collinear, as OLSFit.linear
+    cl = _codes(frame[cluster])
+    n_cl = int(cl.max()) + 1
+    z, yz = _cluster_design(x[:, usable], y, fes, cl, sw)
+    cr2 = ClusterCR2.from_design(z, cl, n_cl)
+    c = np.zeros(z.shape[1])
+    c[: int(usable.sum())] = c_full[usable]
+    influence = cr2.influence(yz, c)
+    if len(y) <= usable.sum() + _fe_dof(fes, cl):  # no residual degrees of freedom
+        influence = np.full_like(influence, np.nan)
+    return estimate, influence, cr2.dof(c)
