@@ -4,13 +4,15 @@ The plan's cost grows with branches x months (each replicate is one joint regres
 branch-month panel), not with clients: the world here has fewer clients than the default
 (``--clients``) to keep the simulation short. Times, in the same run: the attribution stage
 (:func:`snr_models.jobs.attribution.estimate_attribution`, the baseline), ``--reps``
-replicates of the stated design (per replicate), the effects (per-branch and per-segment,
+replicates of the stated design (per replicate; first a new design per replicate, as before,
+then ``--per-design`` replicates sharing each design, solved at once), the effects
+(per-branch and per-segment,
 shrunken) and the allocation; then extrapolates the main job's settings (100 replicates and
 8 x 25 for the grid).
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_plan.py [--clients 12000] [--reps 10]
+    .venv/bin/python benchmarks/bench_plan.py [--clients 12000] [--reps 20] [--per-design 10]
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ from snr_models.jobs.attribution import estimate_attribution
 from snr_models.jobs.plan import _segment_mix, _treated
 from snr_models.simulate import simulate
 
+N_MAIN = 300  # the main job's replicates: 100 of the stated design, 8 x 25 for the grid
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=12_000)
-    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--per-design", type=int, default=10)
     args = ap.parse_args()
     tables = simulate(
         n_clients=args.clients, n_branches=40, n_months=36, seed=0, truth=False
@@ -42,9 +47,17 @@ def main() -> None:
     estimate_attribution(tables)
     t_attr = time.perf_counter() - t
     panel = build_panel(tables)
-    t = time.perf_counter()
-    simulate_design(panel, PlannedDesign(branches=40, months=12), 0.02, n_reps=args.reps)
-    per_rep = (time.perf_counter() - t) / args.reps
+    per_rep = {}
+    for k in (1, args.per_design):  # a design per replicate (before), then shared designs
+        t = time.perf_counter()
+        simulate_design(
+            panel,
+            PlannedDesign(branches=40, months=12),
+            0.02,
+            n_reps=args.reps,
+            outcomes_per_design=k,
+        )
+        per_rep[k] = (time.perf_counter() - t) / args.reps
     t = time.perf_counter()
     be = branch_effects(estimate_joint(panel, components=("net_rate",)))
     seg = segment_effects(tables)
@@ -53,14 +66,15 @@ def main() -> None:
     costs = {n: 1.0 for n in panel.interventions}
     allocate(cand, costs, 10.0, draws=effect_draws(cand, seg, mix, 2000, np.random.default_rng(0)))
     t_eff = time.perf_counter() - t
-    main_job = 300 * per_rep + t_eff
     print(f"load average {os.getloadavg()[0]:.1f}; {len(be.table)} branch effects")
-    print(f"attribution stage (baseline): {t_attr:.1f} s")
-    print(f"plan: {per_rep:.2f} s per replicate; effects and allocation {t_eff:.1f} s")
-    print(
-        f"main job's settings (300 replicates + effects): {main_job:.0f} s, "
-        f"{main_job / t_attr:.1f}x the attribution stage"
-    )
+    print(f"attribution stage (baseline): {t_attr:.1f} s; effects and allocation {t_eff:.1f} s")
+    for k, sec in per_rep.items():
+        main_job = N_MAIN * sec + t_eff
+        print(
+            f"plan, {k} replicate(s) per design: {sec:.3f} s per replicate; main job's settings "
+            f"({N_MAIN} replicates + effects) {main_job:.0f} s, {main_job / t_attr:.1f}x the "
+            "attribution stage"
+        )
 
 
 if __name__ == "__main__":

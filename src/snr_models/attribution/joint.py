@@ -438,14 +438,16 @@ def effect_for_outcomes(
         raise ValueError(f"effect_for_outcomes: {name}'s standard error is a placebo spread")
     frame = result.panel.frame
     data = pd.concat([frame[["branch_id", "period"]], result.design.regressors], axis=1)
-    est, influence, df = fe_ols_linear(
-        data,
-        outcomes,
-        list(result.design.regressors.columns),
-        result.cell_weights(name),
-        fixed_effects=["branch_id", "period"],
-        cluster="branch_id",
-    )
+    with _one_blas_thread():
+        est, influence, df = fe_ols_linear(
+            fit,
+            data,
+            outcomes,
+            list(result.design.regressors.columns),
+            result.cell_weights(name),
+            fixed_effects=["branch_id", "period"],
+            cluster="branch_id",
+        )
     se = np.sqrt(np.sum(influence**2, axis=0))
     half = t_value(result.alpha, df) * se
     return pd.DataFrame(

@@ -169,7 +169,7 @@ def _cluster_design(
         sweep = demeaner(nested, w)
         z, y = sweep(z), sweep(y)
     root = np.sqrt(sw)
-    return z * root[:, None], y * (root if y.ndim == 1 else root[:, None])
+    return z * root[:, None], y * root
 
 
 @dataclass(frozen=True)
@@ -355,6 +355,7 @@ def fe_ols(
 
 
 def fe_ols_linear(
+    fit: OLSFit,
     data: pd.DataFrame,
     outcomes: np.ndarray,
     regressors: list[str],
@@ -365,14 +366,18 @@ def fe_ols_linear(
     weights: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """``sum_j weights_c[j] * params_j`` of :func:`fe_ols` (``se="CR2"``) for many outcomes on
-    one design: its estimate, per-cluster CR2 influence and Bell-McCaffrey degrees of freedom.
+    the design of ``fit``: its estimate, per-cluster CR2 influence and Bell-McCaffrey degrees
+    of freedom.
 
-    The coefficients and the CR2 rows are linear in the outcome, and the demeaning, the
-    factorisation, the CR2 basis and the degrees of freedom depend only on the design, so they
-    are prepared once and every column of ``outcomes`` (rows of ``data`` x outcomes, missing on
-    the same rows) is solved at once. Column ``r`` gives what ``fe_ols`` with that column as
-    outcome gives through :meth:`OLSFit.linear`, :meth:`OLSFit.linear_influence` and
-    :meth:`OLSFit.dof` (``tests/attribution/test_plan.py`` checks it).
+    ``fit`` is ``fe_ols(data, <any outcome>, regressors, ..., se="CR2")`` on the same rows;
+    the coefficients and the CR2 rows are linear in the outcome, and the factorisation, the
+    CR2 basis and the degrees of freedom depend only on the design, so ``fit``'s are reused and
+    every column of ``outcomes`` (rows of ``data`` x outcomes, missing on the same rows as
+    ``fit``'s outcome) is solved at once: the coefficients are the slopes of the CR2 design's
+    least squares (the same fixed effects, as dummies or swept within cluster). Column ``r``
+    gives what ``fe_ols`` with that column as outcome gives through :meth:`OLSFit.linear`,
+    :meth:`OLSFit.linear_influence` and :meth:`OLSFit.dof` (``tests/attribution/test_plan.py``
+    checks it).
 
     Returns
     -------
@@ -382,38 +387,34 @@ def fe_ols_linear(
         degrees of freedom).
     df : float
     """
+    cr2 = fit.cr2
+    if cr2 is None:
+        raise ValueError("fe_ols_linear: fit must have CR2 errors")
     y = np.asarray(outcomes, dtype=float)
     y = y[:, None] if y.ndim == 1 else y
-    ok = np.isfinite(y)
-    if (ok.any(axis=1) != ok.all(axis=1)).any():
-        raise ValueError("fe_ols_linear: the outcomes must be missing on the same rows")
     cols = [*regressors, *fixed_effects, cluster, *([weights] if weights else [])]
-    keep = data[list(dict.fromkeys(cols))].notna().all(axis=1).to_numpy() & ok.all(axis=1)
+    keep = data[list(dict.fromkeys(cols))].notna().all(axis=1).to_numpy()
+    keep = keep & np.isfinite(y).all(axis=1)
+    if keep.sum() != fit.n_obs or not np.isfinite(y[keep]).all():
+        raise ValueError("fe_ols_linear: the outcomes must be missing on fit's rows")
     frame = data.loc[keep]
-    n_out = y.shape[1]
     y = y[keep]
-    x = frame[regressors].to_numpy(dtype=float)
-    w = frame[weights].to_numpy(dtype=float) if weights else None
+    sw = frame[weights].to_numpy(dtype=float) if weights else np.ones(len(y))
     fes = [_codes(frame[f]) for f in fixed_effects]
-    yx = demean(np.column_stack([y, x]), fes, w)
-    yd, xd = yx[:, :n_out], yx[:, n_out:]
-    sw = np.ones(len(y)) if w is None else w
-    scale = np.sqrt(np.maximum(np.sum(xd**2 * sw[:, None], axis=0), 1e-300))
-    raw_scale = np.sqrt(np.sum(x**2 * sw[:, None], axis=0)) + 1e-300
-    usable = scale / raw_scale > 1e-8
-    xs = xd[:, usable]
-    bread = np.linalg.pinv((xs * sw[:, None]).T @ xs, hermitian=True)
-    params = np.full((len(regressors), n_out), np.nan)
-    params[usable] = bread @ ((xs * sw[:, None]).T @ yd)
-    c_full = weights_c.reindex(regressors).fillna(0.0).to_numpy()
-    estimate = c_full @ params  # NaN when a regressor is collinear, as OLSFit.linear
     cl = _codes(frame[cluster])
-    n_cl = int(cl.max()) + 1
-    z, yz = _cluster_design(x[:, usable], y, fes, cl, sw)
-    cr2 = ClusterCR2.from_design(z, cl, n_cl)
-    c = np.zeros(z.shape[1])
-    c[: int(usable.sum())] = c_full[usable]
+    usable = fit.params.notna().to_numpy()
+    # the CR2 design's outcome: nested fixed effects swept within cluster, root weights
+    nested = [f for f in fes if pd.Series(cl).groupby(f).nunique().max() == 1]
+    yz = demeaner(nested, None if weights is None else sw)(y) if nested else y
+    yz = yz * np.sqrt(sw)[:, None]
+    k = int(usable.sum())
+    params = np.full((len(regressors), y.shape[1]), np.nan)
+    params[usable] = (cr2.m_inv @ (cr2.z.T @ yz))[:k]
+    c_full = weights_c.reindex(regressors).fillna(0.0).to_numpy()
+    c = np.zeros(cr2.z.shape[1])
+    c[:k] = c_full[usable]
     influence = cr2.influence(yz, c)
-    if len(y) <= usable.sum() + _fe_dof(fes, cl):  # no residual degrees of freedom
+    if np.isnan(fit.influence).any():  # no residual degrees of freedom
         influence = np.full_like(influence, np.nan)
-    return estimate, influence, cr2.dof(c)
+    # NaN when a regressor is collinear, as OLSFit.linear
+    return c_full @ params, influence, fit.dof(weights_c)
