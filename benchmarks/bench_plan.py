@@ -6,9 +6,8 @@ branch-month panel), not with clients: the world here has fewer clients than the
 (:func:`snr_models.jobs.attribution.estimate_attribution`, the baseline), ``--reps``
 replicates of the stated design (per replicate; first a new design per replicate, as before,
 then ``--per-design`` replicates sharing each design, solved at once), the effects
-(per-branch and per-segment,
-shrunken) and the allocation; then extrapolates the main job's settings (100 replicates and
-8 x 25 for the grid).
+(per-branch and per-segment, shrunken) and the allocation; then extrapolates the main job's
+settings (100 replicates and 8 x 25 for the grid).
 
 Usage::
 

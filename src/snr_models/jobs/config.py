@@ -249,18 +249,21 @@ class ForecastStage(BaseModel):
 
 class PlanStage(BaseModel):
     """The plan stage ("What to do next"): the next roll-out's power, per-branch effects, and
-    the allocation of a budget (``snr plan``). Off by default: its simulation costs minutes on
-    a large world (see the README's benchmark table)."""
+    the allocation of a budget (``snr plan``). On by default: on the default world it costs
+    about the attribution stage's time (README's benchmark table); on a history too short for
+    the plan's regression the stage says why and the report has no plan."""
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = False
+    enabled: bool = True
     intervention: str = Field("ai_assistant", description="the intervention to roll out next")
     effect: float = Field(0.02, description="its true effect on the net rate, to detect")
     design: Literal["staggered", "pilot", "firmwide"] = "staggered"
     branches: int | None = Field(None, ge=2, description="None = every branch")
     cohorts: int = Field(2, ge=1)
-    months: int = Field(12, ge=3)
+    months: int | None = Field(
+        None, ge=3, description="None = 12, or the history's months less two if fewer"
+    )
     n_reps: int = Field(100, ge=10)
     n_reps_grid: int = Field(25, ge=10)
     costs: str | None = Field(None, description="cost file (YAML), relative to this file")

@@ -306,7 +306,7 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
 
 def _plan_stage(
     config: RunConfig, tables: Tables, run: tracking.TrackedRun, outlook: ForecastResult | None
-) -> PlanEstimates:
+) -> PlanEstimates | None:
     stage = config.plan
     costs, budget = read_costs(stage.costs) if stage.costs else (None, None)
     budget = stage.budget if stage.budget is not None else budget
@@ -321,24 +321,33 @@ def _plan_stage(
         if len(firm):
             baseline = float(firm.sort_values("period")["forecast"].iloc[-1])
     t0 = time.perf_counter()
-    design = PlannedDesign(
-        design=stage.design,
-        branches=stage.branches or int(tables.clients["branch_id"].nunique()),
-        months=stage.months,
-        cohorts=stage.cohorts,
-    )
-    est = estimate_plan(
-        tables,
-        intervention=stage.intervention,
-        effect=stage.effect,
-        design=design,
-        n_reps=stage.n_reps,
-        n_reps_grid=stage.n_reps_grid,
-        costs=costs,
-        budget=budget,
-        baseline=baseline,
-        seed=config.seed,
-    )
+    n_months = int(tables.market["month"].nunique())
+    try:
+        design = PlannedDesign(
+            design=stage.design,
+            branches=stage.branches or int(tables.clients["branch_id"].nunique()),
+            months=stage.months or min(12, n_months - 2),
+            cohorts=stage.cohorts,
+        )
+        est = estimate_plan(
+            tables,
+            intervention=stage.intervention,
+            effect=stage.effect,
+            design=design,
+            n_reps=stage.n_reps,
+            n_reps_grid=stage.n_reps_grid,
+            costs=costs,
+            budget=budget,
+            baseline=baseline,
+            seed=config.seed,
+        )
+    except SnrInputError as exc:
+        if stage.months is not None or stage.branches is not None:
+            raise  # a design the configuration asked for
+        # the default design on a history too short for the plan's regression
+        logger.warning("plan: not made: %s", exc)
+        run.set_tags({"plan.skipped": str(exc)[:250]})
+        return None
     log_plan(run, None, est, time.perf_counter() - t0)
     return est
 
