@@ -42,9 +42,9 @@ def run_command(
     decomposition of its change), drivers (what drives satisfaction), churn (backtest, final
     model registered as snr-churn, the top of the call list), attribution (each intervention's
     effect and the waterfall of the change), forecast (six months ahead, per scenario), plan
-    (what to do next: the next roll-out's power, per-branch effects, the budget; off unless
-    plan.enabled) and report (the HTML report and the outputs in reports/RUN_ID/). The config
-    can switch drivers, churn, attribution and forecast off.
+    (what to do next: the next roll-out's power, per-branch effects, the budget) and report
+    (the HTML report and the outputs in reports/RUN_ID/). The config can switch drivers,
+    churn, attribution, forecast and plan off.
     """
     from snr_models.jobs.config import RunConfig
     from snr_models.jobs.main import run_main
