@@ -47,6 +47,7 @@ def _write_config(folder: Path, *, all_stages: bool) -> Path:
         text += (
             "drivers: {enabled: false}\nchurn: {enabled: false}\n"
             "attribution: {enabled: false}\nforecast: {enabled: false}\n"
+            "plan: {enabled: false}\n"
         )
     config = folder / "run.yaml"
     config.write_text(text)
