@@ -38,6 +38,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=12_000)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--per-design", type=int, default=10)
+    ap.add_argument(
+        "--stage",
+        action="store_true",
+        help="also time the whole plan stage as the main job runs it (experiments/default.yaml's "
+        "settings and cost file)",
+    )
     args = ap.parse_args()
     tables = simulate(
         n_clients=args.clients, n_branches=40, n_months=36, seed=0, truth=False
@@ -73,6 +79,31 @@ def main() -> None:
             f"plan, {k} replicate(s) per design: {sec:.3f} s per replicate; main job's settings "
             f"({N_MAIN} replicates + effects) {main_job:.0f} s, {main_job / t_attr:.1f}x the "
             "attribution stage"
+        )
+    if args.stage:
+        from pathlib import Path
+
+        from snr_models.jobs.config import RunConfig
+        from snr_models.jobs.plan import estimate_plan, read_costs
+
+        stage = RunConfig.from_yaml(Path(__file__).parents[1] / "experiments/default.yaml").plan
+        costs, budget = read_costs(stage.costs)
+        t = time.perf_counter()
+        estimate_plan(
+            tables,
+            intervention=stage.intervention,
+            effect=stage.effect,
+            design=PlannedDesign(branches=40, months=12),
+            n_reps=stage.n_reps,
+            n_reps_grid=stage.n_reps_grid,
+            costs=costs,
+            budget=budget,
+        )
+        t_stage = time.perf_counter() - t
+        print(
+            f"plan stage as the main job runs it (grid included, allocation): {t_stage:.0f} s, "
+            f"{t_stage / t_attr:.1f}x the attribution stage; load average "
+            f"{os.getloadavg()[0]:.1f}"
         )
 
 
