@@ -18,39 +18,41 @@ import argparse
 import json
 import os
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
+from snr_models import progress
 from snr_models.jobs import main as job
 from snr_models.jobs.config import RunConfig
 
 DEFAULT = Path(__file__).parents[1] / "experiments" / "default.yaml"
 
 
+class _Times(progress.Reporter):
+    """Records the seconds of every stage and step (``churn > backtest``) as they end."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.times: dict[str, float] = {}
+
+    def finished(self, path, done, total, elapsed) -> None:
+        name = " > ".join(path)
+        self.times[name] = self.times.get(name, 0.0) + round(elapsed, 1)
+        if len(path) <= 2:
+            load = os.getloadavg()[0]
+            print(f"  {self.model}: {name} {elapsed:.1f} s (load {load:.1f})", flush=True)
+
+
 def run(model: str, config: Path) -> dict[str, float]:
-    """Stage seconds of one run of the main job with ``churn.overrides.model = model``."""
-    times: dict[str, float] = {}
-    plain = job._Stages.stage
-
-    @contextmanager
-    def timed(self, name):
-        t0 = time.perf_counter()
-        with plain(self, name):
-            yield
-        times[name] = round(time.perf_counter() - t0, 1)
-        print(f"  {model}: {name} {times[name]} s (load {os.getloadavg()[0]:.1f})", flush=True)
-
+    """Stage (and step) seconds of one run of the main job with ``churn.overrides.model``."""
     cfg = RunConfig.from_yaml(config)
     overrides = cfg.churn.overrides | {"model": model}
     cfg = cfg.model_copy(update={"churn": cfg.churn.model_copy(update={"overrides": overrides})})
-    job._Stages.stage = timed
-    try:
+    reporter = _Times(model)
+    with progress.use(reporter):
         t0 = time.perf_counter()
         job.run_main(cfg)
-        times["total"] = round(time.perf_counter() - t0, 1)
-    finally:
-        job._Stages.stage = plain
-    return times
+        reporter.times["total"] = round(time.perf_counter() - t0, 1)
+    return reporter.times
 
 
 def main() -> None:

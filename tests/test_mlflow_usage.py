@@ -93,6 +93,9 @@ def test_the_model_lists_snr_models_among_its_requirements(registered, mlflow_st
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=logged.registered_uri))
     requirements = (local / "requirements.txt").read_text().split()
     assert f"snr_models=={__version__}" in requirements
+    # the environment is given whole (MLflow does not look for the uv environment's pip)
+    conda = (local / "conda.yaml").read_text()
+    assert "- pip\n" in conda and f"snr_models=={__version__}" in conda
 
 
 def test_mlflow_uri_forms_name_the_registered_version(registered, mlflow_store):

@@ -115,3 +115,18 @@ def test_coefficient_plot_legend_names_the_level() -> None:
     fig = plot_coefficients(table, alpha=0.1)
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert texts == ["90% uniform band", "estimate, 90% pointwise interval"]
+
+
+def test_twfe_without_treated_cells_has_no_weights_and_no_warning():
+    """An intervention absent from the window (a small world's): no treated cell, so no
+    weights and an undefined (NaN) negative share, without numpy's "Mean of empty slice"."""
+    import warnings
+
+    df = pd.DataFrame({"u": np.repeat(np.arange(3), 4), "t": np.tile(np.arange(4), 3)})
+    df["d"] = 0.0
+    df["y"] = np.arange(12.0) % 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = twfe(df, outcome="y", unit="u", time="t", treatment="d")
+    assert res.weights.empty
+    assert np.isnan(res.negative_share) and res.negative_weight_sum == 0.0

@@ -242,3 +242,26 @@ def test_hazard_conditional_on_months_survived():
         model.expected_months_to_exit(X.head(3), conditional_after=12)
         > model.expected_months_to_exit(X.head(3))
     ).all()
+
+
+def test_median_imputer_matches_scikit_learns_simple_imputer():
+    """Reference: scikit-learn's SimpleImputer(median, add_indicator, keep_empty_features),
+    which the design used before; same values, same indicator columns, same names."""
+    from sklearn.impute import SimpleImputer
+
+    from snr_models.churn.design import MedianImputer
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(500, 5)), columns=list("abcde"))
+    X.loc[rng.random(500) < 0.3, "a"] = np.nan
+    X.loc[rng.random(500) < 0.01, "c"] = np.nan
+    X["d"] = np.nan  # never observed: imputed with 0
+    X.loc[:249, "e"] = X.loc[:249, "e"].round()  # ties: an even count of equal middles
+    new = X.iloc[:50].copy()
+    new["b"] = np.nan  # missing only at transform time: filled, no indicator
+    reference = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
+    reference.fit(X)
+    mine = MedianImputer().fit(X)
+    for frame in (X, new):
+        np.testing.assert_array_equal(mine.transform(frame), reference.transform(frame))
+    assert list(mine.get_feature_names_out()) == list(reference.get_feature_names_out())

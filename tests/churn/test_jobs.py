@@ -7,6 +7,7 @@ scoring file with one row per open client.
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -114,9 +115,16 @@ def test_train_evaluate_score_round_trip(world_dir, mlflow_store, tmp_path):
     ev = evaluate_churn(world_dir, "models:/snr-churn@champion", n_boot=5)
     assert ev.as_of == pd.Timestamp("2023-11-01")  # last month with 3 observed months after
     assert ev.run_id and "roc_auc" in ev.metrics.index
-    res = runner.invoke(app, ["churn", "evaluate", "--data", str(world_dir), "--n-boot", "5"])
+    res = runner.invoke(
+        app,
+        ["churn", "evaluate", "--data", str(world_dir), "--n-boot", "5", "--log-format", "json"],
+    )
     assert res.exit_code == 0, res.output
     assert "roc_auc" in res.output
+    # progress by stage (not a spinner): each announced stage starts and finishes
+    events = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    finished = [e["stage"] for e in events if e["event"] == "stage finished"]
+    assert finished == ["data", "features", "evaluate", "log"]
     res = runner.invoke(
         app,
         [
@@ -171,3 +179,28 @@ def test_config_file_is_valid():
     path = Path(__file__).parents[2] / "experiments" / "churn.yaml"
     cfg = ChurnConfig.from_yaml(path)
     assert cfg.model == "auto" and cfg.horizon == 3
+
+
+def test_the_feature_window_of_train_months_gives_the_rows_of_the_full_build(world_dir):
+    """With ``train_months`` the job builds features for the months it uses only; the
+    labelled rows and the latest month's rows equal those of the full build (reference:
+    build_features over every month, then the same selection)."""
+    from snr_models.data.io import load
+    from snr_models.jobs.churn_models import feature_months, labelled_rows
+
+    tables = load(world_dir)
+    config = _small_config(train_months=4)
+    months = feature_months(tables, config)
+    assert len(months) == config.train_months + config.horizon  # 4 labelled + 3 after
+    assert months[-1] == tables.client_months["month"].max()
+    window = build_features(tables, as_of=months, horizon=config.horizon)
+    full = build_features(tables, horizon=config.horizon)
+    pd.testing.assert_frame_equal(
+        labelled_rows(window, config).reset_index(drop=True),
+        labelled_rows(full, config).reset_index(drop=True),
+    )
+    latest = full[full["as_of"] == full["as_of"].max()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        window[window["as_of"] == window["as_of"].max()].reset_index(drop=True), latest
+    )
+    assert feature_months(tables, _small_config()) is None  # every labelled month: all

@@ -54,6 +54,16 @@ def test_main_job_writes_outputs_and_tracks_parent_and_child_runs(
     assert churn.data.params["model.chosen"] in {"boost", "logit", "hazard"}
     assert {f"choice.{m}.score" for m in ("boost", "logit", "hazard")} <= set(churn.data.metrics)
     assert summary["churn_backtest_auc"] == pytest.approx(churn.data.metrics["backtest.roc_auc"])
+    # the summary and the report name the chosen model and its nested accuracy
+    assert summary["churn_model_chosen"] == churn.data.params["model.chosen"]
+    assert ",".join(summary["churn_candidates"]) == churn.data.params["model.candidates"]
+    if "nested.roc_auc" in churn.data.metrics:
+        assert summary["churn_nested_auc"] == pytest.approx(churn.data.metrics["nested.roc_auc"])
+    english = (out / "index.en.html").read_text()
+    chosen = {"logit": "logistic regression", "hazard": "discrete-time hazard model"}
+    assert (
+        f"The model is {chosen.get(summary['churn_model_chosen'], 'gradient boosting')}" in english
+    )
     version = client.get_model_version("snr-churn", summary["churn_model_version"])
     assert version.run_id == churn.info.run_id
     assert "sha256" in version.tags

@@ -181,3 +181,16 @@ def test_missing_pyspark_is_a_clear_error(worlds, tmp_path, monkeypatch, capsys)
     assert code == 2, text
     assert "pip install 'snr_models[spark]'" in " ".join(text.split())
     assert "Traceback" not in text and not out.exists()
+
+
+def test_the_default_local_master_follows_the_threads_setting():
+    """Spark's local task slots are the ``threads`` setting (one OpenMP/BLAS thread each)."""
+    from snr_models import threads
+    from snr_models.jobs.score_spark import local_master
+    from snr_models.jobs.spark import DEFAULT_MASTER
+
+    assert local_master() == DEFAULT_MASTER  # outside a threads limit: local[2]
+    with threads.limit(3):
+        assert local_master() == "local[3]"
+    with threads.limit(1):
+        assert local_master() == "local[1]"

@@ -306,6 +306,7 @@ def estimate_joint(
     random_state: int | None = 0,
     weighting: str = "branch_month",
     se: str = "CR2",
+    report: tuple[str, ...] | None = None,
 ) -> JointEffects:
     """Estimate every intervention's effect on every component jointly (see module doc).
 
@@ -337,6 +338,10 @@ def estimate_joint(
     se : {"CR2", "CR3", "CR1"}
         Branch-clustered covariance: Bell-McCaffrey (default), the jackknife, or the
         sandwich with ``fixest``'s small-sample factor (see the module doc for the choice).
+    report : tuple of str, optional
+        The interventions whose effects go into the table (default: all of ``interventions``);
+        the others stay in the regression, only their effects (and placebo spreads) are not
+        computed (a fast path for :mod:`snr_models.attribution.plan`).
 
     Raises
     ------
@@ -370,7 +375,7 @@ def estimate_joint(
         weighting=weighting,
     )
     rng = np.random.default_rng(random_state)
-    for name in names:
+    for name in names if report is None else [n for n in names if n in report]:
         placebo_sd = None
         n_treated = _n_branch_level_treated(panel, name)
         if 0 < n_treated < min_treated_branches and n_placebo > 1:

@@ -124,7 +124,8 @@ def twfe(
         se=float(fit.se[treatment]),
         alpha=alpha,
         weights=weights,
-        negative_share=float(np.mean(w < 0)),
+        # no treated cell (an intervention absent from the window): no weights, no share
+        negative_share=float(np.mean(w < 0)) if w.size else float("nan"),
         negative_weight_sum=float(w[w < 0].sum()),
         fit=fit,
         outcome=outcome,

@@ -14,15 +14,22 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_array
 
 from snr_models.features import ID_COLUMNS, LABEL_COLUMNS
 
-__all__ = ["UnseenCategoryWarning", "as_frame", "check_unseen", "make_design", "split_roles"]
+__all__ = [
+    "MedianImputer",
+    "UnseenCategoryWarning",
+    "as_frame",
+    "check_unseen",
+    "make_design",
+    "split_roles",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +88,77 @@ def split_roles(
     return numeric, categorical
 
 
+def _float_columns(X: object) -> list[np.ndarray]:
+    """The columns of a frame or 2-D array as contiguous float64 arrays."""
+    if isinstance(X, pd.DataFrame):
+        return [X.iloc[:, j].to_numpy(dtype=np.float64, na_value=np.nan) for j in range(X.shape[1])]
+    values = np.asarray(X, dtype=np.float64)
+    return [np.ascontiguousarray(values[:, j]) for j in range(values.shape[1])]
+
+
+class MedianImputer(TransformerMixin, BaseEstimator):
+    """Median imputation with missing-value indicators, for numeric columns.
+
+    The same output as scikit-learn's ``SimpleImputer(strategy="median", add_indicator=True,
+    keep_empty_features=True)``: each column's missing values are replaced by the median of
+    its observed training values (0 for a column with none), followed by one indicator
+    column (named ``missingindicator_<column>``) per column that had a missing value in
+    training. The medians come from :func:`numpy.nanmedian` (a partial sort per column),
+    not from masked arrays, one column at a time.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": [1.0, 2.0, 3.0, 5.0]})
+    >>> imputer = MedianImputer().fit(X)
+    >>> imputer.transform(X)[:, [0, 2]].tolist()
+    [[1.0, 0.0], [3.0, 1.0], [3.0, 0.0], [4.0, 0.0]]
+    >>> imputer.get_feature_names_out().tolist()
+    ['a', 'b', 'missingindicator_a']
+    """
+
+    def fit(self, X: object, y: object = None) -> MedianImputer:
+        """Learn the medians and which columns had missing values."""
+        columns = _float_columns(X)
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = len(columns)
+        self.statistics_ = np.zeros(len(columns))
+        has_missing = np.zeros(len(columns), dtype=bool)
+        for j, values in enumerate(columns):
+            missing = np.isnan(values)
+            has_missing[j] = missing.any()
+            observed = values[~missing] if has_missing[j] else values
+            if observed.size:
+                self.statistics_[j] = np.median(observed)
+        self.indicator_features_ = np.flatnonzero(has_missing)
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        """Missing values replaced by the training medians, then the indicator columns."""
+        columns = _float_columns(X)
+        k = len(columns)
+        n = len(columns[0]) if k else len(X)
+        out = np.empty((n, k + len(self.indicator_features_)))
+        slot = {j: k + i for i, j in enumerate(self.indicator_features_)}
+        for j, values in enumerate(columns):
+            missing = np.isnan(values)
+            out[:, j] = values
+            out[missing, j] = self.statistics_[j]
+            if j in slot:
+                out[:, slot[j]] = missing
+        return out
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """The input names, then ``missingindicator_<name>`` per indicator column."""
+        if input_features is None:
+            input_features = getattr(
+                self, "feature_names_in_", [f"x{i}" for i in range(self.n_features_in_)]
+            )
+        names = [str(n) for n in input_features]
+        extra = [f"missingindicator_{names[i]}" for i in self.indicator_features_]
+        return np.asarray(names + extra, dtype=object)
+
+
 def make_design(
     numeric: Sequence[str],
     categorical: Sequence[str],
@@ -104,10 +182,7 @@ def make_design(
     if scale:
         num = Pipeline(
             [
-                (
-                    "impute",
-                    SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                ),
+                ("impute", MedianImputer()),
                 ("scale", StandardScaler()),
             ]
         )

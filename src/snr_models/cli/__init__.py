@@ -24,6 +24,7 @@ from snr_models.cli import (
     ingest,
     models,
     netrate,
+    plan,
     retrain,
     run,
     simulate,
@@ -53,6 +54,7 @@ app.add_typer(models.models_app, name="models")
 app.command("attribute", epilog=epilog())(attribute.attribute_command)
 app.command("forecast", epilog=epilog())(forecast.forecast_command)
 app.command("drivers", epilog=epilog())(drivers.drivers_command)
+app.command("plan", epilog=epilog())(plan.plan_command)
 
 EXIT_BAD_INPUT = exit_codes.BAD_INPUT
 

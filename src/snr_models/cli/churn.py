@@ -94,14 +94,17 @@ def evaluate_command(
     ] = None,
     horizon: Annotated[int, typer.Option("--horizon", help="Label horizon, months.", min=1)] = 3,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates.", min=0)] = 200,
+    threads: ThreadsOption = None,
+    log_format: LogFormatOption = LogFormat.text,
     verbose: VerboseOption = False,
 ) -> None:
-    """Evaluate a churn model on the labelled clients of one month and log the result."""
-    from snr_models.jobs.churn import evaluate_churn
-    from snr_models.tracking.verbosity import set_mlflow_verbose
+    """Evaluate a churn model on the labelled clients of one month and log the result.
 
-    set_mlflow_verbose(verbose)
-    with err_console.status("evaluating churn model"):
+    Stages: data, features, evaluate (the bootstrap replicates as its steps), log.
+    """
+    from snr_models.jobs.churn import evaluate_churn
+
+    with reported(log_format, verbose=verbose, threads=threads):
         result = evaluate_churn(data, model, as_of=as_of, horizon=horizon, n_boot=n_boot)
     console.print(f"as of {result.as_of:%Y-%m}")
     console.print(result.metrics.to_string(float_format=lambda v: f"{v:.4f}"))
@@ -137,7 +140,7 @@ def score_command(
         typer.Option(
             "--spark-master",
             help="Spark master URL for --engine spark, e.g. local[4] or spark://host:7077 "
-            "(default local[2]).",
+            "(default local[N], N the --threads setting).",
         ),
     ] = None,
     rank: Annotated[
@@ -182,14 +185,14 @@ def score_command(
     try:
         with reported(log_format, verbose=verbose, threads=threads):
             if engine is Engine.spark:
-                from snr_models.jobs.score_spark import DEFAULT_MASTER, score_spark
+                from snr_models.jobs.score_spark import score_spark
 
                 result = score_spark(
                     model,
                     data,
                     as_of,
                     output,
-                    master=spark_master or DEFAULT_MASTER,
+                    master=spark_master,
                     chunk_size=chunk_size,
                     reasons=reasons,
                 )

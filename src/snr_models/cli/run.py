@@ -41,9 +41,10 @@ def run_command(
     netrate (the net rate and S, R, E with intervals by month, branch and segment, and the
     decomposition of its change), drivers (what drives satisfaction), churn (backtest, final
     model registered as snr-churn, the top of the call list), attribution (each intervention's
-    effect and the waterfall of the change), forecast (six months ahead, per scenario) and
-    report (the HTML report and the outputs in reports/RUN_ID/). The config can switch
-    drivers, churn, attribution and forecast off.
+    effect and the waterfall of the change), forecast (six months ahead, per scenario), plan
+    (what to do next: the next roll-out's power, per-branch effects, the budget; off unless
+    plan.enabled) and report (the HTML report and the outputs in reports/RUN_ID/). The config
+    can switch drivers, churn, attribution and forecast off.
     """
     from snr_models.jobs.config import RunConfig
     from snr_models.jobs.main import run_main

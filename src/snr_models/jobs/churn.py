@@ -29,6 +29,7 @@ from snr_models.errors import SnrInputError
 from snr_models.features import build_features, feature_columns, parse_month
 from snr_models.jobs.churn_models import (
     choose_model,
+    feature_months,
     fit_chosen,
     labelled_rows,
     log_choice,
@@ -127,7 +128,8 @@ def fit_churn(tables: Tables, config: ChurnConfig | None = None) -> ChurnFit:
     """
     config = config or ChurnConfig()
     with progress.stage("features"):
-        frame = build_features(tables, horizon=config.horizon)
+        months = feature_months(tables, config)
+        frame = build_features(tables, as_of=months, horizon=config.horizon)
         labelled = labelled_rows(frame, config)
     choice = choose_model(labelled, config, importance=config.backtest.importance)
     with progress.stage("fit"):
@@ -284,6 +286,7 @@ class ChurnEvaluateResult:
     metrics: pd.DataFrame
 
 
+@progress.job("churn evaluate", ("data", "features", "evaluate", "log"))
 def evaluate_churn(
     data: str | Path | Tables,
     model_uri: str,
@@ -306,9 +309,11 @@ def evaluate_churn(
     """
     from snr_models.tracking.models import load_churn_model
 
-    tables = _tables(data)
-    model = load_churn_model(model_uri)
-    frame = build_features(tables, as_of=as_of, horizon=horizon)
+    with progress.stage("data"):
+        tables = _tables(data)
+        model = load_churn_model(model_uri)
+    with progress.stage("features"):
+        frame = build_features(tables, as_of=as_of, horizon=horizon)
     labelled = frame[frame["churn"].notna()]
     if as_of is None:
         if labelled.empty:
@@ -324,23 +329,27 @@ def evaluate_churn(
     from snr_models.churn.scoring import model_columns
     from snr_models.features.signature import align_columns
 
-    X = align_columns(labelled, model_columns(model))
-    p = model.predict_proba(X)[:, 1]
-    metrics = evaluate(labelled["churn"], p, n_boot=n_boot)
+    with progress.stage("evaluate"):
+        X = align_columns(labelled, model_columns(model))
+        p = model.predict_proba(X)[:, 1]
+        metrics = evaluate(labelled["churn"], p, n_boot=n_boot)
     run_id = None
     if track:
         from snr_models import tracking
 
-        with tracking.start_run(
-            experiment,
-            run_name=f"churn evaluate {month:%Y-%m} {tables.content_hash()[:6]}",
-            tags={"job": "churn evaluate"},
-            description=(
-                f"snr churn evaluate: {model_uri} on the {len(labelled):,} clients open at the "
-                f"end of {month:%Y-%m} whose {horizon}-month outcome is known "
-                f"({n_boot} bootstrap replicates)."
-            ),
-        ) as run:
+        with (
+            progress.stage("log"),
+            tracking.start_run(
+                experiment,
+                run_name=f"churn evaluate {month:%Y-%m} {tables.content_hash()[:6]}",
+                tags={"job": "churn evaluate"},
+                description=(
+                    f"snr churn evaluate: {model_uri} on the {len(labelled):,} clients open at the "
+                    f"end of {month:%Y-%m} whose {horizon}-month outcome is known "
+                    f"({n_boot} bootstrap replicates)."
+                ),
+            ) as run,
+        ):
             run.log_params(
                 {
                     "model_uri": model_uri,

@@ -25,11 +25,13 @@ from snr_models.features import feature_columns
 from snr_models.jobs.config import ChurnConfig
 
 if TYPE_CHECKING:
+    from snr_models.data.tables import Tables
     from snr_models.tracking import TrackedRun
 
 __all__ = [
     "candidates",
     "choose_model",
+    "feature_months",
     "fit_chosen",
     "fit_estimator",
     "holdout_split",
@@ -73,6 +75,25 @@ def candidates(config: ChurnConfig) -> list[Candidate]:
         Candidate(name, make_estimator(config, name), label_column(config, name))
         for name in model_names(config)
     ]
+
+
+def feature_months(tables: Tables, config: ChurnConfig) -> list[pd.Timestamp] | None:
+    """The as-of months whose features the job needs, or ``None`` for every month.
+
+    With ``train_months`` = ``K`` and horizon ``H``, the labelled rows :func:`labelled_rows`
+    keeps are those of the ``K`` latest months with observed ``H``-month labels, i.e. up to
+    ``H`` months before the data's last month; the latest months after them (unlabelled, the
+    last one scored for the call list) complete the window. Features are point-in-time, so a
+    month's rows are the same whichever months are built with it.
+    """
+    if not config.train_months:
+        return None
+    months = tables.client_months["month"]
+    first, last = months.min(), months.max()
+    if pd.isna(last):
+        return None
+    start = last - pd.DateOffset(months=config.horizon + config.train_months - 1)
+    return list(pd.date_range(max(first, start), last, freq="MS"))
 
 
 def labelled_rows(frame: pd.DataFrame, config: ChurnConfig) -> pd.DataFrame:

@@ -247,6 +247,26 @@ class ForecastStage(BaseModel):
     n_paths: int = Field(1000, ge=100)
 
 
+class PlanStage(BaseModel):
+    """The plan stage ("What to do next"): the next roll-out's power, per-branch effects, and
+    the allocation of a budget (``snr plan``). Off by default: its simulation costs minutes on
+    a large world (see the README's benchmark table)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    intervention: str = Field("ai_assistant", description="the intervention to roll out next")
+    effect: float = Field(0.02, description="its true effect on the net rate, to detect")
+    design: Literal["staggered", "pilot", "firmwide"] = "staggered"
+    branches: int | None = Field(None, ge=2, description="None = every branch")
+    cohorts: int = Field(2, ge=1)
+    months: int = Field(12, ge=3)
+    n_reps: int = Field(100, ge=10)
+    n_reps_grid: int = Field(25, ge=10)
+    costs: str | None = Field(None, description="cost file (YAML), relative to this file")
+    budget: float | None = Field(None, ge=0)
+
+
 Language = Literal["zh-CN", "en"]
 
 
@@ -301,6 +321,7 @@ class RunConfig(BaseModel):
     churn: ChurnStage = Field(default_factory=ChurnStage)
     attribution: AttributionStage = Field(default_factory=AttributionStage)
     forecast: ForecastStage = Field(default_factory=ForecastStage)
+    plan: PlanStage = Field(default_factory=PlanStage)
     report: ReportStage = Field(default_factory=ReportStage)
 
     @classmethod
@@ -323,6 +344,10 @@ class RunConfig(BaseModel):
         ):
             updates["forecast"] = config.forecast.model_copy(
                 update={"scenario": str(base / config.forecast.scenario)}
+            )
+        if config.plan.costs is not None and not Path(config.plan.costs).is_absolute():
+            updates["plan"] = config.plan.model_copy(
+                update={"costs": str(base / config.plan.costs)}
             )
         if not Path(config.churn.config).is_absolute():
             updates["churn"] = config.churn.model_copy(

@@ -24,6 +24,7 @@ import pandas as pd
 
 from snr_models import progress, report, threads, tracking
 from snr_models._version import __version__
+from snr_models.attribution.plan import PlannedDesign
 from snr_models.churn.scoring import call_list
 from snr_models.data import Tables, load
 from snr_models.data.atomic import atomic_path
@@ -39,6 +40,7 @@ from snr_models.jobs.config import RunConfig
 from snr_models.jobs.drivers import DriverAnalyses, analyse_drivers, analysis_metrics
 from snr_models.jobs.forecast import log_forecast, scenario_effects
 from snr_models.jobs.netrate import NetRateStageResult, analyse_net_rate, log_net_rate
+from snr_models.jobs.plan import PlanEstimates, estimate_plan, log_plan, read_costs
 from snr_models.jobs.results import ChurnStageResult, DataStageResult, MainResult
 from snr_models.jobs.uplift import RankingComparison, compare_rankings
 from snr_models.metrics import MetricSpec
@@ -47,7 +49,7 @@ from snr_models.simulate import SimulationConfig, simulate, write_simulation
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("data", "netrate", "drivers", "churn", "attribution", "forecast", "report")
+STAGES = ("data", "netrate", "drivers", "churn", "attribution", "forecast", "plan", "report")
 #: What each stage's child run did (its description in the MLflow UI); the report is logged
 #: to the parent run.
 STAGE_DESCRIPTIONS = {
@@ -63,6 +65,8 @@ STAGE_DESCRIPTIONS = {
     "and the waterfall of the change.",
     "forecast": "Forecasts of the net rate and its components with intervals, per scenario, "
     "the model chosen on a rolling-origin backtest.",
+    "plan": "What to do next: the power of the next roll-out by simulation on the history, "
+    "per-branch and per-segment effects (empirical Bayes), and the allocation of the budget.",
 }
 
 
@@ -88,6 +92,7 @@ def run_main(config: RunConfig) -> dict[str, Any]:
         "churn": config.churn.enabled,
         "attribution": config.attribution.enabled,
         "forecast": config.forecast.enabled,
+        "plan": config.plan.enabled,
     }
     stages_run = tuple(n for n in STAGES if optional.get(n, True))
     with (
@@ -146,6 +151,11 @@ def run_main(config: RunConfig) -> dict[str, Any]:
             with progress.stage("forecast"), _child(config, "forecast") as run:
                 outlook = _forecast_stage(config, tables, run, attribution)
 
+        plan = None
+        if config.plan.enabled:
+            with progress.stage("plan"), _child(config, "plan") as run:
+                plan = _plan_stage(config, tables, run, outlook)
+
         with progress.stage("report"):
             result = MainResult(
                 config=config,
@@ -157,6 +167,7 @@ def run_main(config: RunConfig) -> dict[str, Any]:
                 churn=churn,
                 attribution=attribution,
                 forecast=outlook,
+                plan=plan,
             )
             languages = config.report.language
             pages = {
@@ -283,7 +294,53 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
         call_list_as_of=as_of,
         reasons=reasons,
         uplift=uplift,
+        model=fit.choice.chosen,
+        candidates=list(fit.choice.scores.index),
+        nested_auc=(
+            float(nested.loc["roc_auc", "value"])
+            if (nested := fit.choice.nested_metrics) is not None
+            else float("nan")
+        ),
     )
+
+
+def _plan_stage(
+    config: RunConfig, tables: Tables, run: tracking.TrackedRun, outlook: ForecastResult | None
+) -> PlanEstimates:
+    stage = config.plan
+    costs, budget = read_costs(stage.costs) if stage.costs else (None, None)
+    budget = stage.budget if stage.budget is not None else budget
+    baseline = None
+    if outlook is not None:  # the forecast's firm-wide baseline at its horizon
+        fc = outlook.to_frame()
+        firm = fc[
+            (fc["series"] == "firm")
+            & (fc["component"] == "net_rate")
+            & (fc["scenario"] == "baseline")
+        ]
+        if len(firm):
+            baseline = float(firm.sort_values("period")["forecast"].iloc[-1])
+    t0 = time.perf_counter()
+    design = PlannedDesign(
+        design=stage.design,
+        branches=stage.branches or int(tables.clients["branch_id"].nunique()),
+        months=stage.months,
+        cohorts=stage.cohorts,
+    )
+    est = estimate_plan(
+        tables,
+        intervention=stage.intervention,
+        effect=stage.effect,
+        design=design,
+        n_reps=stage.n_reps,
+        n_reps_grid=stage.n_reps_grid,
+        costs=costs,
+        budget=budget,
+        baseline=baseline,
+        seed=config.seed,
+    )
+    log_plan(run, None, est, time.perf_counter() - t0)
+    return est
 
 
 def _uplift_comparison(

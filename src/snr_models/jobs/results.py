@@ -7,6 +7,7 @@ only the JSON written as ``summary.json``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from snr_models.jobs.attribution import AttributionEstimates
 from snr_models.jobs.config import RunConfig
 from snr_models.jobs.drivers import DriverAnalyses
 from snr_models.jobs.netrate import NetRateStageResult
+from snr_models.jobs.plan import PlanEstimates
 from snr_models.jobs.uplift import RankingComparison
 
 __all__ = ["ChurnStageResult", "DataStageResult", "MainResult"]
@@ -53,6 +55,11 @@ class ChurnStageResult:
     reasons: dict[str, pd.DataFrame] = field(default_factory=dict)
     # calls by risk against calls by uplift on the latest campaigns (when outreach exists)
     uplift: RankingComparison | None = None
+    # the model ``model: auto`` chose, the candidates, and the choice's nested ROC-AUC
+    # (pooled over origins not used for the choice; NaN without such origins)
+    model: str = ""
+    candidates: list[str] = field(default_factory=list)
+    nested_auc: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ class MainResult:
     churn: ChurnStageResult | None = None
     attribution: AttributionEstimates | None = None
     forecast: ForecastResult | None = None
+    plan: PlanEstimates | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables written beside the report, by file name."""
@@ -84,6 +92,11 @@ class MainResult:
             out["attribution_combinations.csv"] = self.attribution.combinations
         if self.forecast is not None:
             out["forecast.csv"] = self.forecast.to_frame()
+        if self.plan is not None:
+            out["plan_power.csv"] = self.plan.plan.to_frame()
+            out["plan_branch_effects.csv"] = self.plan.effects.to_frame()
+            if self.plan.allocation is not None:
+                out["plan_allocation.csv"] = self.plan.allocation.to_frame()
         return out
 
     def figures(self) -> dict[str, Any]:
@@ -105,6 +118,11 @@ class MainResult:
         if self.churn is not None:
             out["churn_model"] = self.churn.model_uri
             out["churn_model_version"] = self.churn.model_version
+            out["churn_model_chosen"] = self.churn.model
+            out["churn_candidates"] = list(self.churn.candidates)
+            out["churn_nested_auc"] = (
+                self.churn.nested_auc if math.isfinite(self.churn.nested_auc) else None
+            )
             out["churn_backtest_auc"] = self.churn.backtest_auc
             if self.churn.call_list_as_of is not None:
                 out["call_list_as_of"] = f"{self.churn.call_list_as_of:%Y-%m}"

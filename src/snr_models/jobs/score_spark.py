@@ -46,6 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from snr_models import progress, threads
 from snr_models.churn.scoring import make_explainer
 from snr_models.data.atomic import staging_dir
 from snr_models.data.tables import Tables
@@ -135,13 +136,21 @@ def _feature_files(path: Path) -> list[Path]:
     return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
 
 
+def local_master() -> str:
+    """``local[N]`` with ``N`` the threads in force (:func:`snr_models.threads.limit`), else
+    :data:`DEFAULT_MASTER`: Spark's tasks, one Python worker each, share the threads setting."""
+    n = threads.in_force()
+    return f"local[{n}]" if n is not None else DEFAULT_MASTER
+
+
+@progress.job("score", ("features", "score"))
 def score_spark(
     model_uri: str,
     data: str | Path | Tables,
     as_of: str,
     output: str | Path,
     *,
-    master: str = DEFAULT_MASTER,
+    master: str | None = None,
     chunk_size: int = 100_000,
     reasons: bool = True,
     memory_limit: str | None = "2GB",
@@ -161,8 +170,10 @@ def score_spark(
         ``YYYY-MM``.
     output : str or Path
         A ``.parquet`` file (one file, not a Spark folder), written atomically.
-    master : str, default "local[2]"
-        Spark master URL, used if no Spark session is active.
+    master : str, optional
+        Spark master URL, used if no Spark session is active; default :func:`local_master`,
+        ``local[N]`` for the ``threads`` setting (each task's worker then runs one OpenMP
+        and BLAS thread).
     chunk_size : int, default 100_000
         Clients scored at a time by a worker (Arrow batch size).
     reasons : bool, default True
@@ -180,12 +191,15 @@ def score_spark(
         data do not match its signature; all before Spark starts.
     """
     require_pyspark()
-    with scoring_inputs(model_uri, data, as_of, output, chunk_size, memory_limit) as job:
+    with (
+        scoring_inputs(model_uri, data, as_of, output, chunk_size, memory_limit) as job,
+        progress.stage("score"),  # after the features stage, which scoring_inputs opens
+    ):
         n = score_features_spark(
             job.model,
             job.features,
             job.output,
-            master=master,
+            master=master or local_master(),
             chunk_size=chunk_size,
             reasons=reasons,
             staging=job.staging,

@@ -125,6 +125,10 @@ def spark_session(
         .config("spark.sql.debug.maxToStringFields", "1000")
         .config("spark.executorEnv.PYTHONWARNINGS", worker_warnings)
     )
+    # Spark runs a task per core, one Python worker each: one OpenMP and BLAS thread per
+    # worker, so that the tasks do not oversubscribe the cores between them
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        builder = builder.config(f"spark.executorEnv.{var}", "1")
     if local_dir is not None:
         builder = builder.config("spark.local.dir", str(local_dir))
     with quiet_pandas_warnings():

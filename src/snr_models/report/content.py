@@ -122,6 +122,8 @@ def build(result: Any, labels: Labels) -> dict[str, Any]:
         sections.append(_attribution(result.attribution, L))
     if result.forecast is not None:
         sections.append(_forecast(result.forecast, L))
+    if getattr(result, "plan", None) is not None:
+        sections.append(_plan(result.plan, L))
     sections.append(_provenance(result, L))
     return {
         "lang": L.language,
@@ -359,6 +361,16 @@ def _churn(churn: Any, L: Labels) -> Section:
     section = Section("churn", L.text("churn"))
     conf = level(churn.alpha)
     section.text(L.text("churn_intro", h=churn.horizon, level=conf))
+    if churn.model:
+        sep = "、" if L.language.startswith("zh") else ", "
+        section.text(
+            L.text(
+                "churn_choice",
+                model=L.name(churn.model, "churn_models"),
+                candidates=sep.join(L.name(c, "churn_models") for c in churn.candidates),
+                nested=L.number(churn.nested_auc, 3),
+            )
+        )
     metrics = churn.metrics.set_index("metric")
     auc = float(metrics.loc["roc_auc", "value"])
     section.text(
@@ -485,6 +497,73 @@ def _attribution(attribution: Any, L: Labels) -> Section:
     columns = [(L.text("col_intervention"), False), (L.text("col_pretrend"), True)]
     columns += [(L.text("col_verdict"), False)]
     section.table(L.text("diagnostics_table"), columns, rows)
+    return section
+
+
+def _plan(est: Any, L: Labels) -> Section:
+    """What to do next: the next roll-out's power, where programmes pay, the budget."""
+    plan = est.plan
+    conf = level(plan.alpha)
+    s = plan.stated
+    section = Section("plan", L.text("plan"))
+    section.text(
+        L.text(
+            "plan_intro",
+            name=L.name(plan.intervention, "interventions"),
+            branches=int(s["branches"]),
+            months=int(s["months"]),
+            design=L.text(f"design_{plan.design.design}"),
+            reps=int(s["n_reps"]),
+            effect=L.points(plan.effect),
+            power=L.pct(s["power"], 0),
+            mde=L.points(s["mde"]),
+            level=conf,
+            width=L.points(s["width"]).lstrip("+"),
+        )
+    )
+    best = plan.smallest
+    target = L.pct(plan.target, 0)
+    if best is None:
+        section.text(L.text("plan_none", effect=L.points(plan.effect), target=target))
+    else:
+        section.text(
+            L.text(
+                "plan_smallest",
+                effect=L.points(plan.effect),
+                target=target,
+                branches=int(best["branches"]),
+                months=int(best["months"]),
+            )
+        )
+    section.figure(est.figures["power.png"], L.text("plan_power_caption"), L)
+    section.figure(
+        est.figures["branch_effects.png"], L.text("plan_branches_caption", level=conf), L
+    )
+    alloc = est.allocation
+    if alloc is not None:
+        section.text(
+            L.text(
+                "plan_allocation",
+                budget=L.number(alloc.budget, 0),
+                gain=L.points(alloc.expected_gain),
+                level=conf,
+                lo=L.points(alloc.gain_lo),
+                hi=L.points(alloc.gain_hi),
+                p=L.pct(alloc.p_beats_uniform, 0),
+            )
+        )
+        rows = [
+            [
+                L.name(r.intervention, "interventions"),
+                str(int(r.branches)),
+                L.number(r.cost, 0),
+                L.points(r.gain, 2, words=False),
+            ]
+            for r in alloc.by_intervention.itertuples()
+        ]
+        columns = [(L.text("col_intervention"), False), (L.text("col_branches"), True)]
+        columns += [(L.text("col_cost"), True), (L.text("col_gain"), True)]
+        section.table(L.text("plan_allocation_table"), columns, rows)
     return section
 
 

@@ -19,6 +19,7 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import platform
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ from snr_models.tracking.verbosity import mlflow_prints
 __all__ = [
     "MODEL_NAME",
     "RegistryUnavailableError",
+    "LEGACY_TYPES",
     "TRUSTED_TYPES",
     "ChurnPyfunc",
     "LoadedChurnModel",
@@ -83,14 +85,20 @@ PROFILE_FILE = "profile.json"
 #: and never a callable. The set the package's estimators produce (ChurnBoost with each
 #: calibration, ChurnLogit, HazardModel); ``tests/churn/test_model_safety.py`` re-derives it by
 #: fitting each one and checks it equals this set.
+#: Types only models written by earlier versions hold: their median imputer was scikit-learn's
+#: ``SimpleImputer``, which keeps the dtype it was fitted on. Kept so that a champion
+#: registered before the upgrade still loads.
+LEGACY_TYPES = frozenset({"numpy.dtype"})
+
 TRUSTED_TYPES = frozenset(
     {
-        "numpy.dtype",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         "snr_models.churn.boost.ChurnBoost",
+        "snr_models.churn.design.MedianImputer",
         "snr_models.churn.hazard.HazardModel",
         "snr_models.churn.logit.ChurnLogit",
     }
+    | LEGACY_TYPES
 )
 
 _CODE = '''"""MLflow model-from-code entry point for a snr-churn model (written by snr_models)."""
@@ -236,6 +244,19 @@ def pip_requirements() -> list[str]:
     return out
 
 
+def _conda_env() -> dict[str, Any]:
+    """The model's environment: this Python, an unpinned ``pip`` and :func:`pip_requirements`.
+
+    Given whole, so that MLflow does not look up the installed pip's version (a uv
+    environment has no pip, and MLflow warned in every job's log that it could not find it).
+    """
+    return {
+        "name": "snr-churn",
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={platform.python_version()}", "pip", {"pip": pip_requirements()}],
+    }
+
+
 def synthetic_input_example(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """A one-row "typical client": medians of numeric columns, modes of the others.
 
@@ -353,7 +374,7 @@ def log_churn_model(
             artifacts=artifacts,
             signature=signature,
             input_example=example,
-            pip_requirements=pip_requirements(),
+            conda_env=_conda_env(),
         )
     run.set_tags({"model.sha256": digest})
     version = None

@@ -254,6 +254,7 @@ def _dataset_inputs(tables: Tables, name: str, source: str | None) -> list[Datas
         warnings.simplefilter("ignore", UserWarning)
         resolved = resolve_dataset_source(where)
     inputs = []
+    digests = tables.table_digests()
     for table, frame in tables.items():
         schema = Schema(
             [ColSpec(_mlflow_type(frame[c]), str(c), required=False) for c in frame.columns]
@@ -261,18 +262,12 @@ def _dataset_inputs(tables: Tables, name: str, source: str | None) -> list[Datas
         dataset = MetaDataset(
             source=resolved,
             name=f"{name}.{table}",
-            digest=_table_digest(frame),
+            digest=digests[table],
             schema=schema,
         )
         tag = InputTag(key=MLFLOW_DATASET_CONTEXT, value="input")
         inputs.append(DatasetInput(dataset=dataset._to_mlflow_entity(), tags=[tag]))
     return inputs
-
-
-def _table_digest(frame: pd.DataFrame) -> str:
-    """A short content hash of one table (MLflow shows it as the dataset's digest)."""
-    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
-    return hashlib.sha256(",".join(map(str, frame.columns)).encode() + rows).hexdigest()[:12]
 
 
 def _mlflow_type(series: pd.Series) -> DataType:

@@ -1,0 +1,381 @@
+"""Where an intervention pays: per-branch effects with empirical-Bayes (partial pooling) shrinkage.
+
+For each intervention and each branch it reached, the raw branch effect is read off the joint
+regression of :func:`~snr_models.attribution.joint.estimate_joint`: the mean of the branch's
+cohort cells over its treated months (:meth:`JointEffects.effect_weights` restricted to the
+branch's rows) plus the branch's own deviation, the mean of its residuals over its treated
+months minus their mean over its other months. Its sampling variance is the cells' (branch
+clustered) plus the deviation's, ``s_b^2 (1/n_1 + 1/n_0)`` inflated by ``(1 + rho) / (1 - rho)``
+for the residuals' first-order autocorrelation ``rho`` (pooled over branches).
+
+The raw effects are noisy (a branch has a few dozen branch-months). Treating them as draws of
+a normal distribution of true effects, ``tau_b ~ N(mu, tau^2)``, observed with error
+``N(0, v_b)``, the moments' estimate of ``mu`` and ``tau^2`` (DerSimonian-Laird) gives each
+branch the posterior mean ``mu + (1 - B_b)(raw_b - mu)``, ``B_b = v_b / (v_b + tau^2)``: a noisy
+branch is pulled towards the average. The posterior variance adds the uncertainty of ``mu``
+and of ``B_b`` itself (Morris 1983: ``B_b`` scaled by ``(k - 3) / (k - 1)`` for ``k``
+branches, variance ``(1 - B_b) v_b + B_b^2 var(mu) + 2 / (k - 3) B_b^2 (raw_b - mu)^2``);
+intervals are normal.
+:func:`shrink` does this for any estimates with standard errors; :func:`segment_effects`
+applies it to each intervention's effect estimated separately in each client segment.
+
+Checked against the simulator's ``truth.json`` per-branch effects in
+``tests/attribution/test_shrinkage.py`` and, over 50 worlds, ``benchmarks/plan_shrinkage.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from snr_models.attribution.joint import JointEffects
+from snr_models.data.tables import Tables
+from snr_models.errors import SnrInputError
+
+EB_COLUMNS = ["raw", "raw_se", "estimate", "se", "lo", "hi", "shrinkage", "shared_se"]
+
+
+def shrink(
+    raw: np.ndarray,
+    se: np.ndarray,
+    alpha: float = 0.05,
+    *,
+    mu: float | None = None,
+    mu_se: float | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Empirical-Bayes posterior means and intervals of ``raw`` estimates with errors ``se``.
+
+    ``mu`` and ``mu_se``, when given, are the mean of the true effects and its standard error
+    estimated elsewhere (the joint regression's average effect, whose branch-clustered error
+    knows that branches of a cohort share their cells' errors); by default the precision-weighted
+    mean of the raw estimates and its error as if they were independent.
+
+    Returns a frame ``raw, raw_se, estimate, se, lo, hi, shrinkage, shared_se`` (``shrinkage``
+    is ``B``, 0 = raw kept, 1 = pooled to the mean; ``shared_se`` the part of ``se`` common to
+    all the estimates, ``B x mu_se``) and the prior ``{"mu", "mu_se", "tau"}``.
+
+    Examples
+    --------
+    >>> tab, prior = shrink(np.array([0.0, 0.1, 0.2, 0.9]), np.array([0.1, 0.1, 0.1, 0.5]))
+    >>> bool(tab["estimate"].iloc[3] < 0.9)   # the noisy outlier is pulled in
+    True
+    """
+    raw = np.asarray(raw, dtype=float)
+    v = np.asarray(se, dtype=float) ** 2
+    ok = np.isfinite(raw) & np.isfinite(v) & (v > 0)
+    if ok.sum() < 2:
+        raise SnrInputError("shrinkage: at least two estimates with standard errors are needed")
+    w = 1.0 / v[ok]
+    mu_fe = np.sum(w * raw[ok]) / np.sum(w)
+    q = float(np.sum(w * (raw[ok] - mu_fe) ** 2))
+    denom = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+    tau2 = max(0.0, (q - (ok.sum() - 1)) / denom) if denom > 0 else 0.0
+    if mu is None or mu_se is None or not np.isfinite(mu_se):
+        ws = 1.0 / (v[ok] + tau2)
+        mu = float(np.sum(ws * raw[ok]) / np.sum(ws))
+        mu_var = float(1.0 / np.sum(ws))
+    else:  # moments about the given mean: E sum w (raw - mu)^2 = k + tau^2 sum w
+        q = float(np.sum(w * (raw[ok] - mu) ** 2))
+        tau2 = max(0.0, (q - ok.sum()) / float(np.sum(w)))
+        mu_var = float(mu_se) ** 2
+    # Morris (1983): the shrinkage factor estimated from k estimates is scaled by (k-3)/(k-1),
+    # and its uncertainty widens the interval by 2/(k-3) B^2 (raw - mu)^2 (with tau^2 = 0
+    # estimated, plain plug-in intervals hold the pooled mean's error alone and miss true
+    # branch differences)
+    k = int(ok.sum())
+    factor = (k - 3) / (k - 1) if k > 3 else 1.0
+    b = np.where(ok, factor * v / (v + tau2), np.nan)
+    post = mu + (1 - b) * (raw - mu)
+    post_var = (1 - b) * v + b**2 * mu_var
+    if k > 3:
+        post_var = post_var + 2.0 / (k - 3) * b**2 * (raw - mu) ** 2
+    z = stats.norm.ppf(1 - alpha / 2)
+    post_se = np.sqrt(post_var)
+    tab = pd.DataFrame(
+        {
+            "raw": raw,
+            "raw_se": np.sqrt(v),
+            "estimate": post,
+            "se": post_se,
+            "lo": post - z * post_se,
+            "hi": post + z * post_se,
+            "shrinkage": b,
+            # the part of the error shared by every estimate (through mu), for joint draws
+            "shared_se": b * np.sqrt(mu_var),
+        }
+    )
+    return tab, {"mu": mu, "mu_se": float(np.sqrt(mu_var)), "tau": float(np.sqrt(tau2))}
+
+
+def _autocorrelation(resid: np.ndarray) -> float:
+    """Pooled lag-1 autocorrelation of the residuals (branches x months, NaN allowed)."""
+    a, b = resid[:, 1:], resid[:, :-1]
+    ok = np.isfinite(a) & np.isfinite(b)
+    num = float(np.sum(np.where(ok, a * b, 0.0)))
+    den = float(np.nansum(resid**2))
+    rho = num / den if den > 0 else 0.0
+    return float(np.clip(rho, 0.0, 0.9))
+
+
+def raw_branch_effects(effects: JointEffects, component: str = "net_rate") -> pd.DataFrame:
+    """Raw per-branch effects of every intervention on ``component`` (see the module doc).
+
+    Returns ``intervention, branch_id, raw, raw_se, n_treated`` for every branch an
+    intervention reached with at least one untreated month in the panel.
+    """
+    if component not in effects.fits:
+        raise SnrInputError(
+            f"shrinkage: no regression of {component!r} in the joint effects (fitted: "
+            f"{sorted(effects.fits)}; branch-month weighting is needed for the net rate)"
+        )
+    frame = effects.panel.frame
+    fit = effects.fits[component]
+    y = frame[component].to_numpy(dtype=float)
+    keep = np.isfinite(y)
+    resid = np.full(len(frame), np.nan)
+    resid[keep] = fit.residuals
+    branches = frame["branch_id"].to_numpy()
+    n_b = frame["branch_id"].nunique()
+    rho = _autocorrelation(resid.reshape(n_b, -1))
+    inflate = (1 + rho) / (1 - rho)
+    params = fit.params.fillna(0.0)
+    vcov = np.nan_to_num(fit.vcov.to_numpy())
+    rows = []
+    for name in effects.panel.interventions:
+        if effects.design.method[name].startswith("not_identified"):
+            continue
+        w = _branch_cell_weights(effects.design.cell_of[name], name, params.index)
+        est = w.to_numpy() @ params.to_numpy()
+        cell_var = np.einsum("ij,jk,ik->i", w.to_numpy(), vcov, w.to_numpy())
+        treated = frame[name].to_numpy() > 0
+        for b, cell_est, cv in zip(w.index, est, cell_var, strict=True):
+            mine = branches == b
+            on, off = mine & treated & keep, mine & ~treated & keep
+            if on.sum() < 1 or off.sum() < 2:
+                continue
+            r = resid[mine & keep]
+            idio = float(np.var(r, ddof=1)) * (1 / on.sum() + 1 / off.sum()) * inflate
+            rows.append(
+                {
+                    "intervention": name,
+                    "branch_id": b,
+                    "raw": cell_est + float(resid[on].mean() - resid[off].mean()),
+                    "raw_se": float(np.sqrt(max(cv, 0.0) + idio)),
+                    "cell_se": float(np.sqrt(max(cv, 0.0))),
+                    "idio_se": float(np.sqrt(idio)),
+                    "n_treated": int(on.sum()),
+                }
+            )
+    cols = ["intervention", "branch_id", "raw", "raw_se", "cell_se", "idio_se", "n_treated"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _branch_cell_weights(cells: pd.DataFrame, name: str, regressors: pd.Index) -> pd.DataFrame:
+    """Per branch (rows), the weights on the coefficients (columns) giving the mean of its
+    treated months' cell effects; a firm-wide month takes the pilot cells' mean, as in
+    :meth:`JointEffects.cell_weights`."""
+    pilot = f"{name}|pilot_mean"
+    n = cells.groupby("branch_id")["cell"].transform("size").to_numpy()
+    w = cells["scale"].to_numpy() / n
+    on_firm = (cells["cell"] == pilot).to_numpy()
+    direct = (
+        pd.DataFrame({"b": cells["branch_id"], "c": cells["cell"], "w": w})[~on_firm]
+        .pivot_table(index="b", columns="c", values="w", aggfunc="sum", fill_value=0.0)
+        .reindex(columns=regressors, fill_value=0.0)
+    )
+    branches = pd.unique(cells["branch_id"])
+    direct = direct.reindex(branches, fill_value=0.0)
+    if on_firm.any():
+        firm_w = pd.Series(w[on_firm]).groupby(cells["branch_id"].to_numpy()[on_firm]).sum()
+        share = cells.loc[~on_firm, "cell"].value_counts(normalize=True)
+        share = share.reindex(regressors, fill_value=0.0).to_numpy()
+        direct += np.outer(firm_w.reindex(branches, fill_value=0.0).to_numpy(), share)
+    return direct
+
+
+@dataclass(frozen=True)
+class BranchEffects:
+    """Per-branch effects of each intervention, raw and shrunken (from :func:`branch_effects`).
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``intervention, branch_id, n_treated, raw, raw_se, estimate, se, lo, hi, shrinkage``.
+    priors : DataFrame
+        Per intervention: ``mu`` (the pooled mean), ``mu_se``, ``tau`` (the spread of true
+        branch effects), ``n_branches``.
+    component : str
+    alpha : float
+    """
+
+    table: pd.DataFrame
+    priors: pd.DataFrame
+    component: str = "net_rate"
+    alpha: float = 0.05
+    segments: pd.DataFrame | None = field(default=None, repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-branch table."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """Per intervention: the pooled mean, the spread of branch effects, the best and worst
+        branches (shrunken)."""
+        lines = [f"Per-branch effects on {self.component} (empirical Bayes, {1 - self.alpha:.0%})"]
+        for p in self.priors.itertuples():
+            sub = self.table[self.table["intervention"] == p.intervention].sort_values(
+                "estimate", ascending=False
+            )
+            lines.append(
+                f"{p.intervention}: mean {p.mu:+.4f} (s.e. {p.mu_se:.4f}), spread across "
+                f"branches {p.tau:.4f}, {p.n_branches} branches; best "
+                + ", ".join(f"{r.branch_id} {r.estimate:+.4f}" for r in sub.head(3).itertuples())
+                + "; worst "
+                + ", ".join(f"{r.branch_id} {r.estimate:+.4f}" for r in sub.tail(3).itertuples())
+            )
+        if self.segments is not None and len(self.segments):
+            lines += ["", "By segment:", self.segments.to_string(index=False, float_format=_f4)]
+        return "\n".join(lines)
+
+    def plot(self, intervention: str | None = None):  # noqa: ANN201 - matplotlib lazily
+        """Raw and shrunken branch effects with intervals, one panel per intervention."""
+        from snr_models.figures import new_figure
+
+        names = [intervention] if intervention else list(self.priors["intervention"])
+        fig = new_figure(figsize=(4.2 * len(names), 0.18 * self.table["branch_id"].nunique() + 2))
+        axes = fig.subplots(1, len(names), squeeze=False)[0]
+        for ax, name in zip(axes, names, strict=True):
+            sub = self.table[self.table["intervention"] == name].sort_values("estimate")
+            y = np.arange(len(sub))
+            ax.plot(sub["raw"], y, "x", color="grey", label="raw")
+            ax.errorbar(
+                sub["estimate"],
+                y,
+                xerr=[sub["estimate"] - sub["lo"], sub["hi"] - sub["estimate"]],
+                fmt="o",
+                ms=3,
+                capsize=2,
+                label="shrunken",
+            )
+            mu = float(self.priors.set_index("intervention").loc[name, "mu"])
+            ax.axvline(mu, color="black", lw=0.8, ls="--")
+            ax.axvline(0, color="grey", lw=0.6)
+            ax.set_yticks(y, sub["branch_id"], fontsize=6)
+            ax.set_title(name, fontsize=9)
+        axes[0].legend(fontsize=7)
+        fig.tight_layout()
+        return fig
+
+
+def _f4(v: float) -> str:
+    return f"{v:.4f}"
+
+
+def branch_effects(
+    effects: JointEffects, component: str = "net_rate", alpha: float = 0.05
+) -> BranchEffects:
+    """Per-branch effects of each intervention with empirical-Bayes shrinkage (module doc).
+
+    Parameters
+    ----------
+    effects : JointEffects
+        From :func:`~snr_models.attribution.joint.estimate_joint` (branch-month weighting).
+    component : str
+    alpha : float
+        ``1 - alpha`` intervals.
+
+    Examples
+    --------
+    >>> from snr_models.simulate import simulate
+    >>> from snr_models.attribution import build_panel, estimate_joint
+    >>> tables = simulate(n_clients=2_000, n_branches=10, n_months=12, seed=2, truth=False).tables
+    >>> be = branch_effects(estimate_joint(build_panel(tables), components=("net_rate",)))
+    >>> set(be.table.columns) >= {"raw", "estimate", "lo", "hi"}
+    True
+    """
+    raw = raw_branch_effects(effects, component)
+    overall = effects.table.set_index(["intervention", "component"])
+    parts, priors = [], []
+    for name, sub in raw.groupby("intervention", sort=False):
+        if len(sub) < 2:
+            continue
+        est = overall.loc[(name, component)] if (name, component) in overall.index else None
+        tab, prior = shrink(
+            sub["raw"].to_numpy(),
+            sub["raw_se"].to_numpy(),
+            alpha,
+            mu=None if est is None else float(est["estimate"]),
+            mu_se=None if est is None else float(est["se"]),
+        )
+        tab.insert(0, "n_treated", sub["n_treated"].to_numpy())
+        tab.insert(0, "branch_id", sub["branch_id"].to_numpy())
+        tab.insert(0, "intervention", name)
+        parts.append(tab)
+        priors.append({"intervention": name, **prior, "n_branches": len(sub)})
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return BranchEffects(table=table, priors=pd.DataFrame(priors), component=component, alpha=alpha)
+
+
+def _segment_tables(tables: Tables, segment: str) -> Tables:
+    """The tables restricted to the clients of one segment (interventions and market kept)."""
+    ids = tables.clients.loc[tables.clients["segment"] == segment, "client_id"]
+    keep = {
+        name: frame[frame["client_id"].isin(ids)]
+        for name, frame in tables.items()
+        if "client_id" in frame.columns
+    }
+    return dataclasses.replace(tables, **keep)
+
+
+def segment_effects(
+    tables: Tables, component: str = "net_rate", alpha: float = 0.05
+) -> pd.DataFrame:
+    """Each intervention's effect in each client segment, raw and shrunken across segments.
+
+    The branch x month panel is built from each segment's clients alone and the joint
+    regression fitted on it; the segment's effect (and its branch-clustered error) is shrunk
+    towards the intervention's pooled mean (:func:`shrink`). Returns ``intervention, segment,
+    raw, raw_se, estimate, se, lo, hi, shrinkage``.
+    """
+    from snr_models.attribution.joint import estimate_joint
+    from snr_models.metrics.panel import build_panel
+
+    # the pooled mean: the firm's joint estimate (its branch-clustered error)
+    whole = estimate_joint(build_panel(tables), components=(component,), alpha=alpha).table
+    overall = {
+        (r.intervention, r.component): (float(r.estimate), float(r.se))
+        for r in whole.itertuples()
+        if np.isfinite(r.se)
+    }
+    rows = []
+    for seg in sorted(tables.clients["segment"].dropna().unique()):
+        try:
+            panel = build_panel(_segment_tables(tables, str(seg)))
+            tab = estimate_joint(panel, components=(component,), alpha=alpha).table
+        except SnrInputError:
+            continue  # a segment too small for the regression: not reported
+        for r in tab.itertuples():
+            rows.append(
+                {"intervention": r.intervention, "segment": seg, "raw": r.estimate, "raw_se": r.se}
+            )
+    raw = pd.DataFrame(rows, columns=["intervention", "segment", "raw", "raw_se"])
+    parts = []
+    for name, sub in raw.groupby("intervention", sort=False):
+        if sub["raw_se"].notna().sum() < 2:
+            continue
+        est = overall.get((name, component))
+        tab, _ = shrink(
+            sub["raw"].to_numpy(),
+            sub["raw_se"].to_numpy(),
+            alpha,
+            mu=None if est is None else est[0],
+            mu_se=None if est is None else est[1],
+        )
+        tab.insert(0, "segment", sub["segment"].to_numpy())
+        tab.insert(0, "intervention", name)
+        parts.append(tab)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
