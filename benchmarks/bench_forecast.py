@@ -33,6 +33,7 @@ import pandas as pd
 
 from snr_models.forecast import NetRateBacktest, SeasonalNaive, backtest_net_rate, forecast
 from snr_models.forecast.core import COMPONENTS
+from snr_models.report import level
 from snr_models.simulate import simulate
 
 
@@ -60,9 +61,7 @@ def scale(args: argparse.Namespace) -> None:
     bt = out.backtest
     chosen = out.choice.merge(bt, on=["series", "component", "model"])
     naive = bt[bt["model"] == "snaive"].set_index(["series", "component"])
-    chosen = chosen.join(
-        naive[["mase", "coverage95"]], on=["series", "component"], rsuffix="_snaive"
-    )
+    chosen = chosen.join(naive[["mase", "coverage"]], on=["series", "component"], rsuffix="_snaive")
     print(f"world: {args.branches} branches, {args.clients} clients, {args.months} months")
     print(f"series forecast: {n_series} ({args.branches} branches x 3 components + 3 firm-wide)")
     print(
@@ -77,8 +76,8 @@ def scale(args: argparse.Namespace) -> None:
         print(
             f"{label:>8}: backtest MASE chosen {part['mase'].mean():.3f} vs seasonal naive "
             f"{part['mase_snaive'].mean():.3f}; relative MAE {part['rel_mae'].mean():.3f}; "
-            f"95% coverage chosen {part['coverage95'].mean():.3f} "
-            f"(snaive {part['coverage95_snaive'].mean():.3f})"
+            f"{level(out.params['alpha'])} coverage chosen {part['coverage'].mean():.3f} "
+            f"(snaive {part['coverage_snaive'].mean():.3f})"
         )
 
 

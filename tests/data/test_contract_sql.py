@@ -27,11 +27,23 @@ def _broken_rows() -> dict[str, pd.DataFrame]:
     return frames
 
 
-def test_the_rules_across_a_row_are_checked_as_pandas_checks_them(tmp_path):
-    frames = _broken_rows()
+def _checked_alike(frames: dict[str, pd.DataFrame], folder) -> set[tuple[str, str, str]]:
+    """The problems pandas finds, as (table, column, check); the same frames written as a
+    Parquet folder must give the same error, word for word, in DuckDB."""
     with pytest.raises(ContractError) as pandas_err:
         validate(frames)
-    checks = {(p.table, p.column, p.check) for p in pandas_err.value.problems}
+    folder.mkdir()
+    for name, frame in frames.items():
+        pq.write_table(to_arrow(name, frame), folder / f"{name}.parquet")
+    with pytest.raises(ContractError) as sql_err:
+        validate_parquet(folder)
+    assert str(sql_err.value) == str(pandas_err.value)
+    return {(p.table, p.column, p.check) for p in pandas_err.value.problems}
+
+
+def test_the_rules_across_a_row_are_checked_as_pandas_checks_them(tmp_path):
+    frames = _broken_rows()
+    checks = _checked_alike(frames, tmp_path / "world")
     assert checks == {
         ("clients", "close_date", "order"),
         ("clients", "close_reason", "inconsistent"),
@@ -40,10 +52,32 @@ def test_the_rules_across_a_row_are_checked_as_pandas_checks_them(tmp_path):
         ("interventions", "unit_id", "unknown_branch"),
         ("interventions", "end_date", "order"),
     }
+
+
+def test_the_optional_outreach_table_is_checked_as_pandas_checks_it(tmp_path):
+    """``outreach.parquet``, when the folder holds it, meets the same rules in DuckDB as in
+    pandas: an unknown client, a duplicate (campaign, client), an arm outside the contract's
+    and a contact after the extract's last month (March 2024) are each found."""
+    frames = valid_frames()
+    frames["outreach"] = pd.DataFrame(
+        {
+            "campaign_id": ["RC202402", "RC202402", "RC202403", "RC202403"],
+            "client_id": ["c1", "c1", "c9", "c2"],
+            "contacted_at": pd.to_datetime(
+                ["2024-02-05 10:00", "2024-02-06 10:00", "2024-03-04 11:00", "2024-04-02 09:00"]
+            ).astype("datetime64[us]"),
+            "channel": ["phone", "sms", "phone", "branch"],
+            "assigned": ["treatment", "holdout", "control", "treatment"],
+        }
+    )
+    checks = _checked_alike(frames, tmp_path / "world")
+    assert checks == {
+        ("outreach", "client_id", "unknown_client"),
+        ("outreach", "campaign_id, client_id", "duplicate_key"),
+        ("outreach", "assigned", "value_set"),
+        ("outreach", "contacted_at", "after_extract"),
+    }
     folder = tmp_path / "world"
-    folder.mkdir()
-    for name, frame in frames.items():
-        pq.write_table(to_arrow(name, frame), folder / f"{name}.parquet")
-    with pytest.raises(ContractError) as sql_err:
-        validate_parquet(folder)
-    assert str(sql_err.value) == str(pandas_err.value)
+    # the same folder without outreach.parquet: the six tables alone meet the contract
+    (folder / "outreach.parquet").unlink()
+    validate_parquet(folder)

@@ -148,6 +148,8 @@ def test_compare_summary_and_plots(result) -> None:
     assert len(cmp) == 4
     text = result.summary()
     assert "baseline" in text and "train_rest" in text and "Model chosen" in text
+    assert "coverage of the 95% interval" in text  # the backtest's level is alpha's
+    assert "coverage" in result.backtest.columns
     fig = result.plot()
     assert isinstance(fig, Figure) and len(fig.axes) == 2  # one fan chart per scenario
     assert isinstance(result.plot_backtest(), Figure)

@@ -74,6 +74,27 @@ def test_backtest_coverage_when_seasonal_naive_is_the_true_model(index: pd.Datet
     bt = backtest_series(pd.Series(y, index=index), models=("snaive",), horizon=6, n_origins=12)
     snaive = bt.scores.set_index("model").loc["snaive"]
     assert snaive["n_points"] == 72
-    assert 0.85 <= snaive["coverage95"] <= 1.0
-    assert snaive["coverage80"] <= snaive["coverage95"]
+    assert 0.85 <= snaive["coverage"] <= 1.0
     assert snaive["rel_mae"] == 1.0
+    assert bt.scores.attrs["alpha"] == 0.05
+
+
+def test_backtest_coverage_follows_alpha(index: pd.DatetimeIndex) -> None:
+    # the coverage column is that of the 1 - alpha interval: recomputed independently from the
+    # point table (|error| <= z_(1 - alpha/2) sd), and the 80% interval covers no more points
+    # than the 95% one on the same held-out points
+    rng = np.random.default_rng(11)
+    y = pd.Series(0.8 + rng.normal(0, 0.02, 42), index=index)
+    wide = backtest_series(y, models=("snaive", "ets"), horizon=6, n_origins=8)
+    narrow = backtest_series(y, models=("snaive", "ets"), horizon=6, n_origins=8, alpha=0.2)
+    assert narrow.scores.attrs["alpha"] == 0.2
+    p = narrow.points.dropna()
+    inside = (p["actual"] - p["mean"]).abs() <= stats.norm.ppf(0.9) * p["sd"]
+    expected = inside.groupby(p["model"]).mean()
+    got = narrow.scores.set_index("model")["coverage"]
+    assert_allclose(got.loc[expected.index], expected.to_numpy())
+    assert (got <= wide.scores.set_index("model")["coverage"]).all()
+    assert (got < wide.scores.set_index("model")["coverage"]).any()
+    # everything else is untouched by alpha
+    cols = ["mase", "rel_mae", "pinball", "crps"]
+    assert_allclose(narrow.scores[cols].to_numpy(), wide.scores[cols].to_numpy())

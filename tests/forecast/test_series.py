@@ -52,6 +52,10 @@ def test_interval_is_the_backtest_calibrated_student_t_interval() -> None:
     assert_allclose(t["hi"], mean + half, atol=1e-12)
     assert list(t["period"].dt.strftime("%Y-%m")) == ["2024-01", "2024-02", "2024-03"]
     assert "90% intervals" in res.summary()
+    # the backtest's coverage is that of the (uncalibrated, normal) 90% interval, alpha's level
+    assert res.scores.attrs["alpha"] == 0.1
+    coverage = np.mean(np.abs(z) <= stats.norm.ppf(0.95))
+    assert res.scores.set_index("model").loc["snaive", "coverage"] == pytest.approx(coverage)
 
 
 def test_a_gap_is_refused_with_its_month() -> None:

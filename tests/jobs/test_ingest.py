@@ -360,3 +360,80 @@ def test_an_oracle_url_without_its_driver_says_what_to_install(
     assert "tables.clients: database 'warehouse'" in text
     assert "'oracle+oracledb' is not installed" in text and "pip install oracledb" in text
     assert "pw-must-not-leak" not in run.text and not out.exists()
+
+
+@pytest.fixture(scope="module")
+def campaign_exports(tmp_path_factory):
+    """A small world with retention campaigns (from its second month), 4 months, as a
+    broker's exports without a database (accounts and positions as GBK CSV)."""
+    world = simulate(
+        n_clients=800,
+        n_branches=2,
+        n_months=4,
+        seed=3,
+        truth=False,
+        campaigns={"enabled": True, "first_month": 2},
+    )
+    assert world.tables.outreach is not None and len(world.tables.outreach)
+    folder = tmp_path_factory.mktemp("campaigns") / "exports"
+    write_exports(world.tables, folder, database="csv", surveys="csv")
+    return world, folder
+
+
+def test_outreach_round_trips_through_exports_and_ingest(
+    campaign_exports, tmp_path, monkeypatch, capsys
+):
+    """The expected outreach table is the simulator's own: the exports (Chinese headers and
+    codes, GBK, a file per month) ingested give it back, whole or month by month."""
+    world, folder = campaign_exports
+    header = (folder / "outreach" / "回访_2023-03.csv").read_text(encoding="gbk").splitlines()[0]
+    assert header == "活动编号,客户号,回访时间,回访渠道,分组"
+    out = tmp_path / "world"
+    run = run_snr(
+        ["ingest", "--sources", folder / "sources.yaml", "--out", out], monkeypatch, capsys
+    )
+    assert run.code == 0, run.text
+    ingested = load(out)
+    pd.testing.assert_frame_equal(ingested.outreach, world.tables.outreach, check_exact=True)
+    assert ingested.content_hash() == world.tables.content_hash()
+    assert (out / "outreach.parquet").exists()
+    monthly = tmp_path / "monthly.duckdb"
+    for month in MONTHS[:4]:
+        result = ingest(folder / "sources.yaml", monthly, month=month)
+        in_month = world.tables.outreach["contacted_at"].dt.strftime("%Y-%m") == month
+        assert result.tables["outreach"]["rows_written"] == in_month.sum()
+    assert load(monthly).content_hash() == world.tables.content_hash()
+    # a month's extract without an outreach entry keeps the dataset's outreach as it is
+    sources = yaml.safe_load((folder / "sources.yaml").read_text(encoding="utf-8"))
+    del sources["tables"]["outreach"]
+    without = tmp_path / "without.yaml"
+    without.write_text(yaml.safe_dump(sources, allow_unicode=True), encoding="utf-8")
+    (tmp_path / "positions").symlink_to(folder / "positions")
+    for name in ("accounts.csv", "market.csv", "推广计划.xlsx", "tickets", "surveys"):
+        (tmp_path / name).symlink_to(folder / name)
+    result = ingest(without, monthly, month="2023-04")
+    assert "outreach" not in result.tables
+    assert load(monthly).content_hash() == world.tables.content_hash()
+
+
+def test_an_unknown_outreach_code_exits_2_naming_source_column_and_rows(
+    campaign_exports, tmp_path, monkeypatch, capsys
+):
+    _, exports = campaign_exports
+    folder = _copy(exports, tmp_path)
+    march = folder / "outreach" / "回访_2023-03.csv"
+    lines = march.read_text(encoding="gbk").splitlines(keepends=True)
+    lines[2] = lines[2].replace(",对照组", ",观察组").replace(",干预组", ",观察组")
+    march.write_text("".join(lines), encoding="gbk")
+    out = tmp_path / "world"
+    run = run_snr(
+        ["ingest", "--sources", folder / "sources.yaml", "--out", out], monkeypatch, capsys
+    )
+    assert run.code == 2, run.text
+    text = " ".join(run.err.split())
+    assert (
+        "outreach/回访_2023-03.csv (table outreach), column assigned (source column 分组)" in text
+    )
+    assert "unknown '观察组' (1 row); first at line(s) 3" in text
+    assert "add them under tables.outreach.values.assigned" in text
+    assert "Traceback" not in run.text and not out.exists()

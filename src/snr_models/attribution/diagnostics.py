@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snr_models import progress
 from snr_models.attribution.staggered import att_gt, pretrend_permutation_test
 from snr_models.attribution.twfe import twfe
 from snr_models.errors import SnrInputError
@@ -31,7 +32,7 @@ def diagnose(
     frame = panel.frame
     rows = []
     figures: dict[str, Any] = {}
-    for name in panel.interventions:
+    for name in progress.track(panel.interventions, "interventions", describe=str):
         row: dict[str, Any] = {"intervention": name}
         data = frame[["branch_id", "period", "net_rate", name, f"{name}__first"]].copy()
         data["treated"] = (data[name] > 0).astype(float)

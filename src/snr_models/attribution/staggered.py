@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from snr_models import progress
 from snr_models.attribution.inference import (
     analytic_se,
     multiplier_bootstrap,
@@ -794,7 +795,7 @@ def pretrend_permutation_test(
         return {"statistic": stat, "df": df, "p_value": np.nan, "p_value_chi2": p_chi2, "n_perm": 0}
     rng = np.random.default_rng(random_state)
     exceed, valid = 0, 0
-    for _ in range(n_perm):
+    for _ in progress.track(range(n_perm), "permutations"):
         try:
             s, d, _ = statistic(rng.permutation(panel.g))
         except SnrInputError:

@@ -7,8 +7,16 @@ from typing import Annotated, Literal
 
 import typer
 
-from snr_models.cli.console import console, err_console
-from snr_models.cli.options import AlphaOption, DataOption, TrackOption
+from snr_models.cli.console import console
+from snr_models.cli.options import (
+    AlphaOption,
+    DataOption,
+    LogFormatOption,
+    ThreadsOption,
+    TrackOption,
+    VerboseOption,
+)
+from snr_models.cli.progress import LogFormat, reported
 
 
 def attribute_command(
@@ -34,11 +42,18 @@ def attribute_command(
             "(every response, client-month and ticket counts once).",
         ),
     ] = "branch_month",
+    threads: ThreadsOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Estimate each intervention's effect on S, R, E and the net rate, and split the change."""
+    """Estimate each intervention's effect on S, R, E and the net rate, and split the change.
+
+    Stages: data, effects, waterfall, diagnostics (per intervention, its pre-trend
+    permutations as steps), write, log (with --track).
+    """
     from snr_models.jobs.attribution import run_attribution
 
-    with err_console.status("attributing the change of the net rate"):
+    with reported(log_format, verbose=verbose, threads=threads):
         result = run_attribution(
             data=data,
             output=output,

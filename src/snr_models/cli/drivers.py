@@ -7,8 +7,17 @@ from typing import Annotated, Literal
 
 import typer
 
-from snr_models.cli.console import console, err_console
-from snr_models.cli.options import AlphaOption, DataOption, SeedOption, TrackOption
+from snr_models.cli.console import console
+from snr_models.cli.options import (
+    AlphaOption,
+    DataOption,
+    LogFormatOption,
+    SeedOption,
+    ThreadsOption,
+    TrackOption,
+    VerboseOption,
+)
+from snr_models.cli.progress import LogFormat, reported
 
 
 def drivers_command(
@@ -30,12 +39,19 @@ def drivers_command(
     alpha: AlphaOption = 0.05,
     seed: SeedOption = 0,
     track: TrackOption = False,
+    threads: ThreadsOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+    verbose: VerboseOption = False,
 ) -> None:
     """Key drivers of CSAT or NPS: Shapley importance with intervals, the importance-performance
-    map and actions, asymmetric drivers, the ordinal logit (CSAT) and group differences."""
+    map and actions, asymmetric drivers, the ordinal logit (CSAT) and group differences.
+
+    Stages: data, importance, asymmetric (the logit subsets as its steps), ordinal (CSAT),
+    groups (with --by; one step per group), write, log (with --track).
+    """
     from snr_models.jobs.drivers import run_drivers
 
-    with err_console.status(f"analysing the drivers of {target}"):
+    with reported(log_format, verbose=verbose, threads=threads):
         result = run_drivers(
             data=data,
             output=output,

@@ -7,8 +7,17 @@ from typing import Annotated, Literal
 
 import typer
 
-from snr_models.cli.console import console, err_console
-from snr_models.cli.options import AlphaOption, DataOption, SeedOption, TrackOption
+from snr_models.cli.console import console
+from snr_models.cli.options import (
+    AlphaOption,
+    DataOption,
+    LogFormatOption,
+    SeedOption,
+    ThreadsOption,
+    TrackOption,
+    VerboseOption,
+)
+from snr_models.cli.progress import LogFormat, reported
 
 
 def netrate_command(
@@ -34,11 +43,17 @@ def netrate_command(
     alpha: AlphaOption = 0.05,
     seed: SeedOption = 0,
     track: TrackOption = False,
+    threads: ThreadsOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Compute the net rate, S, R and E with confidence intervals and write them to a table."""
+    """Compute the net rate, S, R and E with confidence intervals and write them to a table.
+
+    Stages: data, netrate (the bootstrap replicates as its steps), log (with --track), write.
+    """
     from snr_models.jobs.netrate import run_netrate
 
-    with err_console.status("computing the net rate"):
+    with reported(log_format, verbose=verbose, threads=threads):
         result = run_netrate(
             data=data,
             output=output,

@@ -35,7 +35,7 @@ from snr_models.data.contract import (
     after_extract_message,
     extract_end,
 )
-from snr_models.data.tables import TABLE_NAMES
+from snr_models.data.tables import ALL_TABLE_NAMES, OPTIONAL_TABLE_NAMES
 from snr_models.threads import duckdb_config
 
 __all__ = ["validate_parquet", "validate_tables"]
@@ -200,7 +200,8 @@ def validate_tables(
     row: str = "rowid",
     as_of: str | pd.Timestamp | None = None,
 ) -> None:
-    """Check the six tables, DuckDB tables or views of ``con``, against the contract.
+    """Check the six tables (and ``outreach`` if given), DuckDB tables or views of ``con``,
+    against the contract.
 
     Parameters
     ----------
@@ -323,7 +324,8 @@ def validate_parquet(
     Parameters
     ----------
     path : str or Path
-        A folder holding ``<table>.parquet`` for each of the six tables.
+        A folder holding ``<table>.parquet`` for each of the six tables, and
+        ``outreach.parquet`` if the data set has retention contacts (checked like the others).
     as_of : str or Timestamp, optional
         The extract's date (``YYYY-MM`` or a day); dates after its month are refused. Default:
         the last month of ``client_months``.
@@ -344,8 +346,10 @@ def validate_parquet(
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         checkers: dict[str, _Checker] = {}
-        for name in TABLE_NAMES:
+        for name in ALL_TABLE_NAMES:
             if not (path / f"{name}.parquet").exists():
+                if name in OPTIONAL_TABLE_NAMES:
+                    continue  # a data set without retention contacts
                 problems.append(Problem(name, "*", "missing_table", [], 0, "table is missing"))
                 continue
             source = parquet_glob(path, name).replace("'", "''")

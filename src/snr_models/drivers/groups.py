@@ -24,6 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
+from snr_models import progress
 from snr_models.drivers.importance import DriverImportance, key_drivers
 from snr_models.drivers.inputs import prepare
 from snr_models.errors import SnrInputError
@@ -239,7 +240,7 @@ def drivers_by_group(
             alpha=alpha,
             random_state=None if random_state is None else random_state + i,
         )
-        for i, group in enumerate(keep)
+        for i, group in enumerate(progress.track(keep, "groups", describe=str))
     }
     shares = np.array([r.table["share"].to_numpy() for r in results.values()])  # (G, p)
     variances = np.array(

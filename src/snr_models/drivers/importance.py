@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from snr_models import progress
 from snr_models.drivers.bootstrap import (
     bootstrap_correlations,
     bootstrap_counts,
@@ -359,22 +360,24 @@ def _mcfadden_subsets(
     Ratings take a handful of values, so each subset's logit is fitted on the distinct rows of
     (outcome, drivers in the subset) with their counts as frequency weights -- the same
     likelihood, hence the same estimates -- starting from the fit of the subset without its
-    last driver.
+    last driver. A progress step ``subsets`` counts the fits.
     """
     p = X.shape[1]
     llnull = null_loglik(codes, weights)
     rows = _patterns(codes, X, weights)
     out = np.zeros(2**p)
     starts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for k in range(1, p + 1):
-        members, masks = _subsets_of_size(p, k)
-        for m, mask in zip(members, masks, strict=True):
-            parent = starts.get(int(mask) & ~(1 << int(m[-1])))
-            start = None if parent is None else (parent[0], np.r_[parent[1], 0.0])
-            fit = fit_cumulative_logit(*rows.subset(m), start=start)
-            if k < p:
-                starts[int(mask)] = (fit.thresholds, fit.coef)
-            out[mask] = 1.0 - fit.llf / llnull
+    with progress.stage("subsets", total=2**p - 1):
+        for k in range(1, p + 1):
+            members, masks = _subsets_of_size(p, k)
+            for m, mask in zip(members, masks, strict=True):
+                parent = starts.get(int(mask) & ~(1 << int(m[-1])))
+                start = None if parent is None else (parent[0], np.r_[parent[1], 0.0])
+                fit = fit_cumulative_logit(*rows.subset(m), start=start)
+                if k < p:
+                    starts[int(mask)] = (fit.thresholds, fit.coef)
+                out[mask] = 1.0 - fit.llf / llnull
+                progress.advance()
     return out
 
 
@@ -436,7 +439,7 @@ def pseudo_r2_shapley(
         rng = np.random.default_rng(random_state)
         reps = np.empty((n_boot, len(drivers)))
         reps_r2 = np.empty(n_boot)
-        for b in range(n_boot):
+        for b in progress.track(range(n_boot), "bootstrap"):
             w = bootstrap_counts(len(codes), 1, rng)[0].astype(np.float64)
             keep = w > 0
             vals = _mcfadden_subsets(codes[keep], X[keep], w[keep])

@@ -8,8 +8,10 @@ that leave a full horizon to score (Tashman 2000). Scores per model:
 - ``mase``: mean absolute error scaled by the in-sample mean absolute seasonal-naive error of
   the training window (Hyndman & Koehler 2006); below 1 beats the in-sample seasonal naive;
 - ``rel_mae``: mean absolute error relative to the seasonal naive's on the same points;
-- ``coverage80``, ``coverage95``: share of held-out points inside the central intervals;
-- ``pinball``: mean pinball loss over the 2.5, 10, 50, 90 and 97.5% quantiles (scaled);
+- ``coverage``: share of held-out points inside the central ``1 - alpha`` interval (the level
+  the forecast's own intervals use, ``alpha`` of :func:`backtest_series`);
+- ``pinball``: mean pinball loss over the quantiles :data:`~snr_models.forecast.scores.QUANTILES`
+  (2.5, 10, 50, 90 and 97.5%; scaled), a score of the whole predictive distribution;
 - ``crps``: mean CRPS of the Gaussian predictive distribution (scaled).
 
 The model with the lowest ``mase`` is chosen (ties: the simpler, earlier in :data:`MODELS`).
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from snr_models.forecast.models import DEFAULT_MODELS, MODELS, make_model
 from snr_models.forecast.scores import QUANTILES, crps_normal, mase_scale, pinball, z_of
@@ -44,7 +47,8 @@ class SeriesBacktest:
     points : DataFrame
         One row per model, origin and step: ``model, origin, step, actual, mean, sd, scale``.
     scores : DataFrame
-        One row per model (see module doc), plus ``n_points`` and ``n_origins``.
+        One row per model (see module doc), plus ``n_points`` and ``n_origins``;
+        ``scores.attrs["alpha"]`` is the ``alpha`` of the ``coverage`` column.
     chosen : str
         The chosen model's name.
     params : dict
@@ -57,28 +61,27 @@ class SeriesBacktest:
     params: dict = field(default_factory=dict, repr=False)
 
 
-def score_points(points: pd.DataFrame) -> pd.DataFrame:
-    """Scores per model from a point table (``model, origin, step, actual, mean, sd, scale``)."""
+def score_points(points: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Scores per model from a point table (``model, origin, step, actual, mean, sd, scale``);
+    ``coverage`` is that of the ``1 - alpha`` interval (recorded in ``attrs["alpha"]``)."""
     if points.empty:
-        return pd.DataFrame(
-            columns=["model", "mase", "rel_mae", "coverage80", "coverage95", "pinball", "crps"]
-        )
+        out = pd.DataFrame(columns=["model", "mase", "rel_mae", "coverage", "pinball", "crps"])
+        out.attrs["alpha"] = alpha
+        return out
     p = points.dropna(subset=["actual", "mean", "sd", "scale"])
     err = (p["actual"] - p["mean"]).abs()
     rows = []
     naive = p[p["model"] == "snaive"].set_index(["origin", "step"])
+    z = z_of(1 - alpha)
+    z_quantiles = stats.norm.ppf(QUANTILES)
     for model, g in p.groupby("model", sort=False):
         e = err.loc[g.index]
-        z80, z95 = z_of(0.8), z_of(0.95)
-        q = g["mean"].to_numpy()[:, None] + g["sd"].to_numpy()[:, None] * np.array(
-            [-z95, -z80, 0.0, z80, z95]
-        )
+        q = g["mean"].to_numpy()[:, None] + g["sd"].to_numpy()[:, None] * z_quantiles
         scale = g["scale"].to_numpy()
         row = {
             "model": model,
             "mase": float(np.mean(e / scale)),
-            "coverage80": float(np.mean(e <= z80 * g["sd"])),
-            "coverage95": float(np.mean(e <= z95 * g["sd"])),
+            "coverage": float(np.mean(e <= z * g["sd"])),
             "pinball": pinball(g["actual"].to_numpy() / scale, q / scale[:, None], QUANTILES),
             "crps": float(
                 np.mean(crps_normal(g["actual"].to_numpy(), g["mean"].to_numpy(), g["sd"]) / scale)
@@ -97,7 +100,9 @@ def score_points(points: pd.DataFrame) -> pd.DataFrame:
         else:
             row["rel_mae"] = np.nan
         rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["alpha"] = alpha
+    return out
 
 
 def _origins(n: int, horizon: int, n_origins: int, min_train: int) -> list[int]:
@@ -118,6 +123,7 @@ def backtest_series(
     n_origins: int = 6,
     season_length: int = 12,
     min_train: int = 12,
+    alpha: float = 0.05,
 ) -> SeriesBacktest:
     """Rolling-origin backtest of ``models`` on ``y`` and the model choice (see module doc).
 
@@ -133,6 +139,8 @@ def backtest_series(
         Months ahead, and origins.
     min_train : int
         Fewest months an origin fits on.
+    alpha : float
+        ``coverage`` is scored for the ``1 - alpha`` interval.
 
     Examples
     --------
@@ -165,7 +173,7 @@ def backtest_series(
             for s in range(h):
                 records.append((name, o, s + 1, values[o + s], mean[s], sd[s], scale))
     points = pd.DataFrame.from_records(records, columns=POINT_COLUMNS)
-    scores = score_points(points)
+    scores = score_points(points, alpha)
     chosen = _choose(scores, names)
     return SeriesBacktest(points=points, scores=scores, chosen=chosen, params=warm)
 

@@ -306,7 +306,7 @@ def forecast(
     for j, c in enumerate(COMPONENTS):
         y = pd.Series(firm[c], index=index)
         name, scores, mean, sd, resid, points = fit_series(
-            y, x_firm[c], horizon, models, n_origins, season_length
+            y, x_firm[c], horizon, models, n_origins, season_length, alpha
         )
         factors_f[c] = scale_factor(standardised_errors(points))
         record("firm", c, name, scores, factors_f[c])
@@ -314,7 +314,7 @@ def forecast(
         for i in progress.track(range(n_b), f"branches {c}"):
             yb = pd.Series(_fill(values[c][i], firm[c]), index=index)
             name, scores, mean, sd, resid, points = fit_series(
-                yb, x_branch[i], horizon, models, n_origins, season_length
+                yb, x_branch[i], horizon, models, n_origins, season_length, alpha
             )
             factor = scale_factor(standardised_errors(points))
             record(str(ids[i]), c, name, scores, factor)

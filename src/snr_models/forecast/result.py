@@ -31,8 +31,9 @@ class ForecastResult:
         factor its predictive standard deviation was widened by (the calibration, see
         :mod:`snr_models.forecast.calibration`).
     backtest : DataFrame
-        ``series, component, model, mase, rel_mae, coverage80, coverage95, pinball, crps,
-        n_points, n_origins``: every candidate's rolling-origin scores.
+        ``series, component, model, mase, rel_mae, coverage, pinball, crps, n_points,
+        n_origins``: every candidate's rolling-origin scores (``coverage``: of the ``1 - alpha``
+        interval, the level of ``table``).
     effects : DataFrame or None
         ``intervention, component, estimate, se``: the effects the scenarios used.
     scenarios : tuple
@@ -59,6 +60,11 @@ class ForecastResult:
     def to_frame(self) -> pd.DataFrame:
         """The forecast table (a copy)."""
         return self.table.copy()
+
+    @property
+    def _level(self) -> str:
+        """The intervals' level in words (``"95%"`` for ``alpha`` 0.05)."""
+        return f"{100 * (1 - self.params.get('alpha', 0.05)):g}%"
 
     def firm_backtest(self) -> pd.DataFrame:
         """Backtest scores of the firm-wide series, one row per component and model."""
@@ -97,8 +103,12 @@ class ForecastResult:
         lines.append(counts.to_string())
         fb = self.firm_backtest()
         if len(fb):
-            lines += ["", "Firm-wide rolling-origin backtest (MASE vs in-sample seasonal naive):"]
-            cols = ["component", "model", "mase", "rel_mae", "coverage80", "coverage95", "crps"]
+            lines += [
+                "",
+                "Firm-wide rolling-origin backtest (MASE vs in-sample seasonal naive; coverage "
+                f"of the {self._level} interval):",
+            ]
+            cols = ["component", "model", "mase", "rel_mae", "coverage", "crps"]
             lines.append(fb[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         cal = self.params.get("calibration")
         if cal:
@@ -113,8 +123,10 @@ class ForecastResult:
             & (self.table["component"] == "net_rate")
             & (self.table["period"] == self.table["period"].max())
         ]
-        level = f"{100 * (1 - self.params.get('alpha', 0.05)):g}%"
-        lines += ["", f"Firm-wide net rate in {last['period'].iloc[0]:%Y-%m} ({level} interval):"]
+        lines += [
+            "",
+            f"Firm-wide net rate in {last['period'].iloc[0]:%Y-%m} ({self._level} interval):",
+        ]
         lines.append(
             last[["scenario", "forecast", "lo", "hi"]].to_string(
                 index=False, float_format=lambda v: f"{v:.4f}"
@@ -146,7 +158,7 @@ class ForecastResult:
                 & (self.table["component"] == component)
             ]
             ax.plot(hist["period"], hist["value"], color="black", lw=1.2, label="observed")
-            band = f"{100 * (1 - self.params.get('alpha', 0.05)):g}% interval"
+            band = f"{self._level} interval"
             ax.fill_between(sub["period"], sub["lo"], sub["hi"], alpha=0.25, color="C0", label=band)
             ax.plot(sub["period"], sub["forecast"], color="C0", lw=1.6, label="forecast")
             ax.set_title(name)
@@ -157,7 +169,8 @@ class ForecastResult:
         return fig
 
     def plot_backtest(self) -> Figure:
-        """Firm-wide backtest: MASE and 95% coverage by component and model."""
+        """Firm-wide backtest: MASE and the ``1 - alpha`` intervals' coverage by component and
+        model."""
         from snr_models.figures import new_figure
 
         fb = self.firm_backtest()
@@ -171,13 +184,13 @@ class ForecastResult:
                 sub = fb[fb["model"] == m].set_index("component").reindex(comps)
                 x = np.arange(len(comps)) + i * width
                 ax1.bar(x, sub["mase"], width, label=m)
-                ax2.bar(x, sub["coverage95"], width, label=m)
+                ax2.bar(x, sub["coverage"], width, label=m)
             for ax in (ax1, ax2):
                 ax.set_xticks(np.arange(len(comps)) + 0.4 - width / 2, comps)
             ax1.axhline(1.0, color="grey", lw=0.8)
-            ax2.axhline(0.95, color="grey", lw=0.8)
+            ax2.axhline(1 - self.params.get("alpha", 0.05), color="grey", lw=0.8)
             ax1.legend(fontsize=8)
         ax1.set_title("MASE (firm)")
-        ax2.set_title("95% interval coverage (firm)")
+        ax2.set_title(f"{self._level} interval coverage (firm)")
         fig.tight_layout()
         return fig

@@ -41,11 +41,13 @@ def fit_series(
     models: Sequence[str],
     n_origins: int,
     season_length: int,
+    alpha: float = 0.05,
 ) -> tuple[str, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     """Choose, refit and forecast one series.
 
-    Returns the model's name, the backtest scores, the model's own predictive mean and standard
-    deviation, its in-sample residuals and the honest backtest points the calibration uses
+    Returns the model's name, the backtest scores (``coverage`` of the ``1 - alpha`` interval),
+    the model's own predictive mean and standard deviation, its in-sample residuals and the
+    honest backtest points the calibration uses
     (:func:`~snr_models.forecast.calibration.selection_points`; empty without a backtest, or
     when the chosen model failed on the whole history and a fallback forecasts instead).
     """
@@ -58,6 +60,7 @@ def fit_series(
             horizon=horizon,
             n_origins=n_origins,
             season_length=season_length,
+            alpha=alpha,
         )
         chosen, scores, warm = bt.chosen, bt.scores, bt.params
         points = selection_points(bt.points)
@@ -210,7 +213,7 @@ def forecast_series(
         raise SnrInputError(f"forecast_series: need at least 12 months, got {len(series)}")
     exog = np.zeros((len(series) + horizon, 0))
     name, scores, mean, sd, _, points = fit_series(
-        series, exog, horizon, models, n_origins, season_length
+        series, exog, horizon, models, n_origins, season_length, alpha
     )
     factor = scale_factor(standardised_errors(points))
     dof = effective_dof({"series": points})

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snr_models import progress
 from snr_models.attribution import (
     attribute_change,
     build_panel,
@@ -93,13 +94,16 @@ def estimate_attribution(
     ``"branch_month"`` (each branch-month counts once, the simulator truth's average) or
     ``"client"`` (client-level estimation: every response, client-month and ticket counts once).
     """
-    panel = build_panel(tables)
-    effects = estimate_joint(panel, alpha=alpha, weighting=weighting)
-    overlap = estimate_overlap(panel, alpha=alpha, weighting=weighting, joint=effects)
-    wf = attribute_change(
-        panel, start, end, window=window, effects=overlap, alpha=alpha, overlap="shapley"
-    )
-    diagnostics, figures = diagnose(panel, alpha=alpha)
+    with progress.stage("effects"):
+        panel = build_panel(tables)
+        effects = estimate_joint(panel, alpha=alpha, weighting=weighting)
+        overlap = estimate_overlap(panel, alpha=alpha, weighting=weighting, joint=effects)
+    with progress.stage("waterfall"):
+        wf = attribute_change(
+            panel, start, end, window=window, effects=overlap, alpha=alpha, overlap="shapley"
+        )
+    with progress.stage("diagnostics"):
+        diagnostics, figures = diagnose(panel, alpha=alpha)
     figures = {
         "waterfall.png": wf.plot(),
         "effects.png": effects.plot(),
@@ -200,12 +204,31 @@ def run_attribution(
     if weighting not in ("branch_month", "client"):
         raise SnrInputError(f"weighting must be 'branch_month' or 'client', not {weighting!r}")
     t0 = time.perf_counter()
-    tables = data if isinstance(data, Tables) else load(data)
-    est = estimate_attribution(
-        tables, start=start, end=end, window=window, alpha=alpha, weighting=weighting
-    )
-    output = Path(output)
-    with atomic_path(output, directory=True) as tmp:
+    stages = ("data", "effects", "waterfall", "diagnostics", "write", *(("log",) if track else ()))
+    with progress.job("attribute", stages):
+        with progress.stage("data"):
+            tables = data if isinstance(data, Tables) else load(data)
+        est = estimate_attribution(
+            tables, start=start, end=end, window=window, alpha=alpha, weighting=weighting
+        )
+        return _write_attribution(
+            est, tables, Path(output), start, end, window, alpha, track, weighting, t0
+        )
+
+
+def _write_attribution(
+    est: AttributionEstimates,
+    tables: Tables,
+    output: Path,
+    start: str | None,
+    end: str | None,
+    window: int,
+    alpha: float,
+    track: bool,
+    weighting: str,
+    t0: float,
+) -> AttributionJobResult:
+    with progress.stage("write"), atomic_path(output, directory=True) as tmp:
         est.effects.to_csv(tmp / "effects.csv", index=False)
         est.waterfall.to_csv(tmp / "waterfall.csv", index=False)
         est.diagnostics.to_csv(tmp / "diagnostics.csv", index=False)
@@ -221,17 +244,21 @@ def run_attribution(
         from snr_models import tracking
 
         settings = {"start": start, "end": end, "window": window, "alpha": alpha}
-        with tracking.start_run(
-            "snr-attribution",
-            run_name=tracking.run_name("attribute", tables, config=settings | {"w": weighting}),
-            tags={"job": "attribute"},
-            description=(
-                f"snr attribute: each intervention's effect on S, R, E and the net rate, "
-                f"estimated jointly ({weighting} weighting, {1 - alpha:.0%} intervals), and the "
-                f"waterfall of the change of the firm-wide net rate from {start or 'the first'} "
-                f"to {end or 'the last'} months ({window}-month windows)."
-            ),
-        ) as run:
+        with (
+            progress.stage("log"),
+            tracking.start_run(
+                "snr-attribution",
+                run_name=tracking.run_name("attribute", tables, config=settings | {"w": weighting}),
+                tags={"job": "attribute"},
+                description=(
+                    f"snr attribute: each intervention's effect on S, R, E and the net rate, "
+                    f"estimated jointly ({weighting} weighting, {1 - alpha:.0%} intervals), and "
+                    f"the waterfall of the change of the firm-wide net rate from "
+                    f"{start or 'the first'} to {end or 'the last'} months ({window}-month "
+                    "windows)."
+                ),
+            ) as run,
+        ):
             log_attribution(run, tables, est, seconds)
             run_id = run.run_id
     return AttributionJobResult(

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from snr_models import progress
 from snr_models.data.atomic import atomic_path
 from snr_models.data.io import load
 from snr_models.data.tables import Tables
@@ -93,12 +94,14 @@ def analyse_drivers(
             f"--by {by!r} is not a column of the survey frame; try segment or branch_id"
         )
     drivers = list(RATING_COLUMNS)
-    importance = key_drivers(
-        frame, target, drivers, n_boot=n_boot, alpha=alpha, random_state=random_state
-    )
-    ipa = importance_performance(importance)
+    with progress.stage("importance"):
+        importance = key_drivers(
+            frame, target, drivers, n_boot=n_boot, alpha=alpha, random_state=random_state
+        )
+        ipa = importance_performance(importance)
     low, high = RANGES[target]
-    asym = asymmetric_drivers(frame, target, drivers, low=low, high=high)
+    with progress.stage("asymmetric"):
+        asym = asymmetric_drivers(frame, target, drivers, low=low, high=high)
     out_tables = {
         "importance.csv": importance.to_frame(),
         "actions.csv": ipa.actions(),
@@ -113,21 +116,23 @@ def analyse_drivers(
     ordinal = None
     if target == "csat":
         experience = [c for c in EXPERIENCE_COLUMNS if frame[c].std() > 0]
-        ordinal = ordinal_logit(frame, target, drivers + experience, alpha=alpha)
+        with progress.stage("ordinal"):
+            ordinal = ordinal_logit(frame, target, drivers + experience, alpha=alpha)
         out_tables["ordinal.csv"] = ordinal.to_frame()
         figures["ordinal.png"] = ordinal.plot()
         summaries.append(ordinal.summary())
     groups = None
     if by is not None:
-        groups = drivers_by_group(
-            frame,
-            target,
-            drivers,
-            by,
-            n_boot=min(n_boot, 200) if n_boot >= 2 else 200,
-            alpha=alpha,
-            random_state=random_state,
-        )
+        with progress.stage("groups"):
+            groups = drivers_by_group(
+                frame,
+                target,
+                drivers,
+                by,
+                n_boot=min(n_boot, 200) if n_boot >= 2 else 200,
+                alpha=alpha,
+                random_state=random_state,
+            )
         out_tables["by_group.csv"] = groups.to_frame()
         out_tables["group_tests.csv"] = groups.tests
         figures["by_group.png"] = groups.plot()
@@ -179,13 +184,37 @@ def run_drivers(
         Log parameters, importances, tables and figures to MLflow.
     """
     t0 = time.perf_counter()
-    tables = data if isinstance(data, Tables) else load(data)
-    result = analyse_drivers(
-        tables, target=target, by=by, n_boot=n_boot, alpha=alpha, random_state=random_state
+    stages = (
+        "data",
+        "importance",
+        "asymmetric",
+        *(("ordinal",) if target == "csat" else ()),
+        *(("groups",) if by is not None else ()),
+        "write",
+        *(("log",) if track else ()),
     )
+    with progress.job("drivers", stages):
+        with progress.stage("data"):
+            tables = data if isinstance(data, Tables) else load(data)
+        result = analyse_drivers(
+            tables, target=target, by=by, n_boot=n_boot, alpha=alpha, random_state=random_state
+        )
+        return _write_drivers(result, tables, Path(output), target, by, n_boot, alpha, track, t0)
+
+
+def _write_drivers(
+    result: DriverAnalyses,
+    tables: Tables,
+    output: Path,
+    target: Literal["csat", "nps"],
+    by: str | None,
+    n_boot: int,
+    alpha: float,
+    track: bool,
+    t0: float,
+) -> DriversJobResult:
     out_tables, figures, summaries = result.tables, result.figures, result.summaries
-    output = Path(output)
-    with atomic_path(output, directory=True) as tmp:
+    with progress.stage("write"), atomic_path(output, directory=True) as tmp:
         for name, table in out_tables.items():
             table.to_csv(tmp / name, index=False)
         (tmp / "summary.txt").write_text("\n\n".join(summaries) + "\n")
@@ -195,20 +224,21 @@ def run_drivers(
     seconds = time.perf_counter() - t0
     run_id = None
     if track:
-        run_id = _track(
-            tables=tables,
-            target=target,
-            drivers=list(RATING_COLUMNS),
-            by=by,
-            n_boot=n_boot,
-            alpha=alpha,
-            ranges=RANGES[target],
-            analyses=result.analyses,
-            out_tables=out_tables,
-            figures=figures,
-            summary="\n\n".join(summaries),
-            seconds=seconds,
-        )
+        with progress.stage("log"):
+            run_id = _track(
+                tables=tables,
+                target=target,
+                drivers=list(RATING_COLUMNS),
+                by=by,
+                n_boot=n_boot,
+                alpha=alpha,
+                ranges=RANGES[target],
+                analyses=result.analyses,
+                out_tables=out_tables,
+                figures=figures,
+                summary="\n\n".join(summaries),
+                seconds=seconds,
+            )
     return DriversJobResult(
         tables=out_tables,
         output=output,

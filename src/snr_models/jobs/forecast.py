@@ -82,13 +82,13 @@ def log_forecast(result: ForecastResult, run: Any, tables: Tables | None = None)
         fb = result.firm_backtest()
         metrics = {}
         for row in fb.itertuples():
-            for m in ("mase", "rel_mae", "coverage80", "coverage95", "pinball", "crps"):
+            for m in ("mase", "rel_mae", "coverage", "pinball", "crps"):
                 metrics[f"backtest.firm.{row.component}.{row.model}.{m}"] = getattr(row, m)
         chosen = choice[choice["series"] != "firm"].merge(
             result.backtest, on=["series", "component", "model"]
         )
         if len(chosen):
-            for m in ("mase", "rel_mae", "coverage80", "coverage95"):
+            for m in ("mase", "rel_mae", "coverage"):
                 metrics[f"backtest.branches.chosen.{m}"] = float(chosen[m].mean())
         run.log_metrics(metrics)
     cal = result.params.get("calibration")

@@ -46,7 +46,6 @@ from snr_models.data.ingest.dataset import (
     sample,
 )
 from snr_models.data.io import publish
-from snr_models.data.tables import TABLE_NAMES
 from snr_models.features.drift import drift_report, training_profile
 from snr_models.jobs.lock import Locked, acquire
 from snr_models.report import Section, render_page
@@ -190,7 +189,7 @@ def _quality_page(
         "Each source file or query: rows read, rejected and set aside (other months).",
     )
     sections = [summary]
-    for name in TABLE_NAMES:
+    for name in ex.tables:
         c = counts[name]
         section = Section(f"table-{name}", name)
         section.kpis(
@@ -307,7 +306,7 @@ def _ingest(
             say(f"{s.source}: encoding detected as {s.encoding}")
     quarantine = _move(ex.quarantine, quarantine_path)
     over = [
-        t for t in TABLE_NAMES if ex.rows_read(t) and ex.rows_rejected(t) / ex.rows_read(t) > limit
+        t for t in ex.tables if ex.rows_read(t) and ex.rows_rejected(t) / ex.rows_read(t) > limit
     ]
     if over:
         raise IngestError(_threshold_message(ex, over, limit, quarantine_path))
@@ -328,13 +327,13 @@ def _ingest(
             "rows_replaced": merged.replaced[name],
             "rows_total": merged.totals[name],
         }
-        for name in TABLE_NAMES
+        for name in ex.tables
     }
     manifest_path = side / "manifest.json"
     manifest = _read_manifest(manifest_path)
     psi: dict[str, dict[str, float]] = {}
     profiles: dict[str, Any] = {}
-    for name in TABLE_NAMES:
+    for name in ex.tables:
         if not ex.rows_kept(name):
             continue
         columns = _profiled(name)
@@ -344,7 +343,7 @@ def _ingest(
             report = drift_report(previous, frame)
             psi[name] = {r.feature: float(r.psi) for r in report.table.itertuples()}
         profiles[name] = training_profile(frame, columns, label=None)
-    nulls = {name: null_shares(ex, con, name) for name in TABLE_NAMES}
+    nulls = {name: null_shares(ex, con, name) for name in ex.tables}
     per_month = rows_per_month(merged, con)
     finished = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     entry = {

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from snr_models import progress
 from snr_models.data import Tables, load
 from snr_models.data.atomic import write_frame
 from snr_models.errors import SnrInputError
@@ -195,34 +196,56 @@ def run_netrate(
     output = Path(output)
     if output.suffix.lower() not in {".csv", ".parquet"}:
         raise SnrInputError(f"--output {output}: expected a .csv or .parquet file name")
-    tables = load(data)
-    result = analyse_net_rate(
-        tables,
-        MetricSpec.from_yaml(spec) if spec else None,
-        freq=freq,
-        by=[by] if by else (),
-        alpha=alpha,
-        n_boot=n_boot,
-        random_state=random_state,
-    )
+    stages = ("data", "netrate", *(("log",) if track else ()), "write")
+    with progress.job("netrate", stages):
+        return _run_netrate(data, output, by, freq, spec, n_boot, alpha, random_state, track)
+
+
+def _run_netrate(
+    data: str | Path,
+    output: Path,
+    by: list[str] | None,
+    freq: str,
+    spec: str | Path | None,
+    n_boot: int,
+    alpha: float,
+    random_state: int | None,
+    track: bool,
+) -> NetRateJobResult:
+    with progress.stage("data"):
+        tables = load(data)
+    with progress.stage("netrate"):
+        result = analyse_net_rate(
+            tables,
+            MetricSpec.from_yaml(spec) if spec else None,
+            freq=freq,
+            by=[by] if by else (),
+            alpha=alpha,
+            n_boot=n_boot,
+            random_state=random_state,
+        )
     frame = result.groups[_key(by)].frame if by else result.firm
     run_id = None
     if track:
         from snr_models import tracking
 
         settings = {"freq": freq, "by": by or [], "n_boot": n_boot}
-        with tracking.start_run(
-            "snr-netrate",
-            run_name=tracking.run_name("netrate", tables, config=settings | {"alpha": alpha}),
-            tags={"job": "netrate"},
-            description=(
-                f"snr netrate: the net rate and its components S, R and E by period ({freq})"
-                f"{f' and {by}' if by else ''}, with {1 - alpha:.0%} bootstrap intervals "
-                f"({n_boot} replicates)."
-            ),
-        ) as run:
+        with (
+            progress.stage("log"),
+            tracking.start_run(
+                "snr-netrate",
+                run_name=tracking.run_name("netrate", tables, config=settings | {"alpha": alpha}),
+                tags={"job": "netrate"},
+                description=(
+                    f"snr netrate: the net rate and its components S, R and E by period ({freq})"
+                    f"{f' and {by}' if by else ''}, with {1 - alpha:.0%} bootstrap intervals "
+                    f"({n_boot} replicates)."
+                ),
+            ) as run,
+        ):
             log_net_rate(run, result, settings)
             run.log_data(tables)
             run_id = run.run_id
-    write_frame(frame, output)
+    with progress.stage("write"):
+        write_frame(frame, output)
     return NetRateJobResult(frame=frame, output=output, run_id=run_id)

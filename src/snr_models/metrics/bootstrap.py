@@ -27,6 +27,7 @@ from collections.abc import Iterator
 import numpy as np
 from scipy import sparse
 
+from snr_models import progress
 from snr_models.metrics.components import ClientPeriodStats, component_values, composite
 from snr_models.metrics.spec import MetricSpec
 
@@ -69,7 +70,8 @@ def group_replicates(
     """``(n_boot, n_periods)`` bootstrap replicates of the composite for one group of clients.
 
     ``matrix`` is the group's ``(n_clients, 7 * n_periods)`` block of
-    :attr:`ClientPeriodStats.matrix`.
+    :attr:`ClientPeriodStats.matrix`. Advances the open progress step by the replicates drawn
+    (:mod:`snr_models.progress`).
     """
     n, n_cols = matrix.shape
     replicates = np.full((n_boot, n_periods), np.nan)
@@ -92,6 +94,7 @@ def group_replicates(
             totals[:size, used] = (x @ weights.T.astype(np.float64)).T
         values = component_values(totals[:size].reshape(size, -1, n_periods), spec, k)
         replicates[begin : begin + size] = composite(values, spec)
+        progress.advance(size)
     return replicates
 
 
@@ -120,8 +123,9 @@ def bootstrap_replicates(
     """
     rng = np.random.default_rng(random_state)
     out = np.empty((n_boot, stats.n_groups, stats.window.n))
-    for g, matrix in enumerate(_group_matrices(stats)):
-        out[:, g, :] = group_replicates(matrix, spec, k, stats.window.n, n_boot, rng)
+    with progress.stage("bootstrap", total=n_boot * stats.n_groups):
+        for g, matrix in enumerate(_group_matrices(stats)):
+            out[:, g, :] = group_replicates(matrix, spec, k, stats.window.n, n_boot, rng)
     return out
 
 
@@ -159,16 +163,18 @@ def bootstrap_composite(
     """Bootstrap SE and percentile interval of the composite, each ``(n_groups, n_periods)``.
 
     Groups are processed one at a time, so memory holds one group's ``(n_boot, n_periods)``
-    replicates and one chunk of weights at a time.
+    replicates and one chunk of weights at a time. A progress step ``bootstrap`` counts the
+    replicates of every group.
     """
     rng = np.random.default_rng(random_state)
     shape = (stats.n_groups, stats.window.n)
     se, lo, hi = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     n_dropped = 0
-    for g, matrix in enumerate(_group_matrices(stats)):
-        reps = group_replicates(matrix, spec, k, stats.window.n, n_boot, rng)
-        n_dropped += int(np.isnan(reps).sum())
-        se[g], lo[g], hi[g] = summarise_replicates(reps, alpha)
+    with progress.stage("bootstrap", total=n_boot * stats.n_groups):
+        for g, matrix in enumerate(_group_matrices(stats)):
+            reps = group_replicates(matrix, spec, k, stats.window.n, n_boot, rng)
+            n_dropped += int(np.isnan(reps).sum())
+            se[g], lo[g], hi[g] = summarise_replicates(reps, alpha)
     logger.debug(
         "bootstrap: %d replicates x %d groups x %d periods, %d undefined replicate cells",
         n_boot,

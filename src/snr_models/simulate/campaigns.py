@@ -170,9 +170,10 @@ def _campaign_ids(world: World, month: np.ndarray) -> np.ndarray:
 
 
 def outreach_table(world: World, log: CampaignLog) -> pd.DataFrame:
-    """The contract's ``outreach`` table: one row per targeted client and campaign."""
+    """The contract's ``outreach`` table: one row per targeted client and campaign, in key
+    order (campaign, client), as ``snr ingest`` writes it."""
     names = np.array(list(world.config.campaigns.channels), dtype=object)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "campaign_id": pd.Series(_campaign_ids(world, log.month), dtype="str"),
             "client_id": pd.Series(np.asarray(world.client_ids)[log.client], dtype="str"),
@@ -181,6 +182,7 @@ def outreach_table(world: World, log: CampaignLog) -> pd.DataFrame:
             "assigned": pd.Series(np.where(log.treated, "treatment", "holdout"), dtype="str"),
         }
     ).astype({"contacted_at": "datetime64[us]"})
+    return frame.sort_values(["campaign_id", "client_id"], kind="stable", ignore_index=True)
 
 
 def _kind(uplift: np.ndarray, p0: np.ndarray) -> np.ndarray:

@@ -17,6 +17,9 @@ file                        what it holds
 ``推广计划.xlsx``             interventions: dates as Excel serial numbers, intensity in %
 ``market.csv``              market, UTF-8 with BOM: months as ``2024年3月``, returns and
                             volatility in percent, turnover in 亿元
+``outreach/回访_YYYY-MM.csv`` outreach (only when the world ran retention campaigns), GBK,
+                            one file per month: channel and arm as Chinese codes
+                            (电话, 干预组/对照组), contact time ``2024/3/1 09:05:00``
 ==========================  ===========================================================
 
 Headers are in Chinese and categories are Chinese codes. With ``database="csv"`` accounts and
@@ -79,6 +82,8 @@ CODES: dict[str, dict[str, str]] = {
         "满意度回访计划": "survey_program",
     },
     "unit_type": {"营业部": "branch", "全公司": "firm"},
+    "outreach_channel": {"电话": "phone", "柜台": "branch", "APP": "app", "短信": "sms"},
+    "assigned": {"干预组": "treatment", "对照组": "holdout"},
 }
 _YES_NO = {"是": True, "否": False}
 
@@ -156,6 +161,13 @@ _MARKET = {
     "指数收益率(%)": "index_return",
     "波动率(%)": "volatility",
     "成交额(亿元)": "turnover",
+}
+_OUTREACH = {
+    "活动编号": "campaign_id",
+    "客户号": "client_id",
+    "回访时间": "contacted_at",
+    "回访渠道": "channel",
+    "分组": "assigned",
 }
 _MARKET_UNITS = {"index_return": "percent", "volatility": "percent", "turnover": "亿元"}
 _SHIFT = {"万元": -4, "percent": 2, "亿元": -8}
@@ -299,6 +311,19 @@ def _market(tables: Tables) -> pd.DataFrame:
     for column, unit in _MARKET_UNITS.items():
         values[column] = _decimal(m[column], _SHIFT[unit])
     return _frame(_MARKET, values)
+
+
+def _outreach(frame: pd.DataFrame) -> pd.DataFrame:
+    return _frame(
+        _OUTREACH,
+        {
+            "campaign_id": frame["campaign_id"],
+            "client_id": frame["client_id"],
+            "contacted_at": _local_text(frame["contacted_at"]),
+            "channel": _decode(frame["channel"], CODES["outreach_channel"]),
+            "assigned": _decode(frame["assigned"], CODES["assigned"]),
+        },
+    )
 
 
 def _copy_value(value: Any) -> str:
@@ -487,6 +512,25 @@ def write_exports(
             entry |= {"path": "surveys/问卷_{month:%Y-%m}.csv", "encoding": "gbk"}
         _interventions(tables).to_excel(tmp / "推广计划.xlsx", sheet_name="推广计划", index=False)
         _market(tables).to_csv(tmp / "market.csv", index=False, encoding="utf-8-sig")
+        if tables.outreach is not None:
+            (tmp / "outreach").mkdir()
+            keys = tables.outreach["contacted_at"].dt.strftime("%Y-%m")
+            # a file for every month, empty without a campaign: `snr ingest --month` finds one
+            for key in tables.client_months["month"].dt.strftime("%Y-%m").unique():
+                part = tables.outreach.loc[keys == key]
+                _outreach(part).to_csv(
+                    tmp / "outreach" / f"回访_{key}.csv", index=False, encoding="gbk"
+                )
+            sources["tables"]["outreach"] = {
+                "path": "outreach/回访_{month:%Y-%m}.csv",
+                "encoding": "gbk",
+                "columns": _OUTREACH,
+                "values": {
+                    "channel": CODES["outreach_channel"],
+                    "assigned": CODES["assigned"],
+                },
+                "dates": {"contacted_at": "%Y/%m/%d %H:%M:%S"},
+            }
         text = yaml.safe_dump(sources, allow_unicode=True, sort_keys=False)
         (tmp / "sources.yaml").write_text(text, encoding="utf-8")
     return out

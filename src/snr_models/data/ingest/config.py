@@ -1,6 +1,7 @@
 """``sources.yaml``: where each contract table comes from and how its values are mapped.
 
-One entry per contract table under ``tables``; each says where the rows are (a file, a glob
+One entry per contract table under ``tables`` (``outreach``, the retention contacts, is
+optional: without its entry the dataset holds none); each says where the rows are (a file, a glob
 of files or a SQL query), how the file is encoded, which source column becomes which contract
 column, and how codes, units and dates are converted. Database credentials never appear in
 the file: a database names the environment variable that holds its SQLAlchemy URL.
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from snr_models.configfile import read_yaml_mapping
 from snr_models.data.contract import column_kinds
-from snr_models.data.tables import TABLE_NAMES
+from snr_models.data.tables import ALL_TABLE_NAMES, TABLE_NAMES
 from snr_models.errors import SnrInputError
 
 __all__ = [
@@ -65,6 +66,7 @@ MONTHLY_COLUMN: dict[str, str] = {
     "client_months": "month",
     "tickets": "created_at",
     "surveys": "responded_at",
+    "outreach": "contacted_at",
 }
 
 _NUMERIC_KINDS = {"int", "nullable_int", "float"}
@@ -235,6 +237,11 @@ class SourcesConfig(_Strict):
     tables: dict[str, TableSource]
     base: Path = Field(Path("."), exclude=True, description="folder relative paths start from")
 
+    def table_names(self) -> tuple[str, ...]:
+        """The contract tables this file has a source for, in contract order (the six, and
+        ``outreach`` if it has an entry)."""
+        return tuple(name for name in ALL_TABLE_NAMES if name in self.tables)
+
     @model_validator(mode="after")
     def _against_contract(self) -> SourcesConfig:
         problems: list[str] = []
@@ -242,9 +249,9 @@ class SourcesConfig(_Strict):
             if name not in self.tables:
                 problems.append(f"tables.{name}: missing (every contract table needs a source)")
         for name, source in self.tables.items():
-            if name not in TABLE_NAMES:
+            if name not in ALL_TABLE_NAMES:
                 problems.append(
-                    f"tables.{name}: not a contract table (tables: {', '.join(TABLE_NAMES)})"
+                    f"tables.{name}: not a contract table (tables: {', '.join(ALL_TABLE_NAMES)})"
                 )
                 continue
             problems += [f"tables.{name}.{p}" for p in source.check_against(name)]

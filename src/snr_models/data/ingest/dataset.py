@@ -23,7 +23,7 @@ from snr_models.data.contract_sql import validate_tables
 from snr_models.data.ingest.config import MONTHLY_COLUMN
 from snr_models.data.ingest.extract import ROW_COLUMN, Extract
 from snr_models.data.io import DUCKDB_SUFFIXES
-from snr_models.data.tables import TABLE_NAMES, parquet_glob
+from snr_models.data.tables import OPTIONAL_TABLE_NAMES, TABLE_NAMES, parquet_glob
 from snr_models.threads import duckdb_config
 
 __all__ = ["LATER_COLUMNS", "Merged", "check", "connect", "merge", "null_shares", "sample"]
@@ -79,15 +79,31 @@ def _q(name: str) -> str:
 
 
 def _existing(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, str] | None:
-    """Relations of the existing dataset's tables, or None if there is none."""
+    """Relations of the existing dataset's tables (an optional one if it holds it), or None
+    if there is none."""
     if not out.exists():
         return None
     if out.is_dir():
-        return {n: f"read_parquet('{_text(parquet_glob(out, n))}')" for n in TABLE_NAMES}
-    if out.suffix.lower() in DUCKDB_SUFFIXES:
+        held = {p.name.removesuffix(".parquet") for p in out.iterdir()}
+
+        def relation(name: str) -> str:
+            return f"read_parquet('{_text(parquet_glob(out, name))}')"
+
+    elif out.suffix.lower() in DUCKDB_SUFFIXES:
         con.execute(f"ATTACH '{_text(out)}' AS existing (READ_ONLY)")
-        return {n: f"existing.main.{_q(n)}" for n in TABLE_NAMES}
-    return None
+        found = con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = 'existing' AND table_schema = 'main'"
+        ).fetchall()
+        held = {str(r[0]) for r in found}
+
+        def relation(name: str) -> str:
+            return f"existing.main.{_q(name)}"
+
+    else:
+        return None
+    optional = [n for n in OPTIONAL_TABLE_NAMES if n in held]
+    return {n: relation(n) for n in (*TABLE_NAMES, *optional)}
 
 
 def _inside(column: str, month: pd.Timestamp) -> str:
@@ -113,14 +129,24 @@ def merge(
     is ingested: ingesting months one by one, in any order, gives the dataset a full ingest
     of the same sources gives, without re-reading earlier months. The new pending values are
     written to ``scratch`` (:attr:`Merged.pending`), for the caller to publish.
+
+    An optional table (``outreach``) is merged like the others when the extract has it; a
+    month's extract without it keeps the dataset's rows of it as they are.
     """
     old = _existing(con, out) if ex.month is not None else None
     old_pending = f"read_parquet('{_text(pending)}')" if old and pending.exists() else None
-    replaced = dict.fromkeys(TABLE_NAMES, 0)
-    for name in TABLE_NAMES:
+    names = [n for n in (*TABLE_NAMES, *OPTIONAL_TABLE_NAMES) if n in ex.tables or n in (old or {})]
+    replaced = dict.fromkeys(names, 0)
+    for name in names:
         columns = [*column_kinds(name), ROW_COLUMN]
+        if name not in ex.tables:  # an optional table this extract does not have: kept
+            assert old is not None
+            kept = ", ".join(map(_q, column_kinds(name)))
+            rows = f"SELECT {kept}, NULL::BIGINT AS {ROW_COLUMN} FROM {old[name]}"
+            con.execute(f"CREATE TEMP VIEW {_q('all_' + name)} AS {rows}")
+            continue
         new = f"SELECT {', '.join(map(_q, columns))} FROM {ex.relation(name)}"
-        if old is None or name not in MONTHLY_COLUMN:
+        if old is None or name not in MONTHLY_COLUMN or name not in old:
             con.execute(f"CREATE TEMP VIEW {_q('all_' + name)} AS {new}")
             continue
         month = _q(MONTHLY_COLUMN[name])
@@ -139,8 +165,8 @@ def merge(
             f"WHERE NOT ({_inside('o.' + month, ex.month)})"
         )
         con.execute(f"CREATE TEMP VIEW {_q('all_' + name)} AS {previous} UNION ALL {new}")
-    later = dict.fromkeys(TABLE_NAMES, 0)
-    selects = {name: f"SELECT * FROM {_q('all_' + name)}" for name in TABLE_NAMES}
+    later = dict.fromkeys(names, 0)
+    selects = {name: f"SELECT * FROM {_q('all_' + name)}" for name in names}
     written_pending = None
     last = con.execute("SELECT max(month) FROM all_client_months").fetchall()[0][0]
     if ex.month is not None and last is not None:
@@ -173,7 +199,7 @@ def merge(
                 f"WHERE {after}) TO '{_text(written_pending)}' (FORMAT parquet)"
             )
     totals, tables = {}, {}
-    for name in TABLE_NAMES:
+    for name in names:
         order = ", ".join(map(_q, KEYS[name]))
         tables[name] = f"merged_{name}"
         con.execute(f"CREATE TABLE {tables[name]} AS {selects[name]} ORDER BY {order}")
@@ -233,6 +259,8 @@ def rows_per_month(merged: Merged, con: duckdb.DuckDBPyConnection) -> pd.DataFra
     """Rows of each monthly table per month (``YYYY-MM``) in the merged dataset."""
     per_month = {}
     for name, column in MONTHLY_COLUMN.items():
+        if name not in merged.tables:
+            continue
         found = con.execute(
             f"SELECT strftime({_q(column)}, '%Y-%m') AS m, count(*) FROM {merged.tables[name]} "
             "GROUP BY m"

@@ -25,7 +25,6 @@ import pyarrow as pa
 from snr_models.data.ingest.config import MONTHLY_COLUMN, SourcesConfig
 from snr_models.data.ingest.convert import REJECT_COLUMNS, map_chunk
 from snr_models.data.ingest.read import IngestError, read_source
-from snr_models.data.tables import TABLE_NAMES
 
 __all__ = ["ROW_COLUMN", "Extract", "SourceStats", "extract", "source_row"]
 
@@ -83,6 +82,8 @@ class Extract:
     sources : list of SourceStats
     month : Timestamp or None
         The month extracted (its first day), or ``None`` for everything.
+    tables : tuple of str
+        The contract tables extracted: the six, and ``outreach`` when ``sources.yaml`` has it.
     """
 
     con: duckdb.DuckDBPyConnection
@@ -91,6 +92,7 @@ class Extract:
     examples: pd.DataFrame
     sources: list[SourceStats] = field(default_factory=list)
     month: pd.Timestamp | None = None
+    tables: tuple[str, ...] = ()
 
     @staticmethod
     def relation(table: str) -> str:
@@ -223,7 +225,8 @@ def extract(
         Where the rejected cells are written (CSV), if there are any.
     month : Timestamp, optional
         The month to extract (its first day). Rows of a monthly table (client_months by
-        ``month``, tickets by ``created_at``, surveys by ``responded_at``) of other months
+        ``month``, tickets by ``created_at``, surveys by ``responded_at``, outreach by
+        ``contacted_at``) of other months
         are set aside and counted (``rows_other_months``: a workbook may hold every month);
         snapshot tables are read whole.
 
@@ -236,7 +239,7 @@ def extract(
     unknown: list[tuple[str, str, str, Counter, list[int]]] = []
     rejected = _Quarantine(quarantine)
     try:
-        for table in TABLE_NAMES:
+        for table in config.table_names():
             source = config.tables[table]
             created = False
             for chunk in read_source(table, config, month):
@@ -284,4 +287,6 @@ def extract(
         if rejected.examples
         else pd.DataFrame(columns=REJECT_COLUMNS)
     )
-    return Extract(con, quarantine, rejected.reasons(), examples, stats, month)
+    return Extract(
+        con, quarantine, rejected.reasons(), examples, stats, month, config.table_names()
+    )
