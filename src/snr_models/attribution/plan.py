@@ -486,15 +486,16 @@ class RolloutPlan:
         ):
             for value, sub in g.groupby(by):
                 sub = sub.sort_values(x)
-                ax.plot(sub[x], sub["power"], marker="o", label=f"{value} {unit}")
+                ax.plot(sub[x], sub["power"], marker="o", label=f"{value}")
             s = self.stated
             ax.plot([s[x]], [s["power"]], marker="*", ms=14, color="black", ls="none")
             ax.axhline(self.target, color="grey", ls="--", lw=0.8)
             ax.set_xlabel(x)
             ax.set_ylim(0, 1.02)
-            ax.legend(fontsize=8)
-        axes[0].set_ylabel(f"power at effect {self.effect:+.3f}")
-        fig.suptitle(f"{self.intervention}: {self.design.design} roll-out, power")
+            ax.legend(title=unit, fontsize=8, title_fontsize=8)
+        # plain words and codes only, so that the report can put them in its language
+        axes[0].set_ylabel("power")
+        fig.suptitle(self.intervention)
         fig.tight_layout()
         return fig
 
