@@ -32,11 +32,23 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from snr_models.attribution.inference import t_value
 from snr_models.attribution.joint import JointEffects
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
 
-EB_COLUMNS = ["raw", "raw_se", "estimate", "se", "lo", "hi", "shrinkage", "shared_se"]
+RAW_COLUMNS = [
+    "intervention",
+    "branch_id",
+    "raw",
+    "raw_se",
+    "cell",
+    "cell_se",
+    "cell_df",
+    "deviation",
+    "idio_se",
+    "n_treated",
+]
 
 
 def shrink(
@@ -124,8 +136,11 @@ def _autocorrelation(resid: np.ndarray) -> float:
 def raw_branch_effects(effects: JointEffects, component: str = "net_rate") -> pd.DataFrame:
     """Raw per-branch effects of every intervention on ``component`` (see the module doc).
 
-    Returns ``intervention, branch_id, raw, raw_se, n_treated`` for every branch an
-    intervention reached with at least one untreated month in the panel.
+    Returns ``intervention, branch_id, raw, raw_se, cell, cell_se, deviation, idio_se,
+    n_treated`` for every branch an intervention reached with at least one untreated month in
+    the panel: ``raw = cell + deviation``, the branch's cohort cells (their branch-clustered
+    error ``cell_se``, shared with the other branches of its cells) and its own deviation
+    (``idio_se``, independent across branches).
     """
     if component not in effects.fits:
         raise SnrInputError(
@@ -157,21 +172,27 @@ def raw_branch_effects(effects: JointEffects, component: str = "net_rate") -> pd
             on, off = mine & treated & keep, mine & ~treated & keep
             if on.sum() < 1 or off.sum() < 2:
                 continue
+            # Bell-McCaffrey degrees of freedom of the branch's cells (few branches behind them
+            # give few), as for the joint estimate's own interval
+            cell_df = fit.dof(w.loc[b])
             r = resid[mine & keep]
             idio = float(np.var(r, ddof=1)) * (1 / on.sum() + 1 / off.sum()) * inflate
+            deviation = float(resid[on].mean() - resid[off].mean())
             rows.append(
                 {
                     "intervention": name,
                     "branch_id": b,
-                    "raw": cell_est + float(resid[on].mean() - resid[off].mean()),
+                    "raw": cell_est + deviation,
                     "raw_se": float(np.sqrt(max(cv, 0.0) + idio)),
+                    "cell": float(cell_est),
                     "cell_se": float(np.sqrt(max(cv, 0.0))),
+                    "cell_df": float(cell_df),
+                    "deviation": deviation,
                     "idio_se": float(np.sqrt(idio)),
                     "n_treated": int(on.sum()),
                 }
             )
-    cols = ["intervention", "branch_id", "raw", "raw_se", "cell_se", "idio_se", "n_treated"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=RAW_COLUMNS)
 
 
 def _branch_cell_weights(cells: pd.DataFrame, name: str, regressors: pd.Index) -> pd.DataFrame:
@@ -303,19 +324,51 @@ def branch_effects(
     for name, sub in raw.groupby("intervention", sort=False):
         if len(sub) < 2:
             continue
-        est = overall.loc[(name, component)] if (name, component) in overall.index else None
-        tab, prior = shrink(
-            sub["raw"].to_numpy(),
-            sub["raw_se"].to_numpy(),
-            alpha,
-            mu=None if est is None else float(est["estimate"]),
-            mu_se=None if est is None else float(est["se"]),
+        # the deviations alone are pooled, towards 0; the cells keep their own (shared) error
+        dev, prior = shrink(
+            sub["deviation"].to_numpy(), sub["idio_se"].to_numpy(), alpha, mu=0.0, mu_se=0.0
         )
-        tab.insert(0, "n_treated", sub["n_treated"].to_numpy())
-        tab.insert(0, "branch_id", sub["branch_id"].to_numpy())
-        tab.insert(0, "intervention", name)
+        cell, cell_se = sub["cell"].to_numpy(), sub["cell_se"].to_numpy()
+        est = cell + dev["estimate"].to_numpy()
+        se = np.sqrt(cell_se**2 + dev["se"].to_numpy() ** 2)
+        # the cells' part of the interval on their t quantile (few branches behind a cell give
+        # few degrees of freedom), the deviation's on the normal's
+        z = stats.norm.ppf(1 - alpha / 2)
+        t = np.array([t_value(alpha, d) if np.isfinite(d) else z for d in sub["cell_df"]])
+        half = np.sqrt((t * cell_se) ** 2 + (z * dev["se"].to_numpy()) ** 2)
+        tab = pd.DataFrame(
+            {
+                "intervention": name,
+                "branch_id": sub["branch_id"].to_numpy(),
+                "n_treated": sub["n_treated"].to_numpy(),
+                "raw": sub["raw"].to_numpy(),
+                "raw_se": sub["raw_se"].to_numpy(),
+                "estimate": est,
+                "se": se,
+                "lo": est - half,
+                "hi": est + half,
+                "shrinkage": dev["shrinkage"].to_numpy(),
+                "cell_se": cell_se,
+            }
+        )
         parts.append(tab)
-        priors.append({"intervention": name, **prior, "n_branches": len(sub)})
+        mu, mu_se = (
+            (
+                float(overall.loc[(name, component), "estimate"]),
+                float(overall.loc[(name, component), "se"]),
+            )
+            if (name, component) in overall.index
+            else (float(np.mean(est)), float("nan"))
+        )
+        priors.append(
+            {
+                "intervention": name,
+                "mu": mu,
+                "mu_se": mu_se,
+                "tau": prior["tau"],
+                "n_branches": len(sub),
+            }
+        )
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     return BranchEffects(table=table, priors=pd.DataFrame(priors), component=component, alpha=alpha)
 
