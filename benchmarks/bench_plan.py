@@ -23,11 +23,11 @@ import time
 import numpy as np
 
 from snr_models.attribution import build_panel, estimate_joint
-from snr_models.attribution.allocation import allocate, candidate_effects, effect_draws
-from snr_models.attribution.plan import PlannedDesign, simulate_design
 from snr_models.attribution.shrinkage import branch_effects, segment_effects
 from snr_models.jobs.attribution import estimate_attribution
 from snr_models.jobs.plan import _segment_mix, _treated
+from snr_models.plan.allocation import allocate, candidate_effects, effect_draws
+from snr_models.plan.rollout import PlannedDesign, simulate_design
 from snr_models.simulate import simulate
 
 N_MAIN = 300  # the main job's replicates: 100 of the stated design, 8 x 25 for the grid

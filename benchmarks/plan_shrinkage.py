@@ -8,7 +8,8 @@ intervention switched off, averaged over the branch's treated months). Prints, p
 intervention and overall, the RMSE of the raw and the shrunken estimates and the coverage of
 the shrunken 95% intervals (goal: RMSE lower than raw; coverage 90-99%), and the same for the
 one-level pooling the package used before (``_1l``: cell + deviation shrunk together towards the
-joint estimate as if the branches' errors were independent).
+joint estimate as if the branches' errors were independent, the cells' errors clustered
+without the placebo scaling), in the same run.
 
 Usage::
 
@@ -21,12 +22,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 
-from snr_models.attribution import build_panel, estimate_joint
-from snr_models.attribution.shrinkage import branch_effects, raw_branch_effects, shrink
+from snr_models.attribution import build_panel, estimate_joint, shrinkage
+from snr_models.attribution.shrinkage import branch_effects, shrink
 from snr_models.simulate import simulate
 
 
@@ -38,7 +40,8 @@ def one_world(seed: int, args: argparse.Namespace) -> pd.DataFrame:
     tab = branch_effects(joint).to_frame()
     # the one-level pooling it replaced, for comparison: raw = cell + deviation shrunk as a
     # whole towards the joint estimate, as if the branches' errors were independent
-    raw = raw_branch_effects(joint)
+    with mock.patch.object(shrinkage, "_placebo_scaled", lambda e, n, c, v: (None, v)):
+        raw = shrinkage.raw_branch_effects(joint)  # its errors as they were: clustered only
     overall = joint.table.set_index(["intervention", "component"])
     for name, sub in raw.groupby("intervention", sort=False):
         if len(sub) < 2:

@@ -28,7 +28,7 @@ component is ``effect``:
 
 The estimate is linear in the injected effect and the standard error does not depend on it
 (the saturated cells absorb a constant shift exactly when every treated cell has data:
-``tests/attribution/test_plan.py`` checks it), so each replicate's estimate minus the injected
+``tests/plan/test_rollout.py`` checks it), so each replicate's estimate minus the injected
 effect gives the power at any other effect without refitting (:meth:`RolloutPlan.power_at`);
 for a design on the placebo spread (a pilot on fewer than eight branches) that curve is an
 approximation, exact at the stated effect.
@@ -269,7 +269,7 @@ def simulate_design(
     The replicates come in groups of ``outcomes_per_design`` sharing a design (the branches
     drawn and the assignment) and differing in their residuals' signs: a group's regressions
     share their design matrix, so they are solved at once (exactly the estimator's numbers;
-    ``tests/attribution/test_plan.py``). ``1`` draws a new design for every replicate.
+    ``tests/plan/test_rollout.py``). ``1`` draws a new design for every replicate.
     """
     if outcomes_per_design < 1:
         raise SnrInputError(

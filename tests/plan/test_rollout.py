@@ -1,4 +1,4 @@
-"""``attribution.plan``: design diagnosis of a planned roll-out by simulation on the history.
+"""``plan.rollout``: design diagnosis of a planned roll-out by simulation on the history.
 
 Expected numbers: the assignment's cohort sizes and start months follow from the design's
 definition (PlannedDesign's docstring); the estimate's exact shift by the injected effect and
@@ -18,7 +18,8 @@ import pytest
 
 from snr_models.attribution import build_panel, estimate_joint, with_placebo_rollout
 from snr_models.attribution.inference import t_value
-from snr_models.attribution.plan import (
+from snr_models.errors import SnrInputError
+from snr_models.plan.rollout import (
     PlannedDesign,
     _estimate_design,
     _History,
@@ -26,7 +27,6 @@ from snr_models.attribution.plan import (
     plan_rollout,
     simulate_design,
 )
-from snr_models.errors import SnrInputError
 from snr_models.simulate import simulate
 
 SIM = {"n_clients": 3_000, "n_branches": 16, "n_months": 26}
