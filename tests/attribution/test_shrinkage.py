@@ -74,6 +74,13 @@ def test_branch_effects_result_object(worlds) -> None:
     assert set(be.priors["intervention"]) <= set(be.table["intervention"])
     assert "Per-branch effects" in be.summary()
     assert len(be.plot().axes) == len(be.priors)
+    # readable: the 3 best and 3 worst branches of each programme, labels of 8 points
+    fig = be.plot(extremes=3)
+    ticks = fig.axes[0].get_yticklabels()
+    assert len(ticks) == 6 and min(t.get_fontsize() for t in ticks) >= 8
+    best = be.table[be.table["intervention"] == be.priors["intervention"].iloc[0]]
+    best = best.nlargest(3, "estimate")["branch_id"]
+    assert set(best) <= {t.get_text() for t in ticks}
     with pytest.raises(SnrInputError, match="no regression of 'S'"):
         branch_effects(joint, "S")
 

@@ -295,15 +295,27 @@ class BranchEffects:
             lines += ["", "By segment:", self.segments.to_string(index=False, float_format=_f4)]
         return "\n".join(lines)
 
-    def plot(self, intervention: str | None = None):  # noqa: ANN201 - matplotlib lazily
-        """Raw and shrunken branch effects with intervals, one panel per intervention."""
+    def plot(self, intervention: str | None = None, extremes: int = 8):  # noqa: ANN201
+        """Raw and shrunken branch effects with intervals, one panel per intervention (two
+        panels a row): the ``extremes`` best and worst branches by shrunken effect (all when
+        they are at most twice as many), the joint estimate dashed."""
         from snr_models.figures import new_figure
 
         names = [intervention] if intervention else list(self.priors["intervention"])
-        fig = new_figure(figsize=(4.2 * len(names), 0.18 * self.table["branch_id"].nunique() + 2))
-        axes = fig.subplots(1, len(names), squeeze=False)[0]
-        for ax, name in zip(axes, names, strict=True):
+        subs = {}
+        for name in names:
             sub = self.table[self.table["intervention"] == name].sort_values("estimate")
+            cut = len(sub) > 2 * extremes
+            subs[name] = (pd.concat([sub.head(extremes), sub.tail(extremes)]) if cut else sub, cut)
+        n_rows = max(len(sub) for sub, _ in subs.values())
+        cols = min(2, len(names))
+        grid_rows = -(-len(names) // cols)
+        fig = new_figure(figsize=(5.0 * cols, grid_rows * (0.24 * n_rows + 1.3)))
+        axes = fig.subplots(grid_rows, cols, squeeze=False).ravel()
+        for ax in axes[len(names) :]:
+            ax.remove()
+        for ax, name in zip(axes, names, strict=False):
+            sub, cut = subs[name]
             y = np.arange(len(sub))
             ax.plot(sub["raw"], y, "x", color="grey", label="raw")
             ax.errorbar(
@@ -311,16 +323,21 @@ class BranchEffects:
                 y,
                 xerr=[sub["estimate"] - sub["lo"], sub["hi"] - sub["estimate"]],
                 fmt="o",
-                ms=3,
+                ms=4,
                 capsize=2,
                 label="shrunken",
             )
+            if cut:  # the branches in between are left out: a gap between worst and best
+                ax.axhline(extremes - 0.5, color="grey", lw=0.6, ls=":")
             mu = float(self.priors.set_index("intervention").loc[name, "mu"])
             ax.axvline(mu, color="black", lw=0.8, ls="--")
             ax.axvline(0, color="grey", lw=0.6)
-            ax.set_yticks(y, sub["branch_id"], fontsize=6)
-            ax.set_title(name, fontsize=9)
-        axes[0].legend(fontsize=7)
+            ax.set_yticks(y, sub["branch_id"], fontsize=8)
+            ax.tick_params(axis="x", labelsize=8)
+            ax.set_ylim(-0.7, n_rows - 0.3)
+            ax.set_title(name, fontsize=10)
+            ax.set_xlabel("net rate" if self.component == "net_rate" else self.component)
+        axes[0].legend(fontsize=8)
         fig.tight_layout()
         return fig
 
