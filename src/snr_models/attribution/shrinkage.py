@@ -307,7 +307,7 @@ class BranchEffects:
             sub = self.table[self.table["intervention"] == name].sort_values("estimate")
             cut = len(sub) > 2 * extremes
             subs[name] = (pd.concat([sub.head(extremes), sub.tail(extremes)]) if cut else sub, cut)
-        n_rows = max(len(sub) for sub, _ in subs.values())
+        n_rows = max(len(sub) for sub, _ in subs.values())  # the tallest panel sets the height
         cols = min(2, len(names))
         grid_rows = -(-len(names) // cols)
         fig = new_figure(figsize=(5.0 * cols, grid_rows * (0.24 * n_rows + 1.3)))
@@ -334,11 +334,12 @@ class BranchEffects:
             ax.axvline(0, color="grey", lw=0.6)
             ax.set_yticks(y, sub["branch_id"], fontsize=8)
             ax.tick_params(axis="x", labelsize=8)
-            ax.set_ylim(-0.7, n_rows - 0.3)
+            ax.set_ylim(-0.7, len(sub) - 0.3)
             ax.set_title(name, fontsize=10)
             ax.set_xlabel("net rate" if self.component == "net_rate" else self.component)
-        axes[0].legend(fontsize=8)
-        fig.tight_layout()
+        # one legend above the panels, clear of the branches' intervals
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncols=2, fontsize=8)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
         return fig
 
 
