@@ -285,8 +285,8 @@ class BranchEffects:
                 "estimate", ascending=False
             )
             lines.append(
-                f"{p.intervention}: mean {p.mu:+.4f} (s.e. {p.mu_se:.4f}), spread across "
-                f"branches {p.tau:.4f}, {p.n_branches} branches; best "
+                f"{p.intervention}: mean {p.mu:+.4f} (s.e. {p.mu_se:.4f}), branches' spread "
+                f"around their cohorts {p.tau:.4f}, {p.n_branches} branches; best "
                 + ", ".join(f"{r.branch_id} {r.estimate:+.4f}" for r in sub.head(3).itertuples())
                 + "; worst "
                 + ", ".join(f"{r.branch_id} {r.estimate:+.4f}" for r in sub.tail(3).itertuples())
