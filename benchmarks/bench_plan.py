@@ -8,7 +8,7 @@ replicates of the stated design (per replicate; first a new design per replicate
 then ``--per-design`` replicates sharing each design, solved at once), the effects
 (per-branch and per-segment, shrunken) and the allocation; then extrapolates the main job's
 settings (100 replicates and 8 x 25 for the grid). ``--stage`` times the whole stage, with the
-grid's replicates 10 per design (as before) and at the default (5 per design).
+grid's replicates 10 per design (as before) and at the default (5 per design), alternated twice.
 
 Usage::
 
@@ -93,12 +93,10 @@ def main() -> None:
 
         stage = RunConfig.from_yaml(Path(__file__).parents[1] / "experiments/default.yaml").plan
         costs, budget = read_costs(stage.costs)
-        # the grid's replicates per design: 10 as before (3 designs per grid point), then the
-        # default (5 designs), in the same run
-        for grid_k in (
-            10,
-            inspect.signature(plan_rollout).parameters["grid_outcomes_per_design"].default,
-        ):
+        # the grid's replicates per design: 10 as before (3 designs per grid point) and the
+        # default (5 designs), alternated twice in the same run (the shared machine's load drifts)
+        new_k = inspect.signature(plan_rollout).parameters["grid_outcomes_per_design"].default
+        for grid_k in (10, new_k, 10, new_k):
             with mock.patch(
                 "snr_models.jobs.plan.plan_rollout",
                 functools.partial(plan_rollout, grid_outcomes_per_design=grid_k),
