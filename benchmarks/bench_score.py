@@ -56,8 +56,8 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def setup(workdir: Path) -> tuple[str, Path, float]:
-    """Retrain a champion into a store under ``workdir``; return (uri, world, seconds)."""
+def setup(workdir: Path, model: str = "boost") -> tuple[str, Path, float]:
+    """Retrain a ``model`` champion into a store under ``workdir``; return (uri, world, seconds)."""
     from snr_models.jobs.churn import ChurnConfig
     from snr_models.jobs.retrain import retrain
     from snr_models.simulate import simulate, write_simulation
@@ -74,7 +74,7 @@ def setup(workdir: Path) -> tuple[str, Path, float]:
         "summary": str(workdir / "summary.json"),
         "floors": {"min_auc": 0.0, "calibration_slope": [-100, 100], "min_empc": -1e9},
     }
-    cfg = ChurnConfig.model_validate(cfg.model_dump() | {"retrain": loose})
+    cfg = ChurnConfig.model_validate(cfg.model_dump() | {"model": model, "retrain": loose})
     start = time.perf_counter()
     result = retrain(cfg, data=world)
     seconds = time.perf_counter() - start

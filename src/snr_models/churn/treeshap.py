@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["TreeExplainer", "tree_expected_value", "tree_shap_rows"]
 
@@ -140,25 +141,68 @@ def tree_shap_rows(nodes: np.ndarray, Z: np.ndarray, n_columns: int) -> np.ndarr
     return phi
 
 
-def _pattern_keys(decisions: np.ndarray) -> np.ndarray:
-    """One sortable key per row of a boolean matrix (uint64 up to 64 columns, else bytes)."""
-    packed = np.packbits(decisions, axis=1)
-    if packed.shape[1] <= 8:
-        wide = np.zeros((len(packed), 8), dtype=np.uint8)
-        wide[:, : packed.shape[1]] = packed
-        return wide.view(np.uint64).ravel()
-    packed = np.ascontiguousarray(packed)
-    return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+def _pattern_codes(tree: _TreeCache, Zt: np.ndarray, nan: np.ndarray) -> tuple[np.ndarray, list]:
+    """Each row's decision pattern in ``tree``, factorised: codes and the distinct keys.
+
+    Up to 52 splits, a row's decisions are the bits of one integer (summed exactly in
+    float64) and a hash table factorises the keys in one pass (:func:`pandas.factorize`);
+    more splits fall back to sorting the rows' packed bits.
+    """
+    n, m = Zt.shape[1], len(tree.columns)
+    if m <= 52:
+        keys = np.zeros(n)
+        for j, (column, threshold) in enumerate(zip(tree.columns, tree.thresholds, strict=True)):
+            left = Zt[column] <= threshold
+            if tree.missing_left[j]:
+                left |= nan[column]
+            keys += left * 2.0**j
+        codes, uniq = pd.factorize(keys.astype(np.int64))
+        return codes, uniq.tolist()
+    left = Zt[tree.columns] <= tree.thresholds[:, None]
+    left |= nan[tree.columns] & tree.missing_left[:, None]
+    rows = np.ascontiguousarray(np.packbits(left, axis=0).T)
+    uniq, codes = np.unique(
+        rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), return_inverse=True
+    )
+    return codes.ravel(), uniq.tolist()
+
+
+class _TreeCache:
+    """One tree's splits and its SHAP values per decision pattern met so far."""
+
+    def __init__(self, nodes: np.ndarray) -> None:
+        self.nodes = nodes
+        inner = np.flatnonzero(~nodes["is_leaf"].astype(bool))
+        self.columns = nodes["feature_idx"][inner].astype(np.intp)
+        self.thresholds = nodes["num_threshold"][inner]
+        self.missing_left = nodes["missing_go_to_left"][inner].astype(bool)
+        self.used = np.unique(self.columns)
+        self.clear()
+
+    def clear(self) -> None:
+        self.slots: dict[Any, int] = {}
+        self.table = np.zeros((len(self.used), 64))  # one column per pattern, grown by doubling
+
+    def add(self, values: np.ndarray) -> np.ndarray:
+        """Store the columns of ``values`` (shape (len(used), k)); return their slots."""
+        size, k = len(self.slots), values.shape[1]
+        if size + k > self.table.shape[1]:
+            grown = np.zeros((len(self.used), max(2 * self.table.shape[1], size + k)))
+            grown[:, :size] = self.table[:, :size]
+            self.table = grown
+        self.table[:, size : size + k] = values
+        return np.arange(size, size + k)
 
 
 class TreeExplainer:
     """Exact TreeSHAP of a tree ensemble on design rows, fast on many rows.
 
     In path-dependent TreeSHAP a row enters a tree's values only through the side it takes
-    at each split, so rows with the same decisions in a tree share its SHAP values. Each
-    tree's values are computed once per distinct decision pattern, for all new patterns
-    of a call at once (:func:`tree_shap_rows`), and cached across calls (at most
-    ``max_cache`` patterns per tree); the per-row values are then gathered.
+    at each split, so rows with the same decisions in a tree share its SHAP values. Per tree,
+    the rows' decisions are factorised into patterns (one ``uint64`` key per row, hashed); the
+    values of patterns not met before are computed for all of them at once
+    (:func:`tree_shap_rows`, the exact recursion) and cached across calls (at most
+    ``max_cache`` patterns per tree); the rows' values are then gathered from the cache.
 
     Parameters
     ----------
@@ -171,7 +215,7 @@ class TreeExplainer:
     def __init__(self, trees: list[np.ndarray], max_cache: int = 50_000) -> None:
         self.trees = trees
         self.max_cache = max_cache
-        self.caches: list[dict[Any, np.ndarray]] = [{} for _ in self.trees]
+        self.caches = [_TreeCache(nodes) for nodes in trees]
 
     def expected_value(self) -> float:
         """The sum of the trees' cover-weighted mean leaf values."""
@@ -180,31 +224,25 @@ class TreeExplainer:
     def __call__(self, Z: np.ndarray) -> np.ndarray:
         """SHAP values of the design rows ``Z``, shape ``Z.shape``."""
         n, d = Z.shape
-        phi = np.zeros((n, d))
-        for nodes, cache in zip(self.trees, self.caches, strict=True):
-            inner = np.flatnonzero(~nodes["is_leaf"].astype(bool))
-            cols = nodes["feature_idx"][inner]
-            used = np.unique(cols)
-            values = Z[:, cols]
-            left = np.where(
-                np.isnan(values),
-                nodes["missing_go_to_left"][inner].astype(bool),
-                values <= nodes["num_threshold"][inner],
-            )
-            uniq, first, inverse = np.unique(
-                _pattern_keys(left), return_index=True, return_inverse=True
-            )
-            uniq_keys = uniq.tolist()
-            new = [u for u, key in enumerate(uniq_keys) if key not in cache]
-            if len(cache) + len(new) > self.max_cache:
-                cache.clear()  # bounded memory: start the cache afresh
-                new = list(range(len(uniq_keys)))
-            if new:
-                fresh = tree_shap_rows(nodes, Z[first[new]], d)[:, used]
-                for row, u in enumerate(new):
-                    cache[uniq_keys[u]] = fresh[row]
-            table = np.stack([cache[key] for key in uniq_keys])
+        Zt = np.asfortranarray(Z).T  # one design column per contiguous row
+        nan = np.isnan(Zt)
+        phi = np.zeros((d, n))
+        for tree in self.caches:
+            codes, keys = _pattern_codes(tree, Zt, nan)
+            slots = np.fromiter((tree.slots.get(k, -1) for k in keys), np.intp, len(keys))
+            new = np.flatnonzero(slots < 0)
+            if len(tree.slots) + len(new) > max(self.max_cache, len(keys)):
+                tree.clear()  # bounded memory: start the cache afresh
+                new = np.arange(len(keys))
+            if len(new):
+                first = np.empty(len(keys), dtype=np.intp)
+                first[codes] = np.arange(n)  # a row of each pattern (any: they agree)
+                fresh = tree_shap_rows(tree.nodes, Z[first[new]], d)[:, tree.used]
+                slots[new] = tree.add(fresh.T)
+                tree.slots.update(zip([keys[u] for u in new], slots[new].tolist(), strict=True))
+            rows = slots[codes]
+            for column, values in zip(tree.used, tree.table, strict=True):
+                phi[column] += values[rows]
             if self.max_cache == 0:
-                cache.clear()
-            phi[:, used] += table[inverse.ravel()]
-        return phi
+                tree.clear()
+        return phi.T
