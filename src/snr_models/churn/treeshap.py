@@ -5,9 +5,17 @@ for categoricals: never native categorical splits, for which SHAP would be wrong
 row, ``expected_value + values.sum() == raw log-odds`` holds up to rounding: the caller checks
 it (see :meth:`snr_models.churn.ChurnBoost.shap_values`).
 
-Reference: S. M. Lundberg, G. G. Erion, S.-I. Lee (2018), "Consistent individualized feature
-attribution for tree ensembles", arXiv:1802.03888, Algorithm 2; the recursion below follows
-the shap package's C++ ``tree_shap_recursive``.
+Algorithm 2 sums, over the leaves, what each leaf adds to each feature on its path. That
+depends on the row only through the path's "one fractions": per feature on the path, 1 if the
+row takes every split on it towards the leaf, else 0. So each leaf's additions are tabulated
+once for all ``2 ** k`` combinations of its ``k`` path features (the EXTEND / UNWOUND-SUM
+polynomial of Algorithm 2, vectorised over the combinations), and a row's values are table
+look-ups ("Fast TreeSHAP v2", Yang 2021).
+
+References: S. M. Lundberg, G. G. Erion, S.-I. Lee (2018), "Consistent individualized feature
+attribution for tree ensembles", arXiv:1802.03888, Algorithm 2 (the arithmetic below follows
+the shap package's C++ ``extend_path`` / ``unwound_path_sum``); J. Yang (2021), "Fast
+TreeSHAP: Accelerating SHAP value computation for trees", arXiv:2109.09847.
 """
 
 from __future__ import annotations
@@ -27,12 +35,135 @@ def tree_expected_value(nodes: np.ndarray) -> float:
     return float((nodes["value"][leaves] * counts).sum() / counts.sum())
 
 
+def _leaf_table(zero: np.ndarray, value: float) -> np.ndarray:
+    """What one leaf adds to each of its ``k`` path features, for every one-fraction combination.
+
+    ``zero[i]`` is the share of the training rows (cover) that follow the path at the splits on
+    path feature ``i``. Row ``c`` of the result is for the one fractions ``(c >> i) & 1``.
+    """
+    k = len(zero)
+    one = (np.arange(2**k)[:, None] >> np.arange(k) & 1).astype(np.float64)
+    # EXTEND: the path weights after the root's dummy element and each path feature
+    pw = np.zeros((len(one), k + 1))
+    pw[:, 0] = 1.0
+    for depth in range(1, k + 1):
+        pz, po = zero[depth - 1], one[:, depth - 1]
+        for i in range(depth - 1, -1, -1):
+            pw[:, i + 1] += po * pw[:, i] * (i + 1) / (depth + 1)
+            pw[:, i] = pz * pw[:, i] * (depth - i) / (depth + 1)
+    # UNWOUND-SUM per path feature, times (one - zero) * leaf value
+    table = np.zeros((len(one), k))
+    for f in range(k):
+        o, z = one[:, f], zero[f]
+        nonzero = o != 0
+        safe_o = np.where(nonzero, o, 1.0)
+        nxt = pw[:, k].copy()
+        total = np.zeros(len(one))
+        for i in range(k - 1, -1, -1):
+            by_one = nxt * (k + 1) / ((i + 1) * safe_o)
+            by_zero = (pw[:, i] / z) / ((k - i) / (k + 1)) if z != 0 else 0.0
+            total += np.where(nonzero, by_one, by_zero)
+            nxt = np.where(nonzero, pw[:, i] - by_one * z * (k - i) / (k + 1), nxt)
+        table[:, f] = total * (o - z) * value
+    return table
+
+
+class _Tree:
+    """One HGB tree: its splits, per-leaf tables, and its SHAP values per decision pattern met."""
+
+    def __init__(self, nodes: np.ndarray) -> None:
+        self.nodes = nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        inner = np.flatnonzero(~leaf)
+        self.columns = nodes["feature_idx"][inner].astype(np.intp)
+        self.thresholds = nodes["num_threshold"][inner]
+        self.missing_left = nodes["missing_go_to_left"][inner].astype(bool)
+        self.used = np.unique(self.columns)
+        position = {int(node): j for j, node in enumerate(inner)}
+        counts = nodes["count"].astype(np.float64)
+        # per leaf: its path features (positions in ``used``), for each the splits on it
+        # (split position, goes left) and the leaf's table
+        self.leaves: list[tuple[np.ndarray, list[list[tuple[int, bool]]], np.ndarray]] = []
+        stack: list[tuple[int, list[tuple[int, int, bool]]]] = [(0, [])]
+        while stack:
+            node, path = stack.pop()
+            if leaf[node]:
+                features: dict[int, list[tuple[int, bool]]] = {}
+                zero: dict[int, float] = {}
+                for parent, child, went_left in path:
+                    f = int(np.searchsorted(self.used, nodes["feature_idx"][parent]))
+                    features.setdefault(f, []).append((position[parent], went_left))
+                    zero[f] = zero.get(f, 1.0) * counts[child] / counts[parent]
+                table = _leaf_table(np.array(list(zero.values())), float(nodes["value"][node]))
+                self.leaves.append(
+                    (np.array(list(features), dtype=np.intp), [*features.values()], table)
+                )
+                continue
+            for child, went_left in ((nodes["left"][node], True), (nodes["right"][node], False)):
+                stack.append((int(child), [*path, (node, int(child), went_left)]))
+        self.clear()
+
+    def decisions(self, Zt: np.ndarray, nan: np.ndarray) -> np.ndarray:
+        """Whether each row (column of ``Zt``) goes left at each split, shape (splits, rows)."""
+        left = Zt[self.columns] <= self.thresholds[:, None]
+        left |= nan[self.columns] & self.missing_left[:, None]
+        return left
+
+    def shap(self, left: np.ndarray) -> np.ndarray:
+        """SHAP values on the ``used`` columns of the decision patterns ``left`` (splits, rows)."""
+        phi = np.zeros((left.shape[1], len(self.used)))
+        for features, splits, table in self.leaves:
+            combination = np.zeros(left.shape[1], dtype=np.intp)
+            for i, on_feature in enumerate(splits):
+                follows = np.ones(left.shape[1], dtype=bool)
+                for j, went_left in on_feature:
+                    follows &= left[j] if went_left else ~left[j]
+                combination |= follows.astype(np.intp) << i
+            phi[:, features] += table[combination]
+        return phi
+
+    def clear(self) -> None:
+        """Forget the decision patterns met."""
+        self.slots: dict[Any, int] = {}
+        self.table = np.zeros((len(self.used), 64))  # one column per pattern, grown by doubling
+
+    def add(self, values: np.ndarray) -> np.ndarray:
+        """Store the columns of ``values`` (shape (len(used), k)); return their slots."""
+        size, k = len(self.slots), values.shape[1]
+        if size + k > self.table.shape[1]:
+            grown = np.zeros((len(self.used), max(2 * self.table.shape[1], size + k)))
+            grown[:, :size] = self.table[:, :size]
+            self.table = grown
+        self.table[:, size : size + k] = values
+        return np.arange(size, size + k)
+
+
+def _pattern_codes(tree: _Tree, Zt: np.ndarray, nan: np.ndarray) -> tuple[np.ndarray, list]:
+    """Each row's decision pattern in ``tree``, factorised: codes and the distinct keys.
+
+    Up to 52 splits, a row's decisions are the bits of one integer (summed exactly in
+    float64) and a hash table factorises the keys in one pass (:func:`pandas.factorize`);
+    more splits fall back to sorting the rows' packed bits.
+    """
+    n, m = Zt.shape[1], len(tree.columns)
+    if m <= 52:
+        keys = np.zeros(n)
+        for j, (column, threshold) in enumerate(zip(tree.columns, tree.thresholds, strict=True)):
+            left = Zt[column] <= threshold
+            if tree.missing_left[j]:
+                left |= nan[column]
+            keys += left * 2.0**j
+        codes, uniq = pd.factorize(keys.astype(np.int64))
+        return codes, uniq.tolist()
+    rows = np.ascontiguousarray(np.packbits(tree.decisions(Zt, nan), axis=0).T)
+    uniq, codes = np.unique(
+        rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), return_inverse=True
+    )
+    return codes.ravel(), uniq.tolist()
+
+
 def tree_shap_rows(nodes: np.ndarray, Z: np.ndarray, n_columns: int) -> np.ndarray:
     """Exact path-dependent TreeSHAP of one HGB tree for many rows at once.
-
-    The recursion of Algorithm 2 (Lundberg et al. 2018) visits every node whatever the row:
-    only the "one fractions" (which child the row takes) differ between rows. Here they, and
-    the path weights, are arrays over rows, so one recursion serves all rows.
 
     Parameters
     ----------
@@ -58,140 +189,11 @@ def tree_shap_rows(nodes: np.ndarray, Z: np.ndarray, n_columns: int) -> np.ndarr
     >>> bool(np.allclose(phi.sum(axis=1) + tree_expected_value(nodes), raw))
     True
     """
-    n = len(Z)
-    phi = np.zeros((n, n_columns))
-    values = nodes["value"]
-    counts = nodes["count"].astype(np.float64)
-    features = nodes["feature_idx"]
-    thresholds = nodes["num_threshold"]
-    left, right = nodes["left"], nodes["right"]
-    leaf = nodes["is_leaf"].astype(bool)
-    missing_left = nodes["missing_go_to_left"].astype(bool)
-
-    def extend(feat, zero, one, pw, depth, pz, po, pi):
-        feat[depth], zero[depth] = pi, pz
-        one[:, depth] = po
-        pw[:, depth] = 1.0 if depth == 0 else 0.0
-        for i in range(depth - 1, -1, -1):
-            pw[:, i + 1] += po * pw[:, i] * (i + 1) / (depth + 1)
-            pw[:, i] = pz * pw[:, i] * (depth - i) / (depth + 1)
-
-    def unwind(feat, zero, one, pw, depth, idx):
-        o, z = one[:, idx].copy(), zero[idx]
-        nonzero = o != 0
-        safe_o = np.where(nonzero, o, 1.0)
-        nxt = pw[:, depth].copy()
-        for i in range(depth - 1, -1, -1):
-            tmp = pw[:, i].copy()
-            by_one = nxt * (depth + 1) / ((i + 1) * safe_o)
-            by_zero = tmp * (depth + 1) / (z * (depth - i)) if z != 0 else tmp
-            pw[:, i] = np.where(nonzero, by_one, by_zero)
-            nxt = np.where(nonzero, tmp - by_one * z * (depth - i) / (depth + 1), nxt)
-        for i in range(idx, depth):
-            feat[i], zero[i] = feat[i + 1], zero[i + 1]
-            one[:, i] = one[:, i + 1]
-
-    def unwound_sum(zero, one, pw, depth, idx):
-        o, z = one[:, idx], zero[idx]
-        nonzero = o != 0
-        safe_o = np.where(nonzero, o, 1.0)
-        nxt = pw[:, depth].copy()
-        total = np.zeros(n)
-        for i in range(depth - 1, -1, -1):
-            by_one = nxt * (depth + 1) / ((i + 1) * safe_o)
-            by_zero = (pw[:, i] / z) / ((depth - i) / (depth + 1)) if z != 0 else 0.0
-            total += np.where(nonzero, by_one, by_zero)
-            nxt = np.where(nonzero, pw[:, i] - by_one * z * (depth - i) / (depth + 1), nxt)
-        return total
-
-    def recurse(node, feat, zero, one, pw, depth, pz, po, pi):
-        # a fresh copy of the parent's path (length ``depth``) with room for this node
-        feat, zero = [*feat, 0], [*zero, 0.0]
-        one = np.concatenate([one, np.zeros((n, 1))], axis=1)
-        pw = np.concatenate([pw, np.zeros((n, 1))], axis=1)
-        extend(feat, zero, one, pw, depth, pz, po, pi)
-        if leaf[node]:
-            for i in range(1, depth + 1):
-                s = unwound_sum(zero, one, pw, depth, i)
-                phi[:, feat[i]] += s * (one[:, i] - zero[i]) * values[node]
-            return
-        d = features[node]
-        v = Z[:, d]
-        goes_left = np.where(np.isnan(v), missing_left[node], v <= thresholds[node])
-        iz, io = 1.0, np.ones(n)
-        k = next((j for j in range(depth + 1) if feat[j] == d), None)
-        if k is not None:
-            iz, io = zero[k], one[:, k].copy()
-            unwind(feat, zero, one, pw, depth, k)
-            depth -= 1
-        for child, go in ((left[node], goes_left), (right[node], ~goes_left)):
-            recurse(
-                child,
-                feat[: depth + 1],
-                zero[: depth + 1],
-                one[:, : depth + 1],
-                pw[:, : depth + 1],
-                depth + 1,
-                counts[child] / counts[node] * iz,
-                np.where(go, io, 0.0),
-                d,
-            )
-
-    recurse(0, [], [], np.zeros((n, 0)), np.zeros((n, 0)), 0, 1.0, np.ones(n), -1)
+    tree = _Tree(nodes)
+    Zt = np.asarray(Z, dtype=np.float64).T
+    phi = np.zeros((len(Z), n_columns))
+    phi[:, tree.used] = tree.shap(tree.decisions(Zt, np.isnan(Zt)))
     return phi
-
-
-def _pattern_codes(tree: _TreeCache, Zt: np.ndarray, nan: np.ndarray) -> tuple[np.ndarray, list]:
-    """Each row's decision pattern in ``tree``, factorised: codes and the distinct keys.
-
-    Up to 52 splits, a row's decisions are the bits of one integer (summed exactly in
-    float64) and a hash table factorises the keys in one pass (:func:`pandas.factorize`);
-    more splits fall back to sorting the rows' packed bits.
-    """
-    n, m = Zt.shape[1], len(tree.columns)
-    if m <= 52:
-        keys = np.zeros(n)
-        for j, (column, threshold) in enumerate(zip(tree.columns, tree.thresholds, strict=True)):
-            left = Zt[column] <= threshold
-            if tree.missing_left[j]:
-                left |= nan[column]
-            keys += left * 2.0**j
-        codes, uniq = pd.factorize(keys.astype(np.int64))
-        return codes, uniq.tolist()
-    left = Zt[tree.columns] <= tree.thresholds[:, None]
-    left |= nan[tree.columns] & tree.missing_left[:, None]
-    rows = np.ascontiguousarray(np.packbits(left, axis=0).T)
-    uniq, codes = np.unique(
-        rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), return_inverse=True
-    )
-    return codes.ravel(), uniq.tolist()
-
-
-class _TreeCache:
-    """One tree's splits and its SHAP values per decision pattern met so far."""
-
-    def __init__(self, nodes: np.ndarray) -> None:
-        self.nodes = nodes
-        inner = np.flatnonzero(~nodes["is_leaf"].astype(bool))
-        self.columns = nodes["feature_idx"][inner].astype(np.intp)
-        self.thresholds = nodes["num_threshold"][inner]
-        self.missing_left = nodes["missing_go_to_left"][inner].astype(bool)
-        self.used = np.unique(self.columns)
-        self.clear()
-
-    def clear(self) -> None:
-        self.slots: dict[Any, int] = {}
-        self.table = np.zeros((len(self.used), 64))  # one column per pattern, grown by doubling
-
-    def add(self, values: np.ndarray) -> np.ndarray:
-        """Store the columns of ``values`` (shape (len(used), k)); return their slots."""
-        size, k = len(self.slots), values.shape[1]
-        if size + k > self.table.shape[1]:
-            grown = np.zeros((len(self.used), max(2 * self.table.shape[1], size + k)))
-            grown[:, :size] = self.table[:, :size]
-            self.table = grown
-        self.table[:, size : size + k] = values
-        return np.arange(size, size + k)
 
 
 class TreeExplainer:
@@ -199,10 +201,10 @@ class TreeExplainer:
 
     In path-dependent TreeSHAP a row enters a tree's values only through the side it takes
     at each split, so rows with the same decisions in a tree share its SHAP values. Per tree,
-    the rows' decisions are factorised into patterns (one ``uint64`` key per row, hashed); the
-    values of patterns not met before are computed for all of them at once
-    (:func:`tree_shap_rows`, the exact recursion) and cached across calls (at most
-    ``max_cache`` patterns per tree); the rows' values are then gathered from the cache.
+    the rows' decisions are factorised into patterns (one integer key per row, hashed); the
+    values of patterns not met before are looked up in the tree's leaf tables (see the module
+    docstring) and cached across calls (at most ``max_cache`` patterns per tree); the rows'
+    values are then gathered from the cache.
 
     Parameters
     ----------
@@ -215,7 +217,7 @@ class TreeExplainer:
     def __init__(self, trees: list[np.ndarray], max_cache: int = 50_000) -> None:
         self.trees = trees
         self.max_cache = max_cache
-        self.caches = [_TreeCache(nodes) for nodes in trees]
+        self.caches = [_Tree(nodes) for nodes in trees]
 
     def expected_value(self) -> float:
         """The sum of the trees' cover-weighted mean leaf values."""
@@ -224,7 +226,7 @@ class TreeExplainer:
     def __call__(self, Z: np.ndarray) -> np.ndarray:
         """SHAP values of the design rows ``Z``, shape ``Z.shape``."""
         n, d = Z.shape
-        Zt = np.asfortranarray(Z).T  # one design column per contiguous row
+        Zt = np.asfortranarray(Z, dtype=np.float64).T  # one design column per contiguous row
         nan = np.isnan(Zt)
         phi = np.zeros((d, n))
         for tree in self.caches:
@@ -237,7 +239,8 @@ class TreeExplainer:
             if len(new):
                 first = np.empty(len(keys), dtype=np.intp)
                 first[codes] = np.arange(n)  # a row of each pattern (any: they agree)
-                fresh = tree_shap_rows(tree.nodes, Z[first[new]], d)[:, tree.used]
+                rows = first[new]
+                fresh = tree.shap(tree.decisions(Zt[:, rows], nan[:, rows]))
                 slots[new] = tree.add(fresh.T)
                 tree.slots.update(zip([keys[u] for u in new], slots[new].tolist(), strict=True))
             rows = slots[codes]
