@@ -511,8 +511,8 @@ def top_reasons(
         out["client_id"] = X["client_id"].tolist()
     texts: dict[tuple[str, Any], str] = {}  # each (feature, value) described once
     for j in range(n):
-        reasons: list[str | None] = [None] * len(values)
-        feats: list[str | None] = [None] * len(values)
+        reasons = np.full(len(values), None, dtype=object)
+        feats = np.full(len(values), None, dtype=object)
         vals = np.full(len(values), np.nan)
         if j < summed.shape[1]:
             c = order[:, j]
@@ -522,16 +522,19 @@ def top_reasons(
             vals[positive] = summed[rows[positive], c[positive]]
             for f in np.unique(k[positive]):
                 feat = str(columns[f])
-                column = X[feat].to_numpy()
-                for i in np.flatnonzero(positive & (k == f)):
-                    value = column[i]
+                at = np.flatnonzero(positive & (k == f))
+                # each distinct value described once
+                codes, distinct = pd.factorize(X[feat].to_numpy()[at], use_na_sentinel=False)
+                words = np.empty(len(distinct), dtype=object)
+                for u, value in enumerate(distinct):
                     key = (feat, "nan" if pd.isna(value) else value)
                     if key not in texts:
                         value = float(value) if _is_number(value) else value
                         texts[key] = describe(feat, value, language, names)
-                    reasons[i], feats[i] = texts[key], feat
-        out[f"reason_{j + 1}"] = reasons
-        out[f"feature_{j + 1}"] = feats
+                    words[u] = texts[key]
+                reasons[at], feats[at] = words[codes], feat
+        out[f"reason_{j + 1}"] = reasons.tolist()
+        out[f"feature_{j + 1}"] = feats.tolist()
         out[f"contribution_{j + 1}"] = vals.tolist()
     return pd.DataFrame(out, index=X.index)
 

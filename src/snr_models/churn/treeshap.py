@@ -35,37 +35,98 @@ def tree_expected_value(nodes: np.ndarray) -> float:
     return float((nodes["value"][leaves] * counts).sum() / counts.sum())
 
 
-def _leaf_table(zero: np.ndarray, value: float) -> np.ndarray:
-    """What one leaf adds to each of its ``k`` path features, for every one-fraction combination.
+#: Leaves with more path features than this are not tabulated (2 ** k rows) but evaluated
+#: on the patterns met (the same arithmetic, on their one fractions).
+MAX_TABULATED = 12
 
-    ``zero[i]`` is the share of the training rows (cover) that follow the path at the splits on
-    path feature ``i``. Row ``c`` of the result is for the one fractions ``(c >> i) & 1``.
+
+def _leaf_values(zero: np.ndarray, value: np.ndarray, one: np.ndarray) -> np.ndarray:
+    """What leaves add to each of their ``k`` path features, for given one fractions.
+
+    Parameters
+    ----------
+    zero : ndarray, shape (leaves, k)
+        Per leaf and path feature, the share of training rows (cover) that follow the path at
+        the splits on that feature.
+    value : ndarray, shape (leaves,)
+        The leaves' values.
+    one : ndarray, shape (combinations, k)
+        One fractions (1: the row takes every split on the feature towards the leaf).
+
+    Returns
+    -------
+    ndarray, shape (leaves, combinations, k)
     """
-    k = len(zero)
-    one = (np.arange(2**k)[:, None] >> np.arange(k) & 1).astype(np.float64)
+    n_leaves, k = zero.shape
     # EXTEND: the path weights after the root's dummy element and each path feature
-    pw = np.zeros((len(one), k + 1))
-    pw[:, 0] = 1.0
+    pw = np.zeros((n_leaves, len(one), k + 1))
+    pw[..., 0] = 1.0
     for depth in range(1, k + 1):
-        pz, po = zero[depth - 1], one[:, depth - 1]
+        pz, po = zero[:, depth - 1, None], one[None, :, depth - 1]
         for i in range(depth - 1, -1, -1):
-            pw[:, i + 1] += po * pw[:, i] * (i + 1) / (depth + 1)
-            pw[:, i] = pz * pw[:, i] * (depth - i) / (depth + 1)
+            pw[..., i + 1] += po * pw[..., i] * (i + 1) / (depth + 1)
+            pw[..., i] = pz * pw[..., i] * (depth - i) / (depth + 1)
     # UNWOUND-SUM per path feature, times (one - zero) * leaf value
-    table = np.zeros((len(one), k))
+    table = np.zeros((n_leaves, len(one), k))
     for f in range(k):
-        o, z = one[:, f], zero[f]
+        o, z = one[None, :, f], zero[:, f, None]
         nonzero = o != 0
         safe_o = np.where(nonzero, o, 1.0)
-        nxt = pw[:, k].copy()
-        total = np.zeros(len(one))
+        safe_z = np.where(z != 0, z, 1.0)
+        nxt = pw[..., k].copy()
+        total = np.zeros((n_leaves, len(one)))
         for i in range(k - 1, -1, -1):
             by_one = nxt * (k + 1) / ((i + 1) * safe_o)
-            by_zero = (pw[:, i] / z) / ((k - i) / (k + 1)) if z != 0 else 0.0
+            by_zero = np.where(z != 0, (pw[..., i] / safe_z) / ((k - i) / (k + 1)), 0.0)
             total += np.where(nonzero, by_one, by_zero)
-            nxt = np.where(nonzero, pw[:, i] - by_one * z * (k - i) / (k + 1), nxt)
-        table[:, f] = total * (o - z) * value
+            nxt = np.where(nonzero, pw[..., i] - by_one * z * (k - i) / (k + 1), nxt)
+        table[..., f] = total * (o - z) * value[:, None]
     return table
+
+
+def _combinations(k: int) -> np.ndarray:
+    """Every one-fraction combination of ``k`` path features: row ``c`` is ``(c >> i) & 1``."""
+    return (np.arange(2**k)[:, None] >> np.arange(k) & 1).astype(np.float64)
+
+
+def _tabulate(leaves: list[_Leaf]) -> None:
+    """Fill the tables of ``leaves`` (up to :data:`MAX_TABULATED` path features), by size."""
+    by_size: dict[int, list[_Leaf]] = {}
+    for leaf in leaves:
+        if len(leaf.zero) <= MAX_TABULATED:
+            by_size.setdefault(len(leaf.zero), []).append(leaf)
+    for k, group in by_size.items():
+        zero = np.array([leaf.zero for leaf in group]).reshape(len(group), k)
+        value = np.array([leaf.value for leaf in group])
+        for leaf, table in zip(group, _leaf_values(zero, value, _combinations(k)), strict=True):
+            leaf.table = table
+
+
+class _Leaf:
+    """A leaf: its path features (positions in the tree's ``used``), for each the splits on it
+    (split position, goes left), their zero fractions, its value and its table."""
+
+    def __init__(
+        self, features: dict[int, list[tuple[int, bool]]], zero: list[float], value: float
+    ):
+        self.features = np.array(list(features), dtype=np.intp)
+        self.splits = list(features.values())
+        self.zero = np.array(zero)
+        self.value = value
+        self.table: np.ndarray | None = None
+
+    def add_to(self, phi: np.ndarray, left: np.ndarray) -> None:
+        """Add this leaf's values for the decision patterns ``left`` (splits, rows) to ``phi``."""
+        follows = np.ones((left.shape[1], len(self.splits)), dtype=bool)
+        for i, on_feature in enumerate(self.splits):
+            for j, went_left in on_feature:
+                follows[:, i] &= left[j] if went_left else ~left[j]
+        if self.table is not None:
+            combination = follows.astype(np.intp) @ (1 << np.arange(len(self.splits)))
+            phi[:, self.features] += self.table[combination]
+        else:  # too many path features to tabulate: these patterns only
+            one = follows.astype(np.float64)
+            phi[:, self.features] += _leaf_values(self.zero[None], np.array([self.value]), one)[0]
 
 
 class _Tree:
@@ -81,9 +142,7 @@ class _Tree:
         self.used = np.unique(self.columns)
         position = {int(node): j for j, node in enumerate(inner)}
         counts = nodes["count"].astype(np.float64)
-        # per leaf: its path features (positions in ``used``), for each the splits on it
-        # (split position, goes left) and the leaf's table
-        self.leaves: list[tuple[np.ndarray, list[list[tuple[int, bool]]], np.ndarray]] = []
+        self.leaves: list[_Leaf] = []
         stack: list[tuple[int, list[tuple[int, int, bool]]]] = [(0, [])]
         while stack:
             node, path = stack.pop()
@@ -94,9 +153,8 @@ class _Tree:
                     f = int(np.searchsorted(self.used, nodes["feature_idx"][parent]))
                     features.setdefault(f, []).append((position[parent], went_left))
                     zero[f] = zero.get(f, 1.0) * counts[child] / counts[parent]
-                table = _leaf_table(np.array(list(zero.values())), float(nodes["value"][node]))
                 self.leaves.append(
-                    (np.array(list(features), dtype=np.intp), [*features.values()], table)
+                    _Leaf(features, list(zero.values()), float(nodes["value"][node]))
                 )
                 continue
             for child, went_left in ((nodes["left"][node], True), (nodes["right"][node], False)):
@@ -112,14 +170,8 @@ class _Tree:
     def shap(self, left: np.ndarray) -> np.ndarray:
         """SHAP values on the ``used`` columns of the decision patterns ``left`` (splits, rows)."""
         phi = np.zeros((left.shape[1], len(self.used)))
-        for features, splits, table in self.leaves:
-            combination = np.zeros(left.shape[1], dtype=np.intp)
-            for i, on_feature in enumerate(splits):
-                follows = np.ones(left.shape[1], dtype=bool)
-                for j, went_left in on_feature:
-                    follows &= left[j] if went_left else ~left[j]
-                combination |= follows.astype(np.intp) << i
-            phi[:, features] += table[combination]
+        for leaf in self.leaves:
+            leaf.add_to(phi, left)
         return phi
 
     def clear(self) -> None:
@@ -190,6 +242,7 @@ def tree_shap_rows(nodes: np.ndarray, Z: np.ndarray, n_columns: int) -> np.ndarr
     True
     """
     tree = _Tree(nodes)
+    _tabulate(tree.leaves)
     Zt = np.asarray(Z, dtype=np.float64).T
     phi = np.zeros((len(Z), n_columns))
     phi[:, tree.used] = tree.shap(tree.decisions(Zt, np.isnan(Zt)))
@@ -218,6 +271,7 @@ class TreeExplainer:
         self.trees = trees
         self.max_cache = max_cache
         self.caches = [_Tree(nodes) for nodes in trees]
+        _tabulate([leaf for tree in self.caches for leaf in tree.leaves])
 
     def expected_value(self) -> float:
         """The sum of the trees' cover-weighted mean leaf values."""
