@@ -204,8 +204,8 @@ def _pattern_codes(tree: _Tree, Zt: np.ndarray, nan: np.ndarray) -> tuple[np.nda
             left = Zt[column] <= threshold
             if tree.missing_left[j]:
                 left |= nan[column]
-            keys += left * 2.0**j
-        codes, uniq = pd.factorize(keys.astype(np.int64))
+            np.add(keys, 2.0**j, out=keys, where=left)
+        codes, uniq = pd.factorize(keys)
         return codes, uniq.tolist()
     rows = np.ascontiguousarray(np.packbits(tree.decisions(Zt, nan), axis=0).T)
     uniq, codes = np.unique(
