@@ -45,7 +45,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory, _migrated_mlflow_db: Pat
     with FileLock(str(folder) + ".lock"):
         done = folder / "summary.json"
         if done.is_file():
-            return _small_config(folder), json.loads(done.read_text()), uri
+            return RunConfig.from_yaml(folder / "run.yaml"), json.loads(done.read_text()), uri
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         shutil.copy(_migrated_mlflow_db, folder / "mlflow.db")
