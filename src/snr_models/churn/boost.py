@@ -284,17 +284,25 @@ class ChurnBoost(FrameClassifier):
         return explained
 
     def _tree_explainer(self, max_cache: int) -> TreeExplainer:
-        return TreeExplainer([p[0].nodes for p in self.model_._predictors], max_cache)
+        """The trees' explainer, its values summed per input feature (one-hot columns to
+        their source; a design column of no input feature to one more column at the end)."""
+        position = {f: i for i, f in enumerate(self._features())}
+        groups = [position.get(source, len(position)) for source in self.design_sources_]
+        trees = [p[0].nodes for p in self.model_._predictors]
+        return TreeExplainer(trees, max_cache, groups=np.array(groups, dtype=np.intp))
+
+    def _features(self) -> list[str]:
+        return [*self.numeric_features_, *self.categorical_features_]
 
     def _per_feature(self, phi: np.ndarray, index: pd.Index) -> pd.DataFrame:
-        """Design-column values summed per input feature (one-hot columns to their source)."""
-        features = [*self.numeric_features_, *self.categorical_features_]
-        position = {f: i for i, f in enumerate(features)}
-        group = np.zeros((len(self.design_sources_), len(features)))
-        for j, source in enumerate(self.design_sources_):
-            if source in position:
-                group[j, position[source]] = 1.0
-        return pd.DataFrame(phi @ group, columns=features, index=index)
+        """The explainer's values (per input feature) as a frame, one column per feature."""
+        features = self._features()
+        if phi.shape[1] != len(features):  # features no tree input, or design columns of none
+            values = np.zeros((len(phi), len(features)))
+            k = min(phi.shape[1], len(features))
+            values[:, :k] = phi[:, :k]
+            phi = values
+        return pd.DataFrame(phi, columns=features, index=index)
 
 
 def _check_additivity(base: float, phi: np.ndarray, raw: np.ndarray, atol: float) -> None:

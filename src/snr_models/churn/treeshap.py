@@ -129,10 +129,20 @@ class _Leaf:
             phi[:, self.features] += _leaf_values(self.zero[None], np.array([self.value]), one)[0]
 
 
-class _Tree:
-    """One HGB tree: its splits, per-leaf tables, and its SHAP values per decision pattern met."""
+#: Trees with up to this many splits keep their decision patterns in a dense table indexed by
+#: the pattern's bits (``2 ** splits`` slots); larger ones hash them.
+DENSE_SPLITS = 16
 
-    def __init__(self, nodes: np.ndarray) -> None:
+
+class _Tree:
+    """One HGB tree: its splits, per-leaf tables, and its SHAP values per decision pattern met.
+
+    ``groups`` maps each design column to an output column (e.g. one-hot columns to their
+    categorical feature): the values of a tree's design columns are summed per output column
+    once per pattern, so that rows gather one value per output column the tree uses.
+    """
+
+    def __init__(self, nodes: np.ndarray, groups: np.ndarray) -> None:
         self.nodes = nodes
         leaf = nodes["is_leaf"].astype(bool)
         inner = np.flatnonzero(~leaf)
@@ -140,6 +150,7 @@ class _Tree:
         self.thresholds = nodes["num_threshold"][inner]
         self.missing_left = nodes["missing_go_to_left"][inner].astype(bool)
         self.used = np.unique(self.columns)
+        self.outputs, self.merge = np.unique(groups[self.used], return_inverse=True)
         position = {int(node): j for j, node in enumerate(inner)}
         counts = nodes["count"].astype(np.float64)
         self.leaves: list[_Leaf] = []
@@ -159,6 +170,11 @@ class _Tree:
                 continue
             for child, went_left in ((nodes["left"][node], True), (nodes["right"][node], False)):
                 stack.append((int(child), [*path, (node, int(child), went_left)]))
+        m = len(self.columns)
+        self.key_type = next(
+            (t for t in (np.uint16, np.uint32, np.uint64) if m <= 8 * np.dtype(t).itemsize), None
+        )
+        self.dense = m <= DENSE_SPLITS
         self.clear()
 
     def decisions(self, Zt: np.ndarray, nan: np.ndarray) -> np.ndarray:
@@ -168,50 +184,90 @@ class _Tree:
         return left
 
     def shap(self, left: np.ndarray) -> np.ndarray:
-        """SHAP values on the ``used`` columns of the decision patterns ``left`` (splits, rows)."""
+        """SHAP values per output column of the decision patterns ``left`` (splits, rows),
+        shape (len(outputs), rows)."""
         phi = np.zeros((left.shape[1], len(self.used)))
         for leaf in self.leaves:
             leaf.add_to(phi, left)
-        return phi
+        if len(self.outputs) == len(self.used):
+            return phi.T
+        out = np.zeros((len(self.outputs), left.shape[1]))
+        for j, o in enumerate(self.merge):
+            out[o] += phi[:, j]
+        return out
+
+    def patterns(self, Zt: np.ndarray, nan: np.ndarray, has_nan: np.ndarray) -> np.ndarray:
+        """Each row's decision pattern: bit ``j`` of its key says it goes left at split ``j``.
+
+        Trees with more than 64 splits get codes of their sorted distinct patterns instead.
+        """
+        if self.key_type is None:
+            rows = np.ascontiguousarray(np.packbits(self.decisions(Zt, nan), axis=0).T)
+            _, codes = np.unique(
+                rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), return_inverse=True
+            )
+            return codes.ravel()
+        keys = np.zeros(Zt.shape[1], dtype=self.key_type)
+        for j, (column, threshold) in enumerate(zip(self.columns, self.thresholds, strict=True)):
+            left = Zt[column] <= threshold
+            if self.missing_left[j] and has_nan[column]:
+                left |= nan[column]
+            # a product and a sum, not ``where=``: masked ufuncs are ten times slower
+            keys += left * self.key_type(1 << j)
+        return keys
+
+    def slots(self, Zt: np.ndarray, nan: np.ndarray, has_nan: np.ndarray, cap: int) -> np.ndarray:
+        """Each row's column in :attr:`table`; the values of patterns not met before are added
+        (all patterns are forgotten first when more than ``cap`` would be kept)."""
+        keys = self.patterns(Zt, nan, has_nan)
+        if self.dense:
+            slots = self.slot_of[keys]
+            missing = np.flatnonzero(slots < 0)
+            if not len(missing):
+                return slots
+            first = np.full(len(self.slot_of), -1, dtype=np.intp)
+            first[keys[missing]] = missing  # a row of each new pattern (any: they agree)
+            new = np.flatnonzero(first >= 0)
+            if self.size + len(new) > max(cap, len(new)):
+                self.clear()  # bounded memory: start the cache afresh
+                first[keys] = np.arange(len(keys))
+                new = np.flatnonzero(first >= 0)
+            self.slot_of[new] = self.add(first[new], Zt, nan)
+            return self.slot_of[keys]
+        codes, uniq = pd.factorize(keys)
+        known = uniq.tolist() if self.key_type is not None else range(len(uniq))
+        if self.key_type is None:
+            self.clear()  # sorted codes name patterns of this call only
+        slot = np.fromiter((self.slot_map.get(k, -1) for k in known), np.intp, len(uniq))
+        new = np.flatnonzero(slot < 0)
+        if self.size + len(new) > max(cap, len(uniq)):
+            self.clear()
+            new = np.arange(len(uniq))
+        if len(new):
+            first = np.empty(len(uniq), dtype=np.intp)
+            first[codes] = np.arange(len(codes))
+            slot[new] = self.add(first[new], Zt, nan)
+            self.slot_map.update(zip([known[u] for u in new], slot[new].tolist(), strict=True))
+        return slot[codes]
 
     def clear(self) -> None:
         """Forget the decision patterns met."""
-        self.slots: dict[Any, int] = {}
-        self.table = np.zeros((len(self.used), 64))  # one column per pattern, grown by doubling
+        self.size = 0
+        self.slot_map: dict[Any, int] = {}
+        self.slot_of = np.full(2 ** len(self.columns) if self.dense else 0, -1, dtype=np.intp)
+        self.table = np.zeros((len(self.outputs), 64))  # one column per pattern, grown by doubling
 
-    def add(self, values: np.ndarray) -> np.ndarray:
-        """Store the columns of ``values`` (shape (len(used), k)); return their slots."""
-        size, k = len(self.slots), values.shape[1]
+    def add(self, rows: np.ndarray, Zt: np.ndarray, nan: np.ndarray) -> np.ndarray:
+        """Store the values of the patterns of ``rows`` (one row each); return their slots."""
+        values = self.shap(self.decisions(Zt[:, rows], nan[:, rows]))
+        size, k = self.size, values.shape[1]
         if size + k > self.table.shape[1]:
-            grown = np.zeros((len(self.used), max(2 * self.table.shape[1], size + k)))
+            grown = np.zeros((len(self.outputs), max(2 * self.table.shape[1], size + k)))
             grown[:, :size] = self.table[:, :size]
             self.table = grown
         self.table[:, size : size + k] = values
+        self.size += k
         return np.arange(size, size + k)
-
-
-def _pattern_codes(tree: _Tree, Zt: np.ndarray, nan: np.ndarray) -> tuple[np.ndarray, list]:
-    """Each row's decision pattern in ``tree``, factorised: codes and the distinct keys.
-
-    Up to 52 splits, a row's decisions are the bits of one integer (summed exactly in
-    float64) and a hash table factorises the keys in one pass (:func:`pandas.factorize`);
-    more splits fall back to sorting the rows' packed bits.
-    """
-    n, m = Zt.shape[1], len(tree.columns)
-    if m <= 52:
-        keys = np.zeros(n)
-        for j, (column, threshold) in enumerate(zip(tree.columns, tree.thresholds, strict=True)):
-            left = Zt[column] <= threshold
-            if tree.missing_left[j]:
-                left |= nan[column]
-            np.add(keys, 2.0**j, out=keys, where=left)
-        codes, uniq = pd.factorize(keys)
-        return codes, uniq.tolist()
-    rows = np.ascontiguousarray(np.packbits(tree.decisions(Zt, nan), axis=0).T)
-    uniq, codes = np.unique(
-        rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), return_inverse=True
-    )
-    return codes.ravel(), uniq.tolist()
 
 
 def tree_shap_rows(nodes: np.ndarray, Z: np.ndarray, n_columns: int) -> np.ndarray:
@@ -241,11 +297,11 @@ def tree_shap_rows(nodes: np.ndarray, Z: np.ndarray, n_columns: int) -> np.ndarr
     >>> bool(np.allclose(phi.sum(axis=1) + tree_expected_value(nodes), raw))
     True
     """
-    tree = _Tree(nodes)
-    _tabulate(tree.leaves)
     Zt = np.asarray(Z, dtype=np.float64).T
+    tree = _Tree(nodes, np.arange(Zt.shape[0]))
+    _tabulate(tree.leaves)
     phi = np.zeros((len(Z), n_columns))
-    phi[:, tree.used] = tree.shap(tree.decisions(Zt, np.isnan(Zt)))
+    phi[:, tree.used] = tree.shap(tree.decisions(Zt, np.isnan(Zt))).T
     return phi
 
 
@@ -254,10 +310,12 @@ class TreeExplainer:
 
     In path-dependent TreeSHAP a row enters a tree's values only through the side it takes
     at each split, so rows with the same decisions in a tree share its SHAP values. Per tree,
-    the rows' decisions are factorised into patterns (one integer key per row, hashed); the
-    values of patterns not met before are looked up in the tree's leaf tables (see the module
-    docstring) and cached across calls (at most ``max_cache`` patterns per tree); the rows'
-    values are then gathered from the cache.
+    each row's decisions make one integer key (bit ``j``: left at split ``j``); the values of
+    keys not met before are looked up in the tree's leaf tables (see the module docstring),
+    summed per output column and cached across calls (at most ``max_cache`` patterns per
+    tree; a tree of up to :data:`DENSE_SPLITS` splits finds its patterns in a table indexed
+    by the key, a larger one hashes the keys); each row then gathers one value per output
+    column the tree uses.
 
     Parameters
     ----------
@@ -265,12 +323,20 @@ class TreeExplainer:
         Each tree's ``TreePredictor.nodes``.
     max_cache : int, default 50_000
         Decision patterns kept per tree between calls (0: no cache).
+    groups : array of int, optional
+        The output column of each design column (e.g. one-hot columns to their feature):
+        values are summed per output column. Default: one output column per design column.
     """
 
-    def __init__(self, trees: list[np.ndarray], max_cache: int = 50_000) -> None:
+    def __init__(
+        self, trees: list[np.ndarray], max_cache: int = 50_000, groups: np.ndarray | None = None
+    ) -> None:
         self.trees = trees
         self.max_cache = max_cache
-        self.caches = [_Tree(nodes) for nodes in trees]
+        width = 1 + max((int(t["feature_idx"].max()) for t in trees), default=-1)
+        self.groups = np.arange(width) if groups is None else np.asarray(groups, dtype=np.intp)
+        self.width = None if groups is None else int(self.groups.max(initial=-1)) + 1
+        self.caches = [_Tree(nodes, self.groups) for nodes in trees]
         _tabulate([leaf for tree in self.caches for leaf in tree.leaves])
 
     def expected_value(self) -> float:
@@ -278,28 +344,18 @@ class TreeExplainer:
         return sum(tree_expected_value(t) for t in self.trees)
 
     def __call__(self, Z: np.ndarray) -> np.ndarray:
-        """SHAP values of the design rows ``Z``, shape ``Z.shape``."""
+        """SHAP values of the design rows ``Z``: shape ``Z.shape`` without ``groups``, else
+        ``(len(Z), max(groups) + 1)``."""
         n, d = Z.shape
+        width = self.width or d
         Zt = np.asfortranarray(Z, dtype=np.float64).T  # one design column per contiguous row
         nan = np.isnan(Zt)
-        phi = np.zeros((d, n))
+        has_nan = nan.any(axis=1)
+        phi = np.zeros((width, n))
         for tree in self.caches:
-            codes, keys = _pattern_codes(tree, Zt, nan)
-            slots = np.fromiter((tree.slots.get(k, -1) for k in keys), np.intp, len(keys))
-            new = np.flatnonzero(slots < 0)
-            if len(tree.slots) + len(new) > max(self.max_cache, len(keys)):
-                tree.clear()  # bounded memory: start the cache afresh
-                new = np.arange(len(keys))
-            if len(new):
-                first = np.empty(len(keys), dtype=np.intp)
-                first[codes] = np.arange(n)  # a row of each pattern (any: they agree)
-                rows = first[new]
-                fresh = tree.shap(tree.decisions(Zt[:, rows], nan[:, rows]))
-                slots[new] = tree.add(fresh.T)
-                tree.slots.update(zip([keys[u] for u in new], slots[new].tolist(), strict=True))
-            rows = slots[codes]
-            for column, values in zip(tree.used, tree.table, strict=True):
-                phi[column] += values[rows]
+            slots = tree.slots(Zt, nan, has_nan, self.max_cache)
+            for column, values in zip(tree.outputs, tree.table, strict=True):
+                np.add(phi[column], values[slots], out=phi[column])
             if self.max_cache == 0:
                 tree.clear()
         return phi.T
