@@ -313,7 +313,9 @@ def describer(
         raise ValueError(f"language {language!r}: expected 'en' or 'zh-CN'")
 
     def text(value: object) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
+        if isinstance(value, float):  # the common case first (scoring words millions)
+            return missing if value != value else numeric(value)
+        if value is None:
             return missing
         if isinstance(value, str):
             return word(value)
@@ -539,36 +541,43 @@ def top_reasons(
     concepts = pd.Index([reason_concept(str(f)) for f in columns])
     keys = concepts.unique()
     codes = keys.get_indexer(concepts)
-    summed = np.zeros((len(values), len(keys)))
-    lead = np.zeros((len(values), len(keys)), dtype=np.intp)
+    summed = np.empty((len(values), len(keys)))
+    lead = np.empty((len(values), len(keys)), dtype=np.intp)
     for c in range(len(keys)):
         cols = np.flatnonzero(codes == c)
-        summed[:, c] = values[:, cols].sum(axis=1)
-        lead[:, c] = cols[np.argmax(values[:, cols], axis=1)]
+        if len(cols) == 1:  # most concepts: one feature, no copy
+            summed[:, c], lead[:, c] = values[:, cols[0]], cols[0]
+            continue
+        part = values[:, cols]
+        summed[:, c] = part.sum(axis=1)
+        lead[:, c] = cols[np.argmax(part, axis=1)]
     order = np.argsort(-summed, axis=1, kind="stable")[:, :n]
     rows = np.arange(len(values))
     out: dict[str, list] = {}
     if "client_id" in X.columns:
         out["client_id"] = X["client_id"].tolist()
+    m = min(n, summed.shape[1])
+    named = np.zeros((m, len(values)), dtype=np.intp)  # the feature described
+    positive = np.zeros((m, len(values)), dtype=bool)
+    vals = np.full((n, len(values)), np.nan)
+    for j in range(m):
+        c = order[:, j]
+        named[j] = lead[rows, c]
+        # only what raises this client's risk: the concept's sum and the feature named
+        positive[j] = (summed[rows, c] > 0) & (values[rows, named[j]] > 0)
+        vals[j, positive[j]] = summed[rows[positive[j]], c[positive[j]]]
+    reasons = np.full((n, len(values)), None, dtype=object)
+    feats = np.full((n, len(values)), None, dtype=object)
+    for f in np.unique(named[positive]):
+        feat = str(columns[f])
+        slot, at = np.nonzero(positive & (named == f))
+        # each distinct value described once (for all n reasons)
+        codes, distinct = pd.factorize(X[feat].to_numpy()[at], use_na_sentinel=False)
+        text = describer(feat, language, names)
+        words = np.array([text(value) for value in distinct.tolist()], dtype=object)
+        reasons[slot, at], feats[slot, at] = words[codes], feat
     for j in range(n):
-        reasons = np.full(len(values), None, dtype=object)
-        feats = np.full(len(values), None, dtype=object)
-        vals = np.full(len(values), np.nan)
-        if j < summed.shape[1]:
-            c = order[:, j]
-            k = lead[rows, c]
-            # only what raises this client's risk: the concept's sum and the feature named
-            positive = (summed[rows, c] > 0) & (values[rows, k] > 0)
-            vals[positive] = summed[rows[positive], c[positive]]
-            for f in np.unique(k[positive]):
-                feat = str(columns[f])
-                at = np.flatnonzero(positive & (k == f))
-                # each distinct value described once
-                codes, distinct = pd.factorize(X[feat].to_numpy()[at], use_na_sentinel=False)
-                text = describer(feat, language, names)
-                words = np.array([text(value) for value in distinct.tolist()], dtype=object)
-                reasons[at], feats[at] = words[codes], feat
-        out[f"reason_{j + 1}"] = reasons.tolist()
-        out[f"feature_{j + 1}"] = feats.tolist()
-        out[f"contribution_{j + 1}"] = vals.tolist()
+        out[f"reason_{j + 1}"] = reasons[j].tolist()
+        out[f"feature_{j + 1}"] = feats[j].tolist()
+        out[f"contribution_{j + 1}"] = vals[j].tolist()
     return pd.DataFrame(out, index=X.index)
