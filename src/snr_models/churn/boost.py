@@ -302,7 +302,7 @@ class ChurnBoost(FrameClassifier):
             k = min(phi.shape[1], len(features))
             values[:, :k] = phi[:, :k]
             phi = values
-        return pd.DataFrame(phi, columns=features, index=index)
+        return pd.DataFrame(phi, columns=features, index=index, copy=False)
 
 
 def _check_additivity(base: float, phi: np.ndarray, raw: np.ndarray, atol: float) -> None:

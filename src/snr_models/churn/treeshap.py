@@ -221,7 +221,7 @@ class _Tree:
         (all patterns are forgotten first when more than ``cap`` would be kept)."""
         keys = self.patterns(Zt, nan, has_nan)
         if self.dense:
-            slots = self.slot_of[keys]
+            slots = np.take(self.slot_of, keys)  # take: twice as fast as indexing
             missing = np.flatnonzero(slots < 0)
             if not len(missing):
                 return slots
@@ -233,7 +233,7 @@ class _Tree:
                 first[keys] = np.arange(len(keys))
                 new = np.flatnonzero(first >= 0)
             self.slot_of[new] = self.add(first[new], Zt, nan)
-            return self.slot_of[keys]
+            return np.take(self.slot_of, keys)
         codes, uniq = pd.factorize(keys)
         known = uniq.tolist() if self.key_type is not None else range(len(uniq))
         if self.key_type is None:
@@ -355,7 +355,7 @@ class TreeExplainer:
         for tree in self.caches:
             slots = tree.slots(Zt, nan, has_nan, self.max_cache)
             for column, values in zip(tree.outputs, tree.table, strict=True):
-                np.add(phi[column], values[slots], out=phi[column])
+                np.add(phi[column], values.take(slots), out=phi[column])
             if self.max_cache == 0:
                 tree.clear()
         return phi.T
