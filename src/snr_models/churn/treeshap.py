@@ -115,17 +115,14 @@ class _Leaf:
         self.value = value
         self.table: np.ndarray | None = None
 
-    def add_to(self, phi: np.ndarray, left: np.ndarray) -> None:
-        """Add this leaf's values for the decision patterns ``left`` (splits, rows) to ``phi``."""
-        follows = np.ones((left.shape[1], len(self.splits)), dtype=bool)
-        for i, on_feature in enumerate(self.splits):
-            for j, went_left in on_feature:
-                follows[:, i] &= left[j] if went_left else ~left[j]
+    def add_to(self, phi: np.ndarray, follows: np.ndarray) -> None:
+        """Add this leaf's values to ``phi`` (rows, used) given its ``follows`` (path features,
+        rows): whether each row takes every split on the feature towards the leaf."""
         if self.table is not None:
-            combination = follows.astype(np.intp) @ (1 << np.arange(len(self.splits)))
+            combination = (1 << np.arange(len(self.splits))) @ follows.astype(np.intp)
             phi[:, self.features] += self.table[combination]
         else:  # too many path features to tabulate: these patterns only
-            one = follows.astype(np.float64)
+            one = follows.T.astype(np.float64)
             phi[:, self.features] += _leaf_values(self.zero[None], np.array([self.value]), one)[0]
 
 
@@ -170,6 +167,19 @@ class _Tree:
                 continue
             for child, went_left in ((nodes["left"][node], True), (nodes["right"][node], False)):
                 stack.append((int(child), [*path, (node, int(child), went_left)]))
+        # every leaf's splits, grouped by leaf and path feature, for :meth:`shap`
+        split_of: list[int] = []
+        wanted: list[bool] = []
+        self.starts: list[int] = []
+        self.spans: list[tuple[int, int]] = []
+        for leaf_ in self.leaves:
+            self.spans.append((len(self.starts), len(self.starts) + len(leaf_.splits)))
+            for on_feature in leaf_.splits:
+                self.starts.append(len(split_of))
+                split_of += [j for j, _ in on_feature]
+                wanted += [went_left for _, went_left in on_feature]
+        self.split_of = np.array(split_of, dtype=np.intp)
+        self.wanted = np.array(wanted, dtype=bool)
         m = len(self.columns)
         self.key_type = next(
             (t for t in (np.uint16, np.uint32, np.uint64) if m <= 8 * np.dtype(t).itemsize), None
@@ -187,8 +197,12 @@ class _Tree:
         """SHAP values per output column of the decision patterns ``left`` (splits, rows),
         shape (len(outputs), rows)."""
         phi = np.zeros((left.shape[1], len(self.used)))
-        for leaf in self.leaves:
-            leaf.add_to(phi, left)
+        if len(self.wanted):
+            # per leaf and path feature: the row takes each of its splits the leaf's way
+            takes = left[self.split_of] == self.wanted[:, None]
+            follows = np.logical_and.reduceat(takes, self.starts, axis=0)
+            for leaf, (a, b) in zip(self.leaves, self.spans, strict=True):
+                leaf.add_to(phi, follows[a:b])
         if len(self.outputs) == len(self.used):
             return phi.T
         out = np.zeros((len(self.outputs), left.shape[1]))
