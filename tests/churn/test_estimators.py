@@ -151,14 +151,27 @@ def test_treeshap_equals_brute_force_shapley_values():
             np.testing.assert_allclose(values, expected, atol=1e-10)
 
 
-@pytest.mark.parametrize("max_tabulated", [treeshap.MAX_TABULATED, 0])
-def test_tree_explainer_equals_brute_force_shapley_values(monkeypatch, max_tabulated):
+@pytest.mark.parametrize(
+    ("max_tabulated", "dense_splits", "key_splits"),
+    [
+        (treeshap.MAX_TABULATED, treeshap.DENSE_SPLITS, treeshap.KEY_SPLITS),
+        (0, treeshap.DENSE_SPLITS, treeshap.KEY_SPLITS),
+        (treeshap.MAX_TABULATED, 0, treeshap.KEY_SPLITS),
+        (treeshap.MAX_TABULATED, 0, 0),
+    ],
+)
+def test_tree_explainer_equals_brute_force_shapley_values(
+    monkeypatch, max_tabulated, dense_splits, key_splits
+):
     """The ensemble explainer (decision patterns cached across calls, leaf tables) gives the
     exhaustive Shapley values of every tree, summed (an independent computation), on rows
     with missing values: on a first call, on a second (cached) call, with a cache too small
-    to keep the patterns, without a cache, and with no leaf tabulated (every leaf evaluated
-    on the patterns met)."""
+    to keep the patterns, without a cache; with no leaf tabulated (every leaf evaluated on
+    the patterns met); with the patterns' keys hashed instead of looked up in a dense table,
+    and with packed decisions sorted instead of keys (the ways of trees with more splits)."""
     monkeypatch.setattr(treeshap, "MAX_TABULATED", max_tabulated)
+    monkeypatch.setattr(treeshap, "DENSE_SPLITS", dense_splits)
+    monkeypatch.setattr(treeshap, "KEY_SPLITS", key_splits)
     X, y = _frame(800)
     model = ChurnBoost(max_iter=6, max_leaf_nodes=8, calibration=None).fit(X, y)
     Z = model._design(X.head(40))

@@ -129,6 +129,9 @@ class _Leaf:
 #: Trees with up to this many splits keep their decision patterns in a dense table indexed by
 #: the pattern's bits (``2 ** splits`` slots); larger ones hash them.
 DENSE_SPLITS = 16
+#: Trees with up to this many splits have one integer key per decision pattern; larger ones
+#: sort their rows' packed decisions.
+KEY_SPLITS = 64
 
 
 class _Tree:
@@ -181,8 +184,9 @@ class _Tree:
         self.split_of = np.array(split_of, dtype=np.intp)
         self.wanted = np.array(wanted, dtype=bool)
         m = len(self.columns)
+        sizes = (np.uint16, np.uint32, np.uint64)
         self.key_type = next(
-            (t for t in (np.uint16, np.uint32, np.uint64) if m <= 8 * np.dtype(t).itemsize), None
+            (t for t in sizes if m <= min(8 * np.dtype(t).itemsize, KEY_SPLITS)), None
         )
         self.dense = m <= DENSE_SPLITS
         self.clear()
@@ -213,7 +217,8 @@ class _Tree:
     def patterns(self, Zt: np.ndarray, nan: np.ndarray, has_nan: np.ndarray) -> np.ndarray:
         """Each row's decision pattern: bit ``j`` of its key says it goes left at split ``j``.
 
-        Trees with more than 64 splits get codes of their sorted distinct patterns instead.
+        Trees with more than :data:`KEY_SPLITS` splits get codes of their sorted distinct
+        patterns instead.
         """
         if self.key_type is None:
             rows = np.ascontiguousarray(np.packbits(self.decisions(Zt, nan), axis=0).T)
