@@ -57,6 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     config = RunConfig.from_yaml(args.config)
     tables = load(args.data)
+    tables.content_hash()  # hashed once per job, by the data stage in the main job
     reporter = _Times()
     profiler = cProfile.Profile() if args.profile else None
     print(f"load average at start {os.getloadavg()[0]:.1f}", flush=True)

@@ -288,6 +288,39 @@ def test_hazard_conditional_on_months_survived():
     ).all()
 
 
+def test_hazard_shifts_one_design_column_with_the_shifted_frames_numbers():
+    """The hazards at advanced tenures come from one design with the tenure column
+    recomputed: bit-equal to the hazard logit's probabilities on the frame with tenure
+    advanced (the definition, computed here frame by frame), missing tenures included
+    (imputed, so no advance) and with a fractional, per-client ``conditional_after``."""
+    rng = np.random.default_rng(2)
+    n = 3000
+    X = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "tenure_months": rng.integers(1, 60, n).astype(float),
+            "segment": pd.Series(rng.choice(["a", "b"], n), dtype="str"),
+        }
+    )
+    y = (rng.random(n) < 0.08 * np.exp(0.5 * X["x"] - 0.02 * X["tenure_months"])).astype(int)
+    X.loc[rng.random(n) < 0.1, "tenure_months"] = np.nan
+    model = HazardModel(horizon=3).fit(X, y)
+    logit, rows = model.hazard_model_, X.head(50)
+    c = rng.uniform(0, 5, len(rows))
+
+    def advanced(shift, start=0.0):  # tenure + start + shift, as the frame would hold it
+        tenure = rows["tenure_months"].to_numpy() + start + shift
+        return logit._proba(rows.assign(tenure_months=tenure))
+
+    np.testing.assert_array_equal(
+        model.survival_function(rows, months=6, conditional_after=c).to_numpy(),
+        np.cumprod([1 - advanced(k, start=c) for k in range(6)], axis=0).T,
+    )
+    expected = 1 - np.prod([1 - advanced(k) for k in range(3)], axis=0)
+    np.testing.assert_array_equal(model.predict_proba(rows)[:, 1], expected)
+    np.testing.assert_array_equal(model.hazard(rows, months_ahead=2), advanced(1))
+
+
 def test_median_imputer_matches_scikit_learns_simple_imputer():
     """Reference: scikit-learn's SimpleImputer(median, add_indicator, keep_empty_features),
     which the design used before; same values, same indicator columns, same names."""
