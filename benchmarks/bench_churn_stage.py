@@ -36,16 +36,30 @@ from snr_models.jobs.config import RunConfig
 DEFAULT = Path(__file__).parents[1] / "experiments" / "default.yaml"
 
 
+def _cpu() -> float:
+    """CPU seconds of this process (every thread): less swayed than wall time by other load."""
+    t = os.times()
+    return t.user + t.system
+
+
 class _Times(progress.Reporter):
-    """Records the seconds of every step as it ends."""
+    """Records the wall and CPU seconds of every step as it ends."""
 
     def __init__(self) -> None:
         self.times: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._started: dict[tuple, float] = {}
+
+    def started(self, path, total) -> None:
+        self._started[tuple(path)] = _cpu()
 
     def finished(self, path, done, total, elapsed) -> None:
         name = " > ".join(path)
+        cpu = _cpu() - self._started.pop(tuple(path), _cpu())
         self.times[name] = round(self.times.get(name, 0.0) + elapsed, 1)
-        print(f"  {name} {elapsed:.1f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+        self.cpu[name] = round(self.cpu.get(name, 0.0) + cpu, 1)
+        load = os.getloadavg()[0]
+        print(f"  {name} {elapsed:.1f} s, CPU {cpu:.1f} s (load {load:.1f})", flush=True)
 
 
 def main() -> None:
@@ -59,6 +73,7 @@ def main() -> None:
     tables = load(args.data)
     tables.content_hash()  # hashed once per job, by the data stage in the main job
     reporter = _Times()
+    fit, fits = job.fit_churn, []  # the stage's fit, kept for the candidates' scores
     profiler = cProfile.Profile() if args.profile else None
     print(f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
     with (
@@ -71,7 +86,12 @@ def main() -> None:
         t0 = time.perf_counter()
         if profiler:
             profiler.enable()
-        with progress.stage("churn"):
+        with (
+            progress.stage("churn"),
+            mock.patch.object(
+                job, "fit_churn", side_effect=lambda *a: fits.append(fit(*a)) or fits[-1]
+            ),
+        ):
             result = job._churn_stage(config, tables, run)
         if profiler:
             profiler.disable()
@@ -82,9 +102,10 @@ def main() -> None:
     out = {
         "seconds": round(seconds, 1),
         "steps": reporter.times,
+        "cpu_seconds": reporter.cpu,
         "load_average": round(os.getloadavg()[0], 1),
         "model": result.model,
-        "candidates": result.candidates,
+        "candidates": fits[0].choice.scores[["score", "roc_auc", "pr_auc", "brier"]].to_dict(),
         "nested_auc": result.nested_auc,
         "backtest_auc": result.backtest_auc,
         "calibration_intercept": float(metrics.loc["calibration_intercept", "value"]),
