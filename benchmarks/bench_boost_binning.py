@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 import snr_models.churn.boost as boost
+from snr_models import threads
 from snr_models.churn.backtest import backtest_origins
 from snr_models.data.io import load
 from snr_models.features import build_features
@@ -49,7 +50,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    config = RunConfig.from_yaml(args.config).churn.churn_config()
+    run_config = RunConfig.from_yaml(args.config)
+    config = run_config.churn.churn_config()
+    with threads.limit(run_config.threads):  # the job's threads (OpenMP), as in the main job
+        _compare(config, args)
+
+
+def _compare(config, args) -> None:
     tables = load(args.data)
     frame = build_features(tables, as_of=feature_months(tables, config), horizon=config.horizon)
     labelled = labelled_rows(frame, config)
