@@ -301,6 +301,39 @@ def test_hazard_conditional_on_months_survived():
     ).all()
 
 
+def test_hazard_shifts_one_design_column_with_the_shifted_frames_numbers():
+    """The hazards at advanced tenures come from one design with the tenure column
+    recomputed: bit-equal to the hazard logit's probabilities on the frame with tenure
+    advanced (the definition, computed here frame by frame), missing tenures included
+    (imputed, so no advance) and with a fractional, per-client ``conditional_after``."""
+    rng = np.random.default_rng(2)
+    n = 3000
+    X = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "tenure_months": rng.integers(1, 60, n).astype(float),
+            "segment": pd.Series(rng.choice(["a", "b"], n), dtype="str"),
+        }
+    )
+    y = (rng.random(n) < 0.08 * np.exp(0.5 * X["x"] - 0.02 * X["tenure_months"])).astype(int)
+    X.loc[rng.random(n) < 0.1, "tenure_months"] = np.nan
+    model = HazardModel(horizon=3).fit(X, y)
+    logit, rows = model.hazard_model_, X.head(50)
+    c = rng.uniform(0, 5, len(rows))
+
+    def advanced(shift, start=0.0):  # tenure + start + shift, as the frame would hold it
+        tenure = rows["tenure_months"].to_numpy() + start + shift
+        return logit._proba(rows.assign(tenure_months=tenure))
+
+    np.testing.assert_array_equal(
+        model.survival_function(rows, months=6, conditional_after=c).to_numpy(),
+        np.cumprod([1 - advanced(k, start=c) for k in range(6)], axis=0).T,
+    )
+    expected = 1 - np.prod([1 - advanced(k) for k in range(3)], axis=0)
+    np.testing.assert_array_equal(model.predict_proba(rows)[:, 1], expected)
+    np.testing.assert_array_equal(model.hazard(rows, months_ahead=2), advanced(1))
+
+
 def test_median_imputer_matches_scikit_learns_simple_imputer():
     """Reference: scikit-learn's SimpleImputer(median, add_indicator, keep_empty_features),
     which the design used before; same values, same indicator columns, same names."""
@@ -384,3 +417,57 @@ def test_boost_on_a_fifth_of_the_stayers_stays_calibrated():
     p = sub.predict_proba(X)[:, 1]
     assert p.mean() == pytest.approx(y.mean(), rel=0.1)
     np.testing.assert_array_less(0.9, np.corrcoef(p, full.predict_proba(X)[:, 1])[0, 1])
+
+
+def test_prebinned_weighted_fit_is_scikit_learns_fit():
+    """The fast binning of a weighted fit grows scikit-learn's very trees: every node field
+    (thresholds, bins, values, counts, gains) equal to HistGradientBoosting's own weighted
+    fit, so the predictions are equal too, also on values outside the training range. Data
+    with more than 255 distinct values (percentile bins), few distinct values (midpoint
+    bins), a constant column and missing values that predict the label (splits on them)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from snr_models.churn.boost import _fit_prebinned
+
+    rng = np.random.default_rng(0)
+    n = 6000
+    Z = np.column_stack(
+        [
+            rng.normal(size=n),
+            rng.exponential(size=n),
+            rng.integers(0, 5, n).astype(float),
+            np.round(rng.normal(size=n), 1),
+            np.ones(n),
+        ]
+    )
+    y = (rng.random(n) < 1 / (1 + np.exp(2 - Z[:, 1]))).astype(float)
+    Z[(rng.random(n) < 0.3) & (y == 1), 0] = np.nan  # missing mostly among churners
+    w = np.where(y == 0, 4.5, 1.0)
+    settings = {"max_iter": 15, "max_leaf_nodes": 8, "min_samples_leaf": 20}
+    settings |= {"early_stopping": False, "random_state": 0}
+    reference = HistGradientBoostingClassifier(**settings).fit(Z, y, sample_weight=w)
+    fast = HistGradientBoostingClassifier(**settings)
+    _fit_prebinned(fast, Z, y, w)
+    nan_splits = 0
+    for ref, new in zip(reference._predictors, fast._predictors, strict=True):
+        a, b = ref[0].nodes, new[0].nodes
+        for field in a.dtype.names:
+            np.testing.assert_array_equal(a[field], b[field], err_msg=field)
+        nan_splits += int(np.isinf(a["num_threshold"]).sum())
+    assert nan_splits > 0  # the case of a split on missing values is covered
+    outside = np.array([[np.nan, 50.0, -3.0, 0.05, 2.0], [9.0, -1.0, 7.0, 1e9, 0.0]])
+    for X in (Z, outside):
+        np.testing.assert_array_equal(reference.decision_function(X), fast.decision_function(X))
+
+
+def test_boost_on_a_fifth_of_the_stayers_bins_fast_with_the_same_model(monkeypatch):
+    """ChurnBoost's negative-subsampled fit takes the fast binning and gives the model
+    scikit-learn's own binning gives (forced by a zero subsample limit): equal probabilities."""
+    import snr_models.churn.boost as boost
+
+    X, y = _rare(n=8000)
+    kwargs = {"max_iter": 20, "min_samples_leaf": 50, "negative_fraction": 0.2}
+    fast = ChurnBoost(**kwargs).fit(X, y)
+    monkeypatch.setattr(boost, "_BINNING_SUBSAMPLE", 0)
+    reference = ChurnBoost(**kwargs).fit(X, y)
+    np.testing.assert_array_equal(fast.predict_proba(X), reference.predict_proba(X))

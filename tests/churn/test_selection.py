@@ -112,6 +112,16 @@ def test_auto_chooses_the_best_backtest_score(choice, independent):
     assert np.isfinite(choice.backtest.metrics.loc["roc_auc", "lo"])
 
 
+def test_backtest_predictions_are_the_independent_refits(choice, independent):
+    """Every candidate's backtest predictions at every origin: the very numbers of the
+    refit done here on the rows up to the origin, in the test rows' order."""
+    for row in independent.itertuples():
+        preds = choice.backtests[row.candidate].predictions
+        at = preds[preds["origin"] == row.origin]
+        np.testing.assert_array_equal(at["p"].to_numpy(), row.p)
+        np.testing.assert_array_equal(at["y"].to_numpy(), row.y)
+
+
 def test_nested_estimate_uses_origins_not_used_for_the_choice(choice, independent):
     origins = sorted(choice.per_origin["origin"].unique())
     assert list(choice.nested["origin"]) == origins[1:]  # min_select_origins = 1

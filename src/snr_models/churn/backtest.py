@@ -176,24 +176,27 @@ def rolling_origin_backtest(
             f"backtest: no origin with {min_train_months} labelled training months and a "
             f"labelled test month {horizon} months later; use more months of data"
         )
-    inputs = [c for c in feature_columns(frame) if c != "as_of"]
+    columns = [*(c for c in feature_columns(frame) if c != "as_of"), "as_of"]
+    as_of = frame["as_of"].to_numpy()
     preds, rows, models = [], [], {}
     for t in progress.track(chosen, "backtest", describe=lambda t: f"origin {t:%Y-%m}"):
         test_month = t + pd.DateOffset(months=horizon)
-        train = frame[(frame["as_of"] <= t) & frame[train_label].notna()]
-        test = frame[(frame["as_of"] == test_month) & frame[label].notna()]
-        if train[train_label].nunique() < 2 or test[label].nunique() < 2:
+        # rows and columns selected in one copy: the frame is wide (identifiers, labels)
+        in_train = (as_of <= t) & frame[train_label].notna().to_numpy()
+        in_test = (as_of == test_month) & frame[label].notna().to_numpy()
+        y_train = frame[train_label].to_numpy()[in_train]
+        y = frame[label].to_numpy()[in_test]
+        if len(np.unique(y_train)) < 2 or len(np.unique(y)) < 2:
             logger.warning("backtest origin %s skipped: a single class", t.strftime("%Y-%m"))
             continue
-        model = clone(estimator).fit(train[[*inputs, "as_of"]], train[train_label].to_numpy())
-        p = model.predict_proba(test[[*inputs, "as_of"]])[:, 1]
-        y = test[label].to_numpy()
+        model = clone(estimator).fit(frame.loc[in_train, columns], y_train)
+        p = model.predict_proba(frame.loc[in_test, columns])[:, 1]
         preds.append(
             pd.DataFrame(
                 {
                     "origin": t,
-                    "as_of": test["as_of"].to_numpy(),
-                    "client_id": test["client_id"].to_numpy(),
+                    "as_of": as_of[in_test],
+                    "client_id": frame["client_id"].to_numpy()[in_test],
                     "y": y,
                     "p": p,
                 }
@@ -203,8 +206,8 @@ def rolling_origin_backtest(
             {
                 "origin": t,
                 "test_month": test_month,
-                "n_train": len(train),
-                "n_test": len(test),
+                "n_train": len(y_train),
+                "n_test": len(y),
                 "base_rate": float(y.mean()),
                 "roc_auc": roc_auc(y, p),
                 "pr_auc": pr_auc(y, p),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -102,9 +102,35 @@ class HazardModel(FrameClassifier):
         return self._hazard(frame, months_ahead - 1)
 
     def _hazard(self, frame: pd.DataFrame, shift: float) -> np.ndarray:
-        if shift and self.duration_column in frame.columns:
-            frame = frame.assign(**{self.duration_column: frame[self.duration_column] + shift})
-        return self.hazard_model_._proba(frame)
+        return next(self._hazards(frame, [shift]))
+
+    def _hazards(
+        self, frame: pd.DataFrame, shifts: Iterable[float], start: float | np.ndarray = 0.0
+    ) -> Iterator[np.ndarray]:
+        """The monthly hazard with the duration advanced by ``start`` plus each shift, in turn.
+
+        The duration's standardised design column is the only one a shift changes: the
+        design is built once and that column recomputed per shift the way the design's
+        imputer and scaler compute it (a missing duration stays imputed), so each hazard is
+        the one of the shifted frame, to the last bit, without a design per shift.
+        """
+        logit = self.hazard_model_
+        name = self.duration_column
+        if name not in logit.numeric_features_:  # no duration: the same hazard every month
+            h = logit._proba(frame)
+            for _ in shifts:
+                yield h
+            return
+        j = logit.numeric_features_.index(name)  # the numeric block comes first
+        scaler = logit.design_.named_transformers_["num"].named_steps["scale"]
+        Z = logit._design(frame)
+        observed = Z[:, j].copy()
+        duration = frame[name].to_numpy(dtype=np.float64, na_value=np.nan) + start
+        missing = np.isnan(duration)
+        for shift in shifts:
+            column = (duration + shift - scaler.mean_[j]) / scaler.scale_[j]
+            Z[:, j] = np.where(missing, observed, column)
+            yield 1.0 / (1.0 + np.exp(-(Z @ logit.coef_ + logit.intercept_)))
 
     def survival_function(
         self, X: object, months: int = 36, conditional_after: float | np.ndarray = 0
@@ -125,10 +151,8 @@ class HazardModel(FrameClassifier):
         surv = np.ones(len(frame))
         out = np.empty((len(frame), months))
         if self.duration_column in frame.columns:
-            base = frame[self.duration_column].to_numpy(dtype=float)
-            for k in range(months):
-                shifted = frame.assign(**{self.duration_column: base + c + k})
-                surv = surv * (1 - self.hazard_model_._proba(shifted))
+            for k, h in enumerate(self._hazards(frame, range(months), start=c)):
+                surv = surv * (1 - h)
                 out[:, k] = surv
         else:
             h = self.hazard_model_._proba(frame)
@@ -148,8 +172,8 @@ class HazardModel(FrameClassifier):
 
     def _proba(self, frame: pd.DataFrame) -> np.ndarray:
         surv = np.ones(len(frame))
-        for k in range(self.horizon):
-            surv = surv * (1 - self._hazard(frame, k))
+        for h in self._hazards(frame, range(self.horizon)):
+            surv = surv * (1 - h)
         return 1 - surv
 
     def _decision(self, frame: pd.DataFrame) -> np.ndarray:
