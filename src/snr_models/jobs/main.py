@@ -154,7 +154,7 @@ def run_main(config: RunConfig) -> dict[str, Any]:
         plan = None
         if config.plan.enabled:
             with progress.stage("plan"), _child(config, "plan") as run:
-                plan = _plan_stage(config, tables, run, outlook)
+                plan = _plan_stage(config, tables, run, outlook, attribution)
 
         with progress.stage("report"):
             result = MainResult(
@@ -305,7 +305,11 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
 
 
 def _plan_stage(
-    config: RunConfig, tables: Tables, run: tracking.TrackedRun, outlook: ForecastResult | None
+    config: RunConfig,
+    tables: Tables,
+    run: tracking.TrackedRun,
+    outlook: ForecastResult | None,
+    attribution: AttributionEstimates | None = None,
 ) -> PlanEstimates | None:
     stage = config.plan
     costs, budget = read_costs(stage.costs) if stage.costs else (None, None)
@@ -340,6 +344,8 @@ def _plan_stage(
             budget=budget,
             baseline=baseline,
             seed=config.seed,
+            # the attribution stage's joint fit on the same tables (not fitted again)
+            joint=attribution.joint if attribution is not None else None,
         )
     except SnrInputError as exc:
         if stage.months is not None or stage.branches is not None:
