@@ -45,6 +45,7 @@ from snr_models.jobs.uplift import RankingComparison, compare_rankings
 from snr_models.metrics import MetricSpec
 from snr_models.metrics.periods import months_per_period
 from snr_models.plan.rollout import PlannedDesign
+from snr_models.report.figures import tight_png
 from snr_models.simulate import SimulationConfig, simulate, write_simulation
 
 logger = logging.getLogger(__name__)
@@ -434,7 +435,7 @@ def _write_outputs(
         for name, frame in result.tables().items():
             frame.to_csv(tmp / name, index=False)
         for name, fig in result.figures().items():
-            fig.savefig(tmp / name, dpi=110, bbox_inches="tight")
+            (tmp / name).write_bytes(tight_png(fig, dpi=110))  # as bbox_inches="tight"
             plt.close(fig)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
 
