@@ -56,3 +56,34 @@ def test_decomposition_plot(hand: Tables) -> None:
     assert _renders(fig)
     grouped = decompose(net_rate(hand, by="branch_id", n_boot=0).to_frame(), "2024-01", "2024-02")
     assert len(grouped.plot().axes) == 2  # + rate / mix per group
+
+
+def test_plot_net_rate_draws_the_date_locators_ticks_fixed_once() -> None:
+    """The trend's period axis has fixed ticks (drawn twice as fast); expected: the very ticks
+    and labels matplotlib's automatic date locator and formatter give the same axis, so the
+    image is pixel for pixel the one drawn with the automatic ticks."""
+    import numpy as np
+    import pandas as pd
+    from matplotlib.dates import AutoDateFormatter, AutoDateLocator
+    from matplotlib.ticker import FixedLocator
+    from PIL import Image
+
+    from snr_models.metrics.result import VALUE_COLUMNS
+
+    frame = pd.DataFrame({"period": pd.date_range("2023-01-01", periods=30, freq="MS")})
+    for k, col in enumerate(VALUE_COLUMNS):
+        frame[col] = 0.5 + 0.01 * np.sin(np.arange(30) + k)
+    fixed = plot_net_rate(frame)
+    auto = plot_net_rate(frame)
+    for ax in auto.axes:  # back to matplotlib's own date ticks (shared across the axes)
+        locator = AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(AutoDateFormatter(locator))
+    assert isinstance(fixed.axes[-1].xaxis.get_major_locator(), FixedLocator)
+
+    def pixels(fig: Figure) -> np.ndarray:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=60)
+        return np.asarray(Image.open(buffer))
+
+    assert np.array_equal(pixels(fixed), pixels(auto))

@@ -141,3 +141,37 @@ def test_the_headline_names_the_steps_that_rest_on_a_pilot(lang: str) -> None:
     assert expected in paragraphs(waterfall)
     plain = waterfall.assign(note=waterfall["note"].str.replace(pilot, "Shapley share"))
     assert not any(labels.text("pilot_note") in p for p in paragraphs(plain))
+
+
+def test_tight_png_crops_as_savefig_tight_does() -> None:
+    """Expected: matplotlib's own ``savefig(bbox_inches="tight")`` of the same figure: the
+    same size to a pixel of rounding, and the same picture (the crop may sit a fraction of a
+    pixel apart, so a few anti-aliased edge pixels differ)."""
+    import io
+
+    import numpy as np
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from snr_models.figures import new_figure
+    from snr_models.report.figures import tight_png
+
+    def figure() -> Figure:
+        fig = new_figure(figsize=(5, 3))
+        ax = fig.subplots()
+        ax.bar(["a", "b", "c"], [3, 1, 2])
+        ax.set_title("a title")
+        ax.set_ylabel("a long label on the y axis")
+        return fig
+
+    buffer = io.BytesIO()
+    figure().savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    reference = np.asarray(Image.open(buffer)).astype(int)
+    ours = np.asarray(Image.open(io.BytesIO(tight_png(figure(), dpi=80)))).astype(int)
+    assert abs(ours.shape[0] - reference.shape[0]) <= 1
+    assert abs(ours.shape[1] - reference.shape[1]) <= 1
+    h, w = min(ours.shape[0], reference.shape[0]), min(ours.shape[1], reference.shape[1])
+    differing = (np.abs(ours[:h, :w] - reference[:h, :w]) > 60).any(axis=2).mean()
+    assert differing < 0.03
+    # the whole figure is white beyond its content: what savefig's crop leaves blank
+    assert ours.shape[0] < 3 * 80 and ours.shape[1] < 5 * 80

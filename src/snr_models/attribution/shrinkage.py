@@ -37,6 +37,7 @@ Checked against the simulator's ``truth.json`` per-branch effects in
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -424,19 +425,35 @@ def branch_effects(
     return BranchEffects(table=table, priors=pd.DataFrame(priors), component=component, alpha=alpha)
 
 
-def _segment_tables(tables: Tables, segment: str) -> Tables:
-    """The tables restricted to the clients of one segment (interventions and market kept)."""
-    ids = tables.clients.loc[tables.clients["segment"] == segment, "client_id"]
-    keep = {
-        name: frame[frame["client_id"].isin(ids)]
+def _segment_tables(tables: Tables, segments: list[str]) -> Iterator[tuple[str, Tables]]:
+    """Each segment with the tables restricted to its clients (interventions and market kept),
+    the rows in their order: each client-keyed table is looked up once, not once per segment."""
+    clients = tables.clients
+    code = pd.Series(pd.Categorical(clients["segment"], categories=segments).codes)
+    of_client = pd.Series(code.to_numpy(), index=clients["client_id"].to_numpy())
+    keyed = {
+        name: (frame, frame["client_id"].map(of_client).fillna(-1).to_numpy(dtype=int))
         for name, frame in tables.items()
         if "client_id" in frame.columns
     }
-    return dataclasses.replace(tables, **keep)
+    for k, segment in enumerate(segments):
+        keep = {name: frame[codes == k] for name, (frame, codes) in keyed.items()}
+        yield segment, dataclasses.replace(tables, **keep)
+
+
+def _reusable(effects: JointEffects, component: str, alpha: float) -> bool:
+    """Whether ``effects`` holds the firm's estimate :func:`segment_effects` would fit."""
+    return (
+        effects.weighting == "branch_month" and effects.alpha == alpha and component in effects.fits
+    )
 
 
 def segment_effects(
-    tables: Tables, component: str = "net_rate", alpha: float = 0.05
+    tables: Tables,
+    component: str = "net_rate",
+    alpha: float = 0.05,
+    *,
+    overall: JointEffects | None = None,
 ) -> pd.DataFrame:
     """Each intervention's effect in each client segment, raw and shrunken across segments.
 
@@ -444,21 +461,29 @@ def segment_effects(
     regression fitted on it; the segment's effect (and its branch-clustered error) is shrunk
     towards the intervention's pooled mean (:func:`shrink`). Returns ``intervention, segment,
     raw, raw_se, estimate, se, lo, hi, shrinkage``.
+
+    ``overall`` is the firm's joint estimate on ``tables`` (branch-month weighting, with
+    ``component`` and ``alpha``) when it is at hand, e.g. the attribution's: the pooled means
+    are its effects (the same numbers), not fitted again.
     """
     from snr_models.attribution.joint import estimate_joint
     from snr_models.metrics.panel import build_panel
 
     # the pooled mean: the firm's joint estimate (its branch-clustered error)
-    whole = estimate_joint(build_panel(tables), components=(component,), alpha=alpha).table
+    if overall is None or not _reusable(overall, component, alpha):
+        overall = estimate_joint(build_panel(tables), components=(component,), alpha=alpha)
+    whole = overall.table
+    whole = whole[whole["component"] == component]
     overall = {
         (r.intervention, r.component): (float(r.estimate), float(r.se))
         for r in whole.itertuples()
         if np.isfinite(r.se)
     }
     rows = []
-    for seg in sorted(tables.clients["segment"].dropna().unique()):
+    segments = sorted(tables.clients["segment"].dropna().unique())
+    for seg, seg_tables in _segment_tables(tables, [str(s) for s in segments]):
         try:
-            panel = build_panel(_segment_tables(tables, str(seg)))
+            panel = build_panel(seg_tables)
             tab = estimate_joint(panel, components=(component,), alpha=alpha).table
         except SnrInputError:
             continue  # a segment too small for the regression: not reported

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ import pandas as pd
 
 from snr_models import progress
 from snr_models.attribution import (
+    JointEffects,
     attribute_change,
     build_panel,
     diagnose,
@@ -77,6 +78,8 @@ class AttributionEstimates:
     totals: pd.DataFrame
     combinations: pd.DataFrame
     overlap_terms: pd.DataFrame
+    #: the joint estimate itself (its panel and fits), for the plan stage to reuse
+    joint: JointEffects | None = field(default=None, repr=False, compare=False)
 
 
 def estimate_attribution(
@@ -138,6 +141,7 @@ def estimate_attribution(
         totals=wf.totals,
         combinations=overlap.combinations(),
         overlap_terms=overlap.terms,
+        joint=effects,
     )
 
 

@@ -45,6 +45,7 @@ from snr_models.jobs.uplift import RankingComparison, compare_rankings
 from snr_models.metrics import MetricSpec
 from snr_models.metrics.periods import months_per_period
 from snr_models.plan.rollout import PlannedDesign
+from snr_models.report.figures import tight_png
 from snr_models.simulate import SimulationConfig, simulate, write_simulation
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ def run_main(config: RunConfig) -> dict[str, Any]:
         plan = None
         if config.plan.enabled:
             with progress.stage("plan"), _child(config, "plan") as run:
-                plan = _plan_stage(config, tables, run, outlook)
+                plan = _plan_stage(config, tables, run, outlook, attribution)
 
         with progress.stage("report"):
             result = MainResult(
@@ -305,7 +306,11 @@ def _churn_stage(config: RunConfig, tables: Tables, run: tracking.TrackedRun) ->
 
 
 def _plan_stage(
-    config: RunConfig, tables: Tables, run: tracking.TrackedRun, outlook: ForecastResult | None
+    config: RunConfig,
+    tables: Tables,
+    run: tracking.TrackedRun,
+    outlook: ForecastResult | None,
+    attribution: AttributionEstimates | None = None,
 ) -> PlanEstimates | None:
     stage = config.plan
     costs, budget = read_costs(stage.costs) if stage.costs else (None, None)
@@ -340,6 +345,8 @@ def _plan_stage(
             budget=budget,
             baseline=baseline,
             seed=config.seed,
+            # the attribution stage's joint fit on the same tables (not fitted again)
+            joint=attribution.joint if attribution is not None else None,
         )
     except SnrInputError as exc:
         if stage.months is not None or stage.branches is not None:
@@ -428,7 +435,7 @@ def _write_outputs(
         for name, frame in result.tables().items():
             frame.to_csv(tmp / name, index=False)
         for name, fig in result.figures().items():
-            fig.savefig(tmp / name, dpi=110, bbox_inches="tight")
+            (tmp / name).write_bytes(tight_png(fig, dpi=110))  # as bbox_inches="tight"
             plt.close(fig)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
 

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from snr_models import progress
-from snr_models.attribution import build_panel, estimate_joint
+from snr_models.attribution import JointEffects, build_panel, estimate_joint
 from snr_models.attribution.shrinkage import BranchEffects, branch_effects, segment_effects
 from snr_models.configfile import read_yaml_mapping
 from snr_models.data.atomic import atomic_path
@@ -147,9 +147,21 @@ def estimate_plan(
     budget: float | None = None,
     baseline: float | None = None,
     seed: int = 0,
+    joint: JointEffects | None = None,
 ) -> PlanEstimates:
-    """Plan, shrunken effects and (with ``costs`` and ``budget``) the allocation."""
-    panel = build_panel(tables)
+    """Plan, shrunken effects and (with ``costs`` and ``budget``) the allocation.
+
+    ``joint`` is the firm's joint estimate on ``tables`` when it is at hand (the main job's
+    attribution stage: branch-month weighting, ``component`` among its fits, the same
+    ``alpha``): its panel and its fit are used, not built and fitted again (the same numbers).
+    """
+    reuse = (
+        joint is not None
+        and joint.weighting == "branch_month"
+        and joint.alpha == alpha
+        and component in joint.fits
+    )
+    panel = joint.panel if reuse else build_panel(tables)
     if design is not None and design.months > len(panel.periods) - 2:
         raise SnrInputError(
             f"--months {design.months}: the data hold {len(panel.periods)} months; the plan "
@@ -175,9 +187,10 @@ def estimate_plan(
             progress=progress.advance,
         )
     with progress.stage("effects"):
-        joint = estimate_joint(panel, components=(component,), alpha=alpha)
+        if not reuse:
+            joint = estimate_joint(panel, components=(component,), alpha=alpha)
         effects = branch_effects(joint, component, alpha)
-        segments = segment_effects(tables, component, alpha)
+        segments = segment_effects(tables, component, alpha, overall=joint)
     allocation = None
     figures: dict[str, Any] = {"power.png": plan.plot(), "branch_effects.png": effects.plot()}
     if costs is not None and budget is not None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from snr_models.report.labels import Labels
 
-__all__ = ["encode", "relabel"]
+__all__ = ["encode", "relabel", "tight_png"]
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+")
 _BRACKETED = re.compile(r"\((\w+)\)")
@@ -76,10 +76,60 @@ def relabel(fig: Figure, labels: Labels, title: str | None = None) -> Figure:
     return copy
 
 
+def tight_png(fig: Figure, dpi: float = 100, pad: float = 0.1) -> bytes:
+    """The figure as PNG, cropped to its drawn content plus ``pad`` inches, drawn once.
+
+    What ``fig.savefig(..., bbox_inches="tight", pad_inches=pad)`` gives, without its second
+    drawing: the figure is drawn once at its size, its tight box measured with the same
+    renderer (whose text extents are cached) and the image cropped to it, the padding that
+    falls beyond the figure filled with its face colour. A figure whose content reaches beyond
+    its own edges (a legend placed outside) is saved by ``savefig`` itself.
+
+    Examples
+    --------
+    >>> from snr_models.figures import new_figure
+    >>> fig = new_figure(figsize=(3, 2))
+    >>> _ = fig.subplots().plot([0, 1], [0, 1])
+    >>> tight_png(fig)[:4]
+    b'\\x89PNG'
+    """
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    original = fig.dpi
+    fig.set_dpi(dpi)
+    try:
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        box = fig.get_tightbbox(canvas.get_renderer())  # inches
+        width, height = fig.get_size_inches()
+        buffer = io.BytesIO()
+        if box.x0 < 0 or box.y0 < 0 or box.x1 > width or box.y1 > height:
+            fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=pad)
+            return buffer.getvalue()
+        image = np.asarray(canvas.buffer_rgba())
+        # pixel rows count from the top; the padded box may pass the figure's edges
+        x0, x1 = round((box.x0 - pad) * dpi), round((box.x1 + pad) * dpi)
+        y0, y1 = round((height - box.y1 - pad) * dpi), round((height - box.y0 + pad) * dpi)
+        face = np.array(fig.patch.get_facecolor()) * 255
+        out = np.empty((y1 - y0, x1 - x0, 4), dtype=np.uint8)
+        out[...] = np.round(face).astype(np.uint8)
+        sy, sx = (
+            slice(max(y0, 0), min(y1, image.shape[0])),
+            slice(max(x0, 0), min(x1, image.shape[1])),
+        )
+        out[sy.start - y0 : sy.stop - y0, sx.start - x0 : sx.stop - x0] = image[sy, sx]
+        Image.fromarray(out, "RGBA").save(buffer, format="png", dpi=(dpi, dpi))
+        return buffer.getvalue()
+    finally:
+        fig.set_dpi(original)
+
+
 def encode(fig: Figure) -> str:
-    """The figure as base64 PNG (drawn with the report's fonts); the figure is closed."""
-    buffer = io.BytesIO()
+    """The figure as base64 PNG (drawn with the report's fonts, :func:`tight_png`); the figure
+    is closed."""
     with figure_style():
-        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        data = tight_png(fig)
     plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(data).decode()
