@@ -33,13 +33,15 @@ from snr_models.attribution import (
 )
 from snr_models.attribution.overlap import impute_untreated
 from snr_models.attribution.regression import fe_ols
-from snr_models.simulate import simulate
 from snr_models.simulate.truth import shapley_values
+from tests.attribution.pilot_worlds import small_pilot
 
 
 @pytest.fixture(scope="module")
 def world():
-    return simulate(n_clients=6_000, n_branches=24, n_months=24, seed=5)
+    # the AI assistant piloted in a tenth of the branches at half intensity: the pilot's
+    # placebo spread and the scaling by intensity are exercised (pilot_worlds)
+    return small_pilot(n_clients=6_000, n_branches=24, n_months=24, seed=5)
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,16 @@ from snr_models.attribution import (
     with_placebo_rollout,
 )
 from snr_models.simulate import simulate
+from tests.attribution.pilot_worlds import small_pilot
 
 BRANCH_LEVEL = ["process_reengineering", "staff_training", "survey_program"]
 
 
 @pytest.fixture(scope="module")
 def world():
-    return simulate(n_clients=12_000, n_branches=30, n_months=36, seed=11)
+    # the AI assistant piloted in a tenth of the branches at half intensity: the pilot's
+    # placebo spread and the scaling by intensity are exercised (pilot_worlds)
+    return small_pilot(n_clients=12_000, n_branches=30, n_months=36, seed=11)
 
 
 @pytest.fixture(scope="module")
