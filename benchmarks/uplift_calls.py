@@ -30,6 +30,7 @@ from snr_models.churn.uplift import (
     TwoModelUplift,
     XLearnerUplift,
     assignment_propensity,
+    attach_true_uplift,
     evaluate_uplift,
     join_outreach,
     out_of_time_split,
@@ -53,12 +54,7 @@ def one_world(seed: int, n_clients: int, n_months: int, share: float) -> pd.Data
         warnings.simplefilter("ignore")
         features = build_features(result.tables, horizon=3)
     rows, _ = join_outreach(features, result.tables.outreach)
-    truth = pd.DataFrame(result.truth["outreach"]["clients"]).rename(
-        columns={"campaign_id": "_campaign_id"}
-    )
-    rows = rows.merge(
-        truth[["_campaign_id", "client_id", "uplift"]], on=["_campaign_id", "client_id"]
-    )
+    rows = attach_true_uplift(rows, pd.DataFrame(result.truth["outreach"]["clients"]))
     train, test = out_of_time_split(rows, n_test=4)
     cols = feature_columns(features)
     cut = test["as_of"].min() - pd.offsets.MonthBegin(3)

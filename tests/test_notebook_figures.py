@@ -1,7 +1,9 @@
-"""Every notebook's figures appear inline, and no notebook switches warnings off wholesale.
+"""Every notebook runs, its figures appear inline, and none switches warnings off wholesale.
 
-Each notebook is executed in a Jupyter kernel (nbclient, as an analyst runs it); every code
-cell that calls a ``plot`` function or method must have an ``image/png`` output. A bare
+This is where the suite executes the notebooks under ``notebooks/``, once each: in a Jupyter
+kernel (nbclient, as an analyst runs it), from the notebooks' folder; a cell that raises
+fails the test. Every code cell that calls a ``plot`` function or method must have an
+``image/png`` output. A bare
 ``matplotlib.figure.Figure`` (what the package built before) shows as the text
 ``<Figure size ... with N Axes>`` instead and fails this test.
 """
@@ -33,7 +35,7 @@ def test_no_notebook_switches_warnings_off_wholesale(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_every_plot_shows_as_an_image(path: Path) -> None:
+def test_notebook_runs_and_every_plot_shows_as_an_image(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
         notebook,

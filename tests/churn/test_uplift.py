@@ -21,6 +21,7 @@ from snr_models.churn.uplift import (
     TwoModelUplift,
     XLearnerUplift,
     assignment_propensity,
+    attach_true_uplift,
     auuc_score,
     difference_in_exit_rates,
     evaluate_uplift,
@@ -51,12 +52,7 @@ def world():
         warnings.simplefilter("ignore")
         features = build_features(result.tables, horizon=3)
     rows, aside = join_outreach(features, result.tables.outreach)
-    truth = pd.DataFrame(result.truth["outreach"]["clients"]).rename(
-        columns={"campaign_id": "_campaign_id"}
-    )
-    rows = rows.merge(
-        truth[["_campaign_id", "client_id", "uplift"]], on=["_campaign_id", "client_id"]
-    )
+    rows = attach_true_uplift(rows, pd.DataFrame(result.truth["outreach"]["clients"]))
     return result, features, rows, aside
 
 

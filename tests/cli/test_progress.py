@@ -134,3 +134,25 @@ def test_mlflow_prints_are_silenced_unless_verbose(capsys: pytest.CaptureFixture
         assert "Successfully registered" in capsys.readouterr().err
     finally:
         set_mlflow_verbose(True)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_artifact_download_bar_only_when_verbose(
+    verbose: bool, mlflow_store: str, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the retrain gate downloads the champion: under `snr` (not verbose) a piped log must not
+    # get MLflow's "Downloading artifacts" bar, which it draws even when stderr is a file
+    import mlflow
+
+    from snr_models.tracking.verbosity import set_mlflow_verbose
+
+    (tmp_path / "a.txt").write_text("x")
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(tmp_path / "a.txt"), "model")
+    try:
+        set_mlflow_verbose(verbose)
+        capsys.readouterr()
+        mlflow.artifacts.download_artifacts(run_id=run.info.run_id, dst_path=str(tmp_path / "o"))
+        assert ("Downloading artifacts" in capsys.readouterr().err) is verbose
+    finally:
+        set_mlflow_verbose(True)

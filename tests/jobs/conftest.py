@@ -22,6 +22,51 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def small_config(tmp_path: Path) -> RunConfig:
+    return _small_config(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory, _migrated_mlflow_db: Path):
+    """The main job run once on the small world, with every stage, into its own MLflow store:
+    ``(config, summary, tracking URI)``, for the tests that only read its outputs.
+
+    Once for the whole session, whichever xdist worker asks first (the others wait on a file
+    lock, then read its summary): each run costs a minute or more of the suite.
+    """
+    import json
+    import os
+    import shutil
+
+    from filelock import FileLock
+
+    from snr_models.jobs.main import run_main
+
+    folder = tmp_path_factory.getbasetemp().parent / "small-run"
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    with FileLock(str(folder) + ".lock"):
+        done = folder / "summary.json"
+        if done.is_file():
+            return _small_config(folder), json.loads(done.read_text()), uri
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        shutil.copy(_migrated_mlflow_db, folder / "mlflow.db")
+        env = {"MLFLOW_TRACKING_URI": uri, "SNR_ARTIFACT_ROOT": str(folder / "mlruns")}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            config = _small_config(folder)
+            summary = run_main(config)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        done.write_text(json.dumps(summary, default=str))
+    return config, json.loads(done.read_text()), uri
+
+
+def _small_config(tmp_path: Path) -> RunConfig:
     sim = tmp_path / "sim.yaml"
     sim.write_text("n_clients: 3000\nn_branches: 6\nn_months: 12\nseed: 5\n")
     # the 12-month world ends in 2023-12: train the remaining branches from 2024-02

@@ -13,12 +13,10 @@ from snr_models.jobs.config import RunConfig
 from snr_models.jobs.main import run_main
 
 
-def test_main_job_writes_outputs_and_tracks_parent_and_child_runs(
-    small_config: RunConfig, mlflow_store: str
-) -> None:
+def test_main_job_writes_outputs_and_tracks_parent_and_child_runs(small_run) -> None:
     from mlflow.tracking import MlflowClient
 
-    summary = run_main(small_config)
+    _, summary, mlflow_store = small_run
     out = Path(summary["output_dir"])
     assert (out / "summary.json").is_file()
     firm = pd.read_csv(out / "netrate_firm.csv")

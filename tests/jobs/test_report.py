@@ -16,8 +16,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from snr_models.jobs.config import RunConfig
-from snr_models.jobs.main import run_main
 from snr_models.report import Labels
 
 SECTIONS = (
@@ -88,12 +86,12 @@ def _print_pdf(chromium: Path, page: Path, out: Path, profile: Path) -> None:
 
 
 def test_report_in_both_languages_reads_and_prints_in_a_real_browser(
-    small_config: RunConfig, mlflow_store: str, chromium: Path, tmp_path: Path
+    small_run, chromium: Path, tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
     from pypdf import PdfReader
 
-    summary = run_main(small_config)
+    small_config, summary, _ = small_run
     out = Path(summary["output_dir"])
     pages = {lang: Path(p) for lang, p in summary["reports"].items()}
     # the default configuration writes both: Chinese as index.html, English beside it

@@ -56,3 +56,32 @@ def test_section_shows_the_comparison(compared, language):
         assert row[4:] == [labels.number(r["lo"], 1), labels.number(r["hi"], 1)]
     words = {"en": "exits prevented per 1,000 calls", "zh-CN": "每 1,000 次回访少流失"}
     assert words[language] in table.text
+
+
+@pytest.mark.parametrize(
+    ("language", "effect", "said"),
+    [
+        ("zh-CN", (0.0223, 0.0003, 0.0443), "少流失 22.3 位（95% 区间 0.3 至 44.3）"),
+        ("zh-CN", (-0.0223, -0.0443, -0.0003), "反而多流失 22.3 位"),
+        ("en", (0.0223, 0.0003, 0.0443), "prevented 22.3 exits per 1,000 targeted clients"),
+        ("en", (-0.0223, -0.0443, -0.0003), "pushed out 22.3 more clients per 1,000"),
+    ],
+)
+def test_average_effect_is_said_without_a_double_negative(compared, language, effect, said):
+    # a harmful campaign (negative exits prevented) reads as extra exits with a positive
+    # interval (0.3 to 44.3), never as "prevented -22.3"
+    import copy
+
+    shown = copy.copy(compared)
+    evaluation = copy.copy(compared.evaluation)
+    metrics = evaluation.metrics.copy()
+    metrics.loc["average_effect", ["estimate", "lo", "hi"]] = effect
+    object.__setattr__(evaluation, "metrics", metrics)
+    object.__setattr__(shown, "evaluation", evaluation)
+    section = Section("churn", "churn")
+    _uplift(section, shown, Labels(language), "95%")
+    text = section.blocks[0].text
+    assert said in text
+    if effect[0] < 0:
+        assert "0.3 至 44.3" in text or "0.3 to 44.3" in text
+        assert "-22.3" not in text

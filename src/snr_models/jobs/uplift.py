@@ -28,6 +28,7 @@ from snr_models.churn.uplift import (
     UpliftEvaluation,
     XLearnerUplift,
     assignment_propensity,
+    attach_true_uplift,
     evaluate_uplift,
     join_outreach,
     out_of_time_split,
@@ -225,13 +226,7 @@ def compare_rankings(
 
     rows = campaign_rows(tables, horizon)
     if true_uplift is not None:
-        rows = rows.merge(
-            true_uplift.rename(columns={"campaign_id": "_campaign_id"})[
-                ["_campaign_id", "client_id", "uplift"]
-            ],
-            on=["_campaign_id", "client_id"],
-            how="left",
-        )
+        rows = attach_true_uplift(rows, true_uplift)
     train, test = out_of_time_split(rows, n_test or settings.n_test_campaigns)
     model, columns = _fit_learner(settings, train)
     if risk_model is None:

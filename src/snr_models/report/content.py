@@ -426,15 +426,19 @@ def _uplift(section: Section, compared: Any, L: Labels, conf: str) -> None:
     ev = compared.evaluation
     calls = ev.calls
     effect = ev.metrics.loc["average_effect"]
+    # exits prevented per 1,000; when negative, said as extra exits (no "prevented -22")
+    est, lo, hi = (1000 * effect[k] for k in ("estimate", "lo", "hi"))
+    key, sign = ("uplift_prevented", 1) if est >= 0 else ("uplift_pushed", -1)
+    lo, hi = sorted((sign * lo, sign * hi))
+    sentence = L.text(
+        key, effect=L.number(sign * est, 1), lo=L.number(lo, 1), hi=L.number(hi, 1), level=conf
+    )
     section.text(
         L.text(
             "uplift_intro",
             campaigns=len(compared.test_campaigns),
             clients=f"{compared.n_test:,}",
-            effect=L.number(1000 * effect["estimate"], 1),
-            lo=L.number(1000 * effect["lo"], 1),
-            hi=L.number(1000 * effect["hi"], 1),
-            level=conf,
+            effect_sentence=sentence,
         )
     )
     rows = [

@@ -1,7 +1,8 @@
 """MLflow's own messages: its INFO log lines and the lines it prints on registering a model.
 
 MLflow writes "Successfully registered model ...", "Created version ..." and run links on its
-own; under ``snr`` they stay out of the output unless ``--verbose``. This module imports
+own, and draws a "Downloading artifacts" bar when it fetches a model (the champion, at the
+retrain gate); under ``snr`` they stay out of the output unless ``--verbose``. This module imports
 mlflow only if it is already loaded: the level is also passed on through
 ``MLFLOW_LOGGING_LEVEL``, which mlflow reads when it is imported.
 """
@@ -26,6 +27,7 @@ def set_mlflow_verbose(verbose: bool) -> None:
     level = "INFO" if verbose else "WARNING"
     os.environ["MLFLOW_LOGGING_LEVEL"] = level
     os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "false" if verbose else "true"
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "true" if verbose else "false"
     if "mlflow" in sys.modules:
         logging.getLogger("mlflow").setLevel(level)
 

@@ -12,7 +12,12 @@ Evaluation: :func:`evaluate_uplift` returning :class:`UpliftEvaluation`; free fu
 :func:`difference_in_exit_rates`.
 """
 
-from snr_models.churn.uplift.data import OUTREACH_COLUMNS, join_outreach, out_of_time_split
+from snr_models.churn.uplift.data import (
+    OUTREACH_COLUMNS,
+    attach_true_uplift,
+    join_outreach,
+    out_of_time_split,
+)
 from snr_models.churn.uplift.evaluation import (
     UpliftEvaluation,
     auuc_score,
@@ -36,6 +41,7 @@ __all__ = [
     "UpliftEvaluation",
     "XLearnerUplift",
     "assignment_propensity",
+    "attach_true_uplift",
     "auuc_score",
     "difference_in_exit_rates",
     "evaluate_uplift",

@@ -99,6 +99,18 @@ def join_outreach(
     return frame.reset_index(drop=True), set_aside.reset_index(drop=True)
 
 
+def attach_true_uplift(rows: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (from :func:`join_outreach`) with each contact's true ``uplift`` column.
+
+    ``truth`` holds ``campaign_id``, ``client_id``, ``uplift`` (a simulation's
+    ``truth.json["outreach"]["clients"]``); a row without a true value gets NaN.
+    """
+    true = truth.rename(columns={"campaign_id": "_campaign_id"})
+    return rows.merge(
+        true[["_campaign_id", "client_id", "uplift"]], on=["_campaign_id", "client_id"], how="left"
+    )
+
+
 def out_of_time_split(
     rows: pd.DataFrame, n_test: int = 3, *, label: str = "churn"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
