@@ -3,8 +3,13 @@
 Runs ``snr run``'s job (:func:`snr_models.jobs.main.run_main`) on ``experiments/default.yaml``
 once per churn model given (default: ``boost`` then ``auto``), one after the other in the
 current folder (the simulated world in ``data/`` is reused by the second run), and prints
-each stage's seconds with the load average when it ended: the churn stage of ``auto`` against
-the churn stage of ``boost`` from the same session is the ratio to read.
+each stage's seconds with the load average when it ended, and the process's peak resident
+memory: the churn stage of ``auto`` against the churn stage of ``boost`` from the same session
+is the ratio to read.
+
+To compare two versions of the code on the same world, run it from each version's checkout
+(``PYTHONPATH=<checkout>/src``) with ``data/`` holding the world the first run simulated:
+the later runs reuse it, as a team's data would be there already.
 
 Usage::
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import time
 from pathlib import Path
 
@@ -64,7 +70,9 @@ def main() -> None:
     for model in args.models.split(","):
         print(f"{model}: load average at start {os.getloadavg()[0]:.1f}", flush=True)
         results[model] = run(model, args.config)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     print(json.dumps(results, indent=1))
+    print(f"peak resident memory {peak:.2f} GiB")
     if "boost" in results and "auto" in results:
         ratio = results["auto"]["churn"] / results["boost"]["churn"]
         print(f"churn stage, auto / boost: {ratio:.2f}x")

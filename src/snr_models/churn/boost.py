@@ -13,7 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from snr_models.churn.base import FrameClassifier
+from snr_models.churn.base import FrameClassifier, negative_subsample
 from snr_models.churn.design import design_names, make_design, source_of, to_float
 from snr_models.churn.treeshap import TreeExplainer
 
@@ -72,6 +72,11 @@ class ChurnBoost(FrameClassifier):
         Column ordering the rows in time; not a model input.
     features : sequence of str, optional
         Input columns (default: all but identifiers and labels).
+    negative_fraction : float, default 1.0
+        Share of the stayers (``y == 0``) of the training slice the trees are fitted on,
+        every churner kept and the kept stayers weighted up
+        (:func:`~snr_models.churn.base.negative_subsample`); the calibration slice is kept
+        whole. 1 fits every row.
     random_state : int, default 0
 
     Examples
@@ -95,6 +100,7 @@ class ChurnBoost(FrameClassifier):
         calibration_fraction: float = 0.25,
         time_column: str = "as_of",
         features: Sequence[str] | None = None,
+        negative_fraction: float = 1.0,
         random_state: int | None = 0,
     ) -> None:
         self.max_iter = max_iter
@@ -106,6 +112,7 @@ class ChurnBoost(FrameClassifier):
         self.calibration_fraction = calibration_fraction
         self.time_column = time_column
         self.features = features
+        self.negative_fraction = negative_fraction
         self.random_state = random_state
 
     def _calibration_mask(self, frame: pd.DataFrame, y01: np.ndarray) -> np.ndarray:
@@ -143,14 +150,22 @@ class ChurnBoost(FrameClassifier):
         mask = self._calibration_mask(frame, y01)
         if self.calibration is not None and len(np.unique(y01[~mask])) < 2:
             raise ValueError("the training slice (before calibration) holds a single class")
+        train = np.flatnonzero(~mask)
+        rows, weights = negative_subsample(y01[train], self.negative_fraction, self.random_state)
+        train = train[rows]
+        calibration = np.flatnonzero(mask)
         design = make_design(
             self.numeric_features_, self.categorical_features_, scale=False, drop_first=False
         )
-        Z = to_float(design.fit_transform(frame))
+        # the design is learnt on the rows used (all of them unless stayers are subsampled)
+        used = np.concatenate([train, calibration])
+        Z = to_float(design.fit_transform(frame.iloc[used] if weights is not None else frame))
+        if weights is not None:
+            train, calibration = np.arange(len(train)), np.arange(len(train), len(used))
         self.design_ = design
         # columns with no observed value in the training slice carry no information (and
         # HistGradientBoosting cannot bin them): they are left out of the trees
-        self.active_ = np.flatnonzero(~np.isnan(Z[~mask]).all(axis=0))
+        self.active_ = np.flatnonzero(~np.isnan(Z[train]).all(axis=0))
         Z = Z[:, self.active_]
         names = design_names(design)
         self.design_columns_ = [names[i] for i in self.active_]
@@ -166,15 +181,16 @@ class ChurnBoost(FrameClassifier):
             early_stopping=False,
             random_state=self.random_state,
         )
-        model.fit(Z[~mask], y01[~mask])
+        y_used = y01[used] if weights is not None else y01
+        model.fit(Z[train], y_used[train], sample_weight=weights)
         self.model_ = model
         self.n_iter_ = model.n_iter_
         self.calibrator_ = None
-        self.n_train_ = int((~mask).sum())
-        self.n_calibration_ = int(mask.sum())
+        self.n_train_ = len(train)
+        self.n_calibration_ = len(calibration)
         if self.calibration is not None:
-            raw = model.decision_function(Z[mask])
-            yc = y01[mask]
+            raw = model.decision_function(Z[calibration])
+            yc = y_used[calibration]
             if len(np.unique(yc)) < 2:
                 warnings.warn(
                     "the calibration slice holds a single class; probabilities left uncalibrated",

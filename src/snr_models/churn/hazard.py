@@ -40,6 +40,11 @@ class HazardModel(FrameClassifier):
         Truncation of :meth:`expected_months_to_exit` (a restricted mean).
     alpha : float, default 0.05
     features : sequence of str, optional
+    negative_fraction : float, default 1.0
+        Share of the client-months without an exit the hazard logit is fitted on (every
+        exit kept, the others weighted up; see :class:`ChurnLogit`).
+    random_state : int, optional
+        Seeds those client-months.
 
     Examples
     --------
@@ -59,6 +64,8 @@ class HazardModel(FrameClassifier):
         max_months: int = 120,
         alpha: float = 0.05,
         features: Sequence[str] | None = None,
+        negative_fraction: float = 1.0,
+        random_state: int | None = 0,
     ) -> None:
         self.C = C
         self.horizon = horizon
@@ -66,6 +73,8 @@ class HazardModel(FrameClassifier):
         self.max_months = max_months
         self.alpha = alpha
         self.features = features
+        self.negative_fraction = negative_fraction
+        self.random_state = random_state
 
     def fit(self, X: object, y: object) -> HazardModel:
         """Fit the monthly hazard; ``y`` = exit in the month after the as-of month."""
@@ -74,6 +83,8 @@ class HazardModel(FrameClassifier):
             C=self.C,
             alpha=self.alpha,
             features=[*self.numeric_features_, *self.categorical_features_],
+            negative_fraction=self.negative_fraction,
+            random_state=self.random_state,
         ).fit(frame, y01)
         return self
 

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
-from snr_models.churn.base import FrameClassifier
+from snr_models.churn.base import FrameClassifier, negative_subsample
 from snr_models.churn.design import design_names, make_design, source_of, to_float
 
 __all__ = ["ChurnLogit"]
@@ -25,6 +25,11 @@ class ChurnLogit(FrameClassifier):
     ``X' W X + I / C`` (the Laplace approximation); as ``C -> inf`` they are statsmodels'
     ``Logit`` standard errors.
 
+    With ``negative_fraction < 1`` the model is fitted on every churner and that share of
+    the stayers, the kept stayers weighted up (:func:`~snr_models.churn.base.negative_subsample`):
+    much faster on rare exits, the probabilities still calibrated. Its covariance is then
+    the sandwich ``H^-1 (sum_i w_i^2 (y_i - p_i)^2 z_i z_i') H^-1`` of the weighted fit.
+
     Parameters
     ----------
     C : float, default 1.0
@@ -35,6 +40,10 @@ class ChurnLogit(FrameClassifier):
         Solver iterations.
     features : sequence of str, optional
         Input columns to use (default: all but identifiers and labels).
+    negative_fraction : float, default 1.0
+        Share of the stayers (``y == 0``) the model is fitted on; 1 fits every row.
+    random_state : int, optional
+        Seeds the stayers kept when ``negative_fraction < 1``.
 
     Attributes
     ----------
@@ -60,15 +69,22 @@ class ChurnLogit(FrameClassifier):
         alpha: float = 0.05,
         max_iter: int = 1000,
         features: Sequence[str] | None = None,
+        negative_fraction: float = 1.0,
+        random_state: int | None = 0,
     ) -> None:
         self.C = C
         self.alpha = alpha
         self.max_iter = max_iter
         self.features = features
+        self.negative_fraction = negative_fraction
+        self.random_state = random_state
 
     def fit(self, X: object, y: object) -> ChurnLogit:
         """Fit the model; ``X`` a feature frame (or numeric array), ``y`` binary."""
         frame, y01 = self._prepare_fit(X, y)
+        rows, w = negative_subsample(y01, self.negative_fraction, self.random_state)
+        if w is not None:
+            frame, y01 = frame.iloc[rows], y01[rows]
         design = make_design(
             self.numeric_features_, self.categorical_features_, scale=True, drop_first=True
         )
@@ -78,18 +94,22 @@ class ChurnLogit(FrameClassifier):
         self.design_sources_ = source_of(
             self.design_columns_, self.numeric_features_, self.categorical_features_
         )
-        self.design_mean_ = Z.mean(axis=0)
+        self.design_mean_ = np.average(Z, axis=0, weights=w)
         model = LogisticRegression(C=self.C, max_iter=self.max_iter)
-        model.fit(Z, y01)
+        model.fit(Z, y01, sample_weight=w)
         self.coef_ = model.coef_.ravel().astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
         self.n_iter_ = int(np.max(model.n_iter_))
         Zc = np.column_stack([np.ones(len(Z)), Z])
         p = 1.0 / (1.0 + np.exp(-(Zc[:, 1:] @ self.coef_ + self.intercept_)))
-        hessian = (Zc * (p * (1 - p))[:, None]).T @ Zc
+        curvature = p * (1 - p) if w is None else w * p * (1 - p)
+        hessian = (Zc * curvature[:, None]).T @ Zc
         if np.isfinite(self.C):
             hessian[1:, 1:] += np.eye(Z.shape[1]) / self.C
         self.covariance_ = np.linalg.pinv(hessian)
+        if w is not None:  # the sandwich of the weighted fit
+            score = Zc * (w * (y01 - p))[:, None]
+            self.covariance_ = self.covariance_ @ (score.T @ score) @ self.covariance_
         self.n_obs_ = len(Z)
         return self
 

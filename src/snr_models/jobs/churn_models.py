@@ -50,15 +50,20 @@ def model_names(config: ChurnConfig) -> list[str]:
 
 
 def make_estimator(config: ChurnConfig, model: str | None = None):
-    """The (unfitted) estimator ``model`` names (default ``config.model``, not ``auto``)."""
+    """The (unfitted) estimator ``model`` names (default ``config.model``, not ``auto``).
+
+    Fitted on ``config.negative_fraction`` of the stayers (every exit kept, the stayers
+    weighted up), seeded by ``config.seed``.
+    """
     model = model or config.model
     if model == "auto":
         raise ValueError("model 'auto' is a choice among estimators: see choose_model")
+    sampling = {"negative_fraction": config.negative_fraction, "random_state": config.seed}
     if model == "logit":
-        return ChurnLogit(C=config.logit.C)
+        return ChurnLogit(C=config.logit.C, **sampling)
     if model == "hazard":
-        return HazardModel(C=config.hazard.C, horizon=config.horizon)
-    return ChurnBoost(**config.boost.model_dump(), random_state=config.seed)
+        return HazardModel(C=config.hazard.C, horizon=config.horizon, **sampling)
+    return ChurnBoost(**config.boost.model_dump(), **sampling)
 
 
 def label_column(config: ChurnConfig, model: str | None = None) -> str:

@@ -145,6 +145,15 @@ class ChurnConfig(_Strict):
     train_months: int | None = Field(
         None, ge=1, description="use only the last N labelled as-of months (None: all)"
     )
+    negative_fraction: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description=(
+            "share of the stayers every model (backtest and final fit) is fitted on, every "
+            "exit kept and the stayers weighted up: faster on rare exits (1: every row)"
+        ),
+    )
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     logit: LogitSettings = Field(default_factory=LogitSettings)
     boost: BoostSettings = Field(default_factory=BoostSettings)
