@@ -33,6 +33,7 @@ from snr_models.attribution import (
 )
 from snr_models.attribution.overlap import impute_untreated
 from snr_models.attribution.regression import fe_ols
+from snr_models.simulate import simulate
 from snr_models.simulate.truth import shapley_values
 from tests.attribution.pilot_worlds import small_pilot
 
@@ -273,3 +274,30 @@ def test_steps_resting_on_a_pilot_say_so(world, panel, overlap, disjoint_tables)
     other = build_panel(disjoint_tables)
     plain = attribute_change(other, effects=estimate_overlap(other), overlap="shapley")
     assert not plain.table["note"].str.contains("pilot").any()
+
+
+def test_a_large_pilot_extrapolated_firm_wide_still_gets_the_placebo_spread() -> None:
+    """Whatever the pilot's size, a programme whose firm-wide months are extrapolated from its
+    pilot gets placebo draws: its cluster-robust error does not carry the error of that
+    extrapolation (no untreated branch-month is left after the firm-wide start). With the
+    default pilot (30% of 27 branches: 8, as many as the joint model's
+    ``min_treated_branches``) the joint model takes cluster-robust errors (no ``+placebo_se``)
+    while the overlap model still draws the placebo, and the AI assistant's Shapley share over
+    the last month is at least as wide as its cluster-robust interval; the expected spread is
+    the variance of the same combination over the draws (an independent re-computation)."""
+    tables = simulate(n_clients=3_000, n_branches=27, n_months=24, seed=3, truth=False).tables
+    panel = build_panel(tables)
+    joint = estimate_joint(panel, components=("R", "net_rate"))
+    ai = joint.table[joint.table["intervention"] == "ai_assistant"]
+    assert set(ai["method"]) == {"did_pilot_scaled"}  # 8 pilot branches: no placebo here
+    ov = estimate_overlap(panel, joint=joint, components=("R",), n_placebo=10)
+    assert set(ov.placebo) == {"ai_assistant"}
+    rows = panel.frame[["branch_id", "period"]][panel.frame["period"] == panel.periods[-1]]
+    w = ov.weights(rows.assign(weight=1.0 / len(rows)), "R", "shapley:ai_assistant")
+    cr = ov.effects.infer(w)
+    values = ov.placebo["ai_assistant"]["R"].reindex(columns=w["R"].index).to_numpy() @ w["R"]
+    pilot = w["R"][w["R"].index.str.startswith("ai_assistant|")]
+    cr_pilot = float(np.sum(ov.effects.fits["R"].linear_influence(pilot).to_numpy() ** 2))
+    expected = np.sqrt(cr.se**2 + max(0.0, float(np.var(values, ddof=1)) - cr_pilot))
+    assert ov.infer(w).se == pytest.approx(expected, rel=1e-10)
+    assert ov.infer(w).se >= cr.se

@@ -179,10 +179,12 @@ class OverlapEffects:
     active : DataFrame
         Per branch-month (the panel's rows) and programme, its scale when active, else 0.
     placebo : dict
-        Per pilot programme (reaching fewer than the joint model's ``min_treated_branches``)
-        and component, its cells' coefficients in each placebo draw (a DataFrame: draws x
-        cells), the regression re-fitted with the programme's timing moved to a random
-        permutation of the branches (:meth:`infer`); ``placebo_df`` the draws less one.
+        Per pilot programme and component, every coefficient in each placebo draw (a
+        DataFrame: draws x coefficients), the regression re-fitted with the programme's timing
+        moved to a random permutation of the branches (:meth:`infer`); ``placebo_df`` the
+        draws less one. A pilot programme is one reaching fewer than the joint model's
+        ``min_treated_branches`` (method ``+placebo_se``) or one whose firm-wide months are
+        extrapolated from its pilot (``did_pilot_scaled``), whatever the pilot's size.
     """
 
     effects: JointEffects
@@ -295,7 +297,8 @@ class OverlapEffects:
         """Estimate and inference of a linear combination (:meth:`JointEffects.infer`).
 
         Cluster-robust errors are too small for a programme reaching few branches (a pilot;
-        Conley & Taber 2011), and everything the pilot's effect is extrapolated to rests on
+        Conley & Taber 2011) and do not carry the error of extrapolating a pilot of any size
+        to the firm-wide months, and everything the pilot's effect is extrapolated to rests on
         them: on the default world the AI assistant's firm-wide months, hence the month
         effects of the last months and the world without any programme there. A combination
         that reaches a pilot's cells has its estimate re-computed in every placebo draw
@@ -500,11 +503,18 @@ def estimate_overlap(
     weighting, se
         As there.
     joint : JointEffects, optional
-        The joint model on the same panel (it says which programmes are pilots, method
-        ``+placebo_se``; estimated when not given).
+        The joint model on the same panel (it says which programmes reach too few branches
+        for cluster-robust errors, method ``+placebo_se``; estimated when not given).
     n_placebo, random_state
         Placebo draws of each pilot's timing moved to other branches, as the joint model's
-        (:meth:`OverlapEffects.infer`).
+        (:meth:`OverlapEffects.infer`): for the programmes with ``+placebo_se`` and for every
+        programme whose firm-wide months are extrapolated from a pilot, whatever the pilot's
+        size. After the firm-wide start no branch-month is untouched by such a programme, so
+        the month effects there, and the world without any programme, rest on the pilot's
+        estimate; its cluster-robust error counts the pilot branches' noise as independent
+        across branches, while a shock shared by the pilot branches during the pilot moves
+        the estimate and, through the extrapolation, every firm-wide month at once. The
+        placebo spread measures what such a draw of pilot branches does.
 
     Returns
     -------
@@ -548,7 +558,10 @@ def estimate_overlap(
     joint = joint or estimate_joint(
         panel, interventions=names, components=components, alpha=alpha, weighting=weighting, se=se
     )
-    pilots = sorted({r.intervention for r in joint.table.itertuples() if "+placebo_se" in r.method})
+    pilots = sorted(
+        {r.intervention for r in joint.table.itertuples() if "+placebo_se" in r.method}
+        | {n for n in identified if design.method[n] == "did_pilot_scaled"}
+    )
     rng = np.random.default_rng(random_state)
     placebo = {
         name: _placebo_draws(panel, full, name, tuple(fits), weighting, n_placebo, rng)
