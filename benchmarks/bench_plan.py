@@ -7,7 +7,8 @@ branch-month panel), not with clients: the world here has fewer clients than the
 replicates of the stated design (per replicate; first a new design per replicate, as before,
 then ``--per-design`` replicates sharing each design, solved at once), the effects
 (per-branch and per-segment, shrunken) and the allocation; then extrapolates the main job's
-settings (100 replicates and 8 x 25 for the grid).
+settings (100 replicates and 8 x 25 for the grid). ``--stage`` times the whole stage, with the
+grid's replicates 10 per design (as before) and at the default (5 per design), alternated twice.
 
 Usage::
 
@@ -17,17 +18,20 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import os
 import time
+from unittest import mock
 
 import numpy as np
 
 from snr_models.attribution import build_panel, estimate_joint
-from snr_models.attribution.allocation import allocate, candidate_effects, effect_draws
-from snr_models.attribution.plan import PlannedDesign, simulate_design
 from snr_models.attribution.shrinkage import branch_effects, segment_effects
 from snr_models.jobs.attribution import estimate_attribution
 from snr_models.jobs.plan import _segment_mix, _treated
+from snr_models.plan.allocation import allocate, candidate_effects, effect_draws
+from snr_models.plan.rollout import PlannedDesign, simulate_design
 from snr_models.simulate import simulate
 
 N_MAIN = 300  # the main job's replicates: 100 of the stated design, 8 x 25 for the grid
@@ -85,26 +89,37 @@ def main() -> None:
 
         from snr_models.jobs.config import RunConfig
         from snr_models.jobs.plan import estimate_plan, read_costs
+        from snr_models.plan import plan_rollout
 
         stage = RunConfig.from_yaml(Path(__file__).parents[1] / "experiments/default.yaml").plan
         costs, budget = read_costs(stage.costs)
-        t = time.perf_counter()
-        estimate_plan(
-            tables,
-            intervention=stage.intervention,
-            effect=stage.effect,
-            design=PlannedDesign(branches=40, months=12),
-            n_reps=stage.n_reps,
-            n_reps_grid=stage.n_reps_grid,
-            costs=costs,
-            budget=budget,
-        )
-        t_stage = time.perf_counter() - t
-        print(
-            f"plan stage as the main job runs it (grid included, allocation): {t_stage:.0f} s, "
-            f"{t_stage / t_attr:.1f}x the attribution stage; load average "
-            f"{os.getloadavg()[0]:.1f}"
-        )
+        # the grid's replicates per design: 10 as before (3 designs per grid point) and the
+        # default (5 designs), alternated twice in the same run (the shared machine's load drifts)
+        new_k = inspect.signature(plan_rollout).parameters["grid_outcomes_per_design"].default
+        for grid_k in (10, new_k, 10, new_k):
+            with mock.patch(
+                "snr_models.jobs.plan.plan_rollout",
+                functools.partial(plan_rollout, grid_outcomes_per_design=grid_k),
+            ):
+                t = time.perf_counter()
+                est = estimate_plan(
+                    tables,
+                    intervention=stage.intervention,
+                    effect=stage.effect,
+                    design=PlannedDesign(branches=40, months=12),
+                    n_reps=stage.n_reps,
+                    n_reps_grid=stage.n_reps_grid,
+                    costs=costs,
+                    budget=budget,
+                )
+                t_stage = time.perf_counter() - t
+            designs = est.plan.grid.loc[~est.plan.grid["stated"], "n_designs"].unique()
+            print(
+                f"plan stage as the main job runs it (grid included, allocation), {grid_k} "
+                f"replicates per design in the grid ({designs} designs per grid point): "
+                f"{t_stage:.0f} s, {t_stage / t_attr:.1f}x the attribution stage; load average "
+                f"{os.getloadavg()[0]:.1f}"
+            )
 
 
 if __name__ == "__main__":

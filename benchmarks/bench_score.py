@@ -2,7 +2,9 @@
 
 Set-up (timed: the retrain duration): a simulated world (3,000 clients, 15 months) is
 retrained with ``experiments/churn.yaml``'s model settings into a throw-away MLflow store,
-so the champion is the boosting model the configuration names (200 trees). Its as-of
+with ``model: boost`` unless ``--model`` says otherwise (the configuration's ``model: auto``
+may choose a linear model on this small world), so the champion is the boosting model (200
+trees) whose reasons are exact TreeSHAP. Its as-of
 features are then tiled to N clients (fresh client ids; numeric features jittered by a
 random factor in [0.8, 1.2] so that rows differ) and written to a Parquet file.
 
@@ -56,8 +58,8 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def setup(workdir: Path) -> tuple[str, Path, float]:
-    """Retrain a champion into a store under ``workdir``; return (uri, world, seconds)."""
+def setup(workdir: Path, model: str = "boost") -> tuple[str, Path, float]:
+    """Retrain a ``model`` champion into a store under ``workdir``; return (uri, world, seconds)."""
     from snr_models.jobs.churn import ChurnConfig
     from snr_models.jobs.retrain import retrain
     from snr_models.simulate import simulate, write_simulation
@@ -74,7 +76,7 @@ def setup(workdir: Path) -> tuple[str, Path, float]:
         "summary": str(workdir / "summary.json"),
         "floors": {"min_auc": 0.0, "calibration_slope": [-100, 100], "min_empc": -1e9},
     }
-    cfg = ChurnConfig.model_validate(cfg.model_dump() | {"retrain": loose})
+    cfg = ChurnConfig.model_validate(cfg.model_dump() | {"model": model, "retrain": loose})
     start = time.perf_counter()
     result = retrain(cfg, data=world)
     seconds = time.perf_counter() - start
@@ -242,6 +244,7 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--modes", default="baseline,score-no-reasons,score")
     parser.add_argument("--spark-master", default="local[2]")
+    parser.add_argument("--model", default="boost", choices=["boost", "logit", "hazard", "auto"])
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -250,8 +253,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
         work = Path(tmp)
-        uri, world, retrain_seconds = setup(work)
-        print(f"retrain (3,000 clients, 15 months, 200 trees): {retrain_seconds:.1f} s")
+        uri, world, retrain_seconds = setup(work, args.model)
+        print(f"retrain (3,000 clients, 15 months, model: {args.model}): {retrain_seconds:.1f} s")
         features = work / "features.parquet"
         t = time.perf_counter()
         tile_features(world, args.clients, features)

@@ -2,7 +2,7 @@
 
 For each simulated world (``--worlds`` seeds from ``--first-seed``; ``--history + --months``
 months): the plan
-(:func:`snr_models.attribution.plan.plan_rollout`, ``--reps`` replicates) is computed on the
+(:func:`snr_models.plan.rollout.plan_rollout`, ``--reps`` replicates) is computed on the
 world's first ``--history`` months, the team's history, for a staggered roll-out of a new
 intervention to every branch in ``--cohorts`` waves over ``--months`` months with a true effect
 ``--effect`` on the net rate. Then the roll-out happens in the world's last ``--months`` months:
@@ -12,7 +12,7 @@ estimator, every existing intervention estimated jointly on the whole panel) app
 of intervals excluding 0 over all worlds is the realised power, to compare with the mean
 planned power; the same estimates minus the injected effect give the realised rejection rate
 of a placebo roll-out (effect 0: with the saturated cells the estimate shifts by exactly the
-injected effect and the standard error does not change; ``tests/attribution/test_plan.py``
+injected effect and the standard error does not change; ``tests/plan/test_rollout.py``
 checks it), to compare with the plan's size and the nominal level.
 
 Prints the planned and realised power and placebo rejection with the realised share's standard
@@ -37,7 +37,7 @@ import pandas as pd
 
 from snr_models.attribution import build_panel, estimate_joint, with_placebo_rollout
 from snr_models.attribution.inference import t_value
-from snr_models.attribution.plan import PlannedDesign, plan_rollout
+from snr_models.plan.rollout import PlannedDesign, plan_rollout
 from snr_models.simulate import simulate
 
 

@@ -6,7 +6,10 @@ shrunken (:func:`snr_models.attribution.shrinkage.branch_effects`), against ``tr
 ``interventions[name]["per_branch"][branch]["net_rate"]`` (the same world re-run with the
 intervention switched off, averaged over the branch's treated months). Prints, per
 intervention and overall, the RMSE of the raw and the shrunken estimates and the coverage of
-the shrunken 95% intervals (goal: RMSE lower than raw; coverage 90-99%).
+the shrunken 95% intervals (goal: RMSE lower than raw; coverage 90-99%), and the same for the
+one-level pooling the package used before (``_1l``: cell + deviation shrunk together towards the
+joint estimate as if the branches' errors were independent, the cells' errors clustered
+without the placebo scaling), in the same run.
 
 Usage::
 
@@ -19,12 +22,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 
-from snr_models.attribution import build_panel, estimate_joint
-from snr_models.attribution.shrinkage import branch_effects
+from snr_models.attribution import build_panel, estimate_joint, shrinkage
+from snr_models.attribution.shrinkage import branch_effects, shrink
 from snr_models.simulate import simulate
 
 
@@ -34,6 +38,24 @@ def one_world(seed: int, args: argparse.Namespace) -> pd.DataFrame:
     )
     joint = estimate_joint(build_panel(world.tables), components=("net_rate",))
     tab = branch_effects(joint).to_frame()
+    # the one-level pooling it replaced, for comparison: raw = cell + deviation shrunk as a
+    # whole towards the joint estimate, as if the branches' errors were independent
+    with mock.patch.object(shrinkage, "_placebo_scaled", lambda e, n, c, v: (None, v)):
+        raw = shrinkage.raw_branch_effects(joint)  # its errors as they were: clustered only
+    overall = joint.table.set_index(["intervention", "component"])
+    for name, sub in raw.groupby("intervention", sort=False):
+        if len(sub) < 2:
+            continue
+        one, _ = shrink(
+            sub["raw"].to_numpy(),
+            sub["raw_se"].to_numpy(),
+            mu=float(overall.loc[(name, "net_rate"), "estimate"]),
+            mu_se=float(overall.loc[(name, "net_rate"), "se"]),
+        )
+        at = (tab["intervention"] == name).to_numpy()
+        assert (tab.loc[at, "branch_id"].to_numpy() == sub["branch_id"].to_numpy()).all()
+        for col in ("estimate", "lo", "hi"):
+            tab.loc[at, f"{col}_1l"] = one[col].to_numpy()
     truth = world.truth["interventions"]
     tab["truth"] = [
         (truth[r.intervention]["per_branch"].get(r.branch_id) or {}).get("net_rate", np.nan)
@@ -50,6 +72,8 @@ def scores(g: pd.DataFrame) -> pd.Series:
             "rmse_raw": float(np.sqrt(((g["raw"] - g["truth"]) ** 2).mean())),
             "rmse_eb": float(np.sqrt(((g["estimate"] - g["truth"]) ** 2).mean())),
             "coverage_eb": float(((g["lo"] <= g["truth"]) & (g["truth"] <= g["hi"])).mean()),
+            "rmse_1l": float(np.sqrt(((g["estimate_1l"] - g["truth"]) ** 2).mean())),
+            "coverage_1l": float(((g["lo_1l"] <= g["truth"]) & (g["truth"] <= g["hi_1l"])).mean()),
             "coverage_raw": float(
                 (
                     (g["raw"] - 1.96 * g["raw_se"] <= g["truth"])

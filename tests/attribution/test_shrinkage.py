@@ -1,23 +1,27 @@
-"""Per-branch and per-segment effects with empirical-Bayes shrinkage; the budget allocation.
+"""Per-branch and per-segment effects with empirical-Bayes shrinkage.
 
 Expected numbers: ``truth.json``'s per-branch effects (``interventions[name]["per_branch"]``:
 the same world re-run with the intervention switched off, common random numbers, averaged over
 the branch's treated months), on three small worlds (the 50-world study is
 ``benchmarks/plan_shrinkage.py``); the James-Stein / Morris formulas computed by hand for
-:func:`shrink`; the allocation's optimum found by enumerating every subset of candidates.
+:func:`shrink`, and the two-level pooling of :func:`branch_effects` recomputed from its raw
+parts. The allocation's tests are in ``tests/plan/test_allocation.py``.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from snr_models.attribution import build_panel, estimate_joint
-from snr_models.attribution.allocation import allocate, candidate_effects, effect_draws
-from snr_models.attribution.shrinkage import branch_effects, segment_effects, shrink
+from snr_models.attribution.shrinkage import (
+    branch_effects,
+    raw_branch_effects,
+    segment_effects,
+    shrink,
+)
 from snr_models.errors import SnrInputError
 from snr_models.simulate import simulate
 
@@ -34,7 +38,7 @@ def worlds():
             (truth[r.intervention]["per_branch"].get(r.branch_id) or {}).get("net_rate")
             for r in tab.itertuples()
         ]
-        out.append((w, tab.dropna(subset=["truth"])))
+        out.append((w, joint, tab.dropna(subset=["truth"])))
     return out
 
 
@@ -55,7 +59,7 @@ def test_shrink_matches_the_formulas() -> None:
 
 
 def test_shrunken_branch_effects_beat_raw_and_cover_the_truth(worlds) -> None:
-    tab = pd.concat([t for _, t in worlds])
+    tab = pd.concat([t for _, _, t in worlds])
     rmse_raw = np.sqrt(((tab["raw"] - tab["truth"]) ** 2).mean())
     rmse_eb = np.sqrt(((tab["estimate"] - tab["truth"]) ** 2).mean())
     assert rmse_eb < rmse_raw
@@ -65,60 +69,49 @@ def test_shrunken_branch_effects_beat_raw_and_cover_the_truth(worlds) -> None:
 
 
 def test_branch_effects_result_object(worlds) -> None:
-    w, _ = worlds[0]
-    be = branch_effects(estimate_joint(build_panel(w.tables), components=("net_rate",)))
+    w, joint, _ = worlds[0]
+    be = branch_effects(joint)
     assert set(be.priors["intervention"]) <= set(be.table["intervention"])
     assert "Per-branch effects" in be.summary()
     assert len(be.plot().axes) == len(be.priors)
+    # readable: the 3 best and 3 worst branches of each programme, labels of 8 points
+    fig = be.plot(extremes=3)
+    ticks = fig.axes[0].get_yticklabels()
+    assert len(ticks) == 6 and min(t.get_fontsize() for t in ticks) >= 8
+    best = be.table[be.table["intervention"] == be.priors["intervention"].iloc[0]]
+    best = best.nlargest(3, "estimate")["branch_id"]
+    assert set(best) <= {t.get_text() for t in ticks}
     with pytest.raises(SnrInputError, match="no regression of 'S'"):
-        branch_effects(estimate_joint(build_panel(w.tables), components=("net_rate",)), "S")
+        branch_effects(joint, "S")
 
 
-def test_segment_effects_and_allocation(worlds) -> None:
-    w, _ = worlds[0]
+def test_two_level_pooling(worlds) -> None:
+    # by hand from the raw parts: the cells kept, the deviations shrunk towards 0 (shrink's
+    # formulas, checked above), the variances added, the cells' part on its t quantile
+    _, joint, _ = worlds[0]
+    raw = raw_branch_effects(joint)
+    tab = branch_effects(joint).to_frame()
+    z = stats.norm.ppf(0.975)
+    for name, sub in raw.groupby("intervention"):
+        got = tab[tab["intervention"] == name]
+        assert list(got["branch_id"]) == list(sub["branch_id"])
+        dev, _ = shrink(sub["deviation"].to_numpy(), sub["idio_se"].to_numpy(), mu=0.0, mu_se=0.0)
+        cell = sub["cell"].to_numpy()
+        assert got["estimate"].to_numpy() == pytest.approx(cell + dev["estimate"].to_numpy())
+        var = sub["cell_se"].to_numpy() ** 2 + dev["se"].to_numpy() ** 2
+        assert got["se"].to_numpy() == pytest.approx(np.sqrt(var))
+        t = stats.t.ppf(0.975, sub["cell_df"].to_numpy())
+        half = np.sqrt((t * sub["cell_se"].to_numpy()) ** 2 + (z * dev["se"].to_numpy()) ** 2)
+        assert (got["hi"] - got["lo"]).to_numpy() == pytest.approx(2 * half)
+        # the cells' error is shared by their branches and does not average out: no branch's
+        # interval is narrower than its cells' own (the one-level pooling's often were)
+        assert ((got["hi"] - got["lo"]).to_numpy() >= 2 * t * sub["cell_se"].to_numpy()).all()
+    assert (raw["raw"] == raw["cell"] + raw["deviation"]).all()
+
+
+def test_segment_effects(worlds) -> None:
+    w, _, _ = worlds[0]
     seg = segment_effects(w.tables)
     assert set(seg["segment"]) <= {"retail", "high_net_worth", "institutional"}
-    mix = w.tables.clients.groupby(["branch_id", "segment"]).size().rename("clients").reset_index()
-    treated = pd.DataFrame({"intervention": ["staff_training"], "branch_id": ["B001"]})
-    cand = candidate_effects(seg, mix, treated)
-    assert not ((cand["intervention"] == "staff_training") & (cand["branch_id"] == "B001")).any()
-    assert cand["weight"].groupby(cand["intervention"]).sum().to_numpy() == pytest.approx(
-        1.0, abs=0.1
-    )
-    draws = effect_draws(cand, seg, mix, 500, np.random.default_rng(0))
-    # the draws' mean is each candidate's expected effect
-    assert draws.mean(axis=0) == pytest.approx(cand["effect"].to_numpy(), abs=0.01)
-    costs = {"staff_training": 3.0, "process_reengineering": 5.0, "survey_program": 1.0}
-    alloc = allocate(cand, costs, budget=12.0, draws=draws)
-    assert alloc.spent <= 12.0 and alloc.gain_lo <= alloc.expected_gain <= alloc.gain_hi
-    assert 0.0 <= alloc.p_beats_uniform <= 1.0
-    assert "expected gain" in alloc.summary() and alloc.plot() is not None
-
-
-def test_allocation_is_the_best_subset() -> None:
-    # brute force over every subset of 8 candidates with costs 1, 2, 3
-    rng = np.random.default_rng(3)
-    cand = pd.DataFrame(
-        {
-            "intervention": list("aaabbbcc"),
-            "branch_id": [f"B{i}" for i in range(8)],
-            "effect": rng.normal(0.02, 0.02, 8),
-            "se": 0.01,
-            "weight": rng.uniform(0.05, 0.2, 8),
-        }
-    )
-    costs = {"a": 1.0, "b": 2.0, "c": 3.0}
-    cost = cand["intervention"].map(costs).to_numpy()
-    gain = (cand["weight"] * cand["effect"]).to_numpy()
-    best = max(
-        (
-            gain[list(s)].sum()
-            for r in range(9)
-            for s in itertools.combinations(range(8), r)
-            if cost[list(s)].sum() <= 6.0
-        ),
-    )
-    alloc = allocate(cand, costs, budget=6.0)
-    assert alloc.expected_gain == pytest.approx(best)
-    with pytest.raises(SnrInputError, match="costs must be positive"):
-        allocate(cand, {"a": 0.0}, budget=1.0)
+    assert seg["shrinkage"].between(0, 1).all()
+    assert ((seg["lo"] <= seg["estimate"]) & (seg["estimate"] <= seg["hi"])).all()

@@ -15,7 +15,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import snr_models.churn.treeshap as treeshap
 from snr_models.churn import (
+    AdditivityError,
     ChurnBoost,
     ChurnLogit,
     HazardModel,
@@ -23,7 +25,7 @@ from snr_models.churn import (
     explain,
     top_reasons,
 )
-from snr_models.churn.treeshap import tree_shap_rows
+from snr_models.churn.treeshap import TreeExplainer, tree_shap_rows
 
 
 # Every check applies and passes: arrays are accepted beside frames (all columns numeric),
@@ -147,6 +149,48 @@ def test_treeshap_equals_brute_force_shapley_values():
         for row, values in zip(Z, phi, strict=True):
             expected = _brute_force_shap(nodes, row, Z.shape[1])
             np.testing.assert_allclose(values, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("max_tabulated", [treeshap.MAX_TABULATED, 0])
+def test_tree_explainer_equals_brute_force_shapley_values(monkeypatch, max_tabulated):
+    """The ensemble explainer (decision patterns cached across calls, leaf tables) gives the
+    exhaustive Shapley values of every tree, summed (an independent computation), on rows
+    with missing values: on a first call, on a second (cached) call, with a cache too small
+    to keep the patterns, without a cache, and with no leaf tabulated (every leaf evaluated
+    on the patterns met)."""
+    monkeypatch.setattr(treeshap, "MAX_TABULATED", max_tabulated)
+    X, y = _frame(800)
+    model = ChurnBoost(max_iter=6, max_leaf_nodes=8, calibration=None).fit(X, y)
+    Z = model._design(X.head(40))
+    assert np.isnan(Z).any()
+    trees = [p[0].nodes for p in model.model_._predictors]
+    expected = np.array(
+        [sum(_brute_force_shap(nodes, row, Z.shape[1]) for nodes in trees) for row in Z]
+    )
+    cached = TreeExplainer(trees)
+    for explainer in (cached, cached, TreeExplainer(trees, max_cache=3), TreeExplainer(trees, 0)):
+        np.testing.assert_allclose(explainer(Z[:25]), expected[:25], atol=1e-10)
+        np.testing.assert_allclose(explainer(Z[25:]), expected[25:], atol=1e-10)
+    # additivity: the expected value plus the values is the model's raw log-odds
+    raw = model.model_.decision_function(Z)
+    base = model.model_._baseline_prediction.ravel()[0] + cached.expected_value()
+    np.testing.assert_allclose(base + cached(Z).sum(axis=1), raw, atol=1e-10)
+
+
+def test_scoring_explainer_checks_additivity():
+    """The scoring explainer returns predict_proba's probabilities and the SHAP values, and
+    raises when the values do not add up to the model's output (here: a tree's leaf value
+    changed after the explainer was made, so its tables no longer match the model)."""
+    X, y = _frame(800)
+    model = ChurnBoost(max_iter=6, max_leaf_nodes=8).fit(X, y)
+    p, values = model.explainer()(X.head(30))
+    np.testing.assert_array_equal(p, model.predict_proba(X.head(30))[:, 1])
+    np.testing.assert_allclose(values.to_numpy(), model.shap_values(X.head(30))[0], atol=1e-10)
+    explainer = model.explainer()
+    nodes = model.model_._predictors[0][0].nodes
+    nodes["value"][nodes["is_leaf"].astype(bool)] += 0.5
+    with pytest.raises(AdditivityError, match="not exact"):
+        explainer(X.head(30))
 
 
 def test_boost_shap_values_add_up_and_reasons_read_well():

@@ -77,10 +77,12 @@ def test_fast_tree_shap_equals_exact(notebook):
     X = frame[cols].head(150)
     exact, _ = model.shap_values(X)
     fast = model.explainer()
-    np.testing.assert_allclose(fast(X).to_numpy(), exact.to_numpy(), atol=1e-10)
-    np.testing.assert_allclose(fast(X).to_numpy(), exact.to_numpy(), atol=1e-10)  # cached
+    p, values = fast(X)
+    np.testing.assert_array_equal(p, model.predict_proba(X)[:, 1])
+    np.testing.assert_allclose(values.to_numpy(), exact.to_numpy(), atol=1e-10)
+    np.testing.assert_allclose(fast(X)[1].to_numpy(), exact.to_numpy(), atol=1e-10)  # cached
     small = model.explainer(max_cache=10)  # the cache is cleared and refilled
-    np.testing.assert_allclose(small(X).to_numpy(), exact.to_numpy(), atol=1e-10)
+    np.testing.assert_allclose(small(X)[1].to_numpy(), exact.to_numpy(), atol=1e-10)
 
 
 def test_chunks_change_nothing_and_a_failure_harms_no_output(store, worlds, tmp_path, monkeypatch):

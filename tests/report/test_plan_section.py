@@ -19,7 +19,7 @@ from snr_models.simulate import simulate
 @pytest.fixture(scope="module")
 def estimates():
     tables = simulate(n_clients=2_500, n_branches=12, n_months=20, seed=8, truth=False).tables
-    from snr_models.attribution.plan import PlannedDesign
+    from snr_models.plan.rollout import PlannedDesign
 
     return estimate_plan(
         tables,

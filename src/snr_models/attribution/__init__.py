@@ -18,20 +18,17 @@ Public API:
 - :func:`diagnose`: per intervention, the event study's pre-trend test and the TWFE weights.
 - :func:`synthetic_control`, :func:`structural_impact`: one treated unit; firm-wide roll-outs.
 - :func:`with_placebo_rollout`: a panel with a made-up roll-out, for placebo checks.
-- What to do next: :func:`plan_rollout` (:class:`RolloutPlan`: power, MDE, interval width,
-  bias and coverage of a planned roll-out, by simulation on the history), :func:`branch_effects`
-  and :func:`segment_effects` (empirical-Bayes effects per branch and segment),
-  :func:`allocate` (:class:`Allocation`: the budget's best use).
+- Where an intervention pays: :func:`branch_effects` and :func:`segment_effects`
+  (empirical-Bayes effects per branch and segment). Planning the next roll-out and spending
+  the budget on them is the layer above, :mod:`snr_models.plan`.
 
 Building blocks stay in their modules: ``regression.fe_ols`` (least squares with absorbed
 fixed effects and clustered errors), ``overlap.impute_untreated``.
 """
 
-from snr_models.attribution.allocation import Allocation, allocate
 from snr_models.attribution.diagnostics import diagnose
 from snr_models.attribution.joint import JointEffects, estimate_joint
 from snr_models.attribution.overlap import OverlapEffects, estimate_overlap
-from snr_models.attribution.plan import PlannedDesign, RolloutPlan, plan_rollout
 from snr_models.attribution.shrinkage import BranchEffects, branch_effects, segment_effects
 from snr_models.attribution.staggered import (
     AggregatedATT,
@@ -47,13 +44,8 @@ from snr_models.metrics.panel import BranchPanel, build_panel, with_placebo_roll
 
 __all__ = [
     "AggregatedATT",
-    "Allocation",
     "BranchEffects",
-    "PlannedDesign",
-    "RolloutPlan",
-    "allocate",
     "branch_effects",
-    "plan_rollout",
     "segment_effects",
     "BranchPanel",
     "EventStudyResult",

@@ -341,7 +341,7 @@ def estimate_joint(
     report : tuple of str, optional
         The interventions whose effects go into the table (default: all of ``interventions``);
         the others stay in the regression, only their effects (and placebo spreads) are not
-        computed (a fast path for :mod:`snr_models.attribution.plan`).
+        computed (a fast path for :mod:`snr_models.plan.rollout`).
 
     Raises
     ------
@@ -427,7 +427,7 @@ def effect_for_outcomes(
     The regression's design is ``result``'s, so its factorisation, CR2 basis and degrees of
     freedom are computed once for all the columns
     (:func:`~snr_models.attribution.regression.fe_ols_linear`; a fast path for
-    :mod:`snr_models.attribution.plan`). Branch-month weighting and CR2 errors only, and not
+    :mod:`snr_models.plan.rollout`). Branch-month weighting and CR2 errors only, and not
     for an effect on the placebo spread (it permutes per outcome: use :func:`estimate_joint`).
     """
     method = result.design.method[name]

@@ -376,7 +376,7 @@ def fe_ols_linear(
     ``fit``'s outcome) is solved at once: the coefficients are the slopes of the CR2 design's
     least squares (the same fixed effects, as dummies or swept within cluster). Column ``r``
     gives what ``fe_ols`` with that column as outcome gives through :meth:`OLSFit.linear`,
-    :meth:`OLSFit.linear_influence` and :meth:`OLSFit.dof` (``tests/attribution/test_plan.py``
+    :meth:`OLSFit.linear_influence` and :meth:`OLSFit.dof` (``tests/plan/test_rollout.py``
     checks it).
 
     Returns

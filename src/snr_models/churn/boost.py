@@ -215,7 +215,10 @@ class ChurnBoost(FrameClassifier):
         return self.model_.decision_function(self._design(self._prepare_predict(X)))
 
     def _proba(self, frame: pd.DataFrame) -> np.ndarray:
-        raw = self.model_.decision_function(self._design(frame))
+        return self._calibrated(self.model_.decision_function(self._design(frame)))
+
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """The churn probability of the raw log-odds."""
         if self.calibrator_ is None:
             return 1.0 / (1.0 + np.exp(-raw))
         if isinstance(self.calibrator_, IsotonicRegression):
@@ -248,29 +251,37 @@ class ChurnBoost(FrameClassifier):
         trees = self._tree_explainer(max_cache=0)
         base = float(self.model_._baseline_prediction.ravel()[0]) + trees.expected_value()
         phi = trees(Z)
-        raw = self.model_.decision_function(Z)
-        gap = np.abs(base + phi.sum(axis=1) - raw)
-        if len(gap) and gap.max() > atol:
-            raise AdditivityError(
-                f"SHAP values miss the model output by up to {gap.max():.3g} (> {atol}); "
-                "the explanation is not exact"
-            )
+        _check_additivity(base, phi, self.model_.decision_function(Z), atol)
         return self._per_feature(phi, frame.index), base
 
-    def explainer(self, max_cache: int = 50_000) -> Callable[[object], pd.DataFrame]:
-        """A reusable exact explainer: ``explainer(X)`` is ``shap_values(X)[0]``, faster.
+    def explainer(
+        self, max_cache: int = 50_000, *, atol: float = 1e-6
+    ) -> Callable[[object], tuple[np.ndarray, pd.DataFrame]]:
+        """A reusable exact explainer for scoring: ``explainer(X)`` is ``(p, values)``.
 
-        Per-tree SHAP values are computed once per decision pattern and cached across calls
-        (at most ``max_cache`` patterns per tree), which pays off when many rows are
-        explained in chunks, as in scoring.
+        ``p`` is ``predict_proba(X)[:, 1]`` and ``values`` is ``shap_values(X, atol=atol)[0]``
+        (additivity checked the same way), from one pass over the design rows. Per-tree SHAP
+        values are computed once per decision pattern and cached across calls (at most
+        ``max_cache`` patterns per tree), which pays off when many rows are explained in
+        chunks, as in scoring.
+
+        Raises
+        ------
+        AdditivityError
+            If the values do not add up to the model's output.
         """
         trees = self._tree_explainer(max_cache)
+        base = float(self.model_._baseline_prediction.ravel()[0]) + trees.expected_value()
 
-        def contributions(X: object) -> pd.DataFrame:
+        def explained(X: object) -> tuple[np.ndarray, pd.DataFrame]:
             frame = self._prepare_predict(X)
-            return self._per_feature(trees(self._design(frame)), frame.index)
+            Z = self._design(frame)
+            raw = self.model_.decision_function(Z)
+            phi = trees(Z)
+            _check_additivity(base, phi, raw, atol)
+            return self._calibrated(raw), self._per_feature(phi, frame.index)
 
-        return contributions
+        return explained
 
     def _tree_explainer(self, max_cache: int) -> TreeExplainer:
         return TreeExplainer([p[0].nodes for p in self.model_._predictors], max_cache)
@@ -284,3 +295,13 @@ class ChurnBoost(FrameClassifier):
             if source in position:
                 group[j, position[source]] = 1.0
         return pd.DataFrame(phi @ group, columns=features, index=index)
+
+
+def _check_additivity(base: float, phi: np.ndarray, raw: np.ndarray, atol: float) -> None:
+    """Raise :class:`AdditivityError` unless ``base + phi.sum(axis=1)`` is ``raw`` (``atol``)."""
+    gap = np.abs(base + phi.sum(axis=1) - raw)
+    if len(gap) and gap.max() > atol:
+        raise AdditivityError(
+            f"SHAP values miss the model output by up to {gap.max():.3g} (> {atol}); "
+            "the explanation is not exact"
+        )

@@ -11,8 +11,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,6 +19,7 @@ from sklearn.metrics import roc_auc_score
 
 __all__ = [
     "describe",
+    "describer",
     "explain",
     "partial_dependence",
     "permutation_importance_frame",
@@ -282,81 +282,121 @@ def describe(
     >>> describe("latest_csat", float("nan"))
     'no survey response yet'
     """
+    return describer(feature, language, names)(value)
+
+
+def describer(
+    feature: str, language: str = "en", names: Mapping[str, str] | None = None
+) -> Callable[[object], str]:
+    """:func:`describe` of one feature as a function of the value (the wording chosen once).
+
+    Examples
+    --------
+    >>> text = describer("sla_misses_3m")
+    >>> text(1.0), text(3.0)
+    ('1 ticket past SLA in the last 3 months', '3 tickets past SLA in the last 3 months')
+    """
     names = names or {}
     if language == "zh-CN":
-        return _describe_zh(feature, value, names)
-    if language != "en":
+        missing, numeric = _missing_zh(feature), _numeric_zh(feature, names)
+        label = _ZH_NAMES.get(feature, feature.replace("_", " "))
+
+        def word(value: str) -> str:
+            return f"{label}：{_word(value, names)}"
+    elif language == "en":
+        missing, numeric = _missing_en(feature), _numeric_en(feature, names)
+        label = feature.replace("_", " ")
+
+        def word(value: str) -> str:
+            return f"{label}: {_word(value, names)}"
+    else:
         raise ValueError(f"language {language!r}: expected 'en' or 'zh-CN'")
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        if feature in ("latest_csat", "latest_nps", "months_since_survey"):
-            return "no survey response yet"
-        if feature == "months_since_forced_liquidation":
-            return "never force-liquidated"
-        return f"{feature.replace('_', ' ')} unknown (history too short)"
-    if isinstance(value, str):
-        return f"{feature.replace('_', ' ')}: {_word(value, names)}"
-    v = float(value)
+
+    def text(value: object) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return missing
+        if isinstance(value, str):
+            return word(value)
+        return numeric(float(value))
+
+    return text
+
+
+def _missing_en(feature: str) -> str:
+    if feature in ("latest_csat", "latest_nps", "months_since_survey"):
+        return "no survey response yet"
+    if feature == "months_since_forced_liquidation":
+        return "never force-liquidated"
+    return f"{feature.replace('_', ' ')} unknown (history too short)"
+
+
+def _numeric_en(feature: str, names: Mapping[str, str]) -> Callable[[float], str]:
     m = _WINDOW.match(feature)
     if m:
         stem, w = m["stem"], int(m["w"])
         span = "in the last month" if w == 1 else f"in the last {w} months"
         if stem == "forced_liquidations":
-            return f"{_plural(v, 'forced liquidation')} {span}"
+            return lambda v: f"{_plural(v, 'forced liquidation')} {span}"
         if stem == "margin_calls":
-            return f"{_plural(v, 'margin call')} {span}"
+            return lambda v: f"{_plural(v, 'margin call')} {span}"
         if stem == "sla_misses":
-            return f"{_plural(v, 'ticket')} past SLA {span}"
+            return lambda v: f"{_plural(v, 'ticket')} past SLA {span}"
         if stem == "failed_tickets":
-            return f"{_plural(v, 'ticket')} escalated or reopened {span}"
+            return lambda v: f"{_plural(v, 'ticket')} escalated or reopened {span}"
         if stem == "tickets":
-            return f"{_plural(v, 'ticket')} {span}"
+            return lambda v: f"{_plural(v, 'ticket')} {span}"
         if stem.startswith("tickets_"):
             cat = stem[len("tickets_") :].replace("_", " ")
-            return f"{_plural(v, cat + ' ticket')} {span}"
+            return lambda v: f"{_plural(v, cat + ' ticket')} {span}"
         if stem == "median_resolution_hours":
-            return f"tickets took {_n(v)} hours to resolve (median, {span[3:]})"
+            return lambda v: f"tickets took {_n(v)} hours to resolve (median, {span[3:]})"
         if stem in ("logins", "trades"):
-            return f"{_n(v)} {stem} a month {span}"
+            return lambda v: f"{_n(v)} {stem} a month {span}"
         if stem == "surveys":
-            return f"{_plural(v, 'survey response')} {span}"
+            return lambda v: f"{_plural(v, 'survey response')} {span}"
     if feature in ("rate_gap_market_pts", "rate_gap_branch_pts"):
         ref = "market" if feature.endswith("market_pts") else "the branch average"
-        side = "above" if v >= 0 else "below"
-        return f"rate {abs(v):.1f} points {side} {ref}"
+        return lambda v: f"rate {abs(v):.1f} points {'above' if v >= 0 else 'below'} {ref}"
     if feature == "financing_rate":
-        return f"financing rate {v:.2%}"
+        return lambda v: f"financing rate {v:.2%}"
     if feature == "latest_csat":
-        return f"last CSAT {_n(v)}/5"
+        return lambda v: f"last CSAT {_n(v)}/5"
     if feature == "latest_nps":
-        return f"last NPS score {_n(v)}/10"
+        return lambda v: f"last NPS score {_n(v)}/10"
     if feature == "months_since_survey":
-        return f"last survey response {_ago(v)}"
+        return lambda v: f"last survey response {_ago(v)}"
     if feature == "months_since_forced_liquidation":
-        return f"forced liquidation {_ago(v)}"
+        return lambda v: f"forced liquidation {_ago(v)}"
     if feature == "dormant":
-        return "dormant account" if v >= 0.5 else "active account"
+        return lambda v: "dormant account" if v >= 0.5 else "active account"
     if feature == "tenure_months":
-        return f"client for {_plural(v, 'month')}"
+        return lambda v: f"client for {_plural(v, 'month')}"
     if feature == "open_tickets":
-        return f"{_plural(v, 'open ticket')}"
+        return lambda v: f"{_plural(v, 'open ticket')}"
     if feature in ("maintenance_ratio_min", "maintenance_ratio_min_3m"):
         span = "this month" if feature.endswith("min") else "in 3 months"
-        return f"maintenance ratio down to {v:.0%} {span}"
+        return lambda v: f"maintenance ratio down to {v:.0%} {span}"
     if feature == "financing_balance_trend":
-        return f"financing balance {'down' if v < 0 else 'up'} {abs(np.expm1(v)):.0%} on 3 months"
+        return lambda v: (
+            f"financing balance {'down' if v < 0 else 'up'} {abs(np.expm1(v)):.0%} on 3 months"
+        )
     if feature in ("logins_trend", "trades_trend"):
         what = feature.split("_")[0]
-        return f"{what} {'down' if v < 0 else 'up'} by {abs(v):.1f} a month"
+        return lambda v: f"{what} {'down' if v < 0 else 'up'} by {abs(v):.1f} a month"
     if feature.startswith("exposure_"):
         name = _word(feature[len("exposure_") :], names)
-        return f"{name} in place at the branch" if v > 0 else f"no {name} at the branch yet"
+        return lambda v: (
+            f"{name} in place at the branch" if v > 0 else f"no {name} at the branch yet"
+        )
     if feature in ("financing_balance", "collateral_value", "short_balance"):
-        return f"{feature.replace('_', ' ')} {v:,.0f} RMB"
+        label = feature.replace("_", " ")
+        return lambda v: f"{label} {v:,.0f} RMB"
     if feature == "log_financing_balance":
-        return f"financing balance {np.expm1(v):,.0f} RMB"
+        return lambda v: f"financing balance {np.expm1(v):,.0f} RMB"
     if feature == "age":
-        return f"age {_n(v)}"
-    return f"{feature.replace('_', ' ')} {_n(v)}"
+        return lambda v: f"age {_n(v)}"
+    label = feature.replace("_", " ")
+    return lambda v: f"{label} {_n(v)}"
 
 
 _ZH_COUNTS = {
@@ -392,66 +432,67 @@ def _word(code: str, names: Mapping[str, str]) -> str:
     return names.get(code, code.replace("_", " "))
 
 
-def _describe_zh(feature: str, value: object, names: Mapping[str, str]) -> str:
-    """:func:`describe` in Simplified Chinese."""
+def _missing_zh(feature: str) -> str:
+    if feature in ("latest_csat", "latest_nps", "months_since_survey"):
+        return "尚无问卷回复"
+    if feature == "months_since_forced_liquidation":
+        return "从未被强制平仓"
+    return f"{_ZH_NAMES.get(feature, feature.replace('_', ' '))}未知（历史太短）"
+
+
+def _numeric_zh(feature: str, names: Mapping[str, str]) -> Callable[[float], str]:
+    """The Chinese wording of a numeric value of ``feature``."""
     name = _ZH_NAMES.get(feature, feature.replace("_", " "))
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        if feature in ("latest_csat", "latest_nps", "months_since_survey"):
-            return "尚无问卷回复"
-        if feature == "months_since_forced_liquidation":
-            return "从未被强制平仓"
-        return f"{name}未知（历史太短）"
-    if isinstance(value, str):
-        return f"{name}：{_word(value, names)}"
-    v = float(value)
     m = _WINDOW.match(feature)
     if m:
         stem, w = m["stem"], int(m["w"])
         span = "本月" if w == 1 else f"近{w}个月"
         if stem in _ZH_COUNTS:
-            return span + _ZH_COUNTS[stem].format(n=_n(v))
+            count = _ZH_COUNTS[stem]
+            return lambda v: span + count.format(n=_n(v))
         if stem.startswith("tickets_"):
             category = stem[len("tickets_") :]
-            name = _ZH_CATEGORIES.get(category, category.replace("_", " "))
-            return f"{span}提交{_n(v)}张{name}类工单"
+            label = _ZH_CATEGORIES.get(category, category.replace("_", " "))
+            return lambda v: f"{span}提交{_n(v)}张{label}类工单"
         if stem == "median_resolution_hours":
-            return f"{span}工单处理时长中位数{_n(v)}小时"
+            return lambda v: f"{span}工单处理时长中位数{_n(v)}小时"
         if stem in ("logins", "trades"):
-            return f"{span}月均{'登录' if stem == 'logins' else '交易'}{_n(v)}次"
+            what = "登录" if stem == "logins" else "交易"
+            return lambda v: f"{span}月均{what}{_n(v)}次"
     if feature in ("rate_gap_market_pts", "rate_gap_branch_pts"):
         ref = "市场" if feature.endswith("market_pts") else "营业部平均"
-        return f"利率{'高于' if v >= 0 else '低于'}{ref}{abs(v):.1f}个百分点"
+        return lambda v: f"利率{'高于' if v >= 0 else '低于'}{ref}{abs(v):.1f}个百分点"
     if feature == "financing_rate":
-        return f"融资利率{v:.2%}"
+        return lambda v: f"融资利率{v:.2%}"
     if feature == "latest_csat":
-        return f"最近一次满意度评分{_n(v)}/5"
+        return lambda v: f"最近一次满意度评分{_n(v)}/5"
     if feature == "latest_nps":
-        return f"最近一次推荐度评分{_n(v)}/10"
+        return lambda v: f"最近一次推荐度评分{_n(v)}/10"
     if feature in ("months_since_survey", "months_since_forced_liquidation"):
         what = "回复问卷" if feature == "months_since_survey" else "被强制平仓"
-        return f"本月{what}" if v == 0 else f"{_n(v)}个月前{what}"
+        return lambda v: f"本月{what}" if v == 0 else f"{_n(v)}个月前{what}"
     if feature == "dormant":
-        return "账户休眠" if v >= 0.5 else "账户活跃"
+        return lambda v: "账户休眠" if v >= 0.5 else "账户活跃"
     if feature == "tenure_months":
-        return f"开户{_n(v)}个月"
+        return lambda v: f"开户{_n(v)}个月"
     if feature == "open_tickets":
-        return f"{_n(v)}张工单未解决"
+        return lambda v: f"{_n(v)}张工单未解决"
     if feature in ("maintenance_ratio_min", "maintenance_ratio_min_3m"):
         span = "本月" if feature.endswith("min") else "近3个月"
-        return f"{span}维持担保比例最低{v:.0%}"
+        return lambda v: f"{span}维持担保比例最低{v:.0%}"
     if feature == "financing_balance_trend":
-        return f"融资余额近3个月{'下降' if v < 0 else '上升'}{abs(np.expm1(v)):.0%}"
+        return lambda v: f"融资余额近3个月{'下降' if v < 0 else '上升'}{abs(np.expm1(v)):.0%}"
     if feature in ("logins_trend", "trades_trend"):
         what = "登录" if feature.startswith("logins") else "交易"
-        return f"月均{what}{'减少' if v < 0 else '增加'}{abs(v):.1f}次"
+        return lambda v: f"月均{what}{'减少' if v < 0 else '增加'}{abs(v):.1f}次"
     if feature.startswith("exposure_"):
         what = _word(feature[len("exposure_") :], names)
-        return f"营业部已实施{what}" if v > 0 else f"营业部尚未实施{what}"
+        return lambda v: f"营业部已实施{what}" if v > 0 else f"营业部尚未实施{what}"
     if feature in ("financing_balance", "collateral_value", "short_balance"):
-        return f"{name}{v:,.0f}元"
+        return lambda v: f"{name}{v:,.0f}元"
     if feature == "log_financing_balance":
-        return f"融资余额{np.expm1(v):,.0f}元"
-    return f"{name} {_n(v)}"
+        return lambda v: f"融资余额{np.expm1(v):,.0f}元"
+    return lambda v: f"{name} {_n(v)}"
 
 
 def top_reasons(
@@ -509,10 +550,9 @@ def top_reasons(
     out: dict[str, list] = {}
     if "client_id" in X.columns:
         out["client_id"] = X["client_id"].tolist()
-    texts: dict[tuple[str, Any], str] = {}  # each (feature, value) described once
     for j in range(n):
-        reasons: list[str | None] = [None] * len(values)
-        feats: list[str | None] = [None] * len(values)
+        reasons = np.full(len(values), None, dtype=object)
+        feats = np.full(len(values), None, dtype=object)
         vals = np.full(len(values), np.nan)
         if j < summed.shape[1]:
             c = order[:, j]
@@ -522,19 +562,13 @@ def top_reasons(
             vals[positive] = summed[rows[positive], c[positive]]
             for f in np.unique(k[positive]):
                 feat = str(columns[f])
-                column = X[feat].to_numpy()
-                for i in np.flatnonzero(positive & (k == f)):
-                    value = column[i]
-                    key = (feat, "nan" if pd.isna(value) else value)
-                    if key not in texts:
-                        value = float(value) if _is_number(value) else value
-                        texts[key] = describe(feat, value, language, names)
-                    reasons[i], feats[i] = texts[key], feat
-        out[f"reason_{j + 1}"] = reasons
-        out[f"feature_{j + 1}"] = feats
+                at = np.flatnonzero(positive & (k == f))
+                # each distinct value described once
+                codes, distinct = pd.factorize(X[feat].to_numpy()[at], use_na_sentinel=False)
+                text = describer(feat, language, names)
+                words = np.array([text(value) for value in distinct.tolist()], dtype=object)
+                reasons[at], feats[at] = words[codes], feat
+        out[f"reason_{j + 1}"] = reasons.tolist()
+        out[f"feature_{j + 1}"] = feats.tolist()
         out[f"contribution_{j + 1}"] = vals.tolist()
     return pd.DataFrame(out, index=X.index)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating | bool | np.bool_)

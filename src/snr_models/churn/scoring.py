@@ -83,15 +83,16 @@ def expected_months_to_exit(model: Any, X: pd.DataFrame, p: np.ndarray, horizon:
     return np.where(h > 0, mean, float(MAX_MONTHS))
 
 
-def make_explainer(model: Any) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """A contributions function for ``model``, reused between chunks of one scoring run.
+def make_explainer(model: Any) -> Callable[[pd.DataFrame], tuple[np.ndarray, pd.DataFrame]]:
+    """``X -> (churn probability, contributions)`` for ``model``, reused between chunks.
 
-    The boosting model's cached :meth:`~snr_models.churn.ChurnBoost.explainer`; otherwise
+    The boosting model's cached :meth:`~snr_models.churn.ChurnBoost.explainer` (one pass for
+    both, additivity checked); otherwise ``predict_proba`` and
     :func:`~snr_models.churn.explain` (exact and cheap for the linear models).
     """
     if hasattr(model, "explainer"):
         return model.explainer()
-    return lambda X: explain(model, X)[0]
+    return lambda X: (model.predict_proba(X)[:, 1], explain(model, X)[0])
 
 
 def score_clients(
@@ -128,7 +129,10 @@ def score_clients(
     DataFrame
         Index of ``X``; ``churn_probability, expected_months_to_exit, reason_1..3``.
     """
-    p = model.predict_proba(X)[:, 1]
+    if reasons and len(X):
+        p, contributions = (explainer or make_explainer(model))(X)
+    else:
+        p = model.predict_proba(X)[:, 1]
     out = pd.DataFrame(
         {
             "churn_probability": p,
@@ -137,7 +141,6 @@ def score_clients(
         index=X.index,
     )
     if reasons and len(X):
-        contributions = (explainer or make_explainer(model))(X)
         text = top_reasons(
             model,
             X,

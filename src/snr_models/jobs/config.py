@@ -265,7 +265,7 @@ class PlanStage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    intervention: str = Field("ai_assistant", description="the intervention to roll out next")
+    intervention: str = Field("staff_training", description="the intervention to roll out next")
     effect: float = Field(0.02, description="its true effect on the net rate, to detect")
     design: Literal["staggered", "pilot", "firmwide"] = "staggered"
     branches: int | None = Field(None, ge=2, description="None = every branch")

@@ -24,7 +24,6 @@ import pandas as pd
 
 from snr_models import progress, report, threads, tracking
 from snr_models._version import __version__
-from snr_models.attribution.plan import PlannedDesign
 from snr_models.churn.scoring import call_list
 from snr_models.data import Tables, load
 from snr_models.data.atomic import atomic_path
@@ -45,6 +44,7 @@ from snr_models.jobs.results import ChurnStageResult, DataStageResult, MainResul
 from snr_models.jobs.uplift import RankingComparison, compare_rankings
 from snr_models.metrics import MetricSpec
 from snr_models.metrics.periods import months_per_period
+from snr_models.plan.rollout import PlannedDesign
 from snr_models.simulate import SimulationConfig, simulate, write_simulation
 
 logger = logging.getLogger(__name__)

@@ -3,13 +3,13 @@ how to spend the budget.
 
 Loads the data, builds the branch x month panel and:
 
-1. diagnoses the planned roll-out (:func:`~snr_models.attribution.plan.plan_rollout`): power,
+1. diagnoses the planned roll-out (:func:`~snr_models.plan.rollout.plan_rollout`): power,
    minimum detectable effect, interval width, bias and coverage of the stated design and of the
    designs around it, with the smallest one reaching the target power;
 2. estimates every intervention's effect per branch and per client segment with
    empirical-Bayes shrinkage (:mod:`snr_models.attribution.shrinkage`);
 3. with a cost file and a budget, chooses the allocation of the budget that maximises the
-   expected gain of the firm-wide net rate (:func:`~snr_models.attribution.allocation.allocate`)
+   expected gain of the firm-wide net rate (:func:`~snr_models.plan.allocation.allocate`)
    against the forecast's baseline (passed in by the main job; for ``snr plan``, the firm-wide
    net rate of the last three months).
 
@@ -42,19 +42,19 @@ import pandas as pd
 
 from snr_models import progress
 from snr_models.attribution import build_panel, estimate_joint
-from snr_models.attribution.allocation import (
-    Allocation,
-    allocate,
-    candidate_effects,
-    effect_draws,
-)
-from snr_models.attribution.plan import PlannedDesign, RolloutPlan, design_grid, plan_rollout
 from snr_models.attribution.shrinkage import BranchEffects, branch_effects, segment_effects
 from snr_models.configfile import read_yaml_mapping
 from snr_models.data.atomic import atomic_path
 from snr_models.data.io import load
 from snr_models.data.tables import Tables
 from snr_models.errors import SnrInputError
+from snr_models.plan.allocation import (
+    Allocation,
+    allocate,
+    candidate_effects,
+    effect_draws,
+)
+from snr_models.plan.rollout import PlannedDesign, RolloutPlan, design_grid, plan_rollout
 
 logger = logging.getLogger(__name__)
 
@@ -310,7 +310,7 @@ def run_plan(
     effect : float
         Its stated true effect on ``component``.
     design, branches, cohorts, months
-        The planned design (:class:`~snr_models.attribution.plan.PlannedDesign`; ``branches``
+        The planned design (:class:`~snr_models.plan.rollout.PlannedDesign`; ``branches``
         defaults to the data's number).
     costs : path, optional
         Cost file (module doc); with a budget (``budget`` or the file's) the allocation is made.

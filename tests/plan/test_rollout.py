@@ -1,4 +1,4 @@
-"""``attribution.plan``: design diagnosis of a planned roll-out by simulation on the history.
+"""``plan.rollout``: design diagnosis of a planned roll-out by simulation on the history.
 
 Expected numbers: the assignment's cohort sizes and start months follow from the design's
 definition (PlannedDesign's docstring); the estimate's exact shift by the injected effect and
@@ -18,7 +18,8 @@ import pytest
 
 from snr_models.attribution import build_panel, estimate_joint, with_placebo_rollout
 from snr_models.attribution.inference import t_value
-from snr_models.attribution.plan import (
+from snr_models.errors import SnrInputError
+from snr_models.plan.rollout import (
     PlannedDesign,
     _estimate_design,
     _History,
@@ -26,7 +27,6 @@ from snr_models.attribution.plan import (
     plan_rollout,
     simulate_design,
 )
-from snr_models.errors import SnrInputError
 from snr_models.simulate import simulate
 
 SIM = {"n_clients": 3_000, "n_branches": 16, "n_months": 26}
@@ -46,7 +46,7 @@ def history(tables):
 @pytest.fixture(scope="module")
 def plan(history):
     design = PlannedDesign("staggered", branches=16, months=6, cohorts=2)
-    return plan_rollout(history, 0.06, design=design, n_reps=40, n_reps_grid=5)
+    return plan_rollout(history, 0.06, design=design, n_reps=40, n_reps_grid=10)
 
 
 def test_staggered_assignment_has_cohorts_and_controls() -> None:
@@ -110,6 +110,16 @@ def test_plan_reports_power_mde_and_grid(plan) -> None:
     assert "smallest design" in plan.summary() or "no design" in plan.summary()
     fig = plan.plot()
     assert len(fig.axes) == 2
+
+
+def test_grid_replicates_spread_over_designs(plan) -> None:
+    # the stated design: 40 replicates, 10 per design (4 designs); each grid point's 10: 5 per
+    # design (2 designs; 10 per design, as before, gave 1: the power of one random design)
+    grid = plan.to_frame()
+    assert grid.loc[grid["stated"], "n_designs"].tolist() == [4]
+    assert (grid.loc[~grid["stated"], "n_designs"] == 2).all()
+    sizes = plan.replicates.groupby("design").size()
+    assert sizes.tolist() == [10, 10, 10, 10]
 
 
 def test_placebo_plan_rejects_at_the_nominal_level(plan) -> None:

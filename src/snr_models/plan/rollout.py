@@ -28,7 +28,7 @@ component is ``effect``:
 
 The estimate is linear in the injected effect and the standard error does not depend on it
 (the saturated cells absorb a constant shift exactly when every treated cell has data:
-``tests/attribution/test_plan.py`` checks it), so each replicate's estimate minus the injected
+``tests/plan/test_rollout.py`` checks it), so each replicate's estimate minus the injected
 effect gives the power at any other effect without refitting (:meth:`RolloutPlan.power_at`);
 for a design on the placebo spread (a pilot on fewer than eight branches) that curve is an
 approximation, exact at the stated effect.
@@ -265,11 +265,12 @@ def simulate_design(
     """Replicates of the planned roll-out on the history (see the module doc).
 
     Returns one row per replicate: ``estimate, se, df, lo, hi`` of the planned intervention's
-    effect as :func:`~snr_models.attribution.joint.estimate_joint` gives it, and ``method``.
+    effect as :func:`~snr_models.attribution.joint.estimate_joint` gives it, ``method``, and
+    ``design`` (the number of the design it was drawn in, from 0).
     The replicates come in groups of ``outcomes_per_design`` sharing a design (the branches
     drawn and the assignment) and differing in their residuals' signs: a group's regressions
     share their design matrix, so they are solved at once (exactly the estimator's numbers;
-    ``tests/attribution/test_plan.py``). ``1`` draws a new design for every replicate.
+    ``tests/plan/test_rollout.py``). ``1`` draws a new design for every replicate.
     """
     if outcomes_per_design < 1:
         raise SnrInputError(
@@ -286,12 +287,15 @@ def simulate_design(
             f"roll-out is placed in the history's last months (at most {t_hist - 2})"
         )
     rows: list[dict[str, Any]] = []
+    n_designs = 0
     while len(rows) < n_reps:
         k = min(outcomes_per_design, n_reps - len(rows))
         idx, resids = hist.draw(design.branches, rng, k)
         dose, firm = design.assignment(rng)
         seeds = rng.integers(2**31, size=k)
-        rows += _estimate_design(hist, idx, resids, dose, firm, effect, component, alpha, seeds)
+        found = _estimate_design(hist, idx, resids, dose, firm, effect, component, alpha, seeds)
+        rows += [r | {"design": n_designs} for r in found]
+        n_designs += 1
         if progress is not None:
             progress(k)
     return pd.DataFrame(rows)
@@ -381,7 +385,8 @@ def minimum_detectable_effect(
 def diagnose_replicates(
     reps: pd.DataFrame, effect: float, alpha: float, target: float
 ) -> dict[str, float]:
-    """Power, MDE at ``target``, mean interval width, bias and coverage of the replicates."""
+    """Power, MDE at ``target``, mean interval width, bias and coverage of the replicates, and
+    their numbers of replicates and of distinct designs."""
     ok = reps["estimate"].notna() & reps["se"].notna()
     good = reps[ok]
     cover = (good["lo"] <= effect) & (effect <= good["hi"])
@@ -393,6 +398,7 @@ def diagnose_replicates(
         "coverage": float(cover.mean()) if len(good) else float("nan"),
         "estimable": float(ok.mean()),
         "n_reps": len(reps),
+        "n_designs": int(reps["design"].nunique()) if "design" in reps else len(reps),
     }
 
 
@@ -412,8 +418,8 @@ class RolloutPlan:
     replicates : DataFrame
         The stated design's replicates (``estimate, se, df, lo, hi, method``).
     grid : DataFrame
-        ``branches, months, power, mde, width, bias, coverage, estimable, n_reps, stated``: the
-        stated design and the designs around it.
+        ``branches, months, power, mde, width, bias, coverage, estimable, n_reps, n_designs,
+        stated``: the stated design and the designs around it.
     """
 
     design: PlannedDesign
@@ -533,6 +539,7 @@ def plan_rollout(
     random_state: int | None = 0,
     progress: Callable[[int], None] | None = None,
     outcomes_per_design: int = 10,
+    grid_outcomes_per_design: int = 5,
 ) -> RolloutPlan:
     """Diagnose a planned roll-out on the panel's history (see the module doc).
 
@@ -558,8 +565,12 @@ def plan_rollout(
         Also diagnose the designs around the stated one (:func:`design_grid`).
     progress : callable, optional
         Called with the number of replicates done, after each design.
-    outcomes_per_design : int
-        Replicates sharing a design, solved at once (:func:`simulate_design`).
+    outcomes_per_design, grid_outcomes_per_design : int
+        Replicates sharing a design, solved at once (:func:`simulate_design`), for the stated
+        design and for the grid's. A design costs about a hundred times a further outcome on
+        it, but the power varies mostly between designs: the grid's few replicates are spread
+        over more designs (25 replicates: 5 designs, where 10 per design gave 3 and a power
+        not monotone in the months).
 
     Examples
     --------
@@ -580,13 +591,16 @@ def plan_rollout(
     n_b, n_t = hist.shape
     design = design or PlannedDesign(branches=n_b, months=min(12, n_t - 2))
     rng = np.random.default_rng(random_state)
-    kwargs: dict[str, Any] = {
-        "component": component,
-        "alpha": alpha,
-        "progress": progress,
-        "outcomes_per_design": outcomes_per_design,
-    }
-    reps = simulate_design(hist, design, effect, n_reps=n_reps, rng=rng, **kwargs)
+    kwargs: dict[str, Any] = {"component": component, "alpha": alpha, "progress": progress}
+    reps = simulate_design(
+        hist,
+        design,
+        effect,
+        n_reps=n_reps,
+        rng=rng,
+        outcomes_per_design=outcomes_per_design,
+        **kwargs,
+    )
     rows = [
         {"branches": design.branches, "months": design.months}
         | diagnose_replicates(reps, effect, alpha, target)
@@ -596,7 +610,15 @@ def plan_rollout(
         for d in design_grid(design, n_t - 2):
             if (d.branches, d.months) == (design.branches, design.months):
                 continue
-            r = simulate_design(hist, d, effect, n_reps=n_reps_grid, rng=rng, **kwargs)
+            r = simulate_design(
+                hist,
+                d,
+                effect,
+                n_reps=n_reps_grid,
+                rng=rng,
+                outcomes_per_design=grid_outcomes_per_design,
+                **kwargs,
+            )
             rows.append(
                 {"branches": d.branches, "months": d.months}
                 | diagnose_replicates(r, effect, alpha, target)
