@@ -10,7 +10,10 @@ The overlap waterfall (``attribute_change(..., overlap="shapley")``, the imputat
 with programme interactions) adds the rows ``shapley`` (each programme's Shapley share of the
 change; truth ``change.shapley``, the placebo's 0), ``programmes_total`` (truth
 ``change.joint_contribution``) and ``no_programme_change`` (truth
-``change.without_interventions``).
+``change.without_interventions``). The rows ``shapley_vs_marginal`` hold the same Shapley
+shares against each programme's marginal contribution with the others on (truth
+``change.contributions``): where a programme's interactions are pooled (additivity assumed),
+its estimated share is centred on that instead (README, the overlap coverage).
 
 Usage::
 
@@ -103,10 +106,13 @@ def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
     change = truth["change"]
     shapley = owf.to_frame()
     shapley = shapley[(shapley["component"] == "net_rate") & (shapley["kind"] == "intervention")]
-    targets = [
-        ("shapley", r.step, r, 0.0 if r.step == "placebo" else change["shapley"][r.step])
-        for r in shapley.rename(columns={"value": "estimate"}).itertuples()
-    ]
+    targets = []
+    for r in shapley.rename(columns={"value": "estimate"}).itertuples():
+        targets.append(
+            ("shapley", r.step, r, 0.0 if r.step == "placebo" else change["shapley"][r.step])
+        )
+        if r.step != "placebo":  # the same share against the programme's marginal contribution
+            targets.append(("shapley_vs_marginal", r.step, r, change["contributions"][r.step]))
     together = owf.together().rename(columns={"value": "estimate"})
     for quantity, key in (
         ("programmes_total", "joint_contribution"),
