@@ -287,7 +287,7 @@ def test_a_large_pilot_extrapolated_firm_wide_still_gets_the_placebo_spread() ->
     the variance of the same combination over the draws (an independent re-computation)."""
     tables = simulate(n_clients=3_000, n_branches=27, n_months=24, seed=3, truth=False).tables
     panel = build_panel(tables)
-    joint = estimate_joint(panel, components=("R", "net_rate"))
+    joint = estimate_joint(panel, components=("R",))
     ai = joint.table[joint.table["intervention"] == "ai_assistant"]
     assert set(ai["method"]) == {"did_pilot_scaled"}  # 8 pilot branches: no placebo here
     ov = estimate_overlap(panel, joint=joint, components=("R",), n_placebo=10)
