@@ -34,7 +34,6 @@ def small_run(tmp_path_factory: pytest.TempPathFactory, _migrated_mlflow_db: Pat
     lock, then read its summary): each run costs a minute or more of the suite.
     """
     import json
-    import os
     import shutil
 
     from filelock import FileLock
@@ -46,22 +45,15 @@ def small_run(tmp_path_factory: pytest.TempPathFactory, _migrated_mlflow_db: Pat
     with FileLock(str(folder) + ".lock"):
         done = folder / "summary.json"
         if done.is_file():
-            return _small_config(folder), json.loads(done.read_text()), uri
+            return RunConfig.from_yaml(folder / "run.yaml"), json.loads(done.read_text()), uri
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         shutil.copy(_migrated_mlflow_db, folder / "mlflow.db")
-        env = {"MLFLOW_TRACKING_URI": uri, "SNR_ARTIFACT_ROOT": str(folder / "mlruns")}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("MLFLOW_TRACKING_URI", uri)
+            env.setenv("SNR_ARTIFACT_ROOT", str(folder / "mlruns"))
             config = _small_config(folder)
             summary = run_main(config)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
         done.write_text(json.dumps(summary, default=str))
     return config, json.loads(done.read_text()), uri
 

@@ -82,20 +82,13 @@ def piped(tmp_path_factory: pytest.TempPathFactory, _migrated_mlflow_db: Path):
     db = root / "mlflow.db"
     shutil.copy(_migrated_mlflow_db, db)
     uri = f"sqlite:///{db}"
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "SNR_ARTIFACT_ROOT")}
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    os.environ["SNR_ARTIFACT_ROOT"] = str(root / "mlruns")
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLFLOW_TRACKING_URI", uri)
+        env.setenv("SNR_ARTIFACT_ROOT", str(root / "mlruns"))
         (root / "plain").mkdir()
         (root / "json").mkdir()
         plain = _snr_run(_write_config(root / "plain", all_stages=True))
         as_json = _snr_run(_write_config(root / "json", all_stages=False), "--log-format", "json")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return {"plain": plain, "json": as_json, "uri": uri}
 
 
