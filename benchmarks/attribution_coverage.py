@@ -20,7 +20,7 @@ interaction reaches the quantity; ``lo, hi`` is then Imbens and Manski's interva
 Usage::
 
     .venv/bin/python benchmarks/attribution_coverage.py [--seeds 50] [--clients 12000]
-        [--branches 30] [--months 36] [--se CR2] [--cells event_time] [--out results.csv]
+        [--branches 30] [--months 36] [--se CR2] [--cells auto] [--out results.csv]
         [--cache worlds/] [--simulate-only]
 """
 
@@ -164,8 +164,8 @@ def main() -> None:
     parser.add_argument("--se", default="CR2", choices=["CR2", "CR3", "CR1"])
     parser.add_argument(
         "--cells",
-        default="event_time",
-        choices=["event_time", "cohort"],
+        default="auto",
+        choices=["auto", "event_time", "cohort"],
         help="the overlap model's effect cells (estimate_overlap's cells)",
     )
     parser.add_argument("--out", default=None, help="CSV of the per-seed results")

@@ -29,8 +29,8 @@ import argparse
 
 import numpy as np
 
-from snr_models.attribution.plan import PlannedDesign, plan_rollout
 from snr_models.metrics.panel import build_panel
+from snr_models.plan.rollout import PlannedDesign, plan_rollout
 from snr_models.simulate import SimulationConfig, simulate
 from snr_models.simulate.config import INTERVENTIONS
 from snr_models.simulate.outcomes import baseline, run_scenario

@@ -218,6 +218,9 @@ class OverlapEffects:
         draws less one. A pilot programme is one reaching fewer than the joint model's
         ``min_treated_branches`` (method ``+placebo_se``) or one whose firm-wide months are
         extrapolated from its pilot (``did_pilot_scaled``), whatever the pilot's size.
+    cells : str
+        ``"event_time"`` (cells pooled over cohorts) or ``"cohort"`` (see
+        :func:`estimate_overlap`).
     """
 
     effects: JointEffects
@@ -226,6 +229,7 @@ class OverlapEffects:
     alpha: float = 0.05
     placebo: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict, repr=False)
     placebo_df: float = float("nan")
+    cells: str = "cohort"
 
     @property
     def panel(self) -> BranchPanel:
@@ -676,7 +680,7 @@ def estimate_overlap(
     joint: JointEffects | None = None,
     n_placebo: int = 20,
     random_state: int | None = 0,
-    cells: str = "event_time",
+    cells: str = "auto",
 ) -> OverlapEffects:
     """Impute the world without any programme, with programme interactions (see module doc).
 
@@ -707,9 +711,13 @@ def estimate_overlap(
         across branches, while a shock shared by the pilot branches during the pilot moves
         the estimate and, through the extrapolation, every firm-wide month at once. The
         placebo spread measures what such a draw of pilot branches does.
-    cells : {"event_time", "cohort"}
+    cells : {"auto", "event_time", "cohort"}
         The programmes' effect cells: one per programme and event time, pooled over its
-        cohorts (default), or one per cohort and event time as the joint model's. On the
+        cohorts, or one per cohort and event time as the joint model's; ``"auto"`` (default)
+        pools them when some month has no branch-month untouched by any programme, the case
+        below (otherwise the month effects rest on untouched branch-months and the cells
+        stay the joint model's, so that on roll-outs that never overlap the answer is the
+        additive waterfall's exactly). On the
         simulator's default world no branch-month is untouched by any programme from the
         19th month on; a cohort's cell at event time ``e`` then sits in one calendar month, so
         the late months' cells are free parameters beside the month effects, which are then
@@ -739,8 +747,12 @@ def estimate_overlap(
     if weighting not in ("branch_month", "client"):
         raise ValueError(f"weighting must be 'branch_month' or 'client', not {weighting!r}")
     names = tuple(interventions or panel.interventions)
-    if cells not in ("event_time", "cohort"):
-        raise ValueError(f"cells must be 'event_time' or 'cohort', not {cells!r}")
+    if cells not in ("auto", "event_time", "cohort"):
+        raise ValueError(f"cells must be 'auto', 'event_time' or 'cohort', not {cells!r}")
+    if cells == "auto":
+        untouched = ~(panel.frame[list(names)] > 0).any(axis=1)
+        every_month = panel.frame.loc[untouched, "period"].nunique() == len(panel.periods)
+        cells = "cohort" if every_month else "event_time"
     design = _design(panel, names)
     if cells == "event_time":
         design = _pool_cohorts(design)
@@ -787,6 +799,7 @@ def estimate_overlap(
         alpha=alpha,
         placebo=placebo,
         placebo_df=float(n_placebo - 1) if placebo else float("nan"),
+        cells=cells,
     )
 
 

@@ -398,9 +398,10 @@ def _row(
     if res is None:
         lo = hi = range_lo = range_hi = np.nan
     else:
-        shift = value - sign * res.estimate
-        range_lo, range_hi = (shift + b for b in res.bounds(sign))
-        lo, hi = (shift + b for b in res.interval(alpha, sign))
+        half = res.half_width(alpha)
+        below, above = sorted((sign * res.lower, sign * res.upper))
+        range_lo, range_hi = value + below, value + above
+        lo, hi = range_lo - half, range_hi + half
     return {
         "step": step,
         "component": comp,
