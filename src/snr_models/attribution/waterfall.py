@@ -325,8 +325,10 @@ def _overlap_note(ov: OverlapEffects, reach: pd.DataFrame, step: str, mode: str)
         partners, n = ov.pooled_reach(reach, step)
     if partners:
         note += (
-            f"; additivity assumed (interaction not identified) with {', '.join(partners)} "
-            f"in {n} of the windows' branch-months"
+            f"; interaction with {', '.join(partners)} not identified ({n} of the windows' "
+            "branch-months): the value has additivity assumed, range_lo to range_hi is the "
+            "range from additive to perfect substitutes (each pooled set doing what its best "
+            "member does alone), and the interval covers that range"
         )
     pilot = ov.pilot_reach(reach).get(step)
     if pilot is not None:
