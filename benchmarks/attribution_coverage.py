@@ -10,13 +10,18 @@ The overlap waterfall (``attribute_change(..., overlap="shapley")``, the imputat
 with programme interactions) adds the rows ``shapley`` (each programme's Shapley share of the
 change; truth ``change.shapley``, the placebo's 0), ``programmes_total`` (truth
 ``change.joint_contribution``) and ``no_programme_change`` (truth
-``change.without_interventions``).
+``change.without_interventions``). The rows ``shapley_vs_marginal`` hold the same Shapley
+shares against each programme's marginal contribution with the others on (truth
+``change.contributions``): where a programme's interactions are pooled (additivity assumed),
+its estimated share is centred on that instead (README, the overlap coverage). Each row
+also records ``df`` and the identified set ``range_lo, range_hi`` (a point unless a pooled
+interaction reaches the quantity; ``lo, hi`` is then Imbens and Manski's interval around it).
 
 Usage::
 
     .venv/bin/python benchmarks/attribution_coverage.py [--seeds 50] [--clients 12000]
-        [--branches 30] [--months 36] [--se CR2] [--out results.csv] [--cache worlds/]
-        [--simulate-only]
+        [--branches 30] [--months 36] [--se CR2] [--cells auto] [--out results.csv]
+        [--cache worlds/] [--simulate-only]
 """
 
 from __future__ import annotations
@@ -63,6 +68,9 @@ def result_row(seed: int, kind: str, name: str, component: str, r, target: float
         "se": r.se,
         "lo": r.lo,
         "hi": r.hi,
+        "df": getattr(r, "df", np.nan),
+        "range_lo": getattr(r, "range_lo", r.estimate),
+        "range_hi": getattr(r, "range_hi", r.estimate),
         "truth": target,
         "covered": r.lo <= target <= r.hi,
     }
@@ -98,15 +106,18 @@ def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
             else truth["interventions"][r.intervention]["effect"][r.component]
         )
         rows.append(result_row(seed, "effect", r.intervention, r.component, r, target))
-    ov = estimate_overlap(panel, se=args.se, joint=eff)
+    ov = estimate_overlap(panel, se=args.se, joint=eff, cells=args.cells)
     owf = attribute_change(panel, effects=ov, overlap="shapley")
     change = truth["change"]
     shapley = owf.to_frame()
     shapley = shapley[(shapley["component"] == "net_rate") & (shapley["kind"] == "intervention")]
-    targets = [
-        ("shapley", r.step, r, 0.0 if r.step == "placebo" else change["shapley"][r.step])
-        for r in shapley.rename(columns={"value": "estimate"}).itertuples()
-    ]
+    targets = []
+    for r in shapley.rename(columns={"value": "estimate"}).itertuples():
+        targets.append(
+            ("shapley", r.step, r, 0.0 if r.step == "placebo" else change["shapley"][r.step])
+        )
+        if r.step != "placebo":  # the same share against the programme's marginal contribution
+            targets.append(("shapley_vs_marginal", r.step, r, change["contributions"][r.step]))
     together = owf.together().rename(columns={"value": "estimate"})
     for quantity, key in (
         ("programmes_total", "joint_contribution"),
@@ -151,6 +162,12 @@ def main() -> None:
     parser.add_argument("--branches", type=int, default=30)
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--se", default="CR2", choices=["CR2", "CR3", "CR1"])
+    parser.add_argument(
+        "--cells",
+        default="auto",
+        choices=["auto", "event_time", "cohort"],
+        help="the overlap model's effect cells (estimate_overlap's cells)",
+    )
     parser.add_argument("--out", default=None, help="CSV of the per-seed results")
     parser.add_argument(
         "--cache",

@@ -10,8 +10,17 @@ during the pilot months minus before the pilot. Since no intervention is active,
 0; its rank among ``--draws`` random sets of as many branches (the pilot is drawn at random by
 the simulator, independently of the world) says how unusual the actual pilot is.
 
+With ``--plan-sizes 4,8,12``, it also asks ``snr plan``'s estimator
+(:func:`snr_models.attribution.plan.plan_rollout`, ``--plan-reps`` replicates, the world's own
+history as the team's) how a pilot of each size among the world's branches, at full intensity,
+``--plan-months`` months with the pilot halfway, would measure an effect of ``--effect`` on the
+net rate: power, minimum detectable effect at 80% power, interval width, bias, coverage, and the
+power at half the effect (what a pilot at intensity 0.5 shows, if the effect is linear in
+intensity). This chose the default world's pilot (issue 20; README).
+
 Run: ``.venv/bin/python benchmarks/pilot_chance.py [--clients 50000] [--branches 40] [--seed 0]``
-(the defaults are ``snr simulate``'s default world).
+(the defaults are ``snr simulate``'s default world; ``--pilot-share 0.1 --pilot-intensity 0.5``
+gives the default world before issue 20).
 """
 
 from __future__ import annotations
@@ -20,7 +29,9 @@ import argparse
 
 import numpy as np
 
-from snr_models.simulate import SimulationConfig
+from snr_models.metrics.panel import build_panel
+from snr_models.plan.rollout import PlannedDesign, plan_rollout
+from snr_models.simulate import SimulationConfig, simulate
 from snr_models.simulate.config import INTERVENTIONS
 from snr_models.simulate.outcomes import baseline, run_scenario
 from snr_models.simulate.rollout import FIRM, build_rollout, exposure
@@ -41,11 +52,25 @@ def main() -> None:
     parser.add_argument("--branches", type=int, default=defaults.n_branches)
     parser.add_argument("--months", type=int, default=defaults.n_months)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    ai = defaults.interventions.ai_assistant
+    parser.add_argument("--pilot-share", type=float, default=ai.pilot_share)
+    parser.add_argument("--pilot-intensity", type=float, default=ai.pilot_intensity)
     parser.add_argument("--draws", type=int, default=20_000)
+    parser.add_argument("--plan-sizes", default="", help="pilot sizes (branches), e.g. 4,8,12")
+    parser.add_argument("--effect", type=float, default=0.0088)
+    parser.add_argument("--plan-months", type=int, default=18)
+    parser.add_argument("--plan-reps", type=int, default=200)
     args = parser.parse_args()
 
+    ai = ai.model_copy(
+        update={"pilot_share": args.pilot_share, "pilot_intensity": args.pilot_intensity}
+    )
     cfg = SimulationConfig(
-        n_clients=args.clients, n_branches=args.branches, n_months=args.months, seed=args.seed
+        n_clients=args.clients,
+        n_branches=args.branches,
+        n_months=args.months,
+        seed=args.seed,
+        interventions=defaults.interventions.model_copy(update={"ai_assistant": ai}),
     )
     world = build_world(cfg)
     cal = world.calendar
@@ -79,6 +104,31 @@ def main() -> None:
             sims[i] = pilot_gap(x, g, before, during)
         share = float(np.mean(np.abs(sims) >= abs(obs)))
         print(f"{comp:<10} {obs:+9.4f}  {sims.std():21.4f}  {share:.4f}")
+    if args.plan_sizes:
+        plan_sizes(cfg, [int(k) for k in args.plan_sizes.split(",")], args)
+
+
+def plan_sizes(cfg: SimulationConfig, sizes: list[int], args: argparse.Namespace) -> None:
+    """``snr plan``'s diagnosis of a full-intensity pilot of each size on the world's history."""
+    panel = build_panel(simulate(cfg, truth=False).tables)
+    n_b = cfg.n_branches
+    print(
+        f"\nplanned pilot, {args.plan_months} months (the pilot halfway), "
+        f"effect {args.effect:+.4f} "
+        f"on the net rate, {args.plan_reps} replicates each"
+    )
+    print("pilot  power   MDE(80%)  width   bias     coverage  power at half the effect")
+    for k in sizes:
+        design = PlannedDesign("pilot", branches=n_b, months=args.plan_months, pilot_share=k / n_b)
+        plan = plan_rollout(
+            panel, args.effect, design=design, n_reps=args.plan_reps, grid=False, random_state=0
+        )
+        s = plan.stated
+        half = float(plan.power_at([args.effect / 2])[0])
+        print(
+            f"{k:>2}/{n_b}  {s['power']:.3f}   {s['mde']:.4f}    {s['width']:.4f}  "
+            f"{s['bias']:+.4f}  {s['coverage']:.3f}     {half:.3f}"
+        )
 
 
 if __name__ == "__main__":

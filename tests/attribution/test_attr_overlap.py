@@ -35,11 +35,14 @@ from snr_models.attribution.overlap import impute_untreated
 from snr_models.attribution.regression import fe_ols
 from snr_models.simulate import simulate
 from snr_models.simulate.truth import shapley_values
+from tests.attribution.pilot_worlds import small_pilot
 
 
 @pytest.fixture(scope="module")
 def world():
-    return simulate(n_clients=6_000, n_branches=24, n_months=24, seed=5)
+    # the AI assistant piloted in a tenth of the branches at half intensity: the pilot's
+    # placebo spread and the scaling by intensity are exercised (pilot_worlds)
+    return small_pilot(n_clients=6_000, n_branches=24, n_months=24, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +215,11 @@ def test_on_roll_outs_that_never_overlap_the_answer_is_todays(disjoint_tables) -
             a.loc["remainder", ["value", "se", "lo", "hi"]].to_numpy(dtype=float),
             atol=1e-10,
         )
+        # nothing pooled: every step is a point, its interval the t interval of today
+        steps = b.loc[[*panel.interventions, "market_and_trend"]]
+        np.testing.assert_array_equal(steps["range_lo"], steps["value"])
+        np.testing.assert_array_equal(steps["range_hi"], steps["value"])
+    assert new.effects.cells == "cohort"  # untouched branch-months in every month
 
 
 def test_pilot_placebo_draws_equal_a_refit_and_widen_what_rests_on_the_pilot(overlap) -> None:
@@ -221,11 +229,14 @@ def test_pilot_placebo_draws_equal_a_refit_and_widen_what_rests_on_the_pilot(ove
     cluster-robust standard error, widened by the spread over the draws (the pilot programme
     of this 24-branch world reaches 2 branches)."""
     from snr_models.attribution.joint import _permuted_cells
+    from snr_models.attribution.overlap import _pool_columns
 
     assert set(overlap.placebo) == {"ai_assistant"}
     panel = overlap.panel
     design = overlap.effects.design
     labels, xn, _ = next(_permuted_cells(panel, "ai_assistant", 1, np.random.default_rng(0)))
+    if overlap.cells == "event_time":  # the overlap model's cells pooled over cohorts
+        labels, xn = _pool_columns(labels, xn)
     regs = design.regressors.drop(columns=[c for c in design.regressors if c.startswith("ai_")])
     regs = regs.assign(**dict(zip(labels, xn.T, strict=True)))
     data = pd.concat([panel.frame[["branch_id", "period", "R"]], regs], axis=1)
@@ -271,3 +282,118 @@ def test_steps_resting_on_a_pilot_say_so(world, panel, overlap, disjoint_tables)
     other = build_panel(disjoint_tables)
     plain = attribute_change(other, effects=estimate_overlap(other), overlap="shapley")
     assert not plain.table["note"].str.contains("pilot").any()
+
+
+def test_a_large_pilot_extrapolated_firm_wide_still_gets_the_placebo_spread() -> None:
+    """Whatever the pilot's size, a programme whose firm-wide months are extrapolated from its
+    pilot gets placebo draws: its cluster-robust error does not carry the error of that
+    extrapolation (no untreated branch-month is left after the firm-wide start). With the
+    default pilot (30% of 27 branches: 8, as many as the joint model's
+    ``min_treated_branches``) the joint model takes cluster-robust errors (no ``+placebo_se``)
+    while the overlap model still draws the placebo, and the AI assistant's Shapley share over
+    the last month is at least as wide as its cluster-robust interval; the expected spread is
+    the variance of the same combination over the draws (an independent re-computation)."""
+    tables = simulate(n_clients=3_000, n_branches=27, n_months=24, seed=3, truth=False).tables
+    panel = build_panel(tables)
+    joint = estimate_joint(panel, components=("R",))
+    ai = joint.table[joint.table["intervention"] == "ai_assistant"]
+    assert set(ai["method"]) == {"did_pilot_scaled"}  # 8 pilot branches: no placebo here
+    ov = estimate_overlap(panel, joint=joint, components=("R",), n_placebo=10)
+    assert set(ov.placebo) == {"ai_assistant"}
+    rows = panel.frame[["branch_id", "period"]][panel.frame["period"] == panel.periods[-1]]
+    w = ov.weights(rows.assign(weight=1.0 / len(rows)), "R", "shapley:ai_assistant")
+    cr = ov.effects.infer(w)
+    draws = ov.placebo["ai_assistant"]["R"].reindex(columns=w["R"].index, fill_value=0.0)
+    values = draws.to_numpy() @ w["R"]  # a pooled set's label has no coefficient: 0
+    pilot = w["R"][w["R"].index.str.startswith("ai_assistant|")]
+    cr_pilot = float(np.sum(ov.effects.fits["R"].linear_influence(pilot).to_numpy() ** 2))
+    expected = np.sqrt(cr.se**2 + max(0.0, float(np.var(values, ddof=1)) - cr_pilot))
+    assert ov.infer(w).se == pytest.approx(expected, rel=1e-10)
+    assert ov.infer(w).se >= cr.se
+
+
+def test_cells_pool_over_cohorts_when_a_month_has_no_untouched_branch_month(panel, overlap):
+    """``cells="auto"`` pools each programme's cells by event time when some month has no
+    branch-month untouched by any programme (this world: the AI assistant firm-wide), and the
+    pooled columns are the cohort columns summed (the joint model's design, re-computed)."""
+    from snr_models.attribution.joint import _design
+
+    untouched = ~(panel.frame[list(panel.interventions)] > 0).any(axis=1)
+    assert panel.frame.loc[untouched, "period"].nunique() < len(panel.periods)
+    assert overlap.cells == "event_time"
+    cohort = _design(panel, overlap.programmes).regressors
+    pooled = overlap.effects.design.regressors
+    for label in [c for c in pooled if not c.startswith("overlap|")]:
+        name, _, e = label.split("|")
+        members = [c for c in cohort if c.startswith(f"{name}|") and c.endswith(f"|{e}")]
+        assert members
+        np.testing.assert_array_equal(pooled[label], cohort[members].sum(axis=1))
+
+
+def test_imbens_manski_critical_value() -> None:
+    """Imbens & Manski (2004): ``F(c + width/se) - F(-c) = 1 - alpha``; the point case is the
+    two-sided t value, a wide set the one-sided one; a middle case solved by hand with
+    scipy's distribution."""
+    from scipy import stats
+
+    from snr_models.attribution.inference import imbens_manski_value, t_value
+
+    assert imbens_manski_value(0.05, 10.0, 0.0, 1.0) == t_value(0.05, 10.0)
+    assert imbens_manski_value(0.05, 10.0, 50.0, 1.0) == pytest.approx(stats.t(10).ppf(0.95))
+    c = imbens_manski_value(0.05, 10.0, 1.0, 0.5)
+    assert stats.t(10).cdf(c + 2.0) - stats.t(10).cdf(-c) == pytest.approx(0.95, abs=1e-10)
+
+
+def test_pooled_dividend_range_is_between_additive_and_perfect_substitutes(overlap) -> None:
+    """By hand: members' effects alone 0.03, 0.01, 0.02 (a, b, c). Perfect substitutes
+    (v(S) = max over S): the pair (a, b) does 0.03 where additivity says 0.04, dividend
+    -0.01; the triple's dividend is 0.03 - (0.03 + 0.03 + 0.02) + (0.03 + 0.01 + 0.02) = +0.01.
+    Effects of opposite signs leave no room (the point 0); negative effects mirror."""
+    ov = dataclasses.replace(overlap)
+    ov.__dict__["_alone"] = {"R": {"a": 0.03, "b": 0.01, "c": 0.02, "d": -0.02, "e": -0.05}}
+    assert ov.dividend_range(("a", "b"), "R") == pytest.approx((-0.01, 0.0))
+    assert ov.dividend_range(("a", "b", "c"), "R") == pytest.approx((0.0, 0.01))
+    assert ov.dividend_range(("a", "d"), "R") == (0.0, 0.0)
+    assert ov.dividend_range(("d", "e"), "R") == pytest.approx((0.0, 0.02))
+    assert ov.dividend_range(("a", "b"), "S") == (0.0, 0.0)  # no fit of S here: no range
+
+
+def test_a_share_resting_on_a_pooled_interaction_spans_its_range(panel, overlap) -> None:
+    """The range of a Shapley share whose programmes' interaction is pooled: fixing the pooled
+    dividend at its bound and re-fitting the regression on ``R - d * x`` (an independent
+    least-squares fit with ``fe_ols``) moves the share (its coefficients, plus ``d`` times its
+    share of the set's column) to the end of the range ``infer`` reports; the interval is
+    Imbens and Manski's around that range."""
+    from snr_models.attribution.inference import imbens_manski_value
+
+    pooled = overlap.pooled_terms()
+    assert pooled
+    term = pooled[0]
+    bound = -0.01
+    ov = dataclasses.replace(overlap, placebo={})
+    # only this set has a range, [bound, 0]
+    object.__setattr__(ov, "dividend_range", lambda t, c: (bound, 0.0) if t == term else (0, 0))
+    name = term[0]
+    rows = panel.frame[["branch_id", "period"]][panel.frame["period"] == panel.periods[-1]]
+    w = ov.weights(rows.assign(weight=1.0 / len(rows)), "R", f"shapley:{name}")
+    res = ov.infer(w)
+    assert res.lower < 0 or res.upper > 0
+
+    x = np.prod(ov.active[list(term)].to_numpy(), axis=1)
+    regs = ov.effects.design.regressors
+    data = pd.concat([panel.frame[["branch_id", "period"]], regs], axis=1)
+    data["y"] = panel.frame["R"].to_numpy() - bound * x
+    fit = fe_ols(data, "y", list(regs.columns), fixed_effects=["branch_id", "period"])
+    label = "overlap|" + "+".join(term)
+    moved = float(w["R"].reindex(fit.params.index, fill_value=0.0) @ fit.params.fillna(0.0))
+    moved += bound * w["R"][label]
+    end = res.estimate + (res.lower if moved < res.estimate else res.upper)
+    assert moved == pytest.approx(end, abs=1e-10)
+    assert min(res.lower, res.upper) == pytest.approx(0.0, abs=1e-15)  # the other end: d = 0
+
+    lo, hi = res.interval(0.05)
+    c = imbens_manski_value(0.05, res.df, res.upper - res.lower, res.se)
+    assert (lo, hi) == pytest.approx(
+        (res.estimate + res.lower - c * res.se, res.estimate + res.upper + c * res.se)
+    )
+    assert lo < res.estimate + res.lower and res.estimate + res.upper < hi

@@ -215,6 +215,34 @@ def t_value(alpha: float, df: float) -> float:
     return float(stats.t.ppf(1 - alpha / 2, df))
 
 
+def imbens_manski_value(alpha: float, df: float, width: float, se: float) -> float:
+    """Critical value ``c`` of Imbens and Manski's (2004) interval for a partially identified
+    quantity: its identified set ``[lower, upper]`` (``width = upper - lower``) is estimated
+    with standard error ``se``, and ``[lower - c se, upper + c se]`` covers the true value with
+    probability ``1 - alpha`` whatever it is in the set: ``F(c + width / se) - F(-c) = 1 -
+    alpha``, ``F`` Student t with ``df`` degrees of freedom (normal when infinite). With
+    ``width`` 0 it is :func:`t_value`; as the set widens it falls to the one-sided value.
+
+    Examples
+    --------
+    >>> round(imbens_manski_value(0.05, np.inf, 0.0, 1.0), 4)
+    1.96
+    >>> round(imbens_manski_value(0.05, np.inf, 100.0, 1.0), 4)  # one-sided 95%
+    1.6449
+    """
+    point = t_value(alpha, df)
+    if not np.isfinite(point) or not (np.isfinite(se) and se > 0) or width <= 0:
+        return point
+    dist = stats.t(df) if np.isfinite(df) else stats.norm()
+    delta = width / se
+    from scipy.optimize import brentq
+
+    one_sided = float(dist.ppf(1 - alpha))
+    return float(
+        brentq(lambda c: dist.cdf(c + delta) - dist.cdf(-c) - (1 - alpha), one_sided, point)
+    )
+
+
 def solve_normal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cholesky solve of normal equations; the minimum-norm solution when singular."""
     import warnings

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from snr_models.attribution.inference import solve_normal, t_value
+from snr_models.attribution.inference import imbens_manski_value, solve_normal, t_value
 from snr_models.attribution.regression import OLSFit, fe_ols, fe_ols_linear
 from snr_models.errors import SnrInputError
 from snr_models.metrics.panel import COMPONENTS, BranchPanel
@@ -165,15 +165,30 @@ class LinearEffect:
     se: float
     df: float  # of the t interval
     influence: pd.Series  # per branch: the squares sum to se**2
+    # the identified set, ``[estimate + lower, estimate + upper]`` (lower <= 0 <= upper), when
+    # the quantity is only partially identified (see OverlapEffects.infer); 0, 0 otherwise
+    lower: float = 0.0
+    upper: float = 0.0
 
     def half_width(self, alpha: float) -> float:
-        """Half the ``1 - alpha`` t interval (NaN when the standard error is unknown)."""
-        return t_value(alpha, self.df) * self.se
+        """Half the ``1 - alpha`` t interval (NaN when the standard error is unknown); for a
+        partially identified quantity, how far the interval reaches beyond its identified set
+        (Imbens & Manski 2004)."""
+        width = self.upper - self.lower
+        return imbens_manski_value(alpha, self.df, width, self.se) * self.se
 
-    def interval(self, alpha: float) -> tuple[float, float]:
-        """The ``1 - alpha`` t interval around the estimate."""
+    def interval(self, alpha: float, sign: float = 1.0) -> tuple[float, float]:
+        """The ``1 - alpha`` interval of the estimate (``sign`` -1: of minus the estimate): a
+        t interval, or Imbens and Manski's around the identified set."""
         half = self.half_width(alpha)
-        return self.estimate - half, self.estimate + half
+        lo, hi = self.bounds(sign)
+        return lo - half, hi + half
+
+    def bounds(self, sign: float = 1.0) -> tuple[float, float]:
+        """The identified set of the estimate (``sign`` -1: of minus the estimate); a point
+        when the quantity is identified."""
+        lo, hi = sorted((sign * self.lower, sign * self.upper))
+        return sign * self.estimate + lo, sign * self.estimate + hi
 
 
 @dataclass(frozen=True)

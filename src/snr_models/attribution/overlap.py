@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -154,6 +154,39 @@ def _admit_terms(
     return pd.DataFrame(cols, index=frame.index), terms
 
 
+def _event_time_label(cell: str) -> str:
+    """``name|cohort|e`` -> ``name|all|e`` (one cell per event time, over the cohorts)."""
+    name, _, e = cell.split("|")
+    return f"{name}|all|{e}"
+
+
+def _pool_columns(labels: list[str], x: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Cell columns summed into one per programme and event time."""
+    if not labels:
+        return labels, x
+    pooled = pd.DataFrame(x, columns=labels).T.groupby([_event_time_label(c) for c in labels])
+    frame = pooled.sum().T
+    return list(frame.columns), frame.to_numpy()
+
+
+def _pool_cohorts(design: _Design) -> _Design:
+    """The design with each programme's cells pooled over cohorts by event time (see
+    :func:`estimate_overlap`, ``cells``); the firm-wide months' ``pilot_mean`` stays."""
+    regs = design.regressors
+    labels, x = _pool_columns(list(regs.columns), regs.to_numpy(dtype=float))
+    cell_of = {}
+    for name, cells in design.cell_of.items():
+        cells = cells.copy()
+        branch = cells["cell"] != f"{name}|pilot_mean"
+        cells.loc[branch, "cell"] = [_event_time_label(c) for c in cells.loc[branch, "cell"]]
+        cell_of[name] = cells
+    return _Design(
+        regressors=pd.DataFrame(x, columns=labels, index=regs.index),
+        cell_of=cell_of,
+        method=design.method,
+    )
+
+
 def _orthonormal(x: np.ndarray) -> np.ndarray:
     """An orthonormal basis of the column space of ``x`` (rank-revealing)."""
     if x.shape[1] == 0:
@@ -179,10 +212,15 @@ class OverlapEffects:
     active : DataFrame
         Per branch-month (the panel's rows) and programme, its scale when active, else 0.
     placebo : dict
-        Per pilot programme (reaching fewer than the joint model's ``min_treated_branches``)
-        and component, its cells' coefficients in each placebo draw (a DataFrame: draws x
-        cells), the regression re-fitted with the programme's timing moved to a random
-        permutation of the branches (:meth:`infer`); ``placebo_df`` the draws less one.
+        Per pilot programme and component, every coefficient in each placebo draw (a
+        DataFrame: draws x coefficients), the regression re-fitted with the programme's timing
+        moved to a random permutation of the branches (:meth:`infer`); ``placebo_df`` the
+        draws less one. A pilot programme is one reaching fewer than the joint model's
+        ``min_treated_branches`` (method ``+placebo_se``) or one whose firm-wide months are
+        extrapolated from its pilot (``did_pilot_scaled``), whatever the pilot's size.
+    cells : str
+        ``"event_time"`` (cells pooled over cohorts) or ``"cohort"`` (see
+        :func:`estimate_overlap`).
     """
 
     effects: JointEffects
@@ -191,6 +229,7 @@ class OverlapEffects:
     alpha: float = 0.05
     placebo: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict, repr=False)
     placebo_df: float = float("nan")
+    cells: str = "cohort"
 
     @property
     def panel(self) -> BranchPanel:
@@ -246,6 +285,11 @@ class OverlapEffects:
         """Each estimated interaction's column (the product of its members' scales)."""
         return {t: np.prod(self.active[list(t)].to_numpy(), axis=1) for t in self.estimated_terms()}
 
+    @cached_property
+    def _pooled_x(self) -> dict[tuple[str, ...], np.ndarray]:
+        """Each pooled set's column (the product of its members' scales), as if estimated."""
+        return {t: np.prod(self.active[list(t)].to_numpy(), axis=1) for t in self.pooled_terms()}
+
     def _positions(self, rows: pd.DataFrame) -> np.ndarray:
         """The panel row of each of ``rows`` (by ``branch_id, period``)."""
         frame = self.panel.frame
@@ -286,16 +330,64 @@ class OverlapEffects:
                     continue
                 share = 1.0 / len(term) if kind == "shapley" else 1.0
                 out[columns.get_loc(_term_label(term))] += share * float(wvec @ x)
+        # a pooled set's dividend is fixed at 0 (no coefficient): its weight is carried under
+        # its label all the same, so that infer() can give the range of the combination over
+        # the dividends the substitutes assumption allows (see dividend_range)
+        pooled = {}
+        if kind != "main":
+            for term, x in self._pooled_x.items():
+                if kind == "shapley" and name not in term:
+                    continue
+                reach = float(wvec @ x)
+                if reach:
+                    share = 1.0 / len(term) if kind == "shapley" else 1.0
+                    pooled[_term_label(term)] = share * reach
         w = pd.Series(out, index=columns)
+        if pooled:
+            w = pd.concat([w, pd.Series(pooled, dtype=float)])
         if component not in self.effects.fits and component == "net_rate":
             return {c: wc * w for c, wc in self.panel.weights.items()}
         return {component: w}
+
+    def branch_month_effects(self, component: str = "net_rate") -> pd.DataFrame:
+        """The modelled effect in every branch-month (the panel's rows): ``branch_id, period,
+        combination`` (the programmes active), ``joint`` (all programmes together, the
+        outcome minus the world without any programme) and each programme's Shapley part
+        (its cells plus an equal share of every estimated interaction it belongs to), and
+        ``marginal:<name>``, its effect with the others active there on (its cells plus every
+        estimated interaction it belongs to)."""
+        fits = self.effects.fits
+        comps = {component: 1.0} if component in fits else dict(self.panel.weights)
+        columns = self.effects.design.regressors.columns
+        out = self.panel.frame[["branch_id", "period"]].copy()
+        on = (self.active > 0).to_numpy()
+        names = np.asarray(self.programmes)
+        out["combination"] = ["+".join(names[r]) for r in on]
+        parts = {name: np.zeros(len(out)) for name in self.programmes}
+        marginal = {name: np.zeros(len(out)) for name in self.programmes}
+        for comp, scale in comps.items():
+            params = fits[comp].params.reindex(columns).fillna(0.0).to_numpy()
+            for name in self.programmes:
+                main = scale * (self._main[name] @ params)
+                parts[name] += main
+                marginal[name] += main
+            for term, x in self._term_x.items():
+                d = scale * params[columns.get_loc(_term_label(term))]
+                for name in term:
+                    parts[name] += d * x / len(term)
+                    marginal[name] += d * x
+        out["joint"] = sum(parts.values()) if parts else 0.0
+        for name in self.programmes:
+            out[name] = parts[name]
+            out[f"marginal:{name}"] = marginal[name]
+        return out
 
     def infer(self, weights: dict[str, pd.Series]) -> LinearEffect:
         """Estimate and inference of a linear combination (:meth:`JointEffects.infer`).
 
         Cluster-robust errors are too small for a programme reaching few branches (a pilot;
-        Conley & Taber 2011), and everything the pilot's effect is extrapolated to rests on
+        Conley & Taber 2011) and do not carry the error of extrapolating a pilot of any size
+        to the firm-wide months, and everything the pilot's effect is extrapolated to rests on
         them: on the default world the AI assistant's firm-wide months, hence the month
         effects of the last months and the world without any programme there. A combination
         that reaches a pilot's cells has its estimate re-computed in every placebo draw
@@ -305,6 +397,14 @@ class OverlapEffects:
         ``se^2 = se_CR^2 + max(0, var_placebo - se_CR(pilot part)^2)``; the interval then
         takes the smaller of the degrees of freedom and the placebo's.
         """
+        res = self._placebo_widened(weights)
+        lower, upper = self._pooled_range(weights)
+        if lower or upper:
+            res = replace(res, lower=lower, upper=upper)
+        return res
+
+    def _placebo_widened(self, weights: dict[str, pd.Series]) -> LinearEffect:
+        """:meth:`JointEffects.infer`, the standard error widened by the placebo spread."""
         res = self.effects.infer(weights)
         extra, touched = 0.0, False
         for name, draws in self.placebo.items():
@@ -329,6 +429,104 @@ class OverlapEffects:
         df = float(np.nanmin([res.df, self.placebo_df]))
         influence = res.influence * (se / res.se) if res.se > 0 else res.influence
         return LinearEffect(res.estimate, se, df, influence)
+
+    def dividend_range(self, term: tuple[str, ...], component: str) -> tuple[float, float]:
+        """The values a pooled set's interaction (Harsanyi dividend) on ``component`` may
+        take under the substitutes assumption, ``(lo, hi)`` with 0 in it.
+
+        The roll-outs do not identify it (too few branches have the set active together);
+        the point estimate takes it as 0 (additivity). The programmes overlap as substitutes:
+        together they do at most what their parts do (additivity, dividend 0) and at least
+        what their best member does alone (perfect substitutes: ``v(S) = max_(k in S)
+        tau_k``). Each member's effect alone ``tau_k`` is its cells' mean effect over its
+        treated branch-months (its effect net of every interaction, as the model states it);
+        the perfect-substitutes dividend is the Moebius inversion of that game,
+        ``sum_(S subset of T) (-1)^(|T|-|S|) max_(k in S) tau_k`` (``-min(tau_a, tau_b)`` for
+        a pair). When the members' effects differ in sign (no common work to substitute) the
+        range is the point 0.
+        """
+        if component not in self._alone:
+            return 0.0, 0.0
+        taus = np.array([self._alone[component][k] for k in term])
+        if not (np.all(taus > 0) or np.all(taus < 0)):
+            return 0.0, 0.0
+        sign = float(np.sign(taus[0]))
+        size = np.abs(taus)
+        dividend = 0.0
+        for k in range(1, len(term) + 1):
+            for subset in itertools.combinations(range(len(term)), k):
+                dividend += (-1) ** (len(term) - k) * size[list(subset)].max()
+        dividend *= sign
+        return min(0.0, dividend), max(0.0, dividend)
+
+    @cached_property
+    def _alone(self) -> dict[str, dict[str, float]]:
+        """Per fitted component and programme, its effect alone (its cells' mean over its
+        treated branch-months)."""
+        frame = self.panel.frame
+        out: dict[str, dict[str, float]] = {}
+        for comp, fit in self.effects.fits.items():
+            out[comp] = {}
+            for name in self.programmes:
+                rows = frame.loc[self.active[name] > 0, ["branch_id", "period"]]
+                rows = rows.assign(weight=1.0 / max(len(rows), 1))
+                w = self.weights(rows, comp, f"main:{name}")[comp]
+                out[comp][name] = fit.linear(w)[0]
+        return out
+
+    @cached_property
+    def _projections(self) -> dict[tuple[tuple[str, ...], str], pd.Series]:
+        """Per pooled set and fitted component, the coefficients of the regression of the
+        set's column on the design (branch and month effects absorbed, the fit's rows and
+        weights): fixing its dividend at ``d`` instead of 0 moves the fit's coefficients by
+        ``-d`` times these (least squares is linear in the outcome)."""
+        from snr_models.attribution.regression import fe_ols
+
+        frame = self.panel.frame
+        regs = self.effects.design.regressors
+        data = pd.concat([frame[["branch_id", "period"]], regs], axis=1)
+        out = {}
+        for comp in self.effects.fits:
+            keep = np.isfinite(frame[comp].to_numpy(dtype=float))
+            weight = None
+            if self.effects.weighting == "client":
+                weight = "__w"
+                data["__w"] = frame[DENOMINATORS[comp]].to_numpy(dtype=float)
+                keep &= data["__w"].to_numpy() > 0
+            for term, x in self._pooled_x.items():
+                sub = data.loc[keep].assign(__x=x[keep])
+                with _one_blas_thread():
+                    fit = fe_ols(
+                        sub,
+                        "__x",
+                        list(regs.columns),
+                        fixed_effects=["branch_id", "period"],
+                        weights=weight,
+                        vcov=False,
+                    )
+                out[(term, comp)] = fit.params.fillna(0.0)
+        return out
+
+    def _pooled_range(self, weights: dict[str, pd.Series]) -> tuple[float, float]:
+        """How far a linear combination moves over the pooled dividends' ranges
+        (:meth:`dividend_range`), ``(lower, upper)``: each dividend moves the combination
+        directly (its weight under the set's label) and through the coefficients refitted
+        with it (:attr:`_projections`); the combination is linear in each, so its range is
+        the sum of each dividend's range times its slope (every pooled set, every fit)."""
+        lower = upper = 0.0
+        for comp, w in weights.items():
+            for term in self._pooled_x:
+                label = _term_label(term)
+                direct = float(w.get(label, 0.0))
+                beta = self._projections.get((term, comp))
+                if beta is None:
+                    continue
+                slope = direct - float(w.reindex(beta.index, fill_value=0.0) @ beta)
+                lo_d, hi_d = self.dividend_range(term, comp)
+                ends = (lo_d * slope, hi_d * slope)
+                lower += min(ends)
+                upper += max(ends)
+        return lower, upper
 
     def pooled_reach(self, rows: pd.DataFrame, name: str | None = None) -> tuple[list[str], int]:
         """The programmes with which ``name`` (or any programme) is active in ``rows`` in a
@@ -482,6 +680,7 @@ def estimate_overlap(
     joint: JointEffects | None = None,
     n_placebo: int = 20,
     random_state: int | None = 0,
+    cells: str = "auto",
 ) -> OverlapEffects:
     """Impute the world without any programme, with programme interactions (see module doc).
 
@@ -500,11 +699,37 @@ def estimate_overlap(
     weighting, se
         As there.
     joint : JointEffects, optional
-        The joint model on the same panel (it says which programmes are pilots, method
-        ``+placebo_se``; estimated when not given).
+        The joint model on the same panel (it says which programmes reach too few branches
+        for cluster-robust errors, method ``+placebo_se``; estimated when not given).
     n_placebo, random_state
         Placebo draws of each pilot's timing moved to other branches, as the joint model's
-        (:meth:`OverlapEffects.infer`).
+        (:meth:`OverlapEffects.infer`): for the programmes with ``+placebo_se`` and for every
+        programme whose firm-wide months are extrapolated from a pilot, whatever the pilot's
+        size. After the firm-wide start no branch-month is untouched by such a programme, so
+        the month effects there, and the world without any programme, rest on the pilot's
+        estimate; its cluster-robust error counts the pilot branches' noise as independent
+        across branches, while a shock shared by the pilot branches during the pilot moves
+        the estimate and, through the extrapolation, every firm-wide month at once. The
+        placebo spread measures what such a draw of pilot branches does.
+    cells : {"auto", "event_time", "cohort"}
+        The programmes' effect cells: one per programme and event time, pooled over its
+        cohorts, or one per cohort and event time as the joint model's; ``"auto"`` (default)
+        pools them when some month has no branch-month untouched by any programme, the case
+        below (otherwise the month effects rest on untouched branch-months and the cells
+        stay the joint model's, so that on roll-outs that never overlap the answer is the
+        additive waterfall's exactly). On the
+        simulator's default world no branch-month is untouched by any programme from the
+        19th month on; a cohort's cell at event time ``e`` then sits in one calendar month, so
+        the late months' cells are free parameters beside the month effects, which are then
+        identified only through the additivity and interaction restrictions across
+        combinations of programmes, i.e. through what the roll-outs identify least (the
+        README's overlap diagnosis: the joint effect's error sat in the firm-wide months,
+        equal across combinations, -0.034 over the last three months). Pooled by event time,
+        a late cohort's cells are the earlier cohorts' at the same time since roll-out,
+        estimated in months with untouched branches, and the late month effects follow from
+        them. The assumption is that a programme's effect depends on the time since it
+        arrived (ramp-up, fading, refreshers) and not on the cohort; its interactions with
+        the other programmes are modelled separately.
 
     Returns
     -------
@@ -522,7 +747,15 @@ def estimate_overlap(
     if weighting not in ("branch_month", "client"):
         raise ValueError(f"weighting must be 'branch_month' or 'client', not {weighting!r}")
     names = tuple(interventions or panel.interventions)
+    if cells not in ("auto", "event_time", "cohort"):
+        raise ValueError(f"cells must be 'auto', 'event_time' or 'cohort', not {cells!r}")
+    if cells == "auto":
+        untouched = ~(panel.frame[list(names)] > 0).any(axis=1)
+        every_month = panel.frame.loc[untouched, "period"].nunique() == len(panel.periods)
+        cells = "cohort" if every_month else "event_time"
     design = _design(panel, names)
+    if cells == "event_time":
+        design = _pool_cohorts(design)
     identified = tuple(n for n in names if design.method[n] != "not_identified")
     scales = _scales(panel, design, identified)
     with _one_blas_thread():
@@ -548,10 +781,15 @@ def estimate_overlap(
     joint = joint or estimate_joint(
         panel, interventions=names, components=components, alpha=alpha, weighting=weighting, se=se
     )
-    pilots = sorted({r.intervention for r in joint.table.itertuples() if "+placebo_se" in r.method})
+    pilots = sorted(
+        {r.intervention for r in joint.table.itertuples() if "+placebo_se" in r.method}
+        | {n for n in identified if design.method[n] == "did_pilot_scaled"}
+    )
     rng = np.random.default_rng(random_state)
     placebo = {
-        name: _placebo_draws(panel, full, name, tuple(fits), weighting, n_placebo, rng)
+        name: _placebo_draws(
+            panel, full, name, tuple(fits), weighting, n_placebo, rng, cells == "event_time"
+        )
         for name in pilots
     }
     return OverlapEffects(
@@ -561,6 +799,7 @@ def estimate_overlap(
         alpha=alpha,
         placebo=placebo,
         placebo_df=float(n_placebo - 1) if placebo else float("nan"),
+        cells=cells,
     )
 
 
@@ -572,6 +811,7 @@ def _placebo_draws(
     weighting: str,
     n_placebo: int,
     rng: np.random.Generator,
+    pooled: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Per component, every coefficient (draws x columns of the design) of the regression with
     ``name``'s timing moved to a random permutation of the branches (the joint model's
@@ -585,6 +825,8 @@ def _placebo_draws(
         blocks = [b for b in blocks if b.usable]
         rows: dict[str, list[pd.Series]] = {b.component: [] for b in blocks}
         for labels, xn, _ in _permuted_cells(panel, name, n_placebo, rng):
+            if pooled:
+                labels, xn = _pool_columns(labels, xn)
             for b in blocks:
                 kept, new = b.coefficients(xn)
                 coef = np.concatenate([kept, new])

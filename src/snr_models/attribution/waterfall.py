@@ -278,7 +278,9 @@ def _overlap_waterfall(
             rows.append(row)
         joint = ov.infer(change("joint"))
         no_prog = end_v - start_v - joint.estimate
-        market = _row("market_and_trend", comp, no_prog - mix_v, "no_programme", alpha, joint)
+        market = _row(
+            "market_and_trend", comp, no_prog - mix_v, "no_programme", alpha, joint, sign=-1.0
+        )
         market["note"] = (
             "change of the world without any programme (imputed), net of the mix; "
             "its interval is the programmes' total's"
@@ -289,11 +291,11 @@ def _overlap_waterfall(
         rows.append(market)
         rows.append(_row("mix", comp, mix_v, "mix", alpha))
         rows.append(_row("end", comp, end_v, "level", alpha))
-        for quantity, value in (
-            ("programmes_total", joint.estimate),
-            ("no_programme_change", no_prog),
+        for quantity, value, sign in (
+            ("programmes_total", joint.estimate, 1.0),
+            ("no_programme_change", no_prog, -1.0),
         ):
-            tot = _row(quantity, comp, value, "total", alpha, joint)
+            tot = _row(quantity, comp, value, "total", alpha, joint, sign)
             tot["quantity"] = tot.pop("step")
             totals.append(tot)
     table = pd.DataFrame(rows)
@@ -323,8 +325,10 @@ def _overlap_note(ov: OverlapEffects, reach: pd.DataFrame, step: str, mode: str)
         partners, n = ov.pooled_reach(reach, step)
     if partners:
         note += (
-            f"; additivity assumed (interaction not identified) with {', '.join(partners)} "
-            f"in {n} of the windows' branch-months"
+            f"; interaction with {', '.join(partners)} not identified ({n} of the windows' "
+            "branch-months): the value has additivity assumed, range_lo to range_hi is the "
+            "range from additive to perfect substitutes (each pooled set doing what its best "
+            "member does alone), and the interval covers that range"
         )
     pilot = ov.pilot_reach(reach).get(step)
     if pilot is not None:
@@ -385,17 +389,30 @@ def _row(
     kind: str,
     alpha: float,
     res: LinearEffect | None = None,
+    sign: float = 1.0,
 ) -> dict[str, Any]:
     """One waterfall row; ``res`` carries the standard error and degrees of freedom of
-    ``value`` (the remainder's are those of the contributions it is net of)."""
-    half = res.half_width(alpha) if res is not None else np.nan
+    ``value`` (the remainder's are those of the contributions it is net of; ``sign`` -1 when
+    ``value`` moves against ``res``'s estimate, as the change without any programme against
+    the programmes' total). ``range_lo, range_hi`` are the values consistent with the data
+    under the assumption that bounds a pooled interaction (a point when it is identified);
+    ``lo, hi`` the interval (Imbens & Manski's around that range)."""
+    if res is None:
+        lo = hi = range_lo = range_hi = np.nan
+    else:
+        half = res.half_width(alpha)
+        below, above = sorted((sign * res.lower, sign * res.upper))
+        range_lo, range_hi = value + below, value + above
+        lo, hi = range_lo - half, range_hi + half
     return {
         "step": step,
         "component": comp,
         "value": value,
         "se": res.se if res is not None else np.nan,
-        "lo": value - half,
-        "hi": value + half,
+        "lo": lo,
+        "hi": hi,
         "df": res.df if res is not None else np.nan,
         "kind": kind,
+        "range_lo": range_lo,
+        "range_hi": range_hi,
     }

@@ -7,10 +7,11 @@ event study on the net rate with its pre-trend test where a never-treated group 
 TWFE negative-weight share), and writes, atomically into one output directory:
 
 - ``effects.csv``: ``intervention, component, estimate, se, lo, hi, method``
-- ``waterfall.csv``: ``step, component, value, se, lo, hi, df, kind, note``: start, each
-  programme's Shapley share, market and trend (the change of the world without any programme,
-  imputed, net of the mix), mix, end (:func:`~snr_models.attribution.attribute_change` with
-  ``overlap="shapley"``)
+- ``waterfall.csv``: ``step, component, value, se, lo, hi, df, kind, range_lo, range_hi,
+  note``: start, each programme's Shapley share (``range_lo, range_hi`` its range where an
+  interaction is not identified, ``lo, hi`` the interval around it), market and trend (the
+  change of the world without any programme, imputed, net of the mix), mix, end
+  (:func:`~snr_models.attribution.attribute_change` with ``overlap="shapley"``)
 - ``programmes_total.csv``: what the programmes did together and the change without any
 - ``combinations.csv``: the effect of each combination of programmes active together
 - ``overlap_terms.csv``: which interactions of programmes were estimated, which pooled
