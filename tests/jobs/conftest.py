@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,12 @@ def small_run(tmp_path_factory: pytest.TempPathFactory, _migrated_mlflow_db: Pat
 
     from snr_models.jobs.main import run_main
 
-    folder = tmp_path_factory.getbasetemp().parent / "small-run"
+    # the session's own folder (under xdist, the parent of the workers' folders), never one
+    # left by an earlier session, which ran other code
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / "small-run"
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     with FileLock(str(folder) + ".lock"):
         done = folder / "summary.json"
