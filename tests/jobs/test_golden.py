@@ -8,8 +8,12 @@ regenerates them in the same commit and says so in its message::
 
     SNR_UPDATE_GOLDEN=1 uv run --frozen pytest tests/jobs/test_golden.py
 
-Numbers are compared to 1e-9 relative (the order of floating-point sums may differ between
-BLAS builds); names, labels and the set of files exactly. Keys that differ by construction
+Numbers are compared to 1e-6 relative (:data:`RTOL`), names, labels and the set of files
+exactly. The order of floating-point sums differs between BLAS kernels (OpenBLAS picks them by
+processor), and the optimisers (the ETS likelihood, the ordinal logits) stop within their
+tolerance at points that differ by about 1e-8 between kernels: measured with
+``OPENBLAS_CORETYPE=Haswell``, ``SandyBridge`` and ``SkylakeX`` against the files written on
+Zen. A change of behaviour moves the outputs by far more. Keys that differ by construction
 between runs (the run id, the output folder, the package version) are left out.
 """
 
@@ -30,6 +34,7 @@ GOLDEN = Path(__file__).parent / "golden"
 CHURN_CONFIG = Path(__file__).parents[2] / "experiments" / "churn.yaml"
 VOLATILE = {"run_id", "output_dir", "report", "package_version"}
 UPDATE = os.environ.get("SNR_UPDATE_GOLDEN") == "1"
+RTOL, ATOL = 1e-6, 1e-9
 
 
 @pytest.fixture
@@ -76,7 +81,7 @@ def test_main_job_outputs_match_the_golden_files(
     assert got.keys() == want.keys()
     for key, value in want.items():
         if isinstance(value, float | dict):
-            assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+            assert got[key] == pytest.approx(value, rel=RTOL, abs=ATOL), key
         else:
             assert got[key] == value, key
     for name in csvs:
@@ -84,7 +89,7 @@ def test_main_job_outputs_match_the_golden_files(
             pd.read_csv(out / name),
             pd.read_csv(GOLDEN / name),
             check_exact=False,
-            rtol=1e-9,
-            atol=1e-12,
+            rtol=RTOL,
+            atol=ATOL,
             obj=name,
         )

@@ -56,6 +56,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from snr_models.attribution.inference import RANK_RTOL
 from snr_models.attribution.joint import (
     JointEffects,
     LinearEffect,
@@ -881,7 +882,7 @@ def _two_way_effects(
     """Least-squares branch and month effects (NaN for levels without observations); the
     fitted values ``a_b + l_t`` are unique for a connected design."""
     x = np.column_stack([np.eye(n_b)[b], np.eye(n_t)[t]])
-    coef = np.linalg.lstsq(x, y, rcond=None)[0]
+    coef = np.linalg.lstsq(x, y, rcond=RANK_RTOL)[0]
     a, lam = coef[:n_b].copy(), coef[n_b:].copy()
     a[np.bincount(b, None, n_b) == 0] = np.nan
     lam[np.bincount(t, None, n_t) == 0] = np.nan

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from snr_models.attribution.inference import ClusterCR2, cluster_rows, solve_normal
+from snr_models.attribution.inference import ClusterCR2, cluster_rows, pinv_normal, solve_normal
 from snr_models.errors import SnrInputError
 
 
@@ -94,7 +94,7 @@ def demeaner(
         state = {
             "dummies": dummies,
             "dtw": dtw,
-            "inverse": np.linalg.pinv(dtw @ dummies, hermitian=True),
+            "inverse": pinv_normal(dtw @ dummies),
         }
 
     def sweep(arrays: np.ndarray) -> np.ndarray:
@@ -297,7 +297,7 @@ def fe_ols(
             n_clusters=0,
             residuals=yd - xs @ beta,
         )
-    bread = np.linalg.pinv(xtwx, hermitian=True)
+    bread = pinv_normal(xtwx)
     beta = bread @ rhs
     resid = yd - xs @ beta
     n, k = xs.shape
