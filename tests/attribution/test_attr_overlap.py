@@ -31,7 +31,7 @@ from snr_models.attribution import (
     estimate_joint,
     estimate_overlap,
 )
-from snr_models.attribution.overlap import impute_untreated
+from snr_models.attribution.overlap import impute_untreated, substitutes_dividend
 from snr_models.attribution.regression import fe_ols
 from snr_models.simulate import simulate
 from snr_models.simulate.truth import shapley_values
@@ -344,18 +344,68 @@ def test_imbens_manski_critical_value() -> None:
     assert stats.t(10).cdf(c + 2.0) - stats.t(10).cdf(-c) == pytest.approx(0.95, abs=1e-10)
 
 
-def test_pooled_dividend_range_is_between_additive_and_perfect_substitutes(overlap) -> None:
+def test_perfect_substitutes_dividend_by_hand() -> None:
     """By hand: members' effects alone 0.03, 0.01, 0.02 (a, b, c). Perfect substitutes
     (v(S) = max over S): the pair (a, b) does 0.03 where additivity says 0.04, dividend
     -0.01; the triple's dividend is 0.03 - (0.03 + 0.03 + 0.02) + (0.03 + 0.01 + 0.02) = +0.01.
-    Effects of opposite signs leave no room (the point 0); negative effects mirror."""
-    ov = dataclasses.replace(overlap)
-    ov.__dict__["_alone"] = {"R": {"a": 0.03, "b": 0.01, "c": 0.02, "d": -0.02, "e": -0.05}}
-    assert ov.dividend_range(("a", "b"), "R") == pytest.approx((-0.01, 0.0))
-    assert ov.dividend_range(("a", "b", "c"), "R") == pytest.approx((0.0, 0.01))
-    assert ov.dividend_range(("a", "d"), "R") == (0.0, 0.0)
-    assert ov.dividend_range(("d", "e"), "R") == pytest.approx((0.0, 0.02))
-    assert ov.dividend_range(("a", "b"), "S") == (0.0, 0.0)  # no fit of S here: no range
+    Effects of opposite signs leave no room (0); negative effects mirror."""
+    assert substitutes_dividend(np.array([0.03, 0.01])) == pytest.approx(-0.01)
+    assert substitutes_dividend(np.array([0.03, 0.01, 0.02])) == pytest.approx(0.01)
+    assert substitutes_dividend(np.array([0.03, -0.02])) == 0.0
+    assert substitutes_dividend(np.array([-0.02, -0.05])) == pytest.approx(0.02)
+
+
+def test_substitutes_end_is_a_fixed_point_of_a_refitted_model(panel, overlap) -> None:
+    """The perfect-substitutes end of a pooled set's range is the model consistent with
+    perfect substitution. Checked against independent least-squares re-fits (``fe_ols`` on
+    ``R - sum_T d*_T x_T``, every pooled set's dividend fixed at the fixed point's value):
+    (1) in that re-fit, each set's members' effects alone (their cells' mean over their
+    treated branch-months) give back ``d*_T`` as their perfect-substitutes dividend (the
+    equation); (2) a Shapley share reaching a set, re-fitted with only that set's dividend at
+    ``d*_T``, lands on the end of the range ``infer`` reports (only that set given a range);
+    (3) the fixed point moves the end beyond the one step from the additive fit (the members'
+    cells absorb part of the interaction)."""
+    ends = overlap._substitutes_ends["R"]
+    moved_terms = [t for t, d in ends.items() if d != 0.0]
+    assert moved_terms  # the small pilot world has a pooled set with a range
+    regs = overlap.effects.design.regressors
+    data = pd.concat([panel.frame[["branch_id", "period"]], regs], axis=1)
+    x = {t: np.prod(overlap.active[list(t)].to_numpy(), axis=1) for t in ends}
+
+    def refit(dividends: dict) -> pd.Series:
+        y = panel.frame["R"].to_numpy() - sum(d * x[t] for t, d in dividends.items())
+        fit = fe_ols(
+            data.assign(y=y), "y", list(regs.columns), fixed_effects=["branch_id", "period"]
+        )
+        return fit.params.fillna(0.0)
+
+    # (1) the fixed point's equation, in the jointly re-fitted model
+    params = refit(ends)
+    alone = {}
+    for name in overlap.programmes:
+        rows = panel.frame.loc[overlap.active[name] > 0, ["branch_id", "period"]]
+        w = overlap.weights(rows.assign(weight=1.0 / len(rows)), "R", f"main:{name}")["R"]
+        alone[name] = float(w.reindex(params.index, fill_value=0.0) @ params)
+    for term, d in ends.items():
+        assert d == pytest.approx(substitutes_dividend(np.array([alone[k] for k in term])))
+    # (3) beyond the one step from the additive fit
+    term = moved_terms[0]
+    one_step = substitutes_dividend(np.array([overlap._alone["R"][k] for k in term]))
+    assert abs(ends[term]) > abs(one_step) + 1e-4
+
+    # (2) the range end of a share, against a re-fit with that set's dividend at d*
+    ov = dataclasses.replace(overlap, placebo={})
+    ov.__dict__["_substitutes_ends"] = {"R": {term: ends[term]}}
+    assert ov.dividend_range(term, "R") == (min(0.0, ends[term]), max(0.0, ends[term]))
+    rows = panel.frame[["branch_id", "period"]][panel.frame["period"] == panel.periods[-1]]
+    w = ov.weights(rows.assign(weight=1.0 / len(rows)), "R", f"shapley:{term[0]}")["R"]
+    res = ov.infer({"R": w})
+    params = refit({term: ends[term]})
+    moved = float(w.reindex(params.index, fill_value=0.0) @ params)
+    moved += ends[term] * w["overlap|" + "+".join(term)]
+    end = res.estimate + (res.lower if moved < res.estimate else res.upper)
+    assert moved == pytest.approx(end, abs=1e-10)
+    assert abs(moved - res.estimate) > 1e-4
 
 
 def test_a_share_resting_on_a_pooled_interaction_spans_its_range(panel, overlap) -> None:

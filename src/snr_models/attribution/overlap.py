@@ -187,6 +187,23 @@ def _pool_cohorts(design: _Design) -> _Design:
     )
 
 
+def substitutes_dividend(taus: np.ndarray) -> float:
+    """The Harsanyi dividend of a set of programmes that are perfect substitutes, given each
+    member's effect alone ``taus``: together they do what their best member does (``v(S) =
+    max_(k in S) tau_k``), the dividend the Moebius inversion of that game, ``sum_(S subset
+    of T) (-1)^(|T|-|S|) max_(k in S) tau_k`` (``-min(tau_a, tau_b)`` for a pair); effects
+    of one sign only (negative effects mirror), else 0 (no common work to substitute)."""
+    taus = np.asarray(taus, dtype=float)
+    if not (np.all(taus > 0) or np.all(taus < 0)):
+        return 0.0
+    size = np.abs(taus)
+    dividend = 0.0
+    for k in range(1, len(taus) + 1):
+        for subset in itertools.combinations(range(len(taus)), k):
+            dividend += (-1) ** (len(taus) - k) * size[list(subset)].max()
+    return float(np.sign(taus[0])) * dividend
+
+
 def _orthonormal(x: np.ndarray) -> np.ndarray:
     """An orthonormal basis of the column space of ``x`` (rank-revealing)."""
     if x.shape[1] == 0:
@@ -437,41 +454,95 @@ class OverlapEffects:
         The roll-outs do not identify it (too few branches have the set active together);
         the point estimate takes it as 0 (additivity). The programmes overlap as substitutes:
         together they do at most what their parts do (additivity, dividend 0) and at least
-        what their best member does alone (perfect substitutes: ``v(S) = max_(k in S)
-        tau_k``). Each member's effect alone ``tau_k`` is its cells' mean effect over its
-        treated branch-months (its effect net of every interaction, as the model states it);
-        the perfect-substitutes dividend is the Moebius inversion of that game,
-        ``sum_(S subset of T) (-1)^(|T|-|S|) max_(k in S) tau_k`` (``-min(tau_a, tau_b)`` for
-        a pair). When the members' effects differ in sign (no common work to substitute) the
-        range is the point 0.
+        what their best member does alone (perfect substitutes, :func:`substitutes_dividend`).
+        The members' effects alone are the model's own, and they depend on the dividend: a
+        member's cells absorb the part of a pooled interaction that the design cannot tell
+        from them (on a pilot whose branches mostly run two other programmes, most of it), so
+        with the dividend fixed at ``d`` and the regression re-fitted, each member's effect
+        alone moves. The perfect-substitutes end is the model consistent with perfect
+        substitution: the dividends ``d*`` (every pooled set, jointly) with each ``d*_T`` the
+        perfect-substitutes dividend of its members' effects alone in the model re-fitted with
+        the pooled dividends fixed at ``d*`` (:attr:`_substitutes_ends`, a fixed point).
+        Taking the members' effects at the additive fit instead (one step of the iteration)
+        understates the range by what the cells absorbed. When the members' effects differ in
+        sign (no common work to substitute) the range is the point 0.
         """
-        if component not in self._alone:
-            return 0.0, 0.0
-        taus = np.array([self._alone[component][k] for k in term])
-        if not (np.all(taus > 0) or np.all(taus < 0)):
-            return 0.0, 0.0
-        sign = float(np.sign(taus[0]))
-        size = np.abs(taus)
-        dividend = 0.0
-        for k in range(1, len(term) + 1):
-            for subset in itertools.combinations(range(len(term)), k):
-                dividend += (-1) ** (len(term) - k) * size[list(subset)].max()
-        dividend *= sign
-        return min(0.0, dividend), max(0.0, dividend)
+        d = self._substitutes_ends.get(component, {}).get(tuple(term), 0.0)
+        return min(0.0, d), max(0.0, d)
 
     @cached_property
     def _alone(self) -> dict[str, dict[str, float]]:
-        """Per fitted component and programme, its effect alone (its cells' mean over its
-        treated branch-months)."""
+        """Per fitted component and programme, its effect alone with every pooled dividend at
+        0 (its cells' mean over its treated branch-months, net of every estimated
+        interaction)."""
+        return {c: {k: v[0] for k, v in alone.items()} for c, alone in self._alone_slopes.items()}
+
+    @cached_property
+    def _alone_slopes(self) -> dict[str, dict[str, tuple[float, dict[tuple[str, ...], float]]]]:
+        """Per fitted component and programme, ``(tau_k(0), {T: s_kT})``: its effect alone
+        (its cells' mean over its treated branch-months) at dividends 0 and, per pooled set
+        ``T``, its slope: with the set's dividend fixed at ``d`` the re-fitted effect alone is
+        ``tau_k(0) - d * s_kT`` (:attr:`_projections`)."""
         frame = self.panel.frame
-        out: dict[str, dict[str, float]] = {}
+        out: dict[str, dict[str, tuple[float, dict[tuple[str, ...], float]]]] = {}
         for comp, fit in self.effects.fits.items():
             out[comp] = {}
             for name in self.programmes:
                 rows = frame.loc[self.active[name] > 0, ["branch_id", "period"]]
                 rows = rows.assign(weight=1.0 / max(len(rows), 1))
                 w = self.weights(rows, comp, f"main:{name}")[comp]
-                out[comp][name] = fit.linear(w)[0]
+                slopes = {}
+                for term in self._pooled_x:
+                    beta = self._projections[(term, comp)]
+                    slopes[term] = float(w.reindex(beta.index, fill_value=0.0) @ beta)
+                out[comp][name] = (fit.linear(w)[0], slopes)
+        return out
+
+    @cached_property
+    def _substitutes_ends(self) -> dict[str, dict[tuple[str, ...], float]]:
+        """Per fitted component, every pooled set's perfect-substitutes dividend ``d*_T``: the
+        fixed point ``d*_T = substitutes_dividend(tau_k(d*) for k in T)``, with ``tau_k(d) =
+        tau_k(0) - sum_T d_T s_kT`` (:attr:`_alone_slopes`). The map is piecewise linear in
+        ``d`` with slopes the ``s_kT`` (the fraction of the interaction a member's cells
+        absorb); below one, iterating it from ``d = 0`` converges. Where a member's cells absorb
+        the whole interaction or more (slope one or above) the perfect-substitutes model has no
+        finite dividend consistent with itself and the iteration diverges: a damped iteration
+        is tried, then the one-step bound (the members' effects at the additive fit) is kept,
+        with a warning."""
+        out: dict[str, dict[tuple[str, ...], float]] = {}
+        terms = list(self._pooled_x)
+        for comp, alone in self._alone_slopes.items():
+
+            def step(d: np.ndarray, alone=alone) -> np.ndarray:
+                new = np.zeros(len(terms))
+                for i, term in enumerate(terms):
+                    taus = [
+                        alone[k][0] - sum(d[j] * alone[k][1][t] for j, t in enumerate(terms))
+                        for k in term
+                    ]
+                    new[i] = substitutes_dividend(np.asarray(taus))
+                return new
+
+            first = step(np.zeros(len(terms)))
+            d = first
+            for damping in (1.0, 0.5):
+                d = first
+                for _ in range(1_000):
+                    nxt = (1 - damping) * d + damping * step(d)
+                    done = np.max(np.abs(nxt - d), initial=0.0) <= 1e-14
+                    d = nxt
+                    if done or not np.all(np.abs(d) < 1e3):  # converged, or diverging
+                        break
+                if np.all(np.abs(d) < 1e3) and np.max(np.abs(step(d) - d), initial=0.0) <= 1e-12:
+                    break
+            else:
+                logger.warning(
+                    "%s: the perfect-substitutes dividends have no fixed point the iteration "
+                    "finds; the bound takes the members' effects at the additive fit",
+                    comp,
+                )
+                d = first
+            out[comp] = {term: float(d[i]) for i, term in enumerate(terms)}
         return out
 
     @cached_property
