@@ -340,6 +340,9 @@ def test_imbens_manski_critical_value() -> None:
 
     assert imbens_manski_value(0.05, 10.0, 0.0, 1.0) == t_value(0.05, 10.0)
     assert imbens_manski_value(0.05, 10.0, 50.0, 1.0) == pytest.approx(stats.t(10).ppf(0.95))
+    # a set hundreds of standard errors wide: the one-sided value (the root at the bracket's
+    # end, where floating point cannot tell the equation's two sides apart)
+    assert imbens_manski_value(0.05, 19.0, 500.0, 1.0) == pytest.approx(stats.t(19).ppf(0.95))
     c = imbens_manski_value(0.05, 10.0, 1.0, 0.5)
     assert stats.t(10).cdf(c + 2.0) - stats.t(10).cdf(-c) == pytest.approx(0.95, abs=1e-10)
 

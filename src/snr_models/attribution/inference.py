@@ -238,9 +238,13 @@ def imbens_manski_value(alpha: float, df: float, width: float, se: float) -> flo
     from scipy.optimize import brentq
 
     one_sided = float(dist.ppf(1 - alpha))
-    return float(
-        brentq(lambda c: dist.cdf(c + delta) - dist.cdf(-c) - (1 - alpha), one_sided, point)
-    )
+
+    def excess(c: float) -> float:
+        return float(dist.cdf(c + delta) - dist.cdf(-c) - (1 - alpha))
+
+    if excess(one_sided) >= 0:  # a set so wide (delta in the tens) that c is the one-sided value
+        return one_sided
+    return float(brentq(excess, one_sided, point))
 
 
 def solve_normal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
