@@ -10,6 +10,7 @@ fails the test. Every code cell that calls a ``plot`` function or method must ha
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -32,6 +33,16 @@ def test_no_notebook_switches_warnings_off_wholesale(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     offending = [c.source for c in notebook.cells if WHOLESALE.search(c.source)]
     assert offending == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_cell_has_its_own_id(path: Path) -> None:
+    # nbformat 4.5 requires cell ids; it adds missing ones on reading, with a warning that
+    # says it will stop (read the file as written, not through nbformat)
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    ids = [c.get("id") for c in cells]
+    assert None not in ids, [i for i, c in enumerate(ids) if c is None]
+    assert len(set(ids)) == len(ids)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
