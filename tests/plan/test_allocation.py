@@ -15,6 +15,8 @@ import pytest
 
 from snr_models.errors import SnrInputError
 from snr_models.plan import allocate, candidate_effects, effect_draws
+from snr_models.report import Labels
+from snr_models.report.figures import relabel
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +64,9 @@ def test_candidates_draws_and_allocation(inputs) -> None:
     assert alloc.spent <= 7.0 and alloc.gain_lo <= alloc.expected_gain <= alloc.gain_hi
     assert 0.0 <= alloc.p_beats_uniform <= 1.0
     assert "expected gain" in alloc.summary() and alloc.plot() is not None
+    # the Chinese report's copy of the figure has its axis in Chinese, not left in English
+    zh = relabel(alloc.plot(), Labels("zh-CN"))
+    assert zh.axes[0].get_xlabel() == "全公司净率的预期提升"
 
 
 def test_allocation_is_the_best_subset() -> None:
