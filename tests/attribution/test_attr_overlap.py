@@ -347,6 +347,11 @@ def test_imbens_manski_critical_value() -> None:
     # a set hundreds of standard errors wide: the one-sided value (the root at the bracket's
     # end, where floating point cannot tell the equation's two sides apart)
     assert imbens_manski_value(0.05, 19.0, 500.0, 1.0) == pytest.approx(stats.t(19).ppf(0.95))
+    # a set a rounding error wide (a range whose opposite moves cancel to 1e-18): the two-sided
+    # value (brentq raised: at this df the equation's two sides at the two-sided value differ by
+    # a rounding error of the wrong sign)
+    df = 13.522556390977442
+    assert imbens_manski_value(0.05, df, 1e-18, 1.0) == t_value(0.05, df)
     c = imbens_manski_value(0.05, 10.0, 1.0, 0.5)
     assert stats.t(10).cdf(c + 2.0) - stats.t(10).cdf(-c) == pytest.approx(0.95, abs=1e-10)
 
