@@ -602,10 +602,11 @@ class OverlapEffects:
         It caps the set's perfect-substitutes dividend (:attr:`_substitutes_ends`). What the
         data identify where the whole set is active is the set's joint effect; how it splits
         into the members' cells and the pooled interaction is what they do not identify. So
-        ``v_T`` is taken at the additive fit and does not move with the dividends (re-fitting
-        with ``d_T`` fixed moves the cells by about ``-d_T`` over those branch-months, the
-        joint effect little), and it stays finite where the members' cells absorb the whole
-        interaction, which is where the uncapped fixed point is unbounded."""
+        ``v_T`` is taken at the additive fit and does not move with the dividends (where the
+        members' cells absorb the interaction, re-fitting with ``d_T`` fixed moves them by
+        about ``-d_T`` over those branch-months and the joint effect little), and it stays
+        finite where they absorb the whole of it, which is where the uncapped fixed point is
+        unbounded."""
         columns = self.effects.design.regressors.columns
         out: dict[str, dict[tuple[str, ...], float]] = {}
         for comp, fit in self.effects.fits.items():
@@ -634,9 +635,10 @@ class OverlapEffects:
         member's cells absorb) and its fixed point is amplified by ``1 / (1 - s)``: where a
         member's cells absorb nearly all of the interaction (a pilot of a few branches, most
         of them running the other programmes) it is unbounded, and on such worlds it reached
-        dividends tens of times the programmes' effects. Perfect substitution itself bounds
-        it: the set then does what its best member does alone, ``v(T) = max_k tau_k``, and the
-        dividend of that game is at most ``min_k |tau_k| <= |v(T)|`` in magnitude, so
+        dividends many times the programmes' effects (README, the old-pilot worlds). Perfect
+        substitution itself bounds it: the set then does what its best member does alone,
+        ``v(T) = max_k tau_k``, and the dividend of that game is at most ``min_k |tau_k| <=
+        |v(T)|`` in magnitude, so
         ``|d*_T| <= |v_T|``. The capped map has a fixed point within the caps; where the
         iteration (plain, then damped) does not settle on it, its last iterate (within the
         caps) is kept, with a warning."""
