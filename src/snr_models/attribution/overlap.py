@@ -638,10 +638,9 @@ class OverlapEffects:
         dividends many times the programmes' effects (README, the old-pilot worlds). Perfect
         substitution itself bounds it: the set then does what its best member does alone,
         ``v(T) = max_k tau_k``, and the dividend of that game is at most ``min_k |tau_k| <=
-        |v(T)|`` in magnitude, so
-        ``|d*_T| <= |v_T|``. The capped map has a fixed point within the caps; where the
-        iteration (plain, then damped) does not settle on it, its last iterate (within the
-        caps) is kept, with a warning."""
+        |v(T)|`` in magnitude, so ``|d*_T| <= |v_T|``. The capped map has a fixed point within
+        the caps; where the iteration (plain, then damped) does not settle on it, its last
+        iterate (within the caps) is kept, with a warning."""
         out: dict[str, dict[tuple[str, ...], float]] = {}
         for comp, alone in self._alone_slopes.items():
             tau0 = {k: v[0] for k, v in alone.items()}
