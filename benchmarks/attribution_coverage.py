@@ -21,7 +21,12 @@ Usage::
 
     .venv/bin/python benchmarks/attribution_coverage.py [--seeds 50] [--clients 12000]
         [--branches 30] [--months 36] [--se CR2] [--cells auto] [--out results.csv]
-        [--cache worlds/] [--simulate-only]
+        [--cache worlds/] [--simulate-only] [--pilot default]
+
+``--pilot small`` simulates the old-pilot worlds: the AI assistant piloted in a tenth of the
+branches at half intensity (``pilot_share`` 0.1, ``pilot_intensity`` 0.5, as
+``tests/attribution/pilot_worlds.py:small_pilot``; the roll-out draws are otherwise the
+default's). The pilot is part of the cached world's folder name, so the two kinds never mix.
 """
 
 from __future__ import annotations
@@ -43,7 +48,26 @@ from snr_models.attribution import (
 )
 from snr_models.data import Tables
 from snr_models.data.io import load
-from snr_models.simulate import simulate, write_simulation
+from snr_models.simulate import SimulationConfig, simulate, write_simulation
+
+PILOTS = ("default", "small")
+
+
+def pilot_config(pilot: str) -> SimulationConfig:
+    """The simulator's default configuration, or with the AI assistant's pilot at 10% of the
+    branches and intensity 0.5 (``pilot="small"``, the old pilot; as
+    ``tests/attribution/pilot_worlds.py:small_pilot``)."""
+    cfg = SimulationConfig()
+    if pilot == "default":
+        return cfg
+    if pilot != "small":
+        raise ValueError(f"pilot must be one of {PILOTS}, not {pilot!r}")
+    ai = cfg.interventions.ai_assistant.model_copy(
+        update={"pilot_share": 0.1, "pilot_intensity": 0.5}
+    )
+    return cfg.model_copy(
+        update={"interventions": cfg.interventions.model_copy(update={"ai_assistant": ai})}
+    )
 
 
 def placebo_tables(tables, seed: int, n_branches: int):
@@ -78,17 +102,23 @@ def result_row(seed: int, kind: str, name: str, component: str, r, target: float
 
 def world_of(seed: int, args: argparse.Namespace) -> tuple[Tables, dict]:
     """The seed's tables and truth: simulated, or read from (and written to) ``--cache``."""
+
+    def run():
+        return simulate(
+            pilot_config(args.pilot),
+            n_clients=args.clients,
+            n_branches=args.branches,
+            n_months=args.months,
+            seed=seed,
+        )
+
     if args.cache is None:
-        world = simulate(
-            n_clients=args.clients, n_branches=args.branches, n_months=args.months, seed=seed
-        )
+        world = run()
         return world.tables, world.truth
-    where = Path(args.cache) / f"c{args.clients}_b{args.branches}_m{args.months}_s{seed}"
+    name = f"pilot-{args.pilot}_c{args.clients}_b{args.branches}_m{args.months}_s{seed}"
+    where = Path(args.cache) / name
     if not (where / "truth.json").exists():
-        world = simulate(
-            n_clients=args.clients, n_branches=args.branches, n_months=args.months, seed=seed
-        )
-        write_simulation(world, where)
+        write_simulation(run(), where)
     return load(where), json.loads((where / "truth.json").read_text(encoding="utf-8"))
 
 
@@ -168,6 +198,13 @@ def main() -> None:
         choices=["auto", "event_time", "cohort"],
         help="the overlap model's effect cells (estimate_overlap's cells)",
     )
+    parser.add_argument(
+        "--pilot",
+        default="default",
+        choices=PILOTS,
+        help="the AI assistant's pilot: the simulator's default, or 'small' (10%% of the "
+        "branches at half intensity, the old pilot); part of the cached world's folder name",
+    )
     parser.add_argument("--out", default=None, help="CSV of the per-seed results")
     parser.add_argument(
         "--cache",
@@ -193,7 +230,7 @@ def main() -> None:
     table = summarise(res)
     print(
         f"\n{args.seeds} seeds, {args.clients} clients, {args.branches} branches, "
-        f"{args.months} months; {args.se} standard errors; "
+        f"{args.months} months, {args.pilot} pilot; {args.se} standard errors; "
         f"nominal 95%; {time.perf_counter() - t0:.0f} s"
     )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -31,7 +31,11 @@ from snr_models.attribution import (
     estimate_joint,
     estimate_overlap,
 )
-from snr_models.attribution.overlap import impute_untreated
+from snr_models.attribution.overlap import (
+    clipped_fixed_point,
+    impute_untreated,
+    substitutes_dividend,
+)
 from snr_models.attribution.regression import fe_ols
 from snr_models.simulate import simulate
 from snr_models.simulate.truth import shapley_values
@@ -343,22 +347,95 @@ def test_imbens_manski_critical_value() -> None:
     # a set hundreds of standard errors wide: the one-sided value (the root at the bracket's
     # end, where floating point cannot tell the equation's two sides apart)
     assert imbens_manski_value(0.05, 19.0, 500.0, 1.0) == pytest.approx(stats.t(19).ppf(0.95))
+    # a set a rounding error wide (a range whose opposite moves cancel to 1e-18): the two-sided
+    # value (brentq raised: at this df the equation's two sides at the two-sided value differ by
+    # a rounding error of the wrong sign)
+    df = 13.522556390977442
+    assert imbens_manski_value(0.05, df, 1e-18, 1.0) == t_value(0.05, df)
     c = imbens_manski_value(0.05, 10.0, 1.0, 0.5)
     assert stats.t(10).cdf(c + 2.0) - stats.t(10).cdf(-c) == pytest.approx(0.95, abs=1e-10)
 
 
-def test_pooled_dividend_range_is_between_additive_and_perfect_substitutes(overlap) -> None:
+def test_perfect_substitutes_dividend_by_hand() -> None:
     """By hand: members' effects alone 0.03, 0.01, 0.02 (a, b, c). Perfect substitutes
     (v(S) = max over S): the pair (a, b) does 0.03 where additivity says 0.04, dividend
     -0.01; the triple's dividend is 0.03 - (0.03 + 0.03 + 0.02) + (0.03 + 0.01 + 0.02) = +0.01.
-    Effects of opposite signs leave no room (the point 0); negative effects mirror."""
-    ov = dataclasses.replace(overlap)
-    ov.__dict__["_alone"] = {"R": {"a": 0.03, "b": 0.01, "c": 0.02, "d": -0.02, "e": -0.05}}
-    assert ov.dividend_range(("a", "b"), "R") == pytest.approx((-0.01, 0.0))
-    assert ov.dividend_range(("a", "b", "c"), "R") == pytest.approx((0.0, 0.01))
-    assert ov.dividend_range(("a", "d"), "R") == (0.0, 0.0)
-    assert ov.dividend_range(("d", "e"), "R") == pytest.approx((0.0, 0.02))
-    assert ov.dividend_range(("a", "b"), "S") == (0.0, 0.0)  # no fit of S here: no range
+    Effects of opposite signs leave no room (0); negative effects mirror."""
+    assert substitutes_dividend(np.array([0.03, 0.01])) == pytest.approx(-0.01)
+    assert substitutes_dividend(np.array([0.03, 0.01, 0.02])) == pytest.approx(0.01)
+    assert substitutes_dividend(np.array([0.03, -0.02])) == 0.0
+    assert substitutes_dividend(np.array([-0.02, -0.05])) == pytest.approx(0.02)
+
+
+def test_substitutes_end_is_a_fixed_point_of_a_refitted_model(panel, overlap) -> None:
+    """The perfect-substitutes end of a pooled set's range is the model consistent with
+    perfect substitution. Checked against independent least-squares re-fits (``fe_ols`` on
+    ``R - sum_T d*_T x_T``, every pooled set's dividend fixed at the fixed point's value):
+    (1) in that re-fit, each set's members' effects alone (their cells' mean over their
+    treated branch-months) give back ``d*_T`` as their perfect-substitutes dividend, capped
+    by the set's joint effect ``|v_T|`` (re-computed from an independent additive re-fit) (the
+    equation); (2) a Shapley share reaching a set, re-fitted with only that set's dividend at
+    ``d*_T``, lands on the end of the range ``infer`` reports (only that set given a range);
+    (3) the fixed point moves the end beyond the one step from the additive fit (the members'
+    cells absorb part of the interaction)."""
+    ends = overlap._substitutes_ends["R"]
+    moved_terms = [t for t, d in ends.items() if d != 0.0]
+    assert moved_terms  # the small pilot world has a pooled set with a range
+    regs = overlap.effects.design.regressors
+    data = pd.concat([panel.frame[["branch_id", "period"]], regs], axis=1)
+    x = {t: np.prod(overlap.active[list(t)].to_numpy(), axis=1) for t in ends}
+
+    def refit(dividends: dict) -> pd.Series:
+        y = panel.frame["R"].to_numpy() - sum(d * x[t] for t, d in dividends.items())
+        fit = fe_ols(
+            data.assign(y=y), "y", list(regs.columns), fixed_effects=["branch_id", "period"]
+        )
+        return fit.params.fillna(0.0)
+
+    # (1) the fixed point's equation, in the jointly re-fitted model
+    params = refit(ends)
+    alone = {}
+    for name in overlap.programmes:
+        rows = panel.frame.loc[overlap.active[name] > 0, ["branch_id", "period"]]
+        w = overlap.weights(rows.assign(weight=1.0 / len(rows)), "R", f"main:{name}")["R"]
+        alone[name] = float(w.reindex(params.index, fill_value=0.0) @ params)
+    # the cap |v_T|: the set's joint effect at the additive fit, re-computed from an
+    # independent fit with every pooled dividend 0 (its members' cells over the branch-months
+    # with the whole set active, plus the estimated interactions among them)
+    params0 = refit({})
+    columns = regs.columns
+    for term, d in ends.items():
+        on = (overlap.active[list(term)] > 0).all(axis=1)
+        rows = panel.frame.loc[on, ["branch_id", "period"]].assign(weight=1.0 / on.sum())
+        w = sum(overlap.weights(rows, "R", f"main:{k}")["R"] for k in term)
+        v = float(w.reindex(params0.index, fill_value=0.0) @ params0)
+        for sub in overlap.estimated_terms():
+            if set(sub) <= set(term):
+                xs = np.prod(overlap.active[list(sub)].to_numpy(), axis=1)
+                v += float(xs[on.to_numpy()].mean()) * params0["overlap|" + "+".join(sub)]
+        assert overlap._set_effects["R"][term] == pytest.approx(v, abs=1e-10)
+        assert "overlap|" + "+".join(term) not in columns
+        ps = substitutes_dividend(np.array([alone[k] for k in term]))
+        assert abs(d) <= abs(v) + 1e-12
+        assert d == pytest.approx(float(np.clip(ps, -abs(v), abs(v))), abs=1e-9)
+    # (3) beyond the one step from the additive fit
+    term = moved_terms[0]
+    one_step = substitutes_dividend(np.array([overlap._alone["R"][k] for k in term]))
+    assert abs(ends[term]) > abs(one_step) + 1e-4
+
+    # (2) the range end of a share, against a re-fit with that set's dividend at d*
+    ov = dataclasses.replace(overlap, placebo={})
+    ov.__dict__["_substitutes_ends"] = {"R": {term: ends[term]}}
+    assert ov.dividend_range(term, "R") == (min(0.0, ends[term]), max(0.0, ends[term]))
+    rows = panel.frame[["branch_id", "period"]][panel.frame["period"] == panel.periods[-1]]
+    w = ov.weights(rows.assign(weight=1.0 / len(rows)), "R", f"shapley:{term[0]}")["R"]
+    res = ov.infer({"R": w})
+    params = refit({term: ends[term]})
+    moved = float(w.reindex(params.index, fill_value=0.0) @ params)
+    moved += ends[term] * w["overlap|" + "+".join(term)]
+    end = res.estimate + (res.lower if moved < res.estimate else res.upper)
+    assert moved == pytest.approx(end, abs=1e-10)
+    assert abs(moved - res.estimate) > 1e-4
 
 
 def test_a_share_resting_on_a_pooled_interaction_spans_its_range(panel, overlap) -> None:
@@ -374,8 +451,9 @@ def test_a_share_resting_on_a_pooled_interaction_spans_its_range(panel, overlap)
     term = pooled[0]
     bound = -0.01
     ov = dataclasses.replace(overlap, placebo={})
-    # only this set has a range, [bound, 0]
-    object.__setattr__(ov, "dividend_range", lambda t, c: (bound, 0.0) if t == term else (0, 0))
+    # only this set has a range, [bound, 0]: its perfect-substitutes end is the bound
+    ov.__dict__["_substitutes_ends"] = {"R": {term: bound}}
+    assert ov.dividend_range(term, "R") == (bound, 0.0)
     name = term[0]
     rows = panel.frame[["branch_id", "period"]][panel.frame["period"] == panel.periods[-1]]
     w = ov.weights(rows.assign(weight=1.0 / len(rows)), "R", f"shapley:{name}")
@@ -400,3 +478,96 @@ def test_a_share_resting_on_a_pooled_interaction_spans_its_range(panel, overlap)
         (res.estimate + res.lower - c * res.se, res.estimate + res.upper + c * res.se)
     )
     assert lo < res.estimate + res.lower and res.estimate + res.upper < hi
+
+
+def test_the_substitutes_fixed_point_is_capped_by_the_sets_joint_effect() -> None:
+    """By hand: a pair (a, b) with effects alone 0.03 and 0.02 at the additive fit, each
+    giving up 0.99 of a unit of the pooled dividend when it is fixed (``s = 0.99``, the
+    old-pilot worlds' case). Uncapped the fixed point of ``d = -min(tau_a(d), tau_b(d))`` with
+    ``tau_k(d) = tau_k(0) - 0.99 d`` is ``d = -0.02 / (1 - 0.99) = -2`` (100 times the
+    effects). Capped at the set's joint effect 0.04 it is -0.04: at ``d = -0.04`` the map
+    gives ``-(0.02 + 0.99 * 0.04) = -0.0596``, clipped back to -0.04. With ``s = 0.5`` and cap
+    0.1 the cap does not bind: ``-0.02 / (1 - 0.5) = -0.04``. With ``s = 1.5`` the uncapped
+    iteration runs away; capped at 0.05 it stops on the cap. A triple's dividend (``+min``)
+    is capped from above the same way."""
+    pair = ("a", "b")
+    tau0 = {"a": 0.03, "b": 0.02}
+    near_one = {"a": {pair: 0.99}, "b": {pair: 0.99}}
+    free, ok = clipped_fixed_point(tau0, near_one, {pair: np.inf})
+    assert ok and free[pair] == pytest.approx(-2.0, rel=1e-8)
+    capped, ok = clipped_fixed_point(tau0, near_one, {pair: 0.04})
+    assert ok and capped[pair] == pytest.approx(-0.04, abs=1e-12)
+    half = {"a": {pair: 0.5}, "b": {pair: 0.5}}
+    inside, ok = clipped_fixed_point(tau0, half, {pair: 0.1})
+    assert ok and inside[pair] == pytest.approx(-0.04, abs=1e-10)  # -0.02 / (1 - 0.5)
+    # a slope above one: from 0 the iteration runs away (-0.02, -0.05, -0.095, ...);
+    # capped, it ends on the cap: d = -0.05 gives -(0.02 + 1.5 * 0.05) = -0.095, clipped
+    steep = {"a": {pair: 1.5}, "b": {pair: 1.5}}
+    d, ok = clipped_fixed_point(tau0, steep, {pair: 0.05})
+    assert ok and d[pair] == pytest.approx(-0.05, abs=1e-12)
+    # a triple with effects 0.03, 0.01, 0.02 (test_perfect_substitutes_dividend_by_hand:
+    # +0.01), its members absorbing nothing: capped at 0.004 it is +0.004
+    triple = ("a", "b", "c")
+    tau3 = {"a": 0.03, "b": 0.01, "c": 0.02}
+    none = {k: {triple: 0.0} for k in triple}
+    assert clipped_fixed_point(tau3, none, {triple: np.inf})[0][triple] == pytest.approx(0.01)
+    assert clipped_fixed_point(tau3, none, {triple: 0.004})[0][triple] == pytest.approx(0.004)
+
+
+def test_a_combinations_range_is_the_segment_to_the_perfect_substitutes_model(
+    panel, overlap
+) -> None:
+    """The perfect-substitutes end is one model, every pooled dividend at its ``d*`` together:
+    a combination's range is the segment between the additive estimate and that model's.
+    Expected numbers: an independent least-squares re-fit (``fe_ols`` on ``R - sum_T d*_T
+    x_T``, every pooled set's dividend at the fixed point's value) gives the combination in
+    that model (its coefficients plus ``d*_T`` times its weight on each set's column); minus
+    the additive estimate, that is the move, and ``infer`` must report ``[min(0, move),
+    max(0, move)]``. The box over the dividends (each set's range times its slope, summed)
+    is at least as wide, wider where two sets move the combination in opposite directions.
+
+    On this world's R the fixed point moves one pooled set only (the others' members differ
+    in sign, or their dividend is 0); the segment must hold whatever ``d*`` is, so a pair and
+    a triple containing it are given ends by hand, of opposite signs as a pair's and a
+    triple's perfect-substitutes dividends are (-0.01 and +0.01), beside the fixed point's."""
+    ends = dict(overlap._substitutes_ends["R"])
+    pooled = overlap.pooled_terms()
+    pair = next(t for t in pooled if len(t) == 2 and ends[t] == 0.0)
+    triple = next(t for t in pooled if len(t) == 3 and set(pair) < set(t))
+    ends.update({pair: -0.01, triple: 0.01})
+    assert sum(d != 0.0 for d in ends.values()) >= 3
+    ov = dataclasses.replace(overlap, placebo={})
+    ov.__dict__["_substitutes_ends"] = {"R": ends}
+    regs = ov.effects.design.regressors
+    data = pd.concat([panel.frame[["branch_id", "period"]], regs], axis=1)
+    x = {t: np.prod(ov.active[list(t)].to_numpy(), axis=1) for t in ends}
+    y = panel.frame["R"].to_numpy() - sum(d * x[t] for t, d in ends.items())
+    fit = fe_ols(data.assign(y=y), "y", list(regs.columns), fixed_effects=["branch_id", "period"])
+    params = fit.params.fillna(0.0)
+    rows = panel.frame[["branch_id", "period"]][panel.frame["period"] == panel.periods[-1]]
+    rows = rows.assign(weight=1.0 / len(rows))
+    checked = narrower = 0
+    for part in ["joint", *(f"shapley:{k}" for k in ov.programmes)]:
+        w = ov.weights(rows, "R", part)["R"]
+        res = ov.infer({"R": w})
+        moved = float(w.reindex(params.index, fill_value=0.0) @ params)
+        moved += sum(d * float(w.get("overlap|" + "+".join(t), 0.0)) for t, d in ends.items())
+        move = moved - res.estimate
+        assert (res.lower, res.upper) == pytest.approx((min(0.0, move), max(0.0, move)), abs=1e-10)
+        # the box: each set alone at its end, re-fitted; the segment lies inside it
+        box_lo = box_hi = 0.0
+        for t, d in ends.items():
+            yt = panel.frame["R"].to_numpy() - d * x[t]
+            pt = fe_ols(
+                data.assign(y=yt), "y", list(regs.columns), fixed_effects=["branch_id", "period"]
+            ).params.fillna(0.0)
+            one = float(w.reindex(pt.index, fill_value=0.0) @ pt) + d * float(
+                w.get("overlap|" + "+".join(t), 0.0)
+            )
+            box_lo += min(0.0, one - res.estimate)
+            box_hi += max(0.0, one - res.estimate)
+        assert box_lo - 1e-10 <= res.lower and res.upper <= box_hi + 1e-10
+        checked += abs(move) > 1e-5
+        narrower += (box_hi - box_lo) - (res.upper - res.lower) > 1e-5
+    assert checked  # some combination moves: the test is not about zeros
+    assert narrower  # and somewhere the opposite moves cancel: the box would be wider

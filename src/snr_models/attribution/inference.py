@@ -244,6 +244,8 @@ def imbens_manski_value(alpha: float, df: float, width: float, se: float) -> flo
 
     if excess(one_sided) >= 0:  # a set so wide (delta in the tens) that c is the one-sided value
         return one_sided
+    if excess(point) <= 0:  # a set so narrow (a rounding error of se) that c is the two-sided one
+        return point
     return float(brentq(excess, one_sided, point))
 
 

@@ -188,6 +188,109 @@ def _pool_cohorts(design: _Design) -> _Design:
     )
 
 
+def substitutes_dividend(taus: np.ndarray) -> float:
+    """The Harsanyi dividend of a set of programmes that are perfect substitutes, given each
+    member's effect alone ``taus``: together they do what their best member does (``v(S) =
+    max_(k in S) tau_k``), the dividend the Moebius inversion of that game, ``sum_(S subset
+    of T) (-1)^(|T|-|S|) max_(k in S) tau_k`` (``-min(tau_a, tau_b)`` for a pair); effects
+    of one sign only (negative effects mirror), else 0 (no common work to substitute)."""
+    taus = np.asarray(taus, dtype=float)
+    if not (np.all(taus > 0) or np.all(taus < 0)):
+        return 0.0
+    size = np.abs(taus)
+    dividend = 0.0
+    for k in range(1, len(taus) + 1):
+        for subset in itertools.combinations(range(len(taus)), k):
+            dividend += (-1) ** (len(taus) - k) * size[list(subset)].max()
+    return float(np.sign(taus[0])) * dividend
+
+
+def clipped_fixed_point(
+    tau0: dict[str, float],
+    slopes: dict[str, dict[tuple[str, ...], float]],
+    bounds: dict[tuple[str, ...], float],
+    *,
+    tol: float = 1e-12,
+    max_iter: int = 10_000,
+) -> tuple[dict[tuple[str, ...], float], bool]:
+    """The perfect-substitutes dividends consistent with the members' effects they move,
+    each capped by its set's joint effect.
+
+    Solves ``d_T = clip(substitutes_dividend(tau_k(d) for k in T), -b_T, b_T)`` over every set
+    ``T`` of ``bounds`` jointly, with ``tau_k(d) = tau0[k] - sum_T d_T slopes[k][T]``.
+
+    Parameters
+    ----------
+    tau0 : dict
+        Each programme's effect alone with every dividend at 0.
+    slopes : dict
+        Per programme and set, ``s_kT``: how much of a unit of the set's dividend the
+        programme's effect alone gives up when the dividend is fixed and the model re-fitted.
+    bounds : dict
+        Per set, the cap ``b_T >= 0`` on ``|d_T|`` (``inf`` for none).
+    tol, max_iter
+        Convergence: the largest change of a dividend in one step; steps per damping.
+
+    Returns
+    -------
+    dividends : dict
+        Per set, ``d*_T``, within ``[-b_T, b_T]``.
+    converged : bool
+        Whether the iteration settled; if not, ``dividends`` is its last iterate (still within
+        the caps).
+
+    Notes
+    -----
+    The uncapped map is piecewise linear with slopes the ``s_kT``; for a pair its fixed point
+    is ``-tau_a(0) / (1 - s_a)`` (``a`` the smaller member), which grows without bound as the
+    member's cells absorb the whole interaction (``s_a -> 1``): the data then do not tell the
+    member's effect alone from the interaction, and the self-consistent dividend can be any
+    size. The cap is what perfect substitution itself allows: together the set does what its
+    best member does alone, ``v(T) = max_k tau_k``, and the Moebius dividend of such a game is
+    at most ``min_k |tau_k| <= |v(T)|`` in magnitude (``-min`` for a pair, ``+min`` for a
+    triple). The capped map sends the box ``|d_T| <= b_T`` into itself and is continuous, so
+    it has a fixed point there (Brouwer); the iteration from ``d = 0`` is plain, then damped
+    (``d <- (1 - a) d + a map(d)``, ``a`` = 1/2, 1/4), and every iterate stays in the box.
+
+    Examples
+    --------
+    A pair whose smaller member gives up 0.99 of a unit of the dividend: uncapped the fixed
+    point is ``-0.02 / (1 - 0.99) = -2``; capped at the set's joint effect 0.04 it is -0.04.
+
+    >>> tau0 = {"a": 0.03, "b": 0.02}
+    >>> s = {"a": {("a", "b"): 0.99}, "b": {("a", "b"): 0.99}}
+    >>> d, ok = clipped_fixed_point(tau0, s, {("a", "b"): 0.04})
+    >>> round(d[("a", "b")], 6), ok
+    (-0.04, True)
+    """
+    terms = list(bounds)
+    if not terms:
+        return {}, True
+    cap = np.array([abs(bounds[t]) for t in terms], dtype=float)
+    members = [list(t) for t in terms]
+    s = {k: np.array([slopes[k].get(t, 0.0) for t in terms]) for t in terms for k in t}
+
+    def step(d: np.ndarray) -> np.ndarray:
+        new = np.empty(len(terms))
+        for i, term in enumerate(members):
+            taus = np.array([tau0[k] - float(s[k] @ d) for k in term])
+            new[i] = substitutes_dividend(taus)
+        return np.clip(new, -cap, cap)
+
+    d = np.zeros(len(terms))
+    for damping in (1.0, 0.5, 0.25):
+        d = np.zeros(len(terms))
+        for _ in range(max_iter):
+            nxt = (1 - damping) * d + damping * step(d)
+            done = np.max(np.abs(nxt - d)) <= tol
+            d = nxt
+            if done:
+                break
+        if np.max(np.abs(step(d) - d)) <= 100 * tol:
+            return {t: float(d[i]) for i, t in enumerate(terms)}, True
+    return {t: float(d[i]) for i, t in enumerate(terms)}, False
+
+
 def _orthonormal(x: np.ndarray) -> np.ndarray:
     """An orthonormal basis of the column space of ``x`` (rank-revealing)."""
     if x.shape[1] == 0:
@@ -438,41 +541,128 @@ class OverlapEffects:
         The roll-outs do not identify it (too few branches have the set active together);
         the point estimate takes it as 0 (additivity). The programmes overlap as substitutes:
         together they do at most what their parts do (additivity, dividend 0) and at least
-        what their best member does alone (perfect substitutes: ``v(S) = max_(k in S)
-        tau_k``). Each member's effect alone ``tau_k`` is its cells' mean effect over its
-        treated branch-months (its effect net of every interaction, as the model states it);
-        the perfect-substitutes dividend is the Moebius inversion of that game,
-        ``sum_(S subset of T) (-1)^(|T|-|S|) max_(k in S) tau_k`` (``-min(tau_a, tau_b)`` for
-        a pair). When the members' effects differ in sign (no common work to substitute) the
-        range is the point 0.
+        what their best member does alone (perfect substitutes, :func:`substitutes_dividend`).
+        The members' effects alone are the model's own, and they depend on the dividend: a
+        member's cells absorb the part of a pooled interaction that the design cannot tell
+        from them (on a pilot whose branches mostly run two other programmes, most of it), so
+        with the dividend fixed at ``d`` and the regression re-fitted, each member's effect
+        alone moves. The perfect-substitutes end is the model consistent with perfect
+        substitution: the dividends ``d*`` (every pooled set, jointly) with each ``d*_T`` the
+        perfect-substitutes dividend of its members' effects alone in the model re-fitted with
+        the pooled dividends fixed at ``d*`` (:attr:`_substitutes_ends`, a fixed point),
+        capped in magnitude by the set's joint effect at the additive fit (:attr:`_set_effects`:
+        under perfect substitution the dividend is at most the smallest member's effect, which
+        is at most the set's; uncapped, the fixed point is amplified without bound where the
+        members' cells absorb nearly all of the interaction). Taking the members' effects at
+        the additive fit instead (one step of the iteration) understates the range by what
+        the cells absorbed. When the members' effects differ in sign (no common work to
+        substitute) the range is the point 0.
+
+        A quantity's range is not built from these ranges one by one: the perfect-substitutes
+        end is one model, every pooled dividend at its ``d*`` together (:meth:`_pooled_range`).
         """
-        if component not in self._alone:
-            return 0.0, 0.0
-        taus = np.array([self._alone[component][k] for k in term])
-        if not (np.all(taus > 0) or np.all(taus < 0)):
-            return 0.0, 0.0
-        sign = float(np.sign(taus[0]))
-        size = np.abs(taus)
-        dividend = 0.0
-        for k in range(1, len(term) + 1):
-            for subset in itertools.combinations(range(len(term)), k):
-                dividend += (-1) ** (len(term) - k) * size[list(subset)].max()
-        dividend *= sign
-        return min(0.0, dividend), max(0.0, dividend)
+        d = self._substitutes_ends.get(component, {}).get(tuple(term), 0.0)
+        return min(0.0, d), max(0.0, d)
 
     @cached_property
     def _alone(self) -> dict[str, dict[str, float]]:
-        """Per fitted component and programme, its effect alone (its cells' mean over its
-        treated branch-months)."""
+        """Per fitted component and programme, its effect alone with every pooled dividend at
+        0 (its cells' mean over its treated branch-months, net of every estimated
+        interaction)."""
+        return {c: {k: v[0] for k, v in alone.items()} for c, alone in self._alone_slopes.items()}
+
+    @cached_property
+    def _alone_slopes(self) -> dict[str, dict[str, tuple[float, dict[tuple[str, ...], float]]]]:
+        """Per fitted component and programme, ``(tau_k(0), {T: s_kT})``: its effect alone
+        (its cells' mean over its treated branch-months) at dividends 0 and, per pooled set
+        ``T``, its slope: with the set's dividend fixed at ``d`` the re-fitted effect alone is
+        ``tau_k(0) - d * s_kT`` (:attr:`_projections`)."""
         frame = self.panel.frame
-        out: dict[str, dict[str, float]] = {}
+        out: dict[str, dict[str, tuple[float, dict[tuple[str, ...], float]]]] = {}
         for comp, fit in self.effects.fits.items():
             out[comp] = {}
             for name in self.programmes:
                 rows = frame.loc[self.active[name] > 0, ["branch_id", "period"]]
                 rows = rows.assign(weight=1.0 / max(len(rows), 1))
                 w = self.weights(rows, comp, f"main:{name}")[comp]
-                out[comp][name] = fit.linear(w)[0]
+                slopes = {}
+                for term in self._pooled_x:
+                    beta = self._projections[(term, comp)]
+                    slopes[term] = float(w.reindex(beta.index, fill_value=0.0) @ beta)
+                out[comp][name] = (fit.linear(w)[0], slopes)
+        return out
+
+    @cached_property
+    def _set_effects(self) -> dict[str, dict[tuple[str, ...], float]]:
+        """Per fitted component and pooled set ``T``, ``v_T``: the set's joint effect as the
+        additive fit (every pooled dividend 0) states it, the mean over the branch-months with
+        every member of ``T`` active of the members' modelled effects there (each member's
+        cells times its scale, as :attr:`_main`, plus every estimated interaction among
+        them; the other programmes active there are left out).
+
+        It caps the set's perfect-substitutes dividend (:attr:`_substitutes_ends`). What the
+        data identify where the whole set is active is the set's joint effect; how it splits
+        into the members' cells and the pooled interaction is what they do not identify. So
+        ``v_T`` is taken at the additive fit and does not move with the dividends (where the
+        members' cells absorb the interaction, re-fitting with ``d_T`` fixed moves them by
+        about ``-d_T`` over those branch-months and the joint effect little), and it stays
+        finite where they absorb the whole of it, which is where the uncapped fixed point is
+        unbounded."""
+        columns = self.effects.design.regressors.columns
+        out: dict[str, dict[tuple[str, ...], float]] = {}
+        for comp, fit in self.effects.fits.items():
+            out[comp] = {}
+            for term in self._pooled_x:
+                on = (self.active[list(term)] > 0).all(axis=1).to_numpy()
+                wvec = on / max(int(on.sum()), 1)
+                w = np.zeros(len(columns))
+                for name in term:
+                    w += wvec @ self._main[name]
+                for sub, x in self._term_x.items():
+                    if set(sub) <= set(term):
+                        w[columns.get_loc(_term_label(sub))] += float(wvec @ x)
+                out[comp][term] = fit.linear(pd.Series(w, index=columns))[0]
+        return out
+
+    @cached_property
+    def _substitutes_ends(self) -> dict[str, dict[tuple[str, ...], float]]:
+        """Per fitted component, every pooled set's perfect-substitutes dividend ``d*_T``: the
+        fixed point ``d*_T = clip(substitutes_dividend(tau_k(d*) for k in T), -|v_T|, |v_T|)``
+        over every pooled set jointly, with ``tau_k(d) = tau_k(0) - sum_T d_T s_kT``
+        (:attr:`_alone_slopes`) and ``v_T`` the set's joint effect at the additive fit
+        (:attr:`_set_effects`; :func:`clipped_fixed_point`).
+
+        Uncapped, the map's slopes are the ``s_kT`` (the fraction of the interaction a
+        member's cells absorb) and its fixed point is amplified by ``1 / (1 - s)``: where a
+        member's cells absorb nearly all of the interaction (a pilot of a few branches, most
+        of them running the other programmes) it is unbounded, and on such worlds it reached
+        dividends many times the programmes' effects (README, the old-pilot worlds). Perfect
+        substitution itself bounds it: the set then does what its best member does alone,
+        ``v(T) = max_k tau_k``, and the dividend of that game is at most ``min_k |tau_k| <=
+        |v(T)|`` in magnitude, so ``|d*_T| <= |v_T|``. The capped map has a fixed point within
+        the caps; where the iteration (plain, then damped) does not settle on it, its last
+        iterate (within the caps) is kept, with a warning."""
+        out: dict[str, dict[tuple[str, ...], float]] = {}
+        for comp, alone in self._alone_slopes.items():
+            tau0 = {k: v[0] for k, v in alone.items()}
+            slopes = {k: v[1] for k, v in alone.items()}
+            bounds = {t: abs(v) for t, v in self._set_effects[comp].items()}
+            ends, converged = clipped_fixed_point(tau0, slopes, bounds)
+            if not converged:
+                logger.warning(
+                    "%s: the perfect-substitutes dividends' iteration, each capped by its set's "
+                    "joint effect, did not settle; the bound takes its last iterate (within the "
+                    "caps)",
+                    comp,
+                )
+            capped = ["+".join(t) for t, d in ends.items() if bounds[t] > 0 and abs(d) >= bounds[t]]
+            if capped:
+                logger.info(
+                    "%s: perfect-substitutes dividends capped by the set's joint effect: %s",
+                    comp,
+                    ", ".join(capped),
+                )
+            out[comp] = ends
         return out
 
     @cached_property
@@ -509,25 +699,31 @@ class OverlapEffects:
         return out
 
     def _pooled_range(self, weights: dict[str, pd.Series]) -> tuple[float, float]:
-        """How far a linear combination moves over the pooled dividends' ranges
-        (:meth:`dividend_range`), ``(lower, upper)``: each dividend moves the combination
-        directly (its weight under the set's label) and through the coefficients refitted
-        with it (:attr:`_projections`); the combination is linear in each, so its range is
-        the sum of each dividend's range times its slope (every pooled set, every fit)."""
-        lower = upper = 0.0
+        """How far a linear combination moves from the additive model (every pooled dividend
+        0) to the perfect-substitutes model (every pooled dividend at its end ``d*_T``,
+        :attr:`_substitutes_ends`), ``(lower, upper)`` with 0 in it.
+
+        Each dividend moves the combination directly (its weight under the set's label) and
+        through the coefficients re-fitted with it (:attr:`_projections`); least squares is
+        linear in the outcome, so the model with every dividend at ``d*`` moves it by ``sum
+        slope_T * d*_T`` over the pooled sets and the fits (the components of a net-rate
+        combination, each at its own ``d*``). The perfect-substitutes end is one model, so
+        the range is the segment between the two models, ``[min(0, move), max(0, move)]``:
+        dividends moving the combination in opposite directions (a pair's and a triple's, of
+        opposite signs) cancel, as they do in that model, rather than each adding its own
+        extreme (a box over the dividends, which no single model attains)."""
+        move = 0.0
         for comp, w in weights.items():
+            ends = self._substitutes_ends.get(comp, {})
             for term in self._pooled_x:
-                label = _term_label(term)
-                direct = float(w.get(label, 0.0))
+                d = ends.get(term, 0.0)
                 beta = self._projections.get((term, comp))
-                if beta is None:
+                if beta is None or d == 0.0:
                     continue
+                direct = float(w.get(_term_label(term), 0.0))
                 slope = direct - float(w.reindex(beta.index, fill_value=0.0) @ beta)
-                lo_d, hi_d = self.dividend_range(term, comp)
-                ends = (lo_d * slope, hi_d * slope)
-                lower += min(ends)
-                upper += max(ends)
-        return lower, upper
+                move += slope * d
+        return min(0.0, move), max(0.0, move)
 
     def pooled_reach(self, rows: pd.DataFrame, name: str | None = None) -> tuple[list[str], int]:
         """The programmes with which ``name`` (or any programme) is active in ``rows`` in a
