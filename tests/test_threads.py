@@ -1,11 +1,16 @@
-"""The thread count: CPU affinity, the cgroup's CPU quota, the load average, the settings.
+"""The thread count: CPU affinity, the cgroup's CPU quota, the CPUs other work keeps busy.
 
-Fakes stand in for the machine (an affinity set, ``cpu.max`` and ``/proc/self/cgroup`` files,
-a load figure); the expected counts follow from ``max(1, usable - round(load - own))``.
+Fakes stand in for the machine (an affinity set, ``cpu.max``, ``/proc/self/cgroup`` and
+``/proc/stat`` files, a measured or a load figure); the expected counts follow from
+``max(1, usable - round(others))``, or ``round(load - own)`` in its place. One test measures a
+real CPU-burning process.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,6 +75,34 @@ def test_the_default_leaves_out_the_cpus_other_work_keeps_busy(
     usable: int, load: float, own: float, expected: int
 ) -> None:
     assert threads.default_threads(usable=usable, load=load, own=own) == expected
+
+
+@pytest.mark.parametrize(
+    ("usable", "others", "expected"),
+    [(2, 0.1, 2), (2, 0.8, 1), (2, 1.9, 1), (8, 3.2, 5), (8, 0.0, 8)],
+)
+def test_the_default_leaves_out_the_cpus_measured_busy(
+    usable: int, others: float, expected: int
+) -> None:
+    # a measured quiet machine gets every CPU whatever the (lagging) load average says
+    assert threads.default_threads(usable=usable, others=others, load=9.0) == expected
+
+
+def test_busy_ticks_leave_out_idle_iowait_and_niced_time(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text("cpu  100 7000 20 5000 300 1 2 3 0 0\ncpu0 50 3500 10 2500 150 0 1 1 0 0\n")
+    assert threads._busy_ticks(stat) == 100 + 20 + 1 + 2 + 3
+
+
+def test_a_busy_process_beside_is_measured_and_this_ones_own_work_is_not() -> None:
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # started
+        assert threads.others_busy(0.5) >= 0.5  # one CPU burner (more if the machine is shared)
+    finally:
+        burner.kill()
+        burner.wait()
 
 
 def test_the_setting_comes_from_the_argument_then_the_environment(

@@ -5,22 +5,26 @@ a machine whose cores other work is using, their threads wait for each other and
 many times slower than with fewer threads. The setting, in order of precedence: the
 command's ``--threads``, the job configuration's ``threads``, the ``SNR_THREADS``
 environment variable; otherwise :func:`default_threads` — the CPUs this process may use (its
-CPU affinity and its cgroup's ``cpu.max`` quota), fewer when the 1-minute load average says
-other processes keep them busy. :func:`limit` applies it to OpenMP and BLAS (threadpoolctl)
-around the work.
+CPU affinity and its cgroup's ``cpu.max`` quota), fewer when other processes keep them busy:
+measured over a quarter of a second from ``/proc/stat`` (:func:`others_busy`), or, where that
+cannot be read, from the 1-minute load average. The load average lags a minute both ways: just
+after other work ended it still counts it, and the quiet default took one thread of two
+(``benchmarks/bench_contention.py``: 1.42x slower than all cores on a machine that had just
+gone quiet). :func:`limit` applies it to OpenMP and BLAS (threadpoolctl) around the work.
 
 Examples
 --------
->>> default_threads(usable=8, load=3.2, own=0.0)
+>>> default_threads(usable=8, others=3.2)
 5
->>> default_threads(usable=2, load=6.0, own=1.0)
-1
+>>> default_threads(usable=2, others=0.1)
+2
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,30 +117,65 @@ def _own_load() -> float:
     return min(cpu / wall, 1.0) * (1.0 - math.exp(-wall / 60.0))
 
 
-def default_threads(
-    *, usable: int | None = None, load: float | None = None, own: float | None = None
-) -> int:
-    """The CPUs this process may use, less those the load average shows busy with other work.
+def _busy_ticks(stat: Path = Path("/proc/stat")) -> int:
+    """Ticks every CPU spent on work since boot: ``/proc/stat``'s ``cpu`` line less idle, I/O
+    wait and niced time (a niced process gives its CPU up to this one)."""
+    fields = stat.read_text().splitlines()[0].split()
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return user + system + irq + softirq + steal
 
-    ``max(1, usable - round(load - own))``, never more than ``usable``.
+
+def others_busy(interval: float = 0.25) -> float | None:
+    """CPUs other processes keep busy now: the CPU time of every process over ``interval``
+    seconds, less this process's own, over the seconds; None where ``/proc/stat`` cannot be
+    read (not Linux)."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        busy0, own0, t0 = _busy_ticks(), sum(os.times()[:2]), time.monotonic()
+        time.sleep(interval)
+        busy1, own1, t1 = _busy_ticks(), sum(os.times()[:2]), time.monotonic()
+    except (OSError, ValueError, IndexError):
+        return None
+    seconds = max(t1 - t0, 1e-3)
+    return max(0.0, ((busy1 - busy0) / ticks - (own1 - own0)) / seconds)
+
+
+def default_threads(
+    *,
+    usable: int | None = None,
+    others: float | None = None,
+    load: float | None = None,
+    own: float | None = None,
+) -> int:
+    """The CPUs this process may use, less those other work keeps busy.
+
+    ``max(1, usable - round(others))``, never more than ``usable``; without a measure of
+    ``others``, ``round(load - own)`` in its place.
 
     Parameters
     ----------
     usable : int, optional
         The CPUs this process may use (default: :func:`usable_cpus`).
+    others : float, optional
+        CPUs other processes keep busy (default: :func:`others_busy`).
     load : float, optional
-        The 1-minute load average (default: ``os.getloadavg()[0]``).
+        The 1-minute load average, used when ``others`` cannot be measured (default:
+        ``os.getloadavg()[0]``).
     own : float, optional
         This process's own part of that load (default: estimated from its CPU time).
     """
     usable = usable_cpus() if usable is None else usable
-    if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except OSError:  # not available: assume a quiet machine
-            load = 0.0
-    own = _own_load() if own is None else own
-    busy = max(0, round(load - own))
+    if others is None and load is None:
+        others = others_busy()
+    if others is None:
+        if load is None:
+            try:
+                load = os.getloadavg()[0]
+            except OSError:  # not available: assume a quiet machine
+                load = 0.0
+        own = _own_load() if own is None else own
+        others = load - own
+    busy = max(0, round(others))
     return max(1, min(usable, usable - busy))
 
 
