@@ -35,6 +35,8 @@ from snr_models import progress
 from snr_models.attribution.inference import (
     analytic_se,
     multiplier_bootstrap,
+    pinv_normal,
+    solve_normal,
     wald_test,
     z_value,
 )
@@ -232,9 +234,9 @@ def _did_2x2(dy: np.ndarray, d: np.ndarray, x: np.ndarray | None, method: Method
     c = 1 - d
     if method in ("reg", "dr"):
         xtx = (xc * c[:, None]).T @ xc
-        beta = np.linalg.lstsq(xtx, (xc * c[:, None]).T @ dy, rcond=None)[0]
+        beta = solve_normal(xtx, (xc * c[:, None]).T @ dy)
         out = xc @ beta
-        lin_ols = (c * (dy - out))[:, None] * xc @ np.linalg.pinv(xtx / n)
+        lin_ols = (c * (dy - out))[:, None] * xc @ pinv_normal(xtx / n)
     if method in ("ipw", "dr"):
         gamma = _logit(xc, d)
         ps = np.minimum(1 / (1 + np.exp(-(xc @ gamma))), 1 - 1e-6)
