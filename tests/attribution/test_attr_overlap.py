@@ -420,7 +420,7 @@ def test_substitutes_end_is_a_fixed_point_of_a_refitted_model(panel, overlap) ->
         assert d == pytest.approx(float(np.clip(ps, -abs(v), abs(v))), abs=1e-9)
     # (3) beyond the one step from the additive fit
     term = moved_terms[0]
-    one_step = substitutes_dividend(np.array([overlap._alone["R"][k] for k in term]))
+    one_step = substitutes_dividend(np.array([overlap._alone_slopes["R"][k][0] for k in term]))
     assert abs(ends[term]) > abs(one_step) + 1e-4
 
     # (2) the range end of a share, against a re-fit with that set's dividend at d*

@@ -210,6 +210,11 @@ class JointEffects:
     alpha: float = 0.05
     weighting: str = "branch_month"
 
+    def serves(self, component: str, alpha: float) -> bool:
+        """Whether this is the branch-month-weighted fit of ``component`` at ``alpha`` that the
+        plan and the segment effects would fit on the same tables (so they reuse it)."""
+        return self.weighting == "branch_month" and self.alpha == alpha and component in self.fits
+
     def cell_weights(self, name: str, rows: pd.DataFrame | None = None) -> pd.Series:
         """Weights on the regression coefficients giving the mean effect of ``name`` over
         ``rows`` (``branch_id, period, weight``; default: all its treated branch-months,

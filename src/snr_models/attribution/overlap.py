@@ -384,15 +384,19 @@ class OverlapEffects:
             out[name] = mat
         return out
 
+    def _set_columns(self, terms: list[tuple[str, ...]]) -> dict[tuple[str, ...], np.ndarray]:
+        """Each set's column: the product of its members' scales (non-zero where all are on)."""
+        return {t: np.prod(self.active[list(t)].to_numpy(), axis=1) for t in terms}
+
     @cached_property
     def _term_x(self) -> dict[tuple[str, ...], np.ndarray]:
-        """Each estimated interaction's column (the product of its members' scales)."""
-        return {t: np.prod(self.active[list(t)].to_numpy(), axis=1) for t in self.estimated_terms()}
+        """Each estimated interaction's column."""
+        return self._set_columns(self.estimated_terms())
 
     @cached_property
     def _pooled_x(self) -> dict[tuple[str, ...], np.ndarray]:
-        """Each pooled set's column (the product of its members' scales), as if estimated."""
-        return {t: np.prod(self.active[list(t)].to_numpy(), axis=1) for t in self.pooled_terms()}
+        """Each pooled set's column, as if estimated."""
+        return self._set_columns(self.pooled_terms())
 
     def _positions(self, rows: pd.DataFrame) -> np.ndarray:
         """The panel row of each of ``rows`` (by ``branch_id, period``)."""
@@ -563,13 +567,6 @@ class OverlapEffects:
         """
         d = self._substitutes_ends.get(component, {}).get(tuple(term), 0.0)
         return min(0.0, d), max(0.0, d)
-
-    @cached_property
-    def _alone(self) -> dict[str, dict[str, float]]:
-        """Per fitted component and programme, its effect alone with every pooled dividend at
-        0 (its cells' mean over its treated branch-months, net of every estimated
-        interaction)."""
-        return {c: {k: v[0] for k, v in alone.items()} for c, alone in self._alone_slopes.items()}
 
     @cached_property
     def _alone_slopes(self) -> dict[str, dict[str, tuple[float, dict[tuple[str, ...], float]]]]:

@@ -441,13 +441,6 @@ def _segment_tables(tables: Tables, segments: list[str]) -> Iterator[tuple[str, 
         yield segment, dataclasses.replace(tables, **keep)
 
 
-def _reusable(effects: JointEffects, component: str, alpha: float) -> bool:
-    """Whether ``effects`` holds the firm's estimate :func:`segment_effects` would fit."""
-    return (
-        effects.weighting == "branch_month" and effects.alpha == alpha and component in effects.fits
-    )
-
-
 def segment_effects(
     tables: Tables,
     component: str = "net_rate",
@@ -470,7 +463,7 @@ def segment_effects(
     from snr_models.metrics.panel import build_panel
 
     # the pooled mean: the firm's joint estimate (its branch-clustered error)
-    if overall is None or not _reusable(overall, component, alpha):
+    if overall is None or not overall.serves(component, alpha):
         overall = estimate_joint(build_panel(tables), components=(component,), alpha=alpha)
     whole = overall.table
     whole = whole[whole["component"] == component]

@@ -155,12 +155,7 @@ def estimate_plan(
     attribution stage: branch-month weighting, ``component`` among its fits, the same
     ``alpha``): its panel and its fit are used, not built and fitted again (the same numbers).
     """
-    reuse = (
-        joint is not None
-        and joint.weighting == "branch_month"
-        and joint.alpha == alpha
-        and component in joint.fits
-    )
+    reuse = joint is not None and joint.serves(component, alpha)
     panel = joint.panel if reuse else build_panel(tables)
     if design is not None and design.months > len(panel.periods) - 2:
         raise SnrInputError(
